@@ -1,0 +1,108 @@
+using Interconnect.Driver.Store;
+
+namespace Interconnect.Driver;
+
+/// <summary>What <c>imc_init</c> did.</summary>
+public sealed record HostInitResult(
+    bool CreatedCluster, bool JoinedHost, string Host, long MaxAllocBytes, long MaxRecvBytes, int PhysicalRails,
+    int RailStyle, int LogicalRails);
+
+/// <summary>The administrative side of the driver: what <c>imc_init</c> and <c>imcctl destroy</c> do.</summary>
+public static class ClusterAdmin
+{
+    /// <summary>
+    /// Creates the cluster if needed and brings <paramref name="host"/> up (a host join), or reconfigures an up
+    /// host's limits. Values left null keep their current setting (or the default, for a new cluster or host).
+    /// </summary>
+    public static HostInitResult InitializeHost(
+        ClusterPaths paths, string host, long? maxAllocBytes = null, long? maxRecvBytes = null,
+        int? physicalRails = null, int? railStyle = null)
+    {
+        ClusterPaths.ValidateName(host, "host name");
+        var defaults = new ClusterConfiguration();
+        var configuration = defaults with
+        {
+            MaxAllocBytes = maxAllocBytes ?? defaults.MaxAllocBytes,
+            MaxRecvBytes = maxRecvBytes ?? defaults.MaxRecvBytes,
+            PhysicalRails = physicalRails ?? defaults.PhysicalRails,
+            RailStyle = railStyle ?? defaults.RailStyle,
+        };
+        configuration.Validate();
+
+        var created = !Cluster.Exists(paths);
+        using var cluster = Cluster.OpenOrCreate(paths, configuration);
+        ref var header = ref cluster.Control.Header;
+        if ((physicalRails is { } rails && rails != header.PhysicalRails) || (railStyle is { } style && style != header.RailStyle))
+        {
+            throw new DriverException(DriverStatus.InitError,
+                $"cluster '{paths.Cluster}' was created with --rails {header.PhysicalRails} --rail-style {header.RailStyle}; " +
+                "rails are fixed when the cluster is created and every host must agree: drop the rail options, " +
+                "or recreate the cluster (imcctl destroy)");
+        }
+
+        using (cluster.EnterDirectory())
+        {
+            var slot = cluster.FindHost(host);
+            var isUp = slot >= 0 && cluster.IsHostUp(slot);
+            if (maxAllocBytes is { } alloc)
+            {
+                // A joining host raises the clusterwide value to the largest asked; a reconfiguration sets it.
+                var wanted = isUp || created ? alloc : Math.Max(alloc, header.MaxAllocBytes);
+                var used = cluster.TotalAllocated();
+                if (wanted < used)
+                {
+                    throw new DriverException(DriverStatus.InitError,
+                        $"-a {ToMebibytes(wanted)}: {ToMebibytes(used)} MiB of address space is allocated now; " +
+                        "maxalloc cannot go below current use");
+                }
+
+                header.MaxAllocBytes = wanted;
+            }
+
+            if (isUp && maxRecvBytes is { } recv)
+            {
+                var used = cluster.HostReceiveUsed(slot);
+                if (recv < used)
+                {
+                    throw new DriverException(DriverStatus.InitError,
+                        $"-r {ToMebibytes(recv)}: host '{host}' has {ToMebibytes(used)} MiB attached for receive now; " +
+                        "maxrecv cannot go below current use");
+                }
+
+                cluster.Control.Host(slot).MaxRecvBytes = recv;
+            }
+
+            var joined = false;
+            if (!isUp)
+            {
+                slot = cluster.JoinHost(host, configuration.MaxRecvBytes, out joined);
+            }
+
+            return new HostInitResult(created, joined, host, header.MaxAllocBytes, cluster.Control.Host(slot).MaxRecvBytes,
+                header.PhysicalRails, header.RailStyle, header.LogicalRails);
+        }
+    }
+
+    /// <summary>Takes <paramref name="host"/> out of the cluster (a host leave).</summary>
+    public static void TakeHostDown(ClusterPaths paths, string host)
+    {
+        ClusterPaths.ValidateName(host, "host name");
+        using var cluster = Cluster.Open(paths);
+        using (cluster.EnterDirectory())
+        {
+            var slot = cluster.FindHost(host);
+            if (slot < 0 || !cluster.IsHostUp(slot))
+            {
+                throw new DriverException(DriverStatus.BadHost, $"host '{host}' is not up in cluster '{paths.Cluster}'");
+            }
+
+            cluster.TakeHostDown(slot);
+        }
+    }
+
+    /// <summary>Removes the cluster and its files; false when there was none.</summary>
+    public static bool Destroy(ClusterPaths paths) => Cluster.Destroy(paths);
+
+    private static string ToMebibytes(long bytes) =>
+        (bytes / (double)ClusterConfiguration.Mebibyte).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+}

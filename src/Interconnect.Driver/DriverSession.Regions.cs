@@ -1,0 +1,189 @@
+using Interconnect.Driver.Store;
+using Interconnect.Driver.Store.Layout;
+
+namespace Interconnect.Driver;
+
+/// <summary>Allocating and deallocating regions (<c>imc_asalloc</c>, <c>imc_asdealloc</c>).</summary>
+public sealed partial class DriverSession
+{
+    /// <summary>Largest region: the address space of one mapping we are willing to make.</summary>
+    public const long MaxRegionSize = 1L << 40;
+
+    public RegionHandle AllocateRegion(int key, long size, int permissions, bool coherent, int logicalRail)
+    {
+        if (size <= 0 || size > MaxRegionSize)
+        {
+            throw new DriverException(size <= 0 ? DriverStatus.BadSize : DriverStatus.McFull,
+                $"region size {size} for key {key}: a region is 1 byte to {MaxRegionSize} bytes");
+        }
+
+        if (key < 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter, $"key {key}: keys are 0 to {int.MaxValue}");
+        }
+
+        if ((permissions & ~0b110_110_110) != 0 || permissions == 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                $"permissions {Convert.ToString(permissions, 8)} for key {key}: give read and/or write for user, group or other");
+        }
+
+        using var scope = EnterRegistered();
+        ref var header = ref _cluster.Control.Header;
+        if ((uint)logicalRail >= (uint)header.LogicalRails)
+        {
+            throw new DriverException(DriverStatus.BadRail,
+                $"logical rail {logicalRail} for key {key}: cluster '{Paths.Cluster}' has logical rails 0 to {header.LogicalRails - 1}");
+        }
+
+        var existing = _cluster.FindRegionByKey(key);
+        if (existing >= 0)
+        {
+            return AllocateExisting(existing, key, size, coherent, logicalRail);
+        }
+
+        var rounded = _cluster.PageRounded(size);
+        var allocated = _cluster.TotalAllocated();
+        if (allocated + rounded > header.MaxAllocBytes)
+        {
+            throw new DriverException(DriverStatus.McFull,
+                $"region key {key} of {size} bytes does not fit: {allocated} of {header.MaxAllocBytes} bytes of address " +
+                "space are allocated; raise maxalloc with imc_init -a, or deallocate regions");
+        }
+
+        if (coherent)
+        {
+            // A coherent region is receive memory on every host.
+            foreach (var host in _cluster.UpHosts())
+            {
+                var used = _cluster.HostReceiveUsed(host);
+                if (used + rounded > _cluster.Control.Host(host).MaxRecvBytes)
+                {
+                    throw new DriverException(DriverStatus.RxFull,
+                        $"coherent region key {key} of {size} bytes does not fit in the receive space of host " +
+                        $"'{_cluster.HostName(host)}' ({used} of {_cluster.Control.Host(host).MaxRecvBytes} bytes used): " +
+                        "raise maxrecv with imc_init -r on that host");
+                }
+            }
+        }
+
+        var slot = -1;
+        for (var i = 0; i < ControlLayout.MaxRegions && slot < 0; i++)
+        {
+            if (_cluster.Control.Region(i).State == RegionEntry.StateFree)
+            {
+                slot = i;
+            }
+        }
+
+        if (slot < 0)
+        {
+            throw new DriverException(DriverStatus.NoResources,
+                $"all {ControlLayout.MaxRegions} region entries of cluster '{Paths.Cluster}' are in use");
+        }
+
+        _ = _cluster.FreeAttachmentSlot(); // fail now, before anything is made, if the allocation could not be recorded
+        ref var region = ref _cluster.Control.Region(slot);
+        region.Key = key;
+        region.Id = header.NextRegionId++;
+        region.RegionSize = size;
+        region.LogicalRail = logicalRail;
+        region.Flags = coherent ? RegionEntry.FlagCoherent : 0;
+        region.Permissions = permissions;
+        region.OwnerUid = _credentials.Uid;
+        region.OwnerGid = _credentials.Gid;
+        region.ReceiveFileMask = 0;
+        region.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        region.WriteOwner = 0;
+        if (coherent)
+        {
+            // The first copy of a coherent region's contents lives with its allocator's host from the start.
+            CreateReceiveFile(slot, Host, copyFrom: -1);
+        }
+
+        Volatile.Write(ref region.State, RegionEntry.StateLive); // release: the entry is complete before it counts
+        _cluster.AddAttachment(_slot, AttachmentEntry.KindAllocation, slot, region.Id);
+        return Handle(slot);
+    }
+
+    /// <summary>Deallocates strictly: <see cref="DriverStatus.Attached"/> while this process is still attached.</summary>
+    public void DeallocateRegion(RegionHandle handle)
+    {
+        using var scope = EnterRegistered();
+        var allocation = _cluster.FindAttachment(_slot, AttachmentEntry.KindAllocation, handle.Slot, handle.Id);
+        if (allocation < 0)
+        {
+            throw new DriverException(DriverStatus.NotAllocated,
+                $"region key {handle.Key} is not allocated by this process");
+        }
+
+        if (_cluster.AttachmentsOf(handle.Slot, handle.Id, static k => k != AttachmentEntry.KindAllocation)
+            .Any(a => _cluster.Control.Attachment(a).Process == _slot))
+        {
+            throw new DriverException(DriverStatus.Attached,
+                $"region key {handle.Key} is still attached by this process: detach it first");
+        }
+
+        _cluster.RemoveAttachment(allocation);
+        if (!_cluster.AttachmentsOf(handle.Slot, handle.Id, static k => k == AttachmentEntry.KindAllocation).Any())
+        {
+            _cluster.FreeRegion(handle.Slot);
+        }
+    }
+
+    private RegionHandle AllocateExisting(int slot, int key, long size, bool coherent, int logicalRail)
+    {
+        ref var region = ref _cluster.Control.Region(slot);
+        if (region.LogicalRail != logicalRail)
+        {
+            throw new DriverException(DriverStatus.WrongRail,
+                $"region key {key} exists on logical rail {region.LogicalRail}, not {logicalRail}");
+        }
+
+        var isCoherent = (region.Flags & RegionEntry.FlagCoherent) != 0;
+        if (isCoherent != coherent)
+        {
+            throw new DriverException(DriverStatus.CoherencyError,
+                $"region key {key} exists as a {(isCoherent ? "coherent" : "non-coherent")} region: allocate it with the same coherency");
+        }
+
+        if (region.RegionSize != size)
+        {
+            throw new DriverException(DriverStatus.BadSize,
+                $"region key {key} exists with size {region.RegionSize}, not {size}: allocate it with its size");
+        }
+
+        if (!_credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Read) &&
+            !_credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Write))
+        {
+            throw new DriverException(DriverStatus.Permit,
+                $"region key {key} (mode {ModeString(region.Permissions)}, owner uid {region.OwnerUid}) gives this user " +
+                $"(uid {_credentials.Uid}) no access");
+        }
+
+        if (_cluster.FindAttachment(_slot, AttachmentEntry.KindAllocation, slot, region.Id) >= 0)
+        {
+            throw new DriverException(DriverStatus.Prior, $"region key {key} is already allocated by this process");
+        }
+
+        _cluster.AddAttachment(_slot, AttachmentEntry.KindAllocation, slot, region.Id);
+        return Handle(slot);
+    }
+
+    private RegionHandle Handle(int slot)
+    {
+        ref var region = ref _cluster.Control.Region(slot);
+        return new RegionHandle(slot, region.Id, region.Key, region.RegionSize, region.LogicalRail,
+            (region.Flags & RegionEntry.FlagCoherent) != 0, region.Permissions);
+    }
+
+    /// <summary>"rw-rw----" for 0660.</summary>
+    public static string ModeString(int permissions) => string.Create(9, permissions, static (span, p) =>
+    {
+        const string Letters = "rwxrwxrwx";
+        for (var i = 0; i < 9; i++)
+        {
+            span[i] = (p & (1 << (8 - i))) != 0 ? Letters[i] : '-';
+        }
+    });
+}

@@ -1,0 +1,146 @@
+using Interconnect.Driver.Store;
+using Interconnect.Driver.Store.Layout;
+
+namespace Interconnect.Driver;
+
+/// <summary>
+/// One process registered in a cluster, on one host: what <c>imc_api_init</c> makes. Every directory operation of
+/// the API goes through here. Safe to use from several threads.
+/// </summary>
+public sealed partial class DriverSession : IDisposable
+{
+    private readonly Cluster _cluster;
+    private readonly int _slot;
+    private readonly int _incarnation;
+    private readonly Credentials _credentials = Credentials.Current;
+    private int _disposed;
+
+    private DriverSession(Cluster cluster, string hostName, int host, int slot, int incarnation)
+    {
+        _cluster = cluster;
+        HostName = hostName;
+        Host = host;
+        _slot = slot;
+        _incarnation = incarnation;
+    }
+
+    public string HostName { get; }
+
+    /// <summary>The host's slot in the cluster.</summary>
+    public int Host { get; }
+
+    public int ProcessId { get; } = Environment.ProcessId;
+
+    public ClusterPaths Paths => _cluster.Paths;
+
+    public int LogicalRails => _cluster.Control.Header.LogicalRails;
+
+    /// <summary>
+    /// Registers this process on <paramref name="hostName"/>. Without <paramref name="autoInitialize"/>, a cluster or
+    /// host that <c>imc_init</c> has not set up is <see cref="DriverStatus.NotInitialized"/>; with it, they are set up
+    /// with the defaults, as the boot-time <c>imc_init</c> would.
+    /// </summary>
+    public static DriverSession Open(ClusterPaths paths, string hostName, bool autoInitialize)
+    {
+        ClusterPaths.ValidateName(hostName, "host name (IMC_HOST)");
+        if (autoInitialize)
+        {
+            ClusterAdmin.InitializeHost(paths, hostName);
+        }
+
+        var identity = ProcessIdentity.Current;
+        var credentials = Credentials.Current;
+        var cluster = Cluster.Open(paths);
+        try
+        {
+            using (cluster.EnterDirectory())
+            {
+                var host = cluster.FindHost(hostName);
+                if (host < 0 || !cluster.IsHostUp(host))
+                {
+                    throw new DriverException(DriverStatus.NotInitialized,
+                        $"host '{hostName}' is not initialised in cluster '{paths.Cluster}': run imc_init --host {hostName} " +
+                        "(or set IMC_AUTO_INIT=1)");
+                }
+
+                for (var slot = 0; slot < ControlLayout.MaxProcesses; slot++)
+                {
+                    ref var process = ref cluster.Control.Process(slot);
+                    if (process.State != ProcessEntry.StateFree)
+                    {
+                        continue;
+                    }
+
+                    process.Pid = identity.Pid;
+                    process.StartTime = identity.StartTime;
+                    process.Host = host;
+                    process.Uid = credentials.Uid;
+                    process.Gid = credentials.Gid;
+                    process.Incarnation++;
+                    process.RegisteredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                    Volatile.Write(ref process.State, ProcessEntry.StateLive); // release: complete before it counts
+                    return new DriverSession(cluster, hostName, host, slot, process.Incarnation);
+                }
+
+                throw new DriverException(DriverStatus.NoResources,
+                    $"all {ControlLayout.MaxProcesses} process entries of cluster '{paths.Cluster}' are in use");
+            }
+        }
+        catch
+        {
+            cluster.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Unregisters: everything this process still holds is released, as if it had exited.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using (_cluster.EnterDirectory())
+            {
+                if (IsRegistered())
+                {
+                    _cluster.ReleaseProcess(_slot);
+                    _cluster.CollectGarbage(scanFiles: false);
+                }
+            }
+        }
+        catch (DriverException)
+        {
+            // The cluster was destroyed or damaged under us: nothing left to release.
+        }
+
+        // The control file stays mapped: windows that outlive the session still read their words through it.
+    }
+
+    internal Cluster Cluster => _cluster;
+
+    internal Cluster.DirectoryScope EnterRegistered()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var scope = _cluster.EnterDirectory();
+        if (!IsRegistered())
+        {
+            scope.Dispose();
+            throw new DriverException(DriverStatus.NotInitialized,
+                $"this process is no longer registered in cluster '{Paths.Cluster}' (host '{HostName}' was taken down): " +
+                "open a new context after imc_init");
+        }
+
+        return scope;
+    }
+
+    private bool IsRegistered()
+    {
+        ref var process = ref _cluster.Control.Process(_slot);
+        return process.State == ProcessEntry.StateLive && process.Incarnation == _incarnation &&
+            process.Pid == Environment.ProcessId && _cluster.IsHostUp(Host);
+    }
+}

@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+
+namespace Interconnect.Driver.Interop;
+
+/// <summary>
+/// Every call into the C library that the driver makes. Nothing outside <c>Interop/</c> declares a P/Invoke.
+/// </summary>
+internal static unsafe partial class Libc
+{
+    private const string LibraryName = "libc";
+
+    public const int ORdOnly = 0x0;
+    public const int ORdWr = 0x2;
+    public const int OCreat = 0x40;
+    public const int OExcl = 0x80;
+    public const int ONoFollow = 0x20000;
+    public const int OCloExec = 0x80000;
+
+    public const int ProtRead = 0x1;
+    public const int ProtWrite = 0x2;
+    public const int MapShared = 0x01;
+
+    public const int EIntr = 4;
+    public const int ESrch = 3;
+    public const int EPerm = 1;
+    public const int EAgain = 11;
+    public const int EExist = 17;
+    public const int EAccess = 13;
+    public const int ENoEnt = 2;
+
+    public const int FutexWait = 0;
+    public const int FutexWake = 1;
+    private const long SysFutexX64 = 202;
+    private const long SysFutexArm64 = 98;
+
+    [LibraryImport(LibraryName, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport(LibraryName, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport(LibraryName, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int FTruncate(int fd, long length);
+
+    [LibraryImport(LibraryName, EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int FChmod(int fd, int mode);
+
+    [LibraryImport(LibraryName, EntryPoint = "fchown", SetLastError = true)]
+    public static partial int FChown(int fd, int uid, int gid);
+
+    [LibraryImport(LibraryName, EntryPoint = "mmap", SetLastError = true)]
+    public static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(LibraryName, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport(LibraryName, EntryPoint = "getuid")]
+    public static partial int GetUid();
+
+    [LibraryImport(LibraryName, EntryPoint = "getgid")]
+    public static partial int GetGid();
+
+    [LibraryImport(LibraryName, EntryPoint = "getgroups", SetLastError = true)]
+    public static partial int GetGroups(int size, int* list);
+
+    [LibraryImport(LibraryName, EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
+    [LibraryImport(LibraryName, EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall6(long number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
+
+    [LibraryImport(LibraryName, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Statx(int dirFd, string path, int flags, uint mask, byte* buffer);
+
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxBasicStats = 0x7ff;
+
+    /// <summary>
+    /// The size, permission bits and owner of an open file, through statx(2), whose layout is the same on every
+    /// architecture (struct stat is not).
+    /// </summary>
+    public static bool TryGetFileStatus(int fd, out long size, out int mode, out int uid, out int gid)
+    {
+        var buffer = stackalloc byte[256];
+        if (Statx(fd, "", AtEmptyPath, StatxBasicStats, buffer) != 0)
+        {
+            size = 0;
+            mode = 0;
+            uid = -1;
+            gid = -1;
+            return false;
+        }
+
+        uid = *(int*)(buffer + 20);
+        gid = *(int*)(buffer + 24);
+        mode = *(ushort*)(buffer + 28) & 0xfff;
+        size = *(long*)(buffer + 40);
+        return true;
+    }
+
+    /// <summary>FUTEX_WAIT on a 32-bit word in shared memory (not private: other processes wake it).</summary>
+    public static int FutexWaitShared(int* word, int expected, TimeSpan timeout)
+    {
+        var spec = stackalloc long[2];
+        spec[0] = (long)timeout.TotalSeconds;
+        spec[1] = (long)(timeout.Ticks % TimeSpan.TicksPerSecond * 100);
+        var result = Syscall6(FutexSyscallNumber, (nint)word, FutexWait, expected, (nint)spec, 0, 0);
+        return result == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>FUTEX_WAKE: wakes up to <paramref name="count"/> waiters on a shared word.</summary>
+    public static void FutexWakeShared(int* word, int count) =>
+        Syscall6(FutexSyscallNumber, (nint)word, FutexWake, count, 0, 0, 0);
+
+    private static long FutexSyscallNumber =>
+        RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? SysFutexArm64 : SysFutexX64;
+}

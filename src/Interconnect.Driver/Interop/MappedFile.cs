@@ -1,0 +1,147 @@
+using System.Runtime.InteropServices;
+
+namespace Interconnect.Driver.Interop;
+
+/// <summary>
+/// A whole file mapped shared into this process. It owns the mapping: everything above it works with the pointer it
+/// hands out, within <see cref="Length"/>. The file descriptor is closed once the mapping exists.
+/// </summary>
+internal sealed unsafe class MappedFile : IDisposable
+{
+    private nint _address;
+
+    private MappedFile(string path, nint address, long length, bool writable)
+    {
+        Path = path;
+        _address = address;
+        Length = length;
+        Writable = writable;
+    }
+
+    ~MappedFile() => Unmap();
+
+    public string Path { get; }
+
+    public long Length { get; }
+
+    public bool Writable { get; }
+
+    public byte* Pointer => (byte*)_address;
+
+    /// <summary>Maps an existing file, checking that it is a regular file of exactly <paramref name="expectedLength"/> bytes.</summary>
+    public static MappedFile Open(string path, long expectedLength, bool writable, string what)
+    {
+        var fd = Libc.Open(path, (writable ? Libc.ORdWr : Libc.ORdOnly) | Libc.ONoFollow | Libc.OCloExec, 0);
+        if (fd < 0)
+        {
+            throw OpenFailure(Marshal.GetLastPInvokeError(), path, what);
+        }
+
+        try
+        {
+            if (!Libc.TryGetFileStatus(fd, out var size, out _, out _, out _))
+            {
+                throw new DriverException(DriverStatus.OpenError, $"cannot read the status of {what} {path}");
+            }
+
+            if (size != expectedLength)
+            {
+                throw new DriverException(DriverStatus.BadMap,
+                    $"{what} {path} is {size} bytes, expected {expectedLength}: it was truncated or resized behind " +
+                    "the library's back; remove the cluster with 'imcctl destroy' and run imc_init again");
+            }
+
+            return Map(fd, path, expectedLength, writable, what);
+        }
+        finally
+        {
+            _ = Libc.Close(fd);
+        }
+    }
+
+    /// <summary>
+    /// Creates a new file (never an existing one, never through a symbolic link) of <paramref name="length"/> zero
+    /// bytes with exactly <paramref name="mode"/>, optionally owned by <paramref name="groupId"/>, and maps it.
+    /// </summary>
+    public static MappedFile Create(string path, long length, int mode, int groupId, string what)
+    {
+        var fd = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OExcl | Libc.ONoFollow | Libc.OCloExec, 0600);
+        if (fd < 0)
+        {
+            throw OpenFailure(Marshal.GetLastPInvokeError(), path, what);
+        }
+
+        var created = false;
+        try
+        {
+            // ftruncate gives zero-filled pages; fchmod sets the mode exactly, whatever the umask.
+            if (Libc.FTruncate(fd, length) != 0)
+            {
+                throw new DriverException(DriverStatus.NoResources,
+                    $"cannot size {what} {path} to {length} bytes (errno {Marshal.GetLastPInvokeError()}): " +
+                    "is the file system under IMC_ROOT full?");
+            }
+
+            if (groupId >= 0)
+            {
+                _ = Libc.FChown(fd, -1, groupId); // best effort: a user may only give a file to a group of theirs
+            }
+
+            if (Libc.FChmod(fd, mode) != 0)
+            {
+                throw new DriverException(DriverStatus.OpenError,
+                    $"cannot set the mode of {what} {path} (errno {Marshal.GetLastPInvokeError()})");
+            }
+
+            var mapped = Map(fd, path, length, writable: true, what);
+            created = true;
+            return mapped;
+        }
+        finally
+        {
+            _ = Libc.Close(fd);
+            if (!created)
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Unmap();
+        GC.SuppressFinalize(this);
+    }
+
+    private static MappedFile Map(int fd, string path, long length, bool writable, string what)
+    {
+        var protection = Libc.ProtRead | (writable ? Libc.ProtWrite : 0);
+        var address = Libc.Mmap(0, (nuint)length, protection, Libc.MapShared, fd, 0);
+        if (address == -1)
+        {
+            throw new DriverException(DriverStatus.BadMap,
+                $"cannot map {what} {path} (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return new MappedFile(path, address, length, writable);
+    }
+
+    private static DriverException OpenFailure(int errno, string path, string what) => errno switch
+    {
+        Libc.EAccess or Libc.EPerm => new DriverException(DriverStatus.Permit,
+            $"permission denied opening {what} {path}: run as a user the cluster's permissions allow"),
+        Libc.ENoEnt => new DriverException(DriverStatus.OpenError, $"{what} {path} does not exist"),
+        Libc.EExist => new DriverException(DriverStatus.OpenError,
+            $"{what} {path} already exists: the cluster folder holds a file the directory does not know"),
+        _ => new DriverException(DriverStatus.OpenError, $"cannot open {what} {path} (errno {errno})"),
+    };
+
+    private void Unmap()
+    {
+        var address = Interlocked.Exchange(ref _address, 0);
+        if (address != 0)
+        {
+            _ = Libc.Munmap(address, (nuint)Length);
+        }
+    }
+}

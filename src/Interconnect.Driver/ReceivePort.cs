@@ -1,0 +1,122 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using Interconnect.Driver.Interop;
+
+namespace Interconnect.Driver;
+
+/// <summary>
+/// The data path of a receive attach: this host's receive memory of the region, mapped read-only. Reads are plain
+/// loads, with no lock and no system call.
+/// </summary>
+public sealed unsafe class ReceivePort : IDisposable
+{
+    private readonly DriverSession _session;
+    private readonly RegionHandle _region;
+    private readonly MappedFile _file;
+    private readonly long _length;
+    private byte* _pointer;
+
+    internal ReceivePort(DriverSession session, RegionHandle region, MappedFile file)
+    {
+        _session = session;
+        _region = region;
+        _file = file;
+        _length = region.Size;
+        _pointer = file.Pointer;
+    }
+
+    public long Length => _length;
+
+    public RegionHandle Region => _region;
+
+    /// <summary>An acquire read of an aligned 4-byte value.</summary>
+    public uint Read32(long offset)
+    {
+        var p = At(offset, sizeof(uint));
+        // Volatile: an acquire load, so reads after it see at least what was written before this value.
+        return (offset & 3) == 0 ? Volatile.Read(ref *(uint*)p) : ReadUnalignedAcquire<uint>(p);
+    }
+
+    /// <summary>An acquire read of an aligned 8-byte value.</summary>
+    public ulong Read64(long offset)
+    {
+        var p = At(offset, sizeof(ulong));
+        // Volatile: an acquire load, so reads after it see at least what was written before this value.
+        return (offset & 7) == 0 ? Volatile.Read(ref *(ulong*)p) : ReadUnalignedAcquire<ulong>(p);
+    }
+
+    /// <summary>Reads a value of any unmanaged type, then orders later reads after it.</summary>
+    public T Read<T>(long offset)
+        where T : unmanaged
+    {
+        var p = At(offset, sizeof(T));
+        return ReadUnalignedAcquire<T>(p);
+    }
+
+    public void Read(long offset, Span<byte> destination)
+    {
+        var p = At(offset, destination.Length);
+        new ReadOnlySpan<byte>(p, destination.Length).CopyTo(destination);
+        Volatile.ReadBarrier(); // later reads are not satisfied before this copy
+    }
+
+    /// <summary>A view of the receive memory itself; valid until the window is disposed.</summary>
+    public ReadOnlySpan<byte> AsSpan(long offset, int length) => new(At(offset, length), length);
+
+    public void Dispose()
+    {
+        var pointer = _pointer;
+        if (pointer == null)
+        {
+            return;
+        }
+
+        _pointer = null;
+        try
+        {
+            _session.Detach(_region, receive: true, transmit: false);
+        }
+        catch (DriverException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _file.Dispose();
+    }
+
+    private static T ReadUnalignedAcquire<T>(byte* p)
+        where T : unmanaged
+    {
+        var value = Unsafe.ReadUnaligned<T>(p);
+        Volatile.ReadBarrier(); // acquire: later reads are not satisfied before this one
+        return value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* At(long offset, int length)
+    {
+        var pointer = _pointer;
+        if (pointer == null)
+        {
+            ThrowDisposed();
+        }
+
+        if ((ulong)offset > (ulong)_length || (ulong)(uint)length > (ulong)(_length - offset) || length < 0)
+        {
+            ThrowOutside(offset, length);
+        }
+
+        return pointer + offset;
+    }
+
+    [DoesNotReturn]
+    private void ThrowOutside(long offset, int length) =>
+        throw new ArgumentOutOfRangeException(nameof(offset),
+            $"a read of {length} bytes at offset {offset} does not fit in region key {_region.Key} of {_length} bytes");
+
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(ReceivePort),
+        $"the receive window of region key {_region.Key} is detached");
+}

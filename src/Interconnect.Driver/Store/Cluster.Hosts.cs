@@ -1,0 +1,82 @@
+using System.Text;
+using Interconnect.Driver.Store.Layout;
+
+namespace Interconnect.Driver.Store;
+
+/// <summary>Hosts joining, being reconfigured and leaving. Every method here runs with the directory lock held.</summary>
+internal sealed partial class Cluster
+{
+    /// <summary>Brings a host up (a host join), or returns the slot of a host that is already up.</summary>
+    public unsafe int JoinHost(string name, long maxRecvBytes, out bool joined)
+    {
+        var slot = FindHost(name);
+        if (slot >= 0 && IsHostUp(slot))
+        {
+            joined = false;
+            return slot;
+        }
+
+        if (slot < 0)
+        {
+            for (var i = 0; i < ControlLayout.MaxHosts && slot < 0; i++)
+            {
+                if (Control.Host(i).State == HostEntry.StateFree)
+                {
+                    slot = i;
+                }
+            }
+
+            if (slot < 0)
+            {
+                throw new DriverException(DriverStatus.NoResources,
+                    $"cluster '{Paths.Cluster}' already has {ControlLayout.MaxHosts} hosts: take one down or use another cluster");
+            }
+        }
+
+        ref var host = ref Control.Host(slot);
+        var bytes = Encoding.ASCII.GetBytes(name);
+        fixed (byte* target = host.Name)
+        {
+            new Span<byte>(target, HostEntry.NameCapacity).Clear();
+            bytes.CopyTo(new Span<byte>(target, HostEntry.NameCapacity));
+        }
+
+        host.NameLength = bytes.Length;
+        host.MaxRecvBytes = maxRecvBytes;
+        host.JoinedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        host.Joins++;
+        Volatile.Write(ref host.State, HostEntry.StateUp); // release: the name is complete before the host counts
+        RecordHostChange();
+        joined = true;
+        return slot;
+    }
+
+    /// <summary>Takes a host out: its processes are removed from the cluster, with all they held.</summary>
+    public void TakeHostDown(int slot)
+    {
+        for (var p = 0; p < ControlLayout.MaxProcesses; p++)
+        {
+            ref var process = ref Control.Process(p);
+            if (process.State == ProcessEntry.StateLive && process.Host == slot)
+            {
+                ReleaseProcess(p);
+            }
+        }
+
+        Volatile.Write(ref Control.Host(slot).State, HostEntry.StateDown);
+        CollectGarbage(scanFiles: false);
+        RecordHostChange();
+    }
+
+    /// <summary>The up hosts, by slot.</summary>
+    public IEnumerable<int> UpHosts()
+    {
+        for (var i = 0; i < ControlLayout.MaxHosts; i++)
+        {
+            if (IsHostUp(i))
+            {
+                yield return i;
+            }
+        }
+    }
+}

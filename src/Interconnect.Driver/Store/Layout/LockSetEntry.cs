@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+
+namespace Interconnect.Driver.Store.Layout;
+
+/// <summary>
+/// One lock set; its locks are <see cref="Count"/> consecutive <see cref="LockWord"/>s from <see cref="FirstLock"/>.
+/// <code>
+///  0       4     8    16      20          24          28         32
+///  | State | Key | Id | Count | FirstLock | Permissions | OwnerUid | OwnerGid |
+/// </code>
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = Size)]
+internal struct LockSetEntry
+{
+    public const int Size = 64;
+
+    [FieldOffset(0)] public int State;
+    [FieldOffset(4)] public int Key;
+    [FieldOffset(8)] public long Id;
+    [FieldOffset(16)] public int Count;
+    [FieldOffset(20)] public int FirstLock;
+    [FieldOffset(24)] public int Permissions;
+    [FieldOffset(28)] public int OwnerUid;
+    [FieldOffset(32)] public int OwnerGid;
+}

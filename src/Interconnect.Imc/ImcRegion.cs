@@ -1,0 +1,233 @@
+using Interconnect.Driver;
+
+namespace Interconnect.Imc;
+
+/// <summary>
+/// A region of the cluster's address space that this process has allocated (<c>imc_asalloc</c>). Attach it for
+/// transmit to write to other hosts, and for receive to read what they write.
+/// </summary>
+public sealed class ImcRegion : IDisposable
+{
+    private readonly DriverSession _session;
+    private readonly RegionHandle _handle;
+    private readonly Lock _lock = new();
+    private ImcTransmitWindow? _transmit;
+    private ImcReceiveWindow? _receive;
+    private bool _deallocated;
+
+    internal ImcRegion(DriverSession session, RegionHandle handle)
+    {
+        _session = session;
+        _handle = handle;
+    }
+
+    /// <summary>The region's clusterwide key.</summary>
+    public int Key => _handle.Key;
+
+    /// <summary>The size asked for at creation; the region is backed by whole pages.</summary>
+    public long Size => _handle.Size;
+
+    /// <summary>The logical rail the region was allocated on.</summary>
+    public int LogicalRail => _handle.LogicalRail;
+
+    /// <summary>Whether the region was allocated with <see cref="ImcRegionFlags.Coherent"/>.</summary>
+    public bool IsCoherent => _handle.Coherent;
+
+    /// <summary>The region's permissions.</summary>
+    public ImcPermissions Permissions => (ImcPermissions)_handle.Permissions;
+
+    /// <summary>
+    /// Attaches for broadcast transmit (<c>imc_asattach</c>, <c>IMC_TRANSMIT</c>): writes reach every other host
+    /// attached for receive, and this host too with <see cref="ImcAttachFlags.Loopback"/>.
+    /// </summary>
+    /// <exception cref="ImcException">
+    /// <see cref="ImcStatus.TransmitMapped"/>, <see cref="ImcStatus.ShareError"/>, <see cref="ImcStatus.NonShareError"/>,
+    /// <see cref="ImcStatus.LoopbackError"/>, <see cref="ImcStatus.Permit"/>, <see cref="ImcStatus.NotAllocated"/>.
+    /// </exception>
+    public ImcTransmitWindow AttachTransmit(ImcShareMode mode = ImcShareMode.Shared, ImcAttachFlags flags = ImcAttachFlags.None)
+    {
+        CheckMode(mode);
+        if ((flags & ~ImcAttachFlags.Loopback) != 0)
+        {
+            throw new ImcException(ImcStatus.BadParameter, $"unknown attach flags {flags} for region key {Key}");
+        }
+
+        return AttachTransmitCore(() => _session.AttachTransmit(_handle, mode == ImcShareMode.NonShared,
+            (flags & ImcAttachFlags.Loopback) != 0));
+    }
+
+    /// <summary>
+    /// Attaches for point-to-point transmit to <paramref name="hostName"/> (<c>imc_asattach_ptp</c>): writes reach
+    /// that host only, never this one.
+    /// </summary>
+    /// <exception cref="ImcException">
+    /// <see cref="ImcStatus.BadHost"/>, <see cref="ImcStatus.PointToPointError"/>, and those of <see cref="AttachTransmit"/>.
+    /// </exception>
+    public ImcTransmitWindow AttachTransmitTo(string hostName, ImcShareMode mode = ImcShareMode.Shared)
+    {
+        ArgumentNullException.ThrowIfNull(hostName);
+        CheckMode(mode);
+        return AttachTransmitCore(() => _session.AttachTransmitTo(_handle, hostName, mode == ImcShareMode.NonShared));
+    }
+
+    /// <summary>
+    /// Attaches for receive (<c>imc_asattach</c>, <c>IMC_RECEIVE</c>). A non-coherent region's receive memory starts
+    /// zeroed on a host's first attach; a coherent region's holds its current contents.
+    /// </summary>
+    /// <exception cref="ImcException">
+    /// <see cref="ImcStatus.ReceiveMapped"/>, <see cref="ImcStatus.RxFull"/>, <see cref="ImcStatus.ShareError"/>,
+    /// <see cref="ImcStatus.NonShareError"/>, <see cref="ImcStatus.Permit"/>, <see cref="ImcStatus.NotAllocated"/>.
+    /// </exception>
+    public ImcReceiveWindow AttachReceive(ImcShareMode mode = ImcShareMode.Shared)
+    {
+        CheckMode(mode);
+        lock (_lock)
+        {
+            CheckAllocated();
+            if (_receive is not null)
+            {
+                throw new ImcException(ImcStatus.ReceiveMapped, $"region key {Key} is already attached for receive by this process");
+            }
+
+            try
+            {
+                _receive = new ImcReceiveWindow(this, _session.AttachReceive(_handle, mode == ImcShareMode.NonShared));
+                return _receive;
+            }
+            catch (DriverException e)
+            {
+                throw ImcException.From(e);
+            }
+        }
+    }
+
+    /// <summary>Detaches both directions of this process (<c>imc_asdetach</c>).</summary>
+    public void Detach()
+    {
+        ImcTransmitWindow? transmit;
+        ImcReceiveWindow? receive;
+        lock (_lock)
+        {
+            CheckAllocated();
+            transmit = _transmit;
+            receive = _receive;
+        }
+
+        transmit?.Dispose();
+        receive?.Dispose();
+    }
+
+    /// <summary>
+    /// Deallocates (<c>imc_asdealloc</c>): <see cref="ImcStatus.Attached"/> while this process is still attached.
+    /// The space is freed when the last process in the cluster deallocates the region.
+    /// </summary>
+    public void Deallocate()
+    {
+        lock (_lock)
+        {
+            CheckAllocated();
+            if (_transmit is not null || _receive is not null)
+            {
+                throw new ImcException(ImcStatus.Attached, $"region key {Key} is still attached by this process: call Detach first");
+            }
+
+            try
+            {
+                _session.DeallocateRegion(_handle);
+                _deallocated = true;
+            }
+            catch (DriverException e)
+            {
+                throw ImcException.From(e);
+            }
+        }
+    }
+
+    /// <summary>Detaches if needed, then deallocates; never throws.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            lock (_lock)
+            {
+                if (_deallocated)
+                {
+                    return;
+                }
+            }
+
+            Detach();
+            Deallocate();
+        }
+        catch (ImcException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"region key {Key}, {Size} bytes, rail {LogicalRail}{(IsCoherent ? ", coherent" : "")}";
+
+    internal void Detached(ImcTransmitWindow window)
+    {
+        lock (_lock)
+        {
+            if (ReferenceEquals(_transmit, window))
+            {
+                _transmit = null;
+            }
+        }
+    }
+
+    internal void Detached(ImcReceiveWindow window)
+    {
+        lock (_lock)
+        {
+            if (ReferenceEquals(_receive, window))
+            {
+                _receive = null;
+            }
+        }
+    }
+
+    private ImcTransmitWindow AttachTransmitCore(Func<Transmitter> attach)
+    {
+        lock (_lock)
+        {
+            CheckAllocated();
+            if (_transmit is not null)
+            {
+                throw new ImcException(ImcStatus.TransmitMapped, $"region key {Key} is already attached for transmit by this process");
+            }
+
+            try
+            {
+                _transmit = new ImcTransmitWindow(this, attach());
+                return _transmit;
+            }
+            catch (DriverException e)
+            {
+                throw ImcException.From(e);
+            }
+        }
+    }
+
+    private void CheckAllocated()
+    {
+        if (_deallocated)
+        {
+            throw new ImcException(ImcStatus.NotAllocated, $"region key {Key} was deallocated by this process");
+        }
+    }
+
+    private void CheckMode(ImcShareMode mode)
+    {
+        if (mode is not (ImcShareMode.Shared or ImcShareMode.NonShared))
+        {
+            throw new ImcException(ImcStatus.BadParameter, $"unknown share mode {(int)mode} for region key {Key}");
+        }
+    }
+}

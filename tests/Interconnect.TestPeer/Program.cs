@@ -1,0 +1,302 @@
+using System.Diagnostics;
+using System.Globalization;
+using Interconnect.Driver;
+using Interconnect.Driver.Store;
+using Interconnect.Imc;
+
+namespace Interconnect.TestPeer;
+
+/// <summary>
+/// A scriptable peer for cross-process tests: it reads one command per line on stdin and answers one line on
+/// stdout, "ok [values]" or "err Status message". The test decides the host (IMC_HOST) and cluster (IMC_ROOT,
+/// IMC_CLUSTER) through the environment, and kills the peer when it wants a crash.
+/// </summary>
+internal static class Program
+{
+    private static readonly Dictionary<int, ImcRegion> s_regions = [];
+    private static readonly Dictionary<int, ImcTransmitWindow> s_transmit = [];
+    private static readonly Dictionary<int, ImcReceiveWindow> s_receive = [];
+    private static ImcContext? s_context;
+
+    private static int Main()
+    {
+        Console.Out.Flush();
+        string? line;
+        while ((line = Console.ReadLine()) is not null)
+        {
+            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length == 0)
+            {
+                continue;
+            }
+
+            if (words[0] == "exit")
+            {
+                Reply("ok");
+                return 0;
+            }
+
+            try
+            {
+                Reply("ok " + Execute(words));
+            }
+            catch (ImcException e)
+            {
+                Reply($"err {e.Status} {OneLine(e.Message)}");
+            }
+            catch (DriverException e)
+            {
+                Reply($"err {e.Status} {OneLine(e.Message)}");
+            }
+            catch (Exception e) when (e is ArgumentException or ObjectDisposedException or InvalidOperationException or KeyNotFoundException)
+            {
+                Reply($"err {e.GetType().Name} {OneLine(e.Message)}");
+            }
+        }
+
+        return 0;
+    }
+
+    private static string Execute(string[] w)
+    {
+        switch (w[0])
+        {
+            case "open":
+                s_context = ImcContext.Open();
+                return $"{s_context.ProcessId} {s_context.HostName}";
+            case "close":
+                Context.Dispose();
+                s_context = null;
+                return "";
+            case "alloc":
+                s_regions[Int(w[1])] = Context.AllocateRegion(Int(w[1]), Long(w[2]),
+                    w.Length > 3 ? (ImcPermissions)Convert.ToInt32(w[3], 8) : ImcPermissions.UserReadWrite,
+                    w.Length > 4 && w[4] == "1" ? ImcRegionFlags.Coherent : ImcRegionFlags.None,
+                    w.Length > 5 ? Int(w[5]) : 0);
+                return "";
+            case "tx":
+                s_transmit[Int(w[1])] = s_regions[Int(w[1])].AttachTransmit(
+                    w.Length > 3 && w[3] == "1" ? ImcShareMode.NonShared : ImcShareMode.Shared,
+                    w.Length > 2 && w[2] == "1" ? ImcAttachFlags.Loopback : ImcAttachFlags.None);
+                return "";
+            case "ptp":
+                s_transmit[Int(w[1])] = s_regions[Int(w[1])].AttachTransmitTo(w[2]);
+                return "";
+            case "rx":
+                s_receive[Int(w[1])] = s_regions[Int(w[1])].AttachReceive(
+                    w.Length > 2 && w[2] == "1" ? ImcShareMode.NonShared : ImcShareMode.Shared);
+                return "";
+            case "detach":
+                s_regions[Int(w[1])].Detach();
+                s_transmit.Remove(Int(w[1]));
+                s_receive.Remove(Int(w[1]));
+                return "";
+            case "dealloc":
+                s_regions[Int(w[1])].Deallocate();
+                s_regions.Remove(Int(w[1]));
+                return "";
+            case "write64":
+                s_transmit[Int(w[1])].Write(Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture));
+                return "";
+            case "read64":
+                return s_receive[Int(w[1])].Read<ulong>(Long(w[2])).ToString(CultureInfo.InvariantCulture);
+            case "wait64":
+                return Wait64(Int(w[1]), Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture), Int(w[4]));
+            case "stream-write":
+                return StreamWrite(Int(w[1]), Int(w[2]));
+            case "stream-read":
+                return StreamRead(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "hammer":
+                return Hammer(Int(w[1]), Int(w[2]));
+            case "join-cycles":
+                return JoinCycles(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "verify-hammer":
+                return VerifyHammer(Int(w[1]), Int(w[2]));
+            case "hold-directory":
+                HoldDirectory();
+                return "";
+            default:
+                throw new ArgumentException($"unknown command '{w[0]}'");
+        }
+    }
+
+    private static ImcContext Context => s_context ?? throw new InvalidOperationException("no context: send 'open' first");
+
+    private static string Wait64(int key, long offset, ulong expected, int timeoutMs)
+    {
+        var window = s_receive[key];
+        var watch = Stopwatch.StartNew();
+        ulong seen;
+        while ((seen = window.Read<ulong>(offset)) != expected)
+        {
+            if (watch.ElapsedMilliseconds > timeoutMs)
+            {
+                throw new ImcException(ImcStatus.Timeout, $"offset {offset} holds {seen}, waited for {expected}");
+            }
+
+            Thread.Yield();
+        }
+
+        return seen.ToString(CultureInfo.InvariantCulture);
+    }
+
+    // The ordering stream: message i is a payload of 8 to 4096 bytes whose every 8-byte word is i, at offset 64,
+    // then the flag i at offset 0. A reader that sees flag f must find every word of message f's length >= f.
+    private static int PayloadLength(long i) => (int)(8 + (i * 7919 % 4089)) & ~7;
+
+    private static string StreamWrite(int key, int count)
+    {
+        var window = s_transmit[key];
+        var payload = new ulong[4096 / 8];
+        for (long i = 1; i <= count; i++)
+        {
+            var length = PayloadLength(i);
+            payload.AsSpan(0, length / 8).Fill((ulong)i);
+            window.Write(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, length / 8)));
+            window.Write(0, (ulong)i);
+        }
+
+        return count.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string StreamRead(int key, int count, int timeoutMs)
+    {
+        var window = s_receive[key];
+        var payload = new ulong[4096 / 8];
+        var watch = Stopwatch.StartNew();
+        ulong last = 0;
+        long observed = 0;
+        long violations = 0;
+        string? first = null;
+        while (last < (ulong)count)
+        {
+            if (watch.ElapsedMilliseconds > timeoutMs)
+            {
+                throw new ImcException(ImcStatus.Timeout, $"saw flag {last} of {count} after {timeoutMs} ms");
+            }
+
+            var flag = window.Read<ulong>(0);
+            if (flag == last)
+            {
+                continue;
+            }
+
+            if (flag < last)
+            {
+                violations++;
+                first ??= $"flag went back from {last} to {flag}";
+            }
+
+            var words = PayloadLength((long)flag) / 8;
+            window.Read(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, words)));
+            for (var j = 0; j < words; j++)
+            {
+                if (payload[j] < flag)
+                {
+                    violations++;
+                    first ??= $"flag {flag} with payload word {j} = {payload[j]}";
+                    break;
+                }
+            }
+
+            observed++;
+            last = flag;
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"observed={observed} violations={violations} first={first ?? "none"}");
+    }
+
+    // The coherent hammer: word (i % 512) + 1 takes i, then word 0 takes i, for i = 1..count.
+    private static string Hammer(int key, int count)
+    {
+        var window = s_transmit[key];
+        for (long i = 1; i <= count; i++)
+        {
+            window.Write(8 * (1 + (i % 512)), (ulong)i);
+            window.Write(0, (ulong)i);
+        }
+
+        return count.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string JoinCycles(int key, int cycles, int timeoutMs)
+    {
+        var region = s_regions[key];
+        var watch = Stopwatch.StartNew();
+        long violations = 0;
+        string? first = null;
+        for (var c = 0; c < cycles && watch.ElapsedMilliseconds < timeoutMs; c++)
+        {
+            using var window = region.AttachReceive();
+            var counter = window.Read<ulong>(0);
+            // Every word holds the last i that hit it, so none may be newer than the counter read first... nor can
+            // word 0 be older than any word once the counter is re-read after them.
+            var words = new ulong[512];
+            for (var k = 0; k < 512; k++)
+            {
+                words[k] = window.Read<ulong>(8 * (1 + k));
+            }
+
+            var after = window.Read<ulong>(0);
+            for (var k = 0; k < 512; k++)
+            {
+                var v = words[k];
+                if (v != 0 && (v % 512 != (ulong)k || v > after + 1))
+                {
+                    violations++;
+                    first ??= $"cycle {c}: word {k} = {v}, counter {counter}..{after}";
+                }
+
+                // The newest write to word k that is not newer than the counter must be there: nothing lost.
+                var expectedAtLeast = counter >= (ulong)k && counter > 0 ? counter - ((counter - (ulong)k) % 512) : 0;
+                if (expectedAtLeast > 0 && v < expectedAtLeast)
+                {
+                    violations++;
+                    first ??= $"cycle {c}: word {k} = {v}, expected at least {expectedAtLeast} (counter {counter})";
+                }
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"violations={violations} first={first ?? "none"}");
+    }
+
+    private static string VerifyHammer(int key, int count)
+    {
+        var window = s_receive[key];
+        var mismatches = 0;
+        for (var k = 0; k < 512; k++)
+        {
+            var expected = (ulong)(count - ((count - k) % 512 + 512) % 512);
+            if (expected > (ulong)count || expected == 0)
+            {
+                expected = 0;
+            }
+
+            if (window.Read<ulong>(8 * (1 + k)) != expected)
+            {
+                mismatches++;
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"counter={window.Read<ulong>(0)} mismatches={mismatches}");
+    }
+
+    private static void HoldDirectory()
+    {
+        var paths = ClusterPaths.Resolve();
+        var cluster = Cluster.Open(paths);
+        _ = cluster.EnterDirectory(); // never released: the test kills this process while it holds the lock
+    }
+
+    private static int Int(string s) => int.Parse(s, CultureInfo.InvariantCulture);
+
+    private static long Long(string s) => long.Parse(s, CultureInfo.InvariantCulture);
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ");
+
+    private static void Reply(string line)
+    {
+        Console.Out.WriteLine(line.TrimEnd());
+        Console.Out.Flush();
+    }
+}

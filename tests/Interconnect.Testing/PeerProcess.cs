@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Interconnect.Testing;
+
+/// <summary>
+/// A child process running imc-test-peer on an emulated host. Every command waits for its answer with a deadline;
+/// a peer that does not answer in time fails the test, never hangs it.
+/// </summary>
+public sealed class PeerProcess : IDisposable
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
+    private readonly Process _process;
+    private readonly BlockingCollection<string> _lines = [];
+    private readonly ConcurrentQueue<string> _errors = new();
+
+    private PeerProcess(Process process, string host)
+    {
+        _process = process;
+        Host = host;
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                _lines.CompleteAdding();
+            }
+            else
+            {
+                _lines.Add(e.Data);
+            }
+        };
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _errors.Enqueue(e.Data);
+            }
+        };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Host { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The path of the peer program, beside the test assembly.</summary>
+    public static string PeerPath => Path.Combine(AppContext.BaseDirectory, "imc-test-peer.dll");
+
+    public static PeerProcess Start(string root, string cluster, string host, string? user = null)
+    {
+        var info = new ProcessStartInfo
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (user is null)
+        {
+            info.FileName = "dotnet";
+        }
+        else
+        {
+            info.FileName = "setpriv";
+            info.ArgumentList.Add($"--reuid={user}");
+            info.ArgumentList.Add($"--regid={(user == "nobody" ? "nogroup" : user)}");
+            info.ArgumentList.Add("--clear-groups");
+            info.ArgumentList.Add("dotnet");
+            info.Environment["HOME"] = "/tmp";
+            info.Environment["DOTNET_CLI_HOME"] = "/tmp";
+        }
+
+        info.ArgumentList.Add(PeerPath);
+        info.Environment["IMC_ROOT"] = root;
+        info.Environment["IMC_CLUSTER"] = cluster;
+        info.Environment["IMC_HOST"] = host;
+        info.Environment.Remove("IMC_AUTO_INIT");
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the test peer");
+        return new PeerProcess(process, host);
+    }
+
+    /// <summary>Sends a command; returns what follows "ok", or throws <see cref="PeerException"/> for "err".</summary>
+    public string Send(string command, TimeSpan? timeout = null)
+    {
+        var reply = Ask(command, timeout);
+        return reply.Ok ? reply.Text : throw new PeerException(command, reply.Status, reply.Text);
+    }
+
+    /// <summary>Sends a command and returns its answer, success or not.</summary>
+    public PeerReply Ask(string command, TimeSpan? timeout = null)
+    {
+        _process.StandardInput.WriteLine(command);
+        _process.StandardInput.Flush();
+        return Receive(command, timeout);
+    }
+
+    /// <summary>Sends a command without waiting; collect the answer later with <see cref="Receive"/>.</summary>
+    public void Post(string command)
+    {
+        _process.StandardInput.WriteLine(command);
+        _process.StandardInput.Flush();
+    }
+
+    public PeerReply Receive(string command, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? DefaultTimeout;
+        if (!_lines.TryTake(out var line, limit))
+        {
+            throw new TimeoutException(
+                $"peer on host {Host} (pid {Pid}) did not answer '{command}' within {limit.TotalSeconds} s; stderr: {Errors}");
+        }
+
+        if (line.StartsWith("ok", StringComparison.Ordinal))
+        {
+            return new PeerReply(true, "Success", line.Length > 3 ? line[3..] : "");
+        }
+
+        var parts = line.Split(' ', 3);
+        return new PeerReply(false, parts.Length > 1 ? parts[1] : "", parts.Length > 2 ? parts[2] : line);
+    }
+
+    /// <summary>SIGKILL, and wait until the process is gone.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public string Errors => string.Join(" | ", _errors);
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.StandardInput.WriteLine("exit");
+                _process.StandardInput.Flush();
+                if (!_process.WaitForExit(5_000))
+                {
+                    _process.Kill();
+                }
+            }
+        }
+        catch (IOException)
+        {
+            Kill();
+        }
+
+        _process.Dispose();
+        _lines.Dispose();
+    }
+}
+
+/// <summary>A peer's answer: ok with its values, or a status name and message.</summary>
+public sealed record PeerReply(bool Ok, string Status, string Text);
+
+/// <summary>A peer answered "err".</summary>
+public sealed class PeerException : Exception
+{
+    public PeerException(string command, string status, string message)
+        : base($"'{command}' failed: {status} {message}")
+    {
+        Status = status;
+    }
+
+    public PeerException()
+    {
+        Status = "";
+    }
+
+    public PeerException(string message)
+        : base(message)
+    {
+        Status = "";
+    }
+
+    public PeerException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Status = "";
+    }
+
+    public string Status { get; }
+}
