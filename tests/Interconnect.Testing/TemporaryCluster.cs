@@ -50,7 +50,8 @@ public sealed class TemporaryCluster : IDisposable
         ClusterAdmin.InitializeHost(Paths, host, configuration?.MaxAllocBytes, configuration?.MaxRecvBytes,
             configuration?.PhysicalRails, configuration?.RailStyle);
 
-    public ImcOptions Options(string host) => new() { Root = Root, Cluster = ClusterName, Host = host };
+    public ImcOptions Options(string host, string? cluster = null, bool? autoInitialize = null) =>
+        new() { Root = Root, Cluster = cluster ?? ClusterName, Host = host, AutoInitialize = autoInitialize };
 
     /// <summary>Opens a context in this test process, as a process of <paramref name="host"/>; closed with the cluster.</summary>
     public ImcContext Open(string host)
