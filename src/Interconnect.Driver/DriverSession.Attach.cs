@@ -137,11 +137,7 @@ public sealed partial class DriverSession
             {
                 _cluster.RemoveAttachment(a);
                 detached = true;
-                if (!handle.Coherent && !_cluster.HostHasReceive(handle.Slot, handle.Id, Host) &&
-                    (_cluster.Control.Region(handle.Slot).ReceiveFileMask & (1u << Host)) != 0)
-                {
-                    _cluster.DropReceiveFile(handle.Slot, Host);
-                }
+                _cluster.DropUnusedReceiveFiles(handle.Slot);
             }
         }
 

@@ -112,6 +112,8 @@ internal static class Program
                 return JoinCycles(Int(w[1]), Int(w[2]), Int(w[3]));
             case "verify-hammer":
                 return VerifyHammer(Int(w[1]), Int(w[2]));
+            case "try-open":
+                return TryOpen(w[1]);
             case "hold-directory":
                 HoldDirectory();
                 return "";
@@ -206,58 +208,73 @@ internal static class Program
         return string.Create(CultureInfo.InvariantCulture, $"observed={observed} violations={violations} first={first ?? "none"}");
     }
 
-    // The coherent hammer: word (i % 512) + 1 takes i, then word 0 takes i, for i = 1..count.
+    // The coherent hammer (in an 8192-byte region): word (i % 512) + 1 takes i, then the counter, in the region's last
+    // word (so a copy of the region reads it last), takes i, for i = 1..count.
+    private const long CounterOffset = 8192 - 8;
+
     private static string Hammer(int key, int count)
     {
         var window = s_transmit[key];
         for (long i = 1; i <= count; i++)
         {
             window.Write(8 * (1 + (i % 512)), (ulong)i);
-            window.Write(0, (ulong)i);
+            window.Write(CounterOffset, (ulong)i);
         }
 
         return count.ToString(CultureInfo.InvariantCulture);
     }
 
-    private static string JoinCycles(int key, int cycles, int timeoutMs)
+    // Attaches and detaches a coherent region over and over until the hammer's counter reaches its target, checking
+    // each time that the copy it got is exact: no word newer than the counter, none older than its last write.
+    private static string JoinCycles(int key, int target, int timeoutMs)
     {
         var region = s_regions[key];
         var watch = Stopwatch.StartNew();
         long violations = 0;
+        long cycles = 0;
+        long midway = 0;
         string? first = null;
-        for (var c = 0; c < cycles && watch.ElapsedMilliseconds < timeoutMs; c++)
+        var words = new ulong[512];
+        ulong counter = 0;
+        while (counter < (ulong)target && watch.ElapsedMilliseconds < timeoutMs)
         {
             using var window = region.AttachReceive();
-            var counter = window.Read<ulong>(0);
-            // Every word holds the last i that hit it, so none may be newer than the counter read first... nor can
-            // word 0 be older than any word once the counter is re-read after them.
-            var words = new ulong[512];
+            counter = window.Read<ulong>(CounterOffset);
             for (var k = 0; k < 512; k++)
             {
                 words[k] = window.Read<ulong>(8 * (1 + k));
             }
 
-            var after = window.Read<ulong>(0);
+            var after = window.Read<ulong>(CounterOffset);
+            cycles++;
+            if (counter > 0 && counter < (ulong)target)
+            {
+                midway++;
+            }
+
             for (var k = 0; k < 512; k++)
             {
                 var v = words[k];
+                // A word is never written with a value of another word's residue, nor ahead of the counter by more
+                // than the one write in flight.
                 if (v != 0 && (v % 512 != (ulong)k || v > after + 1))
                 {
                     violations++;
-                    first ??= $"cycle {c}: word {k} = {v}, counter {counter}..{after}";
+                    first ??= $"cycle {cycles}: word {k} = {v}, counter {counter}..{after}";
                 }
 
                 // The newest write to word k that is not newer than the counter must be there: nothing lost.
-                var expectedAtLeast = counter >= (ulong)k && counter > 0 ? counter - ((counter - (ulong)k) % 512) : 0;
-                if (expectedAtLeast > 0 && v < expectedAtLeast)
+                var expectedAtLeast = counter >= (ulong)k ? counter - ((counter - (ulong)k) % 512) : 0;
+                if (v < expectedAtLeast)
                 {
                     violations++;
-                    first ??= $"cycle {c}: word {k} = {v}, expected at least {expectedAtLeast} (counter {counter})";
+                    first ??= $"cycle {cycles}: word {k} = {v}, expected at least {expectedAtLeast} (counter {counter})";
                 }
             }
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"violations={violations} first={first ?? "none"}");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"cycles={cycles} midway={midway} violations={violations} first={first ?? "none"}");
     }
 
     private static string VerifyHammer(int key, int count)
@@ -278,7 +295,21 @@ internal static class Program
             }
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"counter={window.Read<ulong>(0)} mismatches={mismatches}");
+        return string.Create(CultureInfo.InvariantCulture, $"counter={window.Read<ulong>(CounterOffset)} mismatches={mismatches}");
+    }
+
+    /// <summary>Opens a file directly, bypassing the library: what the operating system allows this user.</summary>
+    private static string TryOpen(string path)
+    {
+        try
+        {
+            using var stream = File.Open(path, FileMode.Open, FileAccess.Read);
+            return "opened";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "denied";
+        }
     }
 
     private static void HoldDirectory()

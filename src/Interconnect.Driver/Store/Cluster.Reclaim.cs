@@ -68,23 +68,37 @@ internal sealed partial class Cluster
                 continue;
             }
 
-            if ((region.Flags & RegionEntry.FlagCoherent) != 0)
-            {
-                continue; // a coherent region keeps every host's copy while it lives
-            }
-
-            for (var host = 0; host < ControlLayout.MaxHosts; host++)
-            {
-                if ((region.ReceiveFileMask & (1u << host)) != 0 && !HostHasReceive(slot, id, host))
-                {
-                    DropReceiveFile(slot, host);
-                }
-            }
+            DropUnusedReceiveFiles(slot);
         }
 
         if (scanFiles)
         {
             RemoveUnknownFiles();
+        }
+    }
+
+    /// <summary>
+    /// Removes the receive files of hosts that no longer have a receive attach to the region. A coherent region keeps
+    /// at least one copy of its contents while it lives, for the next host that attaches.
+    /// </summary>
+    public void DropUnusedReceiveFiles(int slot)
+    {
+        ref var region = ref Control.Region(slot);
+        var coherent = (region.Flags & RegionEntry.FlagCoherent) != 0;
+        for (var host = 0; host < ControlLayout.MaxHosts; host++)
+        {
+            var bit = 1u << host;
+            if ((region.ReceiveFileMask & bit) == 0 || HostHasReceive(slot, region.Id, host))
+            {
+                continue;
+            }
+
+            if (coherent && (region.ReceiveFileMask & ~bit) == 0)
+            {
+                continue; // the last copy of a coherent region's contents
+            }
+
+            DropReceiveFile(slot, host);
         }
     }
 
