@@ -13,6 +13,7 @@ public sealed class PeerProcess : IDisposable
     private readonly Process _process;
     private readonly BlockingCollection<string> _lines = [];
     private readonly ConcurrentQueue<string> _errors = new();
+    private bool _disposed;
 
     private PeerProcess(Process process, string host)
     {
@@ -136,6 +137,12 @@ public sealed class PeerProcess : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         try
         {
             if (!_process.HasExited)
