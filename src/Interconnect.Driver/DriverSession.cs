@@ -13,6 +13,7 @@ public sealed partial class DriverSession : IDisposable
     private readonly int _slot;
     private readonly int _incarnation;
     private readonly Credentials _credentials = Credentials.Current;
+    private readonly HashSet<IDisposable> _ports = [];
     private int _disposed;
 
     private DriverSession(Cluster cluster, string hostName, int host, int slot, int incarnation)
@@ -34,6 +35,12 @@ public sealed partial class DriverSession : IDisposable
     public ClusterPaths Paths => _cluster.Paths;
 
     public int LogicalRails => _cluster.Control.Header.LogicalRails;
+
+    /// <summary>
+    /// Turns a driver failure met on the data path (a window's refresh) into the caller's own exception type;
+    /// the API sets it once, so its one conversion applies there too.
+    /// </summary>
+    public Func<DriverException, Exception>? ErrorTranslator { get; set; }
 
     /// <summary>
     /// Registers this process on <paramref name="hostName"/>. Without <paramref name="autoInitialize"/>, a cluster or
@@ -101,6 +108,17 @@ public sealed partial class DriverSession : IDisposable
             return;
         }
 
+        IDisposable[] ports;
+        lock (_ports)
+        {
+            ports = [.. _ports];
+        }
+
+        foreach (var port in ports)
+        {
+            port.Dispose(); // windows stop at once; their detach is part of the release below
+        }
+
         try
         {
             using (_cluster.EnterDirectory())
@@ -121,6 +139,24 @@ public sealed partial class DriverSession : IDisposable
     }
 
     internal Cluster Cluster => _cluster;
+
+    internal Exception Translate(DriverException e) => ErrorTranslator?.Invoke(e) ?? e;
+
+    internal void Track(IDisposable port)
+    {
+        lock (_ports)
+        {
+            _ports.Add(port);
+        }
+    }
+
+    internal void Untrack(IDisposable port)
+    {
+        lock (_ports)
+        {
+            _ports.Remove(port);
+        }
+    }
 
     internal Cluster.DirectoryScope EnterRegistered()
     {

@@ -23,6 +23,7 @@ public sealed unsafe class ReceivePort : IDisposable
         _file = file;
         _length = region.Size;
         _pointer = file.Pointer;
+        session.Track(this);
     }
 
     public long Length => _length;
@@ -72,6 +73,7 @@ public sealed unsafe class ReceivePort : IDisposable
         }
 
         _pointer = null;
+        _session.Untrack(this);
         try
         {
             _session.Detach(_region, receive: true, transmit: false);

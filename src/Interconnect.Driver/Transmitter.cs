@@ -27,6 +27,9 @@ public sealed unsafe class Transmitter : IDisposable
     private readonly long* _writeLock;
     private readonly long* _writes;
     private readonly long* _bytes;
+    private static readonly TimeSpan s_writeLockTimeout = TimeSpan.FromSeconds(30);
+    private readonly long _lockValue = ProcessIdentity.Current.LockValue;
+    private readonly string _writeLockName;
     private readonly Lock _refreshLock = new();
     private readonly Dictionary<ReceiveFileName, MappedFile> _mappings = [];
     private Routes _routes = Routes.Stale;
@@ -39,12 +42,14 @@ public sealed unsafe class Transmitter : IDisposable
         _targetHost = targetHost;
         _loopback = loopback;
         _length = region.Size;
+        _writeLockName = $"the write lock of region key {region.Key}";
         var control = session.Cluster.Control;
         _generation = (int*)Unsafe.AsPointer(ref control.Region(region.Slot).Generation);
         _writeLock = (long*)Unsafe.AsPointer(ref control.Region(region.Slot).WriteOwner);
         _fault = (int*)Unsafe.AsPointer(ref control.Rail(region.LogicalRail).FaultWord);
         _writes = (long*)Unsafe.AsPointer(ref control.Attachment(attachment).Writes);
         _bytes = (long*)Unsafe.AsPointer(ref control.Attachment(attachment).Bytes);
+        session.Track(this);
     }
 
     public long Length => _length;
@@ -147,6 +152,7 @@ public sealed unsafe class Transmitter : IDisposable
             _mappings.Clear();
         }
 
+        _session.Untrack(this);
         try
         {
             _session.Detach(_region, receive: false, transmit: true);
@@ -206,7 +212,15 @@ public sealed unsafe class Transmitter : IDisposable
 
             if (routes.Generation != Volatile.Read(ref *_generation))
             {
-                Refresh();
+                try
+                {
+                    Refresh();
+                }
+                catch (DriverException e)
+                {
+                    throw _session.Translate(e);
+                }
+
                 continue;
             }
 
@@ -218,8 +232,16 @@ public sealed unsafe class Transmitter : IDisposable
             }
 
             // Coherent: under the region's write lock, so a host making its copy sees no write half-applied.
-            var me = ProcessIdentity.Current.LockValue;
-            _ = RobustLock.Enter(ref *_writeLock, me, TimeSpan.FromSeconds(30), $"the write lock of region key {_region.Key}");
+            var me = _lockValue;
+            try
+            {
+                _ = RobustLock.Enter(ref *_writeLock, me, s_writeLockTimeout, _writeLockName);
+            }
+            catch (DriverException e)
+            {
+                throw _session.Translate(e);
+            }
+
             try
             {
                 if (routes.Generation != Volatile.Read(ref *_generation))

@@ -10,7 +10,11 @@ public sealed class ImcContext : IDisposable
 {
     private readonly DriverSession _session;
 
-    private ImcContext(DriverSession session) => _session = session;
+    private ImcContext(DriverSession session)
+    {
+        _session = session;
+        _session.ErrorTranslator = ImcException.From;
+    }
 
     /// <summary>The emulated host this process belongs to.</summary>
     public string HostName => _session.HostName;

@@ -129,4 +129,48 @@ public sealed class WindowTests
             _rx.Read(64, buffer);
         }
     }
+
+    [Test]
+    public void ShouldAllocateNothingPerCoherentWrite()
+    {
+        using var region = _writer.AllocateRegion(2, 8192, flags: ImcRegionFlags.Coherent);
+        using var tx = region.AttachTransmit();
+        using var rx = region.AttachReceive();
+        for (var i = 0; i < 1000; i++)
+        {
+            tx.Write(0, (ulong)i);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            tx.Write(0, (ulong)i);
+            tx.Write(8, i);
+        }
+
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(rx.Read<ulong>(0), Is.EqualTo(9999UL));
+    }
+
+    [Test]
+    public void ShouldStopWindowsWhenTheContextIsDisposed()
+    {
+        _writer.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => _tx.Write(0, 1UL));
+        Assert.That(_rx.Read<ulong>(0), Is.Zero);
+    }
+
+    [Test]
+    public void ShouldThrowAnImcExceptionFromAWriteWhenTheWritersHostWentDown()
+    {
+        _tx.Write(0, 1UL);
+        Assert.That(_rx.Read<ulong>(0), Is.EqualTo(1UL));
+
+        Driver.ClusterAdmin.TakeHostDown(_cluster.Paths, "alpha");
+
+        var e = Assert.Throws<ImcException>(() => _tx.Write(0, 1UL))!;
+
+        Assert.That(e.Status, Is.EqualTo(ImcStatus.NotInitialized));
+    }
 }

@@ -65,6 +65,14 @@ internal sealed partial class Cluster
 
         Volatile.Write(ref Control.Host(slot).State, HostEntry.StateDown);
         CollectGarbage(scanFiles: false);
+        for (var r = 0; r < ControlLayout.MaxRegions; r++)
+        {
+            if (Control.Region(r).State == RegionEntry.StateLive)
+            {
+                BumpGeneration(ref Control.Region(r)); // writers re-check their registration, and stop on the down host
+            }
+        }
+
         RecordHostChange();
     }
 
