@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Interconnect.Driver;
 
 namespace Interconnect.Imc;
@@ -76,6 +77,126 @@ public sealed class ImcContext : IDisposable
         }
     }
 
+    /// <summary>
+    /// Allocates the lock set of <paramref name="key"/> (<c>imc_lkalloc</c> without <c>IMC_CREATOR</c>), creating it
+    /// with <paramref name="count"/> free locks if it does not exist. An existing set keeps its own count.
+    /// </summary>
+    /// <exception cref="ImcException">
+    /// <see cref="ImcStatus.Permit"/>, <see cref="ImcStatus.Prior"/>, <see cref="ImcStatus.BadParameter"/>,
+    /// <see cref="ImcStatus.NoResources"/>.
+    /// </exception>
+    public ImcLockSet AllocateLockSet(int key, int count, ImcLockPermissions permissions = ImcLockPermissions.User)
+    {
+        try
+        {
+            return new ImcLockSet(_session, _session.AllocateLockSet(key, count, (int)permissions, create: false)!);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
+    /// <summary>
+    /// Creates the lock set of <paramref name="key"/> and takes its lock 0 in one atomic step (<c>imc_lkalloc</c>
+    /// with <c>IMC_CREATOR</c>): of any number of racing processes exactly one gets true, and may initialise what
+    /// the lock guards. False (<c>IMC_EXISTS</c>) when the set exists: allocate it with <see cref="AllocateLockSet"/>.
+    /// </summary>
+    public bool TryCreateLockSet(int key, int count, ImcLockPermissions permissions, [NotNullWhen(true)] out ImcLockSet? lockSet)
+    {
+        try
+        {
+            var port = _session.AllocateLockSet(key, count, (int)permissions, create: true);
+            lockSet = port is null ? null : new ImcLockSet(_session, port);
+            return lockSet is not null;
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (1 to 64) to a process that opened the API on <paramref name="hostName"/> (<c>imc_kill</c>).</summary>
+    /// <exception cref="ImcException">
+    /// <see cref="ImcStatus.BadHost"/>, <see cref="ImcStatus.NoSuchProcess"/>, <see cref="ImcStatus.InvalidSignal"/>,
+    /// <see cref="ImcStatus.BadParameter"/>.
+    /// </exception>
+    public void Kill(string hostName, int processId, int signal)
+    {
+        ArgumentNullException.ThrowIfNull(hostName);
+        try
+        {
+            _session.Kill(hostName, processId, signal);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
+    /// <summary>The hosts that initialised the API, the logical rail count and the active rail mask (<c>imc_getclusterinfo</c>).</summary>
+    public ImcClusterInfo GetClusterInfo()
+    {
+        try
+        {
+            return ToInfo(_session.GetClusterInfo());
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
+    /// <summary>
+    /// Completes as soon as the cluster differs from <paramref name="current"/> in what <paramref name="events"/>
+    /// watches (<c>imc_wait_cluster_event</c>), with the kind of change and the new information. The wait sleeps;
+    /// it costs no CPU however many wait.
+    /// </summary>
+    /// <exception cref="ImcException"><see cref="ImcStatus.BadParameter"/> for no or unknown events.</exception>
+    public Task<ImcClusterEvent> WaitForClusterEventAsync(ImcClusterEvents events, ImcClusterInfo current,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        if (events == 0 || (events & ~(ImcClusterEvents.Host | ImcClusterEvents.Rail)) != 0)
+        {
+            throw new ImcException(ImcStatus.BadParameter, $"cluster events {(int)events}: wait for Host, Rail or both");
+        }
+
+        var watchHosts = (events & ImcClusterEvents.Host) != 0;
+        var watchRails = (events & ImcClusterEvents.Rail) != 0;
+        var hosts = current.Hosts.ToHashSet(StringComparer.Ordinal);
+        bool HostsDiffer(ClusterInfoSnapshot s) => watchHosts && !hosts.SetEquals(s.Hosts);
+        bool RailsDiffer(ClusterInfoSnapshot s) =>
+            watchRails && (s.LogicalRails != current.LogicalRailCount || s.ActiveRailMask != current.ActiveRailMask);
+
+        return WaitCore();
+
+        async Task<ImcClusterEvent> WaitCore()
+        {
+            ClusterInfoSnapshot snapshot;
+            try
+            {
+                snapshot = await _session.WaitForClusterAsync(s => HostsDiffer(s) || RailsDiffer(s), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (DriverException e)
+            {
+                throw ImcException.From(e);
+            }
+
+            var kind = (HostsDiffer(snapshot), RailsDiffer(snapshot)) switch
+            {
+                (true, true) => ImcClusterEventKind.MultipleChange,
+                (true, false) => ImcClusterEventKind.HostChange,
+                _ => ImcClusterEventKind.RailChange,
+            };
+            return new ImcClusterEvent(kind, ToInfo(snapshot));
+        }
+    }
+
     /// <summary>Unregisters this process: every region and lock it still holds is released, as at exit.</summary>
     public void Dispose() => _session.Dispose();
+
+    private static ImcClusterInfo ToInfo(ClusterInfoSnapshot snapshot) =>
+        new(snapshot.Hosts, snapshot.LogicalRails, snapshot.ActiveRailMask);
 }

@@ -16,7 +16,10 @@ internal static class Program
     private static readonly Dictionary<int, ImcRegion> s_regions = [];
     private static readonly Dictionary<int, ImcTransmitWindow> s_transmit = [];
     private static readonly Dictionary<int, ImcReceiveWindow> s_receive = [];
+    private static readonly Dictionary<int, ImcLockSet> s_locks = [];
     private static ImcContext? s_context;
+    private static int s_signals;
+    private static System.Runtime.InteropServices.PosixSignalRegistration? s_signalRegistration;
 
     private static int Main()
     {
@@ -48,7 +51,8 @@ internal static class Program
             {
                 Reply($"err {e.Status} {OneLine(e.Message)}");
             }
-            catch (Exception e) when (e is ArgumentException or ObjectDisposedException or InvalidOperationException or KeyNotFoundException)
+            catch (Exception e) when (e is ArgumentException or ObjectDisposedException or InvalidOperationException or
+                KeyNotFoundException or OperationCanceledException)
             {
                 Reply($"err {e.GetType().Name} {OneLine(e.Message)}");
             }
@@ -112,6 +116,51 @@ internal static class Program
                 return JoinCycles(Int(w[1]), Int(w[2]), Int(w[3]));
             case "verify-hammer":
                 return VerifyHammer(Int(w[1]), Int(w[2]));
+            case "lkalloc":
+                s_locks[Int(w[1])] = Context.AllocateLockSet(Int(w[1]), Int(w[2]),
+                    w.Length > 3 ? (ImcLockPermissions)Int(w[3]) : ImcLockPermissions.User);
+                return "";
+            case "lkcreate":
+                if (Context.TryCreateLockSet(Int(w[1]), Int(w[2]), ImcLockPermissions.User, out var created))
+                {
+                    s_locks[Int(w[1])] = created;
+                    return "created";
+                }
+
+                return "exists";
+            case "acquire":
+                s_locks[Int(w[1])].Acquire(Int(w[2]));
+                return "";
+            case "tryacquire":
+                return s_locks[Int(w[1])].TryAcquire(Int(w[2])) ? "got" : "busy";
+            case "release":
+                s_locks[Int(w[1])].Release(Int(w[2]));
+                return "";
+            case "lkdealloc":
+                s_locks[Int(w[1])].Deallocate();
+                s_locks.Remove(Int(w[1]));
+                return "";
+            case "count-under-lock":
+                return CountUnderLock(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "cpu-ms":
+                return ((long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+            case "on-signal":
+                s_signalRegistration = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                    (System.Runtime.InteropServices.PosixSignal)Int(w[1]), context =>
+                    {
+                        context.Cancel = true;
+                        Interlocked.Increment(ref s_signals);
+                    });
+                return "";
+            case "signals":
+                return Volatile.Read(ref s_signals).ToString(CultureInfo.InvariantCulture);
+            case "wait-signals":
+                return WaitSignals(Int(w[1]), Int(w[2]));
+            case "kill":
+                Context.Kill(w[1], Int(w[2]), Int(w[3]));
+                return "";
+            case "wait-host-event":
+                return WaitHostEvent(Int(w[1]));
             case "try-open":
                 return TryOpen(w[1]);
             case "hold-directory":
@@ -296,6 +345,48 @@ internal static class Program
         }
 
         return string.Create(CultureInfo.InvariantCulture, $"counter={window.Read<ulong>(CounterOffset)} mismatches={mismatches}");
+    }
+
+    // Adds 1 to the counter at offset 0 of a coherent region, under lock 0 of a lock set, n times.
+    private static string CountUnderLock(int lockKey, int regionKey, int times)
+    {
+        var locks = s_locks[lockKey];
+        var tx = s_transmit[regionKey];
+        var rx = s_receive[regionKey];
+        for (var i = 0; i < times; i++)
+        {
+            locks.Acquire(0);
+            tx.Write(0, rx.Read<ulong>(0) + 1);
+            locks.Release(0);
+        }
+
+        return rx.Read<ulong>(0).ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string WaitSignals(int count, int timeoutMs)
+    {
+        var watch = Stopwatch.StartNew();
+        while (Volatile.Read(ref s_signals) < count)
+        {
+            if (watch.ElapsedMilliseconds > timeoutMs)
+            {
+                throw new ImcException(ImcStatus.Timeout, $"{s_signals} of {count} signals after {timeoutMs} ms");
+            }
+
+            Thread.Sleep(5);
+        }
+
+        return Volatile.Read(ref s_signals).ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string WaitHostEvent(int timeoutMs)
+    {
+        var info = Context.GetClusterInfo();
+        using var timeout = new CancellationTokenSource(timeoutMs);
+        Console.Out.WriteLine("ok waiting");
+        Console.Out.Flush();
+        var change = Context.WaitForClusterEventAsync(ImcClusterEvents.Host, info, timeout.Token).GetAwaiter().GetResult();
+        return $"{change.Kind} {string.Join(',', change.Info.Hosts)}";
     }
 
     /// <summary>Opens a file directly, bypassing the library: what the operating system allows this user.</summary>

@@ -123,6 +123,21 @@ public sealed class PeerProcess : IDisposable
         return new PeerReply(false, parts.Length > 1 ? parts[1] : "", parts.Length > 2 ? parts[2] : line);
     }
 
+    /// <summary>Takes an answer if one arrives within <paramref name="timeout"/>; false otherwise.</summary>
+    public bool TryReceive(out PeerReply? reply, TimeSpan timeout)
+    {
+        if (_lines.TryTake(out var line, timeout))
+        {
+            reply = line.StartsWith("ok", StringComparison.Ordinal)
+                ? new PeerReply(true, "Success", line.Length > 3 ? line[3..] : "")
+                : new PeerReply(false, line.Split(' ', 3).ElementAtOrDefault(1) ?? "", line);
+            return true;
+        }
+
+        reply = null;
+        return false;
+    }
+
     /// <summary>SIGKILL, and wait until the process is gone.</summary>
     public void Kill()
     {

@@ -237,6 +237,7 @@ internal sealed partial class Cluster
     /// <summary>Drops everything a process held and frees its slot.</summary>
     public void ReleaseProcess(int process)
     {
+        ReleaseLocksOf(LockOwner(process, Control.Process(process).Incarnation));
         for (var i = 0; i < ControlLayout.MaxAttachments; i++)
         {
             ref var a = ref Control.Attachment(i);
@@ -262,6 +263,26 @@ internal sealed partial class Cluster
         }
 
         Interlocked.Increment(ref header.HostSequence);
-        Interlocked.Increment(ref header.EventSequence);
+        Interlocked.Increment(ref header.EventSequence); // event waiters sleep on this word
+        ClusterEventWatcher.WakeAll(ref header.EventSequence);
+    }
+
+    /// <summary>The up hosts, the logical rail count and the mask of active logical rails.</summary>
+    public ClusterInfoSnapshot ReadInfo()
+    {
+        using (EnterDirectory())
+        {
+            ref var header = ref Control.Header;
+            uint mask = 0;
+            for (var r = 0; r < header.LogicalRails; r++)
+            {
+                if ((Volatile.Read(ref Control.Rail(r).FaultWord) & LogicalRailEntry.FaultRailDown) == 0)
+                {
+                    mask |= 1u << r;
+                }
+            }
+
+            return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask);
+        }
     }
 }

@@ -45,7 +45,7 @@ internal sealed partial class Cluster
             var ownerLive = (uint)a.Process < ControlLayout.MaxProcesses &&
                 Control.Process(a.Process).State == ProcessEntry.StateLive;
             var targetLive = a.Kind == AttachmentEntry.KindLockSet
-                ? (uint)a.Target < ControlLayout.MaxLockSets
+                ? (uint)a.Target < ControlLayout.MaxLockSets && IsLockSetLive(a.Target, a.TargetId)
                 : (uint)a.Target < ControlLayout.MaxRegions && IsRegionLive(a.Target, a.TargetId);
             if (!ownerLive || !targetLive)
             {
@@ -71,6 +71,7 @@ internal sealed partial class Cluster
             DropUnusedReceiveFiles(slot);
         }
 
+        CollectLockSets();
         if (scanFiles)
         {
             RemoveUnknownFiles();

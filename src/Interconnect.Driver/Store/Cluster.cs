@@ -19,7 +19,10 @@ internal sealed partial class Cluster : IDisposable
         Paths = paths;
         Control = control;
         Fabric = new MemoryMappedFabric(paths.RegionsDirectory);
+        Events = new ClusterEventWatcher(this);
     }
+
+    public ClusterEventWatcher Events { get; }
 
     public ClusterPaths Paths { get; }
 

@@ -48,6 +48,9 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Writes), 40)]
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Drops), 56)]
     [TestCase(typeof(LockWord), nameof(LockWord.Waiters), 8)]
+    [TestCase(typeof(LockWord), nameof(LockWord.Sequence), 12)]
+    [TestCase(typeof(LockSetEntry), nameof(LockSetEntry.FirstLock), 20)]
+    [TestCase(typeof(LockSetEntry), nameof(LockSetEntry.CreatedUnixMs), 40)]
     public void ShouldPlaceFieldsAtTheDocumentedOffsets(Type type, string field, int offset)
     {
         Assert.That((int)Marshal.OffsetOf(type, field), Is.EqualTo(offset));

@@ -1,0 +1,174 @@
+using Interconnect.Driver.Store;
+using Interconnect.Driver.Store.Layout;
+
+namespace Interconnect.Driver;
+
+/// <summary>Clusterwide lock sets (<c>imc_lkalloc</c>, <c>imc_lkdealloc</c>).</summary>
+public sealed partial class DriverSession
+{
+    /// <summary>Most locks in one set.</summary>
+    public const int MaxLocksPerSet = 1024;
+
+    public const int LockUser = 0b100;
+    public const int LockGroup = 0b010;
+    public const int LockOther = 0b001;
+
+    /// <summary>
+    /// Allocates the lock set of <paramref name="key"/>, creating it with <paramref name="count"/> locks if needed.
+    /// With <paramref name="create"/>, only creates: returns null when the set exists (IMC_EXISTS); the creator holds
+    /// lock 0 when this returns, taken in the same directory change that made the set.
+    /// </summary>
+    public LockSetPort? AllocateLockSet(int key, int count, int permissions, bool create)
+    {
+        if (key < 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter, $"lock set key {key}: keys are 0 to {int.MaxValue}");
+        }
+
+        if (count is < 1 or > MaxLocksPerSet)
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                $"lock set key {key} with {count} locks: a set has 1 to {MaxLocksPerSet} locks");
+        }
+
+        if ((permissions & ~0b111) != 0 || permissions == 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                $"lock set key {key}: give lock permissions User, Group and/or Other");
+        }
+
+        using var scope = EnterRegistered();
+        var existing = _cluster.FindLockSetByKey(key);
+        if (existing >= 0)
+        {
+            if (create)
+            {
+                return null;
+            }
+
+            ref var set = ref _cluster.Control.LockSet(existing);
+            if (!MayUseLockSet(ref set))
+            {
+                throw new DriverException(DriverStatus.Permit,
+                    $"lock set key {key} (permissions {LockModeString(set.Permissions)}, owner uid {set.OwnerUid}) " +
+                    $"may not be used by uid {_credentials.Uid}");
+            }
+
+            if (_cluster.FindAttachment(_slot, AttachmentEntry.KindLockSet, existing, set.Id) >= 0)
+            {
+                throw new DriverException(DriverStatus.Prior, $"lock set key {key} is already allocated by this process");
+            }
+
+            _cluster.AddAttachment(_slot, AttachmentEntry.KindLockSet, existing, set.Id);
+            return new LockSetPort(this, LockSetHandleOf(existing));
+        }
+
+        var slot = -1;
+        for (var i = 0; i < ControlLayout.MaxLockSets && slot < 0; i++)
+        {
+            if (_cluster.Control.LockSet(i).State == LockSetEntry.StateFree)
+            {
+                slot = i;
+            }
+        }
+
+        var first = slot < 0 ? -1 : _cluster.FindFreeLocks(count);
+        if (slot < 0 || first < 0)
+        {
+            throw new DriverException(DriverStatus.NoResources,
+                $"lock set key {key} with {count} locks does not fit: the cluster has room for {ControlLayout.MaxLockSets} " +
+                $"sets and {ControlLayout.MaxLocks} locks in all; use fewer or smaller lock sets");
+        }
+
+        _ = _cluster.FreeAttachmentSlot(); // fail before anything is made if the allocation could not be recorded
+        ref var entry = ref _cluster.Control.LockSet(slot);
+        entry.Key = key;
+        entry.Id = _cluster.Control.Header.NextLockSetId++;
+        entry.Count = count;
+        entry.FirstLock = first;
+        entry.Permissions = permissions;
+        entry.OwnerUid = _credentials.Uid;
+        entry.OwnerGid = _credentials.Gid;
+        entry.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (var i = 0; i < count; i++)
+        {
+            ref var word = ref _cluster.Control.Lock(first + i);
+            word.Owner = 0;
+            word.Waiters = 0;
+        }
+
+        if (create)
+        {
+            // The creator holds lock 0 before the set exists for anyone else.
+            _cluster.Control.Lock(first).Owner = LockOwnerValue;
+        }
+
+        Volatile.Write(ref entry.State, LockSetEntry.StateLive); // release: the set is complete before it counts
+        _cluster.AddAttachment(_slot, AttachmentEntry.KindLockSet, slot, entry.Id);
+        return new LockSetPort(this, LockSetHandleOf(slot));
+    }
+
+    /// <summary>Deallocates strictly: <see cref="DriverStatus.LockActive"/> while this process holds one of its locks.</summary>
+    public void DeallocateLockSet(LockSetHandle handle)
+    {
+        using var scope = EnterRegistered();
+        var allocation = _cluster.FindAttachment(_slot, AttachmentEntry.KindLockSet, handle.Slot, handle.Id);
+        if (allocation < 0 || !_cluster.IsLockSetLive(handle.Slot, handle.Id))
+        {
+            throw new DriverException(DriverStatus.NotAllocated, $"lock set key {handle.Key} is not allocated by this process");
+        }
+
+        ref var set = ref _cluster.Control.LockSet(handle.Slot);
+        for (var i = 0; i < set.Count; i++)
+        {
+            if (Volatile.Read(ref _cluster.Control.Lock(set.FirstLock + i).Owner) == LockOwnerValue)
+            {
+                throw new DriverException(DriverStatus.LockActive,
+                    $"lock {i} of lock set key {handle.Key} is held by this process: release it before deallocating");
+            }
+        }
+
+        _cluster.RemoveAttachment(allocation);
+        _cluster.CollectLockSets();
+    }
+
+    /// <summary>This registration's value in a lock word.</summary>
+    internal long LockOwnerValue => Cluster.LockOwner(_slot, _incarnation);
+
+    /// <summary>"user,group" for 0110.</summary>
+    public static string LockModeString(int permissions)
+    {
+        var parts = new List<string>(3);
+        if ((permissions & LockUser) != 0)
+        {
+            parts.Add("user");
+        }
+
+        if ((permissions & LockGroup) != 0)
+        {
+            parts.Add("group");
+        }
+
+        if ((permissions & LockOther) != 0)
+        {
+            parts.Add("other");
+        }
+
+        return parts.Count == 0 ? "none" : string.Join(',', parts);
+    }
+
+    private bool MayUseLockSet(ref LockSetEntry set)
+    {
+        // Lock permissions are one bit per class; expressed as rw bits they reuse the UNIX class choice.
+        var asMode = ((set.Permissions & LockUser) != 0 ? 0b110_000_000 : 0) |
+            ((set.Permissions & LockGroup) != 0 ? 0b000_110_000 : 0) |
+            ((set.Permissions & LockOther) != 0 ? 0b000_000_110 : 0);
+        return _credentials.MayAccess(set.OwnerUid, set.OwnerGid, asMode, Credentials.Read | Credentials.Write);
+    }
+
+    private LockSetHandle LockSetHandleOf(int slot)
+    {
+        ref var set = ref _cluster.Control.LockSet(slot);
+        return new LockSetHandle(slot, set.Id, set.Key, set.Count, set.Permissions);
+    }
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using Interconnect.Driver.Interop;
+using Interconnect.Driver.Store;
+using Interconnect.Driver.Store.Layout;
+
+namespace Interconnect.Driver;
+
+/// <summary>
+/// The locks of an allocated lock set: words in the control file, taken with one compare-and-swap when free. A
+/// waiter spins briefly, then sleeps on the word's futex; a release wakes one sleeper only when one sleeps. A lock
+/// whose holder died is taken over by the next acquirer.
+/// </summary>
+public sealed unsafe class LockSetPort : IDisposable
+{
+    private const int SpinIterations = 200;
+    private static readonly TimeSpan s_sleepSlice = TimeSpan.FromMilliseconds(50);
+    private readonly DriverSession _session;
+    private readonly LockWord* _words;
+    private readonly long _me;
+    private int _disposed;
+
+    internal LockSetPort(DriverSession session, LockSetHandle handle)
+    {
+        _session = session;
+        Handle = handle;
+        var control = session.Cluster.Control;
+        _words = (LockWord*)Unsafe.AsPointer(ref control.Lock(control.LockSet(handle.Slot).FirstLock));
+        _me = session.LockOwnerValue;
+        session.Track(this);
+    }
+
+    public LockSetHandle Handle { get; }
+
+    public int Count => Handle.Count;
+
+    /// <summary>Takes lock <paramref name="index"/>, waiting as long as it takes.</summary>
+    public void Acquire(int index)
+    {
+        ref var word = ref Word(index);
+        var owner = Volatile.Read(ref word.Owner);
+        if (owner == _me)
+        {
+            ThrowPrior(index);
+        }
+
+        // Interlocked: the compare-and-swap that takes a free lock is also the acquire fence.
+        if (owner == 0 && Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0)
+        {
+            return;
+        }
+
+        AcquireSlow(ref word);
+    }
+
+    /// <summary>Takes lock <paramref name="index"/> if it is free (or its holder died); false when another holds it.</summary>
+    public bool TryAcquire(int index)
+    {
+        ref var word = ref Word(index);
+        var owner = Volatile.Read(ref word.Owner);
+        if (owner == _me)
+        {
+            ThrowPrior(index);
+        }
+
+        if (owner == 0)
+        {
+            return Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0; // acquire fence when taken
+        }
+
+        return !_session.Cluster.IsLockOwnerAlive(owner) && Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner;
+    }
+
+    /// <summary>Releases lock <paramref name="index"/>, which this process must hold.</summary>
+    public void Release(int index)
+    {
+        ref var word = ref Word(index);
+        // Interlocked: a full fence, so everything done under the lock is visible before it reads free.
+        if (Interlocked.CompareExchange(ref word.Owner, 0, _me) != _me)
+        {
+            ThrowNotHeld(index);
+        }
+
+        Cluster.WakeOne(ref word);
+    }
+
+    /// <summary>Whether this process holds lock <paramref name="index"/>.</summary>
+    public bool Holds(int index) => Volatile.Read(ref Word(index).Owner) == _me;
+
+    /// <summary>Stops the port; its locks stay as they are until released or reclaimed.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _session.Untrack(this);
+        }
+    }
+
+    private void AcquireSlow(ref LockWord word)
+    {
+        for (var i = 0; i < SpinIterations; i++)
+        {
+            Thread.SpinWait(8);
+            if (Volatile.Read(ref word.Owner) == 0 && Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0)
+            {
+                return;
+            }
+        }
+
+        var lastLivenessCheck = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var sequence = Volatile.Read(ref word.Sequence);
+            // Interlocked: announce the sleeper before the last look at the owner, so a release either sees it or
+            // happens before that look (both are full fences).
+            Interlocked.Increment(ref word.Waiters);
+            try
+            {
+                var owner = Volatile.Read(ref word.Owner);
+                if (owner == 0)
+                {
+                    if (Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0)
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                if (Stopwatch.GetElapsedTime(lastLivenessCheck) >= s_sleepSlice)
+                {
+                    lastLivenessCheck = Stopwatch.GetTimestamp();
+                    if (!_session.Cluster.IsLockOwnerAlive(owner) &&
+                        Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner)
+                    {
+                        return; // the holder died: the lock passes to us
+                    }
+                }
+
+                fixed (int* futex = &word.Sequence)
+                {
+                    _ = Libc.FutexWaitShared(futex, sequence, s_sleepSlice);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref word.Waiters);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref LockWord Word(int index)
+    {
+        if ((uint)index >= (uint)Handle.Count)
+        {
+            ThrowBadLock(index);
+        }
+
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowDisposed();
+        }
+
+        return ref _words[index];
+    }
+
+    [DoesNotReturn]
+    private void ThrowBadLock(int index) => throw _session.Translate(new DriverException(DriverStatus.BadLock,
+        $"lock {index} of lock set key {Handle.Key}: the set has locks 0 to {Handle.Count - 1}"));
+
+    [DoesNotReturn]
+    private void ThrowPrior(int index) => throw _session.Translate(new DriverException(DriverStatus.LockPrior,
+        $"lock {index} of lock set key {Handle.Key} is already held by this process"));
+
+    [DoesNotReturn]
+    private void ThrowNotHeld(int index) => throw _session.Translate(new DriverException(DriverStatus.LockNotHeld,
+        $"lock {index} of lock set key {Handle.Key} is not held by this process"));
+
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(LockSetPort),
+        $"lock set key {Handle.Key} was deallocated by this process, or its context was disposed");
+}

@@ -1,0 +1,100 @@
+using Interconnect.Driver;
+
+namespace Interconnect.Imc;
+
+/// <summary>
+/// A set of clusterwide spinlocks (<c>imc_lkalloc</c>). A waiter spins briefly, then sleeps; a lock whose holder
+/// died passes to the next acquirer. Locks are held by the process (the context), not by a thread.
+/// </summary>
+public sealed class ImcLockSet : IDisposable
+{
+    private readonly DriverSession _session;
+    private readonly LockSetPort _port;
+    private readonly Lock _lock = new();
+    private bool _deallocated;
+
+    internal ImcLockSet(DriverSession session, LockSetPort port)
+    {
+        _session = session;
+        _port = port;
+    }
+
+    /// <summary>The set's clusterwide key.</summary>
+    public int Key => _port.Handle.Key;
+
+    /// <summary>The number of locks in the set (the creator's count, whatever a later allocator asked).</summary>
+    public int Count => _port.Count;
+
+    /// <summary>Takes lock <paramref name="index"/>, waiting as long as it is held (<c>IMC_LOCKWAIT</c>).</summary>
+    /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockPrior"/>.</exception>
+    public void Acquire(int index) => _port.Acquire(index);
+
+    /// <summary>Takes lock <paramref name="index"/> if it is free (<c>IMC_LOCKNOWAIT</c>); false when another holds it.</summary>
+    /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockPrior"/>.</exception>
+    public bool TryAcquire(int index) => _port.TryAcquire(index);
+
+    /// <summary>Releases lock <paramref name="index"/> (<c>imc_lkrelease</c>).</summary>
+    /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockNotHeld"/>.</exception>
+    public void Release(int index) => _port.Release(index);
+
+    /// <summary>
+    /// Deallocates (<c>imc_lkdealloc</c>): <see cref="ImcStatus.LockActive"/> while this process holds one of its
+    /// locks. The set is freed when its last user deallocates it or exits.
+    /// </summary>
+    public void Deallocate()
+    {
+        lock (_lock)
+        {
+            if (_deallocated)
+            {
+                throw new ImcException(ImcStatus.NotAllocated, $"lock set key {Key} was deallocated by this process");
+            }
+
+            try
+            {
+                _session.DeallocateLockSet(_port.Handle);
+            }
+            catch (DriverException e)
+            {
+                throw ImcException.From(e);
+            }
+
+            _deallocated = true;
+            _port.Dispose();
+        }
+    }
+
+    /// <summary>Releases the locks this process holds, then deallocates; never throws.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            lock (_lock)
+            {
+                if (_deallocated)
+                {
+                    return;
+                }
+
+                for (var i = 0; i < Count; i++)
+                {
+                    if (_port.Holds(i))
+                    {
+                        _port.Release(i);
+                    }
+                }
+            }
+
+            Deallocate();
+        }
+        catch (ImcException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"lock set key {Key}, {Count} lock(s)";
+}
