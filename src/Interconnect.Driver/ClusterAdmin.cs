@@ -5,7 +5,7 @@ namespace Interconnect.Driver;
 /// <summary>What <c>imc_init</c> did.</summary>
 public sealed record HostInitResult(
     bool CreatedCluster, bool JoinedHost, string Host, long MaxAllocBytes, long MaxRecvBytes, int PhysicalRails,
-    int RailStyle, int LogicalRails);
+    int RailStyle, int LogicalRails, int ErrorWindowMs);
 
 /// <summary>The administrative side of the driver: what <c>imc_init</c> and <c>imcctl destroy</c> do.</summary>
 public static class ClusterAdmin
@@ -16,7 +16,7 @@ public static class ClusterAdmin
     /// </summary>
     public static HostInitResult InitializeHost(
         ClusterPaths paths, string host, long? maxAllocBytes = null, long? maxRecvBytes = null,
-        int? physicalRails = null, int? railStyle = null)
+        int? physicalRails = null, int? railStyle = null, int? errorWindowMs = null)
     {
         ClusterPaths.ValidateName(host, "host name");
         var defaults = new ClusterConfiguration();
@@ -26,17 +26,20 @@ public static class ClusterAdmin
             MaxRecvBytes = maxRecvBytes ?? defaults.MaxRecvBytes,
             PhysicalRails = physicalRails ?? defaults.PhysicalRails,
             RailStyle = railStyle ?? defaults.RailStyle,
+            ErrorWindowMs = errorWindowMs ?? defaults.ErrorWindowMs,
         };
         configuration.Validate();
 
         var created = !Cluster.Exists(paths);
         using var cluster = Cluster.OpenOrCreate(paths, configuration);
         ref var header = ref cluster.Control.Header;
-        if ((physicalRails is { } rails && rails != header.PhysicalRails) || (railStyle is { } style && style != header.RailStyle))
+        if ((physicalRails is { } rails && rails != header.PhysicalRails) || (railStyle is { } style && style != header.RailStyle) ||
+            (errorWindowMs is { } window && window != header.ErrorWindowMs))
         {
             throw new DriverException(DriverStatus.InitError,
-                $"cluster '{paths.Cluster}' was created with --rails {header.PhysicalRails} --rail-style {header.RailStyle}; " +
-                "rails are fixed when the cluster is created and every host must agree: drop the rail options, " +
+                $"cluster '{paths.Cluster}' was created with --rails {header.PhysicalRails} --rail-style {header.RailStyle} " +
+                $"--error-window {header.ErrorWindowMs}; rails are fixed when the cluster is created and every host must " +
+                "agree: drop the rail options, " +
                 "or recreate the cluster (imcctl destroy)");
         }
 
@@ -79,7 +82,7 @@ public static class ClusterAdmin
             }
 
             return new HostInitResult(created, joined, host, header.MaxAllocBytes, cluster.Control.Host(slot).MaxRecvBytes,
-                header.PhysicalRails, header.RailStyle, header.LogicalRails);
+                header.PhysicalRails, header.RailStyle, header.LogicalRails, header.ErrorWindowMs);
         }
     }
 
@@ -97,6 +100,80 @@ public static class ClusterAdmin
             }
 
             cluster.TakeHostDown(slot);
+        }
+    }
+
+    /// <summary>
+    /// Drops the next <paramref name="count"/> deliveries on <paramref name="logicalRail"/>, to <paramref name="host"/>
+    /// or to any host (null): whole writes, never torn or reordered; the rail's error count rises before anything
+    /// sent after a drop can be seen. A count of 0 disarms what is pending.
+    /// </summary>
+    public static void InjectErrors(ClusterPaths paths, int logicalRail, int count, string? host = null)
+    {
+        if (count < 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter, $"--count {count}: give 0 or more transmissions to drop");
+        }
+
+        using var cluster = Cluster.Open(paths);
+        CheckLogicalRail(cluster, logicalRail);
+        var slot = -1;
+        if (host is not null)
+        {
+            using (cluster.EnterDirectory())
+            {
+                slot = ClusterPaths.IsValidName(host) ? cluster.FindHost(host) : -1;
+                if (slot < 0 || !cluster.IsHostUp(slot))
+                {
+                    throw new DriverException(DriverStatus.BadHost,
+                        $"--host {ClusterPaths.Printable(host)}: no such host is up in cluster '{paths.Cluster}'");
+                }
+            }
+        }
+
+        cluster.InjectDrops(logicalRail, count, slot);
+    }
+
+    /// <summary>Fails physical rail <paramref name="physicalRail"/>; false when it had failed already.</summary>
+    public static bool FailRail(ClusterPaths paths, int physicalRail)
+    {
+        using var cluster = Cluster.Open(paths);
+        CheckPhysicalRail(cluster, physicalRail);
+        return cluster.FailPhysicalRail(physicalRail);
+    }
+
+    /// <summary>Repairs physical rail <paramref name="physicalRail"/>; false when it was up.</summary>
+    public static bool RepairRail(ClusterPaths paths, int physicalRail)
+    {
+        using var cluster = Cluster.Open(paths);
+        CheckPhysicalRail(cluster, physicalRail);
+        return cluster.RepairPhysicalRail(physicalRail);
+    }
+
+    /// <summary>Every rail's state, error count and traffic.</summary>
+    public static RailStatus ReadRails(ClusterPaths paths)
+    {
+        using var cluster = Cluster.Open(paths);
+        return cluster.ReadRails();
+    }
+
+    private static void CheckLogicalRail(Cluster cluster, int rail)
+    {
+        var rails = cluster.Control.Header.LogicalRails;
+        if ((uint)rail >= (uint)rails)
+        {
+            throw new DriverException(DriverStatus.BadRail,
+                $"logical rail {rail}: cluster '{cluster.Paths.Cluster}' has logical rails 0 to {rails - 1}");
+        }
+    }
+
+    private static void CheckPhysicalRail(Cluster cluster, int rail)
+    {
+        var rails = cluster.Control.Header.PhysicalRails;
+        if ((uint)rail >= (uint)rails)
+        {
+            throw new DriverException(DriverStatus.BadRail,
+                $"physical rail {rail}: cluster '{cluster.Paths.Cluster}' has physical rails 0 to {rails - 1}");
         }
     }
 

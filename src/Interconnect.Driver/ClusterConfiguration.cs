@@ -21,7 +21,7 @@ public sealed record ClusterConfiguration
     public int RailStyle { get; init; } = SingleRail;
 
     /// <summary>How long a rail stays "processing an error" after a fault, milliseconds.</summary>
-    public int ErrorWindowMs { get; init; } = 50;
+    public int ErrorWindowMs { get; init; } = 10;
 
     public int LogicalRails => RailStyle == FailoverPair ? PhysicalRails / 2 : PhysicalRails;
 

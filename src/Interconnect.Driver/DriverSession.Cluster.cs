@@ -54,6 +54,17 @@ public sealed partial class DriverSession
         }
     }
 
+    private void CheckRail(int logicalRail)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var rails = _cluster.Control.Header.LogicalRails;
+        if ((uint)logicalRail >= (uint)rails)
+        {
+            throw new DriverException(DriverStatus.BadRail,
+                $"logical rail {logicalRail}: cluster '{Paths.Cluster}' has logical rails 0 to {rails - 1}");
+        }
+    }
+
     public ClusterInfoSnapshot GetClusterInfo()
     {
         using (EnterRegistered())
@@ -61,6 +72,20 @@ public sealed partial class DriverSession
         }
 
         return _cluster.ReadInfo();
+    }
+
+    /// <summary>The error count of a logical rail (<c>imc_rderrcnt_mr</c>): negative while the rail processes an error.</summary>
+    public int ReadErrorCount(int logicalRail)
+    {
+        CheckRail(logicalRail);
+        return _cluster.ReadErrorCount(logicalRail);
+    }
+
+    /// <summary><c>imc_ckerrcnt_mr</c>: Success, or McError with <paramref name="errorCount"/> brought up to date.</summary>
+    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail)
+    {
+        CheckRail(logicalRail);
+        return _cluster.CheckErrorCount(ref errorCount, logicalRail);
     }
 
     /// <summary>Completes with the cluster's information once <paramref name="done"/> holds for it.</summary>

@@ -27,6 +27,7 @@ public sealed unsafe class Transmitter : IDisposable
     private readonly long* _writeLock;
     private readonly long* _writes;
     private readonly long* _bytes;
+    private readonly long* _drops;
     private static readonly TimeSpan s_writeLockTimeout = TimeSpan.FromSeconds(30);
     private readonly long _lockValue = ProcessIdentity.Current.LockValue;
     private readonly string _writeLockName;
@@ -49,6 +50,7 @@ public sealed unsafe class Transmitter : IDisposable
         _fault = (int*)Unsafe.AsPointer(ref control.Rail(region.LogicalRail).FaultWord);
         _writes = (long*)Unsafe.AsPointer(ref control.Attachment(attachment).Writes);
         _bytes = (long*)Unsafe.AsPointer(ref control.Attachment(attachment).Bytes);
+        _drops = (long*)Unsafe.AsPointer(ref control.Attachment(attachment).Drops);
         session.Track(this);
     }
 
@@ -165,7 +167,8 @@ public sealed unsafe class Transmitter : IDisposable
         }
     }
 
-    private static void CopyToAll(Routes routes, long offset, ReadOnlySpan<byte> source)
+    /// <summary>Copies to every target but those whose bit is set in <paramref name="skip"/> (dropped deliveries).</summary>
+    private static void CopyToAll(Routes routes, long offset, ReadOnlySpan<byte> source, ulong skip = 0)
     {
         var targets = routes.Targets;
         if (source.Length == sizeof(ulong) && (offset & 7) == 0)
@@ -173,8 +176,11 @@ public sealed unsafe class Transmitter : IDisposable
             var value = Unsafe.ReadUnaligned<ulong>(ref Unsafe.AsRef(in source[0]));
             for (var i = 0; i < targets.Length; i++)
             {
-                // Volatile: a release store, whole, after every earlier write.
-                Volatile.Write(ref *(ulong*)((byte*)targets[i] + offset), value);
+                if ((skip & (1UL << i)) == 0)
+                {
+                    // Volatile: a release store, whole, after every earlier write.
+                    Volatile.Write(ref *(ulong*)((byte*)targets[i] + offset), value);
+                }
             }
         }
         else if (source.Length == sizeof(uint) && (offset & 3) == 0)
@@ -182,8 +188,11 @@ public sealed unsafe class Transmitter : IDisposable
             var value = Unsafe.ReadUnaligned<uint>(ref Unsafe.AsRef(in source[0]));
             for (var i = 0; i < targets.Length; i++)
             {
-                // Volatile: a release store, whole, after every earlier write.
-                Volatile.Write(ref *(uint*)((byte*)targets[i] + offset), value);
+                if ((skip & (1UL << i)) == 0)
+                {
+                    // Volatile: a release store, whole, after every earlier write.
+                    Volatile.Write(ref *(uint*)((byte*)targets[i] + offset), value);
+                }
             }
         }
         else
@@ -192,7 +201,10 @@ public sealed unsafe class Transmitter : IDisposable
             Volatile.WriteBarrier();
             for (var i = 0; i < targets.Length; i++)
             {
-                source.CopyTo(new Span<byte>((byte*)targets[i] + offset, source.Length));
+                if ((skip & (1UL << i)) == 0)
+                {
+                    source.CopyTo(new Span<byte>((byte*)targets[i] + offset, source.Length));
+                }
             }
         }
 
@@ -226,8 +238,7 @@ public sealed unsafe class Transmitter : IDisposable
 
             if (!routes.Coherent)
             {
-                CopyToAll(routes, offset, source);
-                Count(source.Length);
+                Deliver(routes, offset, source);
                 return;
             }
 
@@ -249,8 +260,7 @@ public sealed unsafe class Transmitter : IDisposable
                     continue; // a host joined while we waited: take the new routes first
                 }
 
-                CopyToAll(routes, offset, source);
-                Count(source.Length);
+                Deliver(routes, offset, source);
                 return;
             }
             finally
@@ -258,6 +268,48 @@ public sealed unsafe class Transmitter : IDisposable
                 RobustLock.Exit(ref *_writeLock, me);
             }
         }
+    }
+
+    /// <summary>
+    /// Delivers one write, acting on its rail's faults: a rail that is down loses the write; armed drops take whole
+    /// deliveries out, and the rail's error count rises before anything is delivered.
+    /// </summary>
+    private void Deliver(Routes routes, long offset, ReadOnlySpan<byte> source)
+    {
+        var fault = Volatile.Read(ref *_fault);
+        if (fault == 0)
+        {
+            CopyToAll(routes, offset, source);
+            Count(source.Length);
+            return;
+        }
+
+        var cluster = _session.Cluster;
+        if ((fault & LogicalRailEntry.FaultRailDown) != 0)
+        {
+            *_drops += routes.Targets.Length;
+            Count(source.Length);
+            return;
+        }
+
+        ulong skip = 0;
+        var dropped = 0;
+        if ((fault & LogicalRailEntry.FaultDropsPending) != 0)
+        {
+            for (var i = 0; i < routes.Hosts.Length; i++)
+            {
+                if (cluster.TryClaimDrop(_region.LogicalRail, routes.Hosts[i]))
+                {
+                    skip |= 1UL << i;
+                    dropped++;
+                    cluster.RecordDeliveryError(_region.LogicalRail);
+                }
+            }
+        }
+
+        CopyToAll(routes, offset, source, skip);
+        *_drops += dropped;
+        Count(source.Length);
     }
 
     private void Count(int bytes)
@@ -326,7 +378,7 @@ public sealed unsafe class Transmitter : IDisposable
                 _mappings.Remove(stale); // unmapped by its finalizer once no routes refer to it
             }
 
-            _routes = new Routes(generation, mapped, _region.Coherent);
+            _routes = new Routes(generation, mapped, [.. hosts], _region.Coherent);
         }
     }
 
@@ -342,13 +394,14 @@ public sealed unsafe class Transmitter : IDisposable
     /// <summary>An immutable snapshot of where writes go. It holds its mappings, so they live while a write uses them.</summary>
     private sealed class Routes
     {
-        public static readonly Routes Stale = new(-1, [], coherent: false);
-        public static readonly Routes Disposed = new(-2, [], coherent: false);
+        public static readonly Routes Stale = new(-1, [], [], coherent: false);
+        public static readonly Routes Disposed = new(-2, [], [], coherent: false);
 
-        public Routes(int generation, MappedFile[] files, bool coherent)
+        public Routes(int generation, MappedFile[] files, int[] hosts, bool coherent)
         {
             Generation = generation;
             Files = files;
+            Hosts = hosts;
             Coherent = coherent;
             Targets = new nint[files.Length];
             for (var i = 0; i < files.Length; i++)
@@ -360,6 +413,9 @@ public sealed unsafe class Transmitter : IDisposable
         public int Generation { get; }
 
         public MappedFile[] Files { get; }
+
+        /// <summary>The host of each target, for drops aimed at one host.</summary>
+        public int[] Hosts { get; }
 
         public nint[] Targets { get; }
 

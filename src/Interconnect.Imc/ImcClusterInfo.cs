@@ -9,6 +9,12 @@ namespace Interconnect.Imc;
 /// <param name="ActiveRailMask">Bit <c>r</c> is set while logical rail <c>r</c> is active.</param>
 public sealed record ImcClusterInfo(IReadOnlyList<string> Hosts, int LogicalRailCount, uint ActiveRailMask)
 {
+    /// <summary>Host changes counted when this was read from the cluster; -1 for information made by hand.</summary>
+    internal int HostSequence { get; init; } = -1;
+
+    /// <summary>Rail changes counted when this was read from the cluster; -1 for information made by hand.</summary>
+    internal int RailSequence { get; init; } = -1;
+
     /// <inheritdoc/>
     public bool Equals(ImcClusterInfo? other) =>
         other is not null && LogicalRailCount == other.LogicalRailCount && ActiveRailMask == other.ActiveRailMask &&

@@ -165,9 +165,14 @@ public sealed class ImcContext : IDisposable
         var watchHosts = (events & ImcClusterEvents.Host) != 0;
         var watchRails = (events & ImcClusterEvents.Rail) != 0;
         var hosts = current.Hosts.ToHashSet(StringComparer.Ordinal);
-        bool HostsDiffer(ClusterInfoSnapshot s) => watchHosts && !hosts.SetEquals(s.Hosts);
-        bool RailsDiffer(ClusterInfoSnapshot s) =>
-            watchRails && (s.LogicalRails != current.LogicalRailCount || s.ActiveRailMask != current.ActiveRailMask);
+        // Information read from the cluster carries its change counts, so a change that was undone (a failover, a
+        // host that left and joined again) is still seen; information made by hand is compared by content.
+        bool HostsDiffer(ClusterInfoSnapshot s) => watchHosts &&
+            (current.HostSequence >= 0 ? s.HostSequence != current.HostSequence : !hosts.SetEquals(s.Hosts));
+        bool RailsDiffer(ClusterInfoSnapshot s) => watchRails &&
+            (current.RailSequence >= 0
+                ? s.RailSequence != current.RailSequence
+                : s.LogicalRails != current.LogicalRailCount || s.ActiveRailMask != current.ActiveRailMask);
 
         return WaitCore();
 
@@ -194,9 +199,50 @@ public sealed class ImcContext : IDisposable
         }
     }
 
+    /// <summary>
+    /// The clusterwide error count of <paramref name="logicalRail"/> (<c>imc_rderrcnt_mr</c>): it rises on every lost
+    /// transmission, host join and leave, and rail failure. Negative while the rail is processing an error: read
+    /// again. Send it with a message and compare it on arrival to detect a loss (manual, Example 10-3).
+    /// </summary>
+    /// <exception cref="ImcException"><see cref="ImcStatus.BadRail"/>.</exception>
+    public int ReadErrorCount(int logicalRail)
+    {
+        try
+        {
+            return _session.ReadErrorCount(logicalRail);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
+    /// <summary>
+    /// <c>imc_ckerrcnt_mr</c>: <see cref="ImcStatus.Success"/> when no error happened on <paramref name="logicalRail"/>
+    /// since <paramref name="errorCount"/> was read and none is outstanding or being processed; otherwise
+    /// <see cref="ImcStatus.McError"/>, with <paramref name="errorCount"/> updated: retransmit and check again
+    /// (manual, Example 10-4).
+    /// </summary>
+    /// <exception cref="ImcException"><see cref="ImcStatus.BadRail"/>.</exception>
+    public ImcStatus CheckErrorCount(ref int errorCount, int logicalRail)
+    {
+        try
+        {
+            return (ImcStatus)(int)_session.CheckErrorCount(ref errorCount, logicalRail);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
     /// <summary>Unregisters this process: every region and lock it still holds is released, as at exit.</summary>
     public void Dispose() => _session.Dispose();
 
     private static ImcClusterInfo ToInfo(ClusterInfoSnapshot snapshot) =>
-        new(snapshot.Hosts, snapshot.LogicalRails, snapshot.ActiveRailMask);
+        new(snapshot.Hosts, snapshot.LogicalRails, snapshot.ActiveRailMask)
+        {
+            HostSequence = snapshot.HostSequence,
+            RailSequence = snapshot.RailSequence,
+        };
 }

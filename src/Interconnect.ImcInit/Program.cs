@@ -36,6 +36,11 @@ internal static class Program
             Description = "rm_rail_style: 0 single-rail, 1 failover pair (fixed when the cluster is created; default 0).",
             HelpName = "0|1",
         };
+        var errorWindow = new Option<int?>("--error-window")
+        {
+            Description = "How long a rail reports 'processing an error' after a fault, in ms (fixed when the cluster is created; default 10).",
+            HelpName = "MS",
+        };
         var down = new Option<bool>("--down")
         {
             Description = "Take the host out of the cluster (a host leave).",
@@ -44,7 +49,7 @@ internal static class Program
         var command = new RootCommand(
             "Initialises the Memory Channel API cluster under IMC_ROOT/IMC_CLUSTER for a host, or reconfigures it.")
         {
-            maxAlloc, maxRecv, host, rails, railStyle, down,
+            maxAlloc, maxRecv, host, rails, railStyle, errorWindow, down,
         };
 
         command.SetAction(parse =>
@@ -62,13 +67,14 @@ internal static class Program
 
                 var result = ClusterAdmin.InitializeHost(paths, hostName,
                     Mebibytes(parse.GetValue(maxAlloc), "-a"), Mebibytes(parse.GetValue(maxRecv), "-r"),
-                    parse.GetValue(rails), parse.GetValue(railStyle));
+                    parse.GetValue(rails), parse.GetValue(railStyle), parse.GetValue(errorWindow));
                 var what = result.CreatedCluster ? "created cluster" : "cluster";
                 var state = result.JoinedHost ? "joined" : "reconfigured";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"imc_init: {what} '{paths.Cluster}' at {paths.ClusterDirectory}; host '{result.Host}' {state}; " +
                     $"maxalloc {result.MaxAllocBytes >> 20} MiB, maxrecv {result.MaxRecvBytes >> 20} MiB, " +
-                    $"{result.PhysicalRails} physical rail(s), rail style {result.RailStyle}, {result.LogicalRails} logical rail(s)"));
+                    $"{result.PhysicalRails} physical rail(s), rail style {result.RailStyle}, {result.LogicalRails} logical rail(s), " +
+                    $"error window {result.ErrorWindowMs} ms"));
                 return 0;
             }
             catch (DriverException e)

@@ -161,6 +161,16 @@ internal static class Program
                 return "";
             case "wait-host-event":
                 return WaitHostEvent(Int(w[1]));
+            case "ex3-send":
+                return ErrorPatternSend(Int(w[1]), Int(w[2]), Int(w[3]), w.Length > 4 ? w[4] : "", retransmit: false);
+            case "ex4-send":
+                return ErrorPatternSend(Int(w[1]), Int(w[2]), Int(w[3]), w.Length > 4 ? w[4] : "", retransmit: true);
+            case "ex3-receive":
+                return ErrorPatternReceive(Int(w[1]), Int(w[2]), Int(w[3]), Int(w[4]), waitForWhole: false);
+            case "ex4-receive":
+                return ErrorPatternReceive(Int(w[1]), Int(w[2]), Int(w[3]), Int(w[4]), waitForWhole: true);
+            case "error-count":
+                return Context.ReadErrorCount(Int(w[1])).ToString(CultureInfo.InvariantCulture);
             case "try-open":
                 return TryOpen(w[1]);
             case "hold-directory":
@@ -387,6 +397,138 @@ internal static class Program
         Console.Out.Flush();
         var change = Context.WaitForClusterEventAsync(ImcClusterEvents.Host, info, timeout.Token).GetAwaiter().GetResult();
         return $"{change.Kind} {string.Join(',', change.Info.Hosts)}";
+    }
+
+    // The manual's error patterns (Examples 10-3 and 10-4). Message i: the error count read before sending at offset
+    // 8, 64 payload words of value i from offset 64, then the flag i at offset 0; the receiver acks i in another
+    // region. Drops are injected by this sender itself, just before chosen writes ("i:k;...", k = 0 count,
+    // 1 payload, 2 flag), so the test knows which messages lost a write.
+    private static string ErrorPatternSend(int key, int ackKey, int count, string points, bool retransmit)
+    {
+        var tx = s_transmit[key];
+        var ack = s_receive[ackKey];
+        var paths = ClusterPaths.Resolve();
+        var drops = points.Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => p.Split(':'))
+            .ToLookup(p => Int(p[0]), p => Int(p[1]));
+        var payload = new ulong[64];
+        long retransmissions = 0;
+        for (var i = 1; i <= count; i++)
+        {
+            void Write(int step, Action write)
+            {
+                if (drops[i].Contains(step))
+                {
+                    ClusterAdmin.InjectErrors(paths, 0, 1, "beta");
+                }
+
+                write();
+            }
+
+            int errorCount;
+            while ((errorCount = Context.ReadErrorCount(0)) < 0)
+            {
+            }
+
+            payload.AsSpan().Fill((ulong)i);
+            var first = true;
+            do
+            {
+                if (!first)
+                {
+                    retransmissions++;
+                    drops = drops.Where(g => g.Key != i).SelectMany(g => g.Select(k => (g.Key, k))).ToLookup(x => x.Key, x => x.k);
+                }
+
+                first = false;
+                var sent = errorCount;
+                var message = i;
+                Write(0, () => tx.Write(8, sent));
+                Write(1, () => tx.Write(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan())));
+                Write(2, () => tx.Write(0, (ulong)message));
+            }
+            while (retransmit && Context.CheckErrorCount(ref errorCount, 0) != ImcStatus.Success);
+
+            // Wait for the receiver's ack; a flag lost on the way is sent again.
+            var watch = Stopwatch.StartNew();
+            while (ack.Read<ulong>(0) != (ulong)i)
+            {
+                if (watch.ElapsedMilliseconds > 5)
+                {
+                    tx.Write(0, (ulong)i);
+                    watch.Restart();
+                }
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"sent={count} retransmissions={retransmissions}");
+    }
+
+    private static string ErrorPatternReceive(int key, int ackKey, int count, int timeoutMs, bool waitForWhole)
+    {
+        var rx = s_receive[key];
+        var ack = s_transmit[ackKey];
+        var watch = Stopwatch.StartNew();
+        var flagged = new List<int>();
+        long corruptAccepted = 0;
+        long waits = 0;
+        for (var i = 1; i <= count; i++)
+        {
+            while (true)
+            {
+                if (watch.ElapsedMilliseconds > timeoutMs)
+                {
+                    throw new ImcException(ImcStatus.Timeout, $"message {i} of {count} did not arrive in {timeoutMs} ms");
+                }
+
+                if (rx.Read<ulong>(0) != (ulong)i)
+                {
+                    continue;
+                }
+
+                int errorCount;
+                while ((errorCount = Context.ReadErrorCount(0)) < 0)
+                {
+                }
+
+                var sent = rx.Read<int>(8);
+                var whole = true;
+                for (var j = 0; j < 64; j++)
+                {
+                    whole &= rx.Read<ulong>(64 + (8 * j)) == (ulong)i;
+                }
+
+                if (waitForWhole)
+                {
+                    // Example 10-4's receiver: a message counts once it is whole and its count says no error;
+                    // until then the sender is retransmitting it.
+                    if (errorCount == sent && whole)
+                    {
+                        break;
+                    }
+
+                    waits++;
+                    continue;
+                }
+
+                // Example 10-3's receiver: judge the message by the count alone, once.
+                if (errorCount != sent)
+                {
+                    flagged.Add(i);
+                }
+                else if (!whole)
+                {
+                    corruptAccepted++; // the count said "no error" but the data was not whole: the pattern failed
+                }
+
+                break;
+            }
+
+            ack.Write(0, (ulong)i);
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"received={count} corrupt_accepted={corruptAccepted} waits={waits} flagged={string.Join(',', flagged)}");
     }
 
     /// <summary>Opens a file directly, bypassing the library: what the operating system allows this user.</summary>

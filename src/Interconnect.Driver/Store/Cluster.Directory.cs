@@ -254,12 +254,9 @@ internal sealed partial class Cluster
     public void RecordHostChange()
     {
         ref var header = ref Control.Header;
-        var until = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + header.ErrorWindowMs;
         for (var r = 0; r < header.LogicalRails; r++)
         {
-            ref var rail = ref Control.Rail(r);
-            Volatile.Write(ref rail.ProcessingUntilMs, until);
-            Interlocked.Increment(ref rail.ErrorCount); // readers compare counts across processes
+            RaiseError(r);
         }
 
         Interlocked.Increment(ref header.HostSequence);
@@ -282,7 +279,8 @@ internal sealed partial class Cluster
                 }
             }
 
-            return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask);
+            return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask,
+                Volatile.Read(ref header.HostSequence), Volatile.Read(ref header.RailSequence));
         }
     }
 }

@@ -12,7 +12,7 @@ public sealed class ControlLayoutTests
 {
     [TestCase(typeof(ControlHeader), 4096)]
     [TestCase(typeof(LogicalRailEntry), 128)]
-    [TestCase(typeof(PhysicalRailEntry), 64)]
+    [TestCase(typeof(PhysicalRailEntry), 128)]
     [TestCase(typeof(HostEntry), 128)]
     [TestCase(typeof(ProcessEntry), 64)]
     [TestCase(typeof(RegionEntry), 256)]
@@ -47,6 +47,8 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.TargetId), 16)]
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Writes), 40)]
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Drops), 56)]
+    [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorCursor), 16)]
+    [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorTimesMs), 24)]
     [TestCase(typeof(LockWord), nameof(LockWord.Waiters), 8)]
     [TestCase(typeof(LockWord), nameof(LockWord.Sequence), 12)]
     [TestCase(typeof(LockSetEntry), nameof(LockSetEntry.FirstLock), 20)]
@@ -61,13 +63,13 @@ public sealed class ControlLayoutTests
     {
         Assert.That(ControlLayout.RailsOffset, Is.EqualTo(4096));
         Assert.That(ControlLayout.PhysicalRailsOffset, Is.EqualTo(4608));
-        Assert.That(ControlLayout.HostsOffset, Is.EqualTo(5120));
-        Assert.That(ControlLayout.ProcessesOffset, Is.EqualTo(9216));
-        Assert.That(ControlLayout.RegionsOffset, Is.EqualTo(25600));
-        Assert.That(ControlLayout.AttachmentsOffset, Is.EqualTo(156672));
-        Assert.That(ControlLayout.LockSetsOffset, Is.EqualTo(418816));
-        Assert.That(ControlLayout.LockWordsOffset, Is.EqualTo(435200));
-        Assert.That(ControlLayout.FileSize, Is.EqualTo(697344));
+        Assert.That(ControlLayout.HostsOffset, Is.EqualTo(5632));
+        Assert.That(ControlLayout.ProcessesOffset, Is.EqualTo(9728));
+        Assert.That(ControlLayout.RegionsOffset, Is.EqualTo(26112));
+        Assert.That(ControlLayout.AttachmentsOffset, Is.EqualTo(157184));
+        Assert.That(ControlLayout.LockSetsOffset, Is.EqualTo(419328));
+        Assert.That(ControlLayout.LockWordsOffset, Is.EqualTo(435712));
+        Assert.That(ControlLayout.FileSize, Is.EqualTo(697856));
     }
 
     [Test]

@@ -1,19 +1,19 @@
 namespace Interconnect.Driver.Store.Layout;
 
 /// <summary>
-/// Where each table lives in the control file. Version 1 of the layout:
+/// Where each table lives in the control file. Version 2 of the layout:
 /// <code>
 ///  offset                          size                       what
 ///  0                               4096                       ControlHeader
 ///  RailsOffset           (4096)    4 x 128                    LogicalRailEntry[MaxLogicalRails]
-///  PhysicalRailsOffset   (4608)    8 x 64                     PhysicalRailEntry[MaxPhysicalRails]
-///  HostsOffset           (5120)    32 x 128                   HostEntry[MaxHosts]
-///  ProcessesOffset       (9216)    256 x 64                   ProcessEntry[MaxProcesses]
-///  RegionsOffset         (25600)   512 x 256                  RegionEntry[MaxRegions]
-///  AttachmentsOffset     (156672)  4096 x 64                  AttachmentEntry[MaxAttachments]
-///  LockSetsOffset        (418816)  256 x 64                   LockSetEntry[MaxLockSets]
-///  LockWordsOffset       (435200)  4096 x 64                  LockWord[MaxLocks]
-///  FileSize              (697344)
+///  PhysicalRailsOffset   (4608)    8 x 128                    PhysicalRailEntry[MaxPhysicalRails]
+///  HostsOffset           (5632)    32 x 128                   HostEntry[MaxHosts]
+///  ProcessesOffset       (9728)    256 x 64                   ProcessEntry[MaxProcesses]
+///  RegionsOffset         (26112)   512 x 256                  RegionEntry[MaxRegions]
+///  AttachmentsOffset     (157184)  4096 x 64                  AttachmentEntry[MaxAttachments]
+///  LockSetsOffset        (419328)  256 x 64                   LockSetEntry[MaxLockSets]
+///  LockWordsOffset       (435712)  4096 x 64                  LockWord[MaxLocks]
+///  FileSize              (697856)
 /// </code>
 /// Every entry starts on a 64-byte line, so the words the data path reads (a region's generation, a rail's fault
 /// word) never share a line with words another process writes often.
@@ -22,7 +22,7 @@ internal static class ControlLayout
 {
     /// <summary>"IMCCTRL1" read as a little-endian 64-bit number.</summary>
     public const ulong Magic = 0x314C52544343_4D49;
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const int MaxLogicalRails = 4;
     public const int MaxPhysicalRails = 8;
