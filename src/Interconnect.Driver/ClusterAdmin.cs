@@ -150,10 +150,27 @@ public static class ClusterAdmin
         return cluster.RepairPhysicalRail(physicalRail);
     }
 
+    /// <summary>
+    /// The whole cluster as <c>imcs</c> shows it, read through a read-only mapping: this never changes the cluster
+    /// and never waits for a lock.
+    /// </summary>
+    public static Status.ClusterStatus ReadStatus(ClusterPaths paths)
+    {
+        using var cluster = Cluster.Open(paths, writable: false);
+        return cluster.ReadStatus();
+    }
+
+    /// <summary>Checks the cluster's invariants through a read-only mapping (imcs --check).</summary>
+    public static Status.CheckReport Check(ClusterPaths paths)
+    {
+        using var cluster = Cluster.Open(paths, writable: false);
+        return cluster.Check();
+    }
+
     /// <summary>Every rail's state, error count and traffic.</summary>
     public static RailStatus ReadRails(ClusterPaths paths)
     {
-        using var cluster = Cluster.Open(paths);
+        using var cluster = Cluster.Open(paths, writable: false);
         return cluster.ReadRails();
     }
 

@@ -45,6 +45,7 @@ public sealed partial class DriverSession
                 $"no process {processId} has opened the API on host '{hostName}'");
         }
 
+        DriverMetrics.SignalSent();
         if (Libc.Kill(processId, signal) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -85,7 +86,13 @@ public sealed partial class DriverSession
     public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail)
     {
         CheckRail(logicalRail);
-        return _cluster.CheckErrorCount(ref errorCount, logicalRail);
+        var status = _cluster.CheckErrorCount(ref errorCount, logicalRail);
+        if (status != DriverStatus.Success)
+        {
+            DriverMetrics.ErrorDetected();
+        }
+
+        return status;
     }
 
     /// <summary>Completes with the cluster's information once <paramref name="done"/> holds for it.</summary>

@@ -32,6 +32,9 @@ public sealed partial class DriverSession : IDisposable
 
     public int ProcessId { get; } = Environment.ProcessId;
 
+    /// <summary>Whether opening this session brought its host up (auto-initialisation).</summary>
+    public bool JoinedHost { get; private init; }
+
     public ClusterPaths Paths => _cluster.Paths;
 
     public int LogicalRails => _cluster.Control.Header.LogicalRails;
@@ -50,10 +53,7 @@ public sealed partial class DriverSession : IDisposable
     public static DriverSession Open(ClusterPaths paths, string hostName, bool autoInitialize)
     {
         ClusterPaths.ValidateName(hostName, "host name (IMC_HOST)");
-        if (autoInitialize)
-        {
-            ClusterAdmin.InitializeHost(paths, hostName);
-        }
+        var joined = autoInitialize && ClusterAdmin.InitializeHost(paths, hostName).JoinedHost;
 
         var identity = ProcessIdentity.Current;
         var credentials = Credentials.Current;
@@ -86,7 +86,9 @@ public sealed partial class DriverSession : IDisposable
                     process.Incarnation++;
                     process.RegisteredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                     Volatile.Write(ref process.State, ProcessEntry.StateLive); // release: complete before it counts
-                    return new DriverSession(cluster, hostName, host, slot, process.Incarnation);
+                    var session = new DriverSession(cluster, hostName, host, slot, process.Incarnation) { JoinedHost = joined };
+                    DriverMetrics.Register(session);
+                    return session;
                 }
 
                 throw new DriverException(DriverStatus.NoResources,
@@ -135,6 +137,7 @@ public sealed partial class DriverSession : IDisposable
             // The cluster was destroyed or damaged under us: nothing left to release.
         }
 
+        DriverMetrics.Unregister(this);
         // The control file stays mapped: windows that outlive the session still read their words through it.
     }
 
@@ -147,6 +150,14 @@ public sealed partial class DriverSession : IDisposable
         lock (_ports)
         {
             _ports.Add(port);
+        }
+    }
+
+    internal IDisposable[] Ports()
+    {
+        lock (_ports)
+        {
+            return [.. _ports];
         }
     }
 

@@ -20,6 +20,8 @@ public sealed unsafe class LockSetPort : IDisposable
     private readonly LockWord* _words;
     private readonly long _me;
     private int _disposed;
+    private long _acquisitions;
+    private long _waits;
 
     internal LockSetPort(DriverSession session, LockSetHandle handle)
     {
@@ -35,6 +37,12 @@ public sealed unsafe class LockSetPort : IDisposable
 
     public int Count => Handle.Count;
 
+    /// <summary>Locks taken through this port (a plain count: exact when one thread at a time acquires).</summary>
+    public long Acquisitions => Volatile.Read(ref _acquisitions);
+
+    /// <summary>Acquisitions that found the lock held and waited.</summary>
+    public long Waits => Volatile.Read(ref _waits);
+
     /// <summary>Takes lock <paramref name="index"/>, waiting as long as it takes.</summary>
     public void Acquire(int index)
     {
@@ -48,10 +56,13 @@ public sealed unsafe class LockSetPort : IDisposable
         // Interlocked: the compare-and-swap that takes a free lock is also the acquire fence.
         if (owner == 0 && Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0)
         {
+            _acquisitions++;
             return;
         }
 
+        Interlocked.Increment(ref _waits);
         AcquireSlow(ref word);
+        Interlocked.Increment(ref _acquisitions);
     }
 
     /// <summary>Takes lock <paramref name="index"/> if it is free (or its holder died); false when another holds it.</summary>
@@ -64,12 +75,15 @@ public sealed unsafe class LockSetPort : IDisposable
             ThrowPrior(index);
         }
 
-        if (owner == 0)
+        var taken = owner == 0
+            ? Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0 // acquire fence when taken
+            : !_session.Cluster.IsLockOwnerAlive(owner) && Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner;
+        if (taken)
         {
-            return Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0; // acquire fence when taken
+            _acquisitions++;
         }
 
-        return !_session.Cluster.IsLockOwnerAlive(owner) && Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner;
+        return taken;
     }
 
     /// <summary>Releases lock <paramref name="index"/>, which this process must hold.</summary>
@@ -93,6 +107,7 @@ public sealed unsafe class LockSetPort : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            DriverMetrics.Retire(this);
             _session.Untrack(this);
         }
     }

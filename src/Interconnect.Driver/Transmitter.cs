@@ -63,6 +63,15 @@ public sealed unsafe class Transmitter : IDisposable
 
     public bool Loopback => _loopback;
 
+    /// <summary>Writes issued through this window (its own counter in the control file).</summary>
+    public long Writes => Volatile.Read(ref *_writes);
+
+    /// <summary>Bytes written through this window.</summary>
+    public long Bytes => Volatile.Read(ref *_bytes);
+
+    /// <summary>Deliveries of this window's writes that were lost.</summary>
+    public long Drops => Volatile.Read(ref *_drops);
+
     /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/> in every receiving host's memory.</summary>
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
@@ -79,6 +88,7 @@ public sealed unsafe class Transmitter : IDisposable
         }
 
         CopyToAll(routes, offset, source);
+        Count(source.Length);
     }
 
     /// <summary>Writes an aligned 4-byte value so that every receiver sees it whole.</summary>
@@ -154,6 +164,7 @@ public sealed unsafe class Transmitter : IDisposable
             _mappings.Clear();
         }
 
+        DriverMetrics.Retire(this);
         _session.Untrack(this);
         try
         {

@@ -1,5 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using Interconnect.Driver;
+using Interconnect.Imc.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Interconnect.Imc;
 
@@ -10,11 +13,25 @@ namespace Interconnect.Imc;
 public sealed class ImcContext : IDisposable
 {
     private readonly DriverSession _session;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _closing = new();
 
-    private ImcContext(DriverSession session)
+    private ImcContext(DriverSession session, ILoggerFactory loggerFactory)
     {
         _session = session;
         _session.ErrorTranslator = ImcException.From;
+        _logger = loggerFactory.CreateLogger("Interconnect.Imc");
+        ImcMetrics.EnsureCreated();
+        Log.ContextOpened(_logger, session.ProcessId, session.HostName, session.Paths.Cluster);
+        if (session.JoinedHost)
+        {
+            Log.HostJoined(_logger, session.HostName);
+        }
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            _ = WatchClusterAsync(_closing.Token);
+        }
     }
 
     /// <summary>The emulated host this process belongs to.</summary>
@@ -39,7 +56,7 @@ public sealed class ImcContext : IDisposable
             var paths = ClusterPaths.Resolve(options.Root, options.Cluster);
             var host = ClusterPaths.ResolveHost(options.Host);
             var auto = options.AutoInitialize ?? Environment.GetEnvironmentVariable("IMC_AUTO_INIT") == "1";
-            return new ImcContext(DriverSession.Open(paths, host, auto));
+            return new ImcContext(DriverSession.Open(paths, host, auto), options.LoggerFactory ?? NullLoggerFactory.Instance);
         }
         catch (DriverException e)
         {
@@ -69,7 +86,8 @@ public sealed class ImcContext : IDisposable
         {
             var handle = _session.AllocateRegion(key, size, (int)permissions,
                 (flags & ImcRegionFlags.Coherent) != 0, logicalRail);
-            return new ImcRegion(_session, handle);
+            Log.RegionAllocated(_logger, key, size, logicalRail, handle.Coherent);
+            return new ImcRegion(_session, handle, _logger);
         }
         catch (DriverException e)
         {
@@ -89,7 +107,9 @@ public sealed class ImcContext : IDisposable
     {
         try
         {
-            return new ImcLockSet(_session, _session.AllocateLockSet(key, count, (int)permissions, create: false)!);
+            var lockSet = new ImcLockSet(_session, _session.AllocateLockSet(key, count, (int)permissions, create: false)!, _logger);
+            Log.LockSetAllocated(_logger, key, lockSet.Count, created: false);
+            return lockSet;
         }
         catch (DriverException e)
         {
@@ -107,7 +127,12 @@ public sealed class ImcContext : IDisposable
         try
         {
             var port = _session.AllocateLockSet(key, count, (int)permissions, create: true);
-            lockSet = port is null ? null : new ImcLockSet(_session, port);
+            lockSet = port is null ? null : new ImcLockSet(_session, port, _logger);
+            if (lockSet is not null)
+            {
+                Log.LockSetAllocated(_logger, key, lockSet.Count, created: true);
+            }
+
             return lockSet is not null;
         }
         catch (DriverException e)
@@ -127,6 +152,7 @@ public sealed class ImcContext : IDisposable
         try
         {
             _session.Kill(hostName, processId, signal);
+            Log.SignalSent(_logger, signal, processId, hostName);
         }
         catch (DriverException e)
         {
@@ -237,7 +263,75 @@ public sealed class ImcContext : IDisposable
     }
 
     /// <summary>Unregisters this process: every region and lock it still holds is released, as at exit.</summary>
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_closing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _closing.Cancel();
+        _session.Dispose();
+        Log.ContextClosed(_logger, _session.ProcessId, _session.HostName);
+    }
+
+    /// <summary>With a logger, host joins and leaves and rail changes are logged as this process sees them.</summary>
+    private async Task WatchClusterAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var current = GetClusterInfo();
+            while (true)
+            {
+                var change = await WaitForClusterEventAsync(ImcClusterEvents.Host | ImcClusterEvents.Rail, current, cancellationToken)
+                    .ConfigureAwait(false);
+                foreach (var host in change.Info.Hosts.Except(current.Hosts, StringComparer.Ordinal))
+                {
+                    Log.HostJoined(_logger, host);
+                }
+
+                foreach (var host in current.Hosts.Except(change.Info.Hosts, StringComparer.Ordinal))
+                {
+                    Log.HostLeft(_logger, host);
+                }
+
+                if (change.Kind != ImcClusterEventKind.HostChange)
+                {
+                    var failed = current.ActiveRailMask & ~change.Info.ActiveRailMask;
+                    var repaired = change.Info.ActiveRailMask & ~current.ActiveRailMask;
+                    for (var rail = 0; rail < change.Info.LogicalRailCount; rail++)
+                    {
+                        if ((failed & (1u << rail)) != 0)
+                        {
+                            Log.RailFailed(_logger, rail);
+                        }
+
+                        if ((repaired & (1u << rail)) != 0)
+                        {
+                            Log.RailRepaired(_logger, rail);
+                        }
+                    }
+
+                    if (failed == 0 && repaired == 0)
+                    {
+                        Log.RailChanged(_logger, change.Info.ActiveRailMask);
+                    }
+                }
+
+                current = change.Info;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ImcException)
+        {
+            // The host went down or the cluster went away: nothing more to watch.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     private static ImcClusterInfo ToInfo(ClusterInfoSnapshot snapshot) =>
         new(snapshot.Hosts, snapshot.LogicalRails, snapshot.ActiveRailMask)

@@ -1,4 +1,6 @@
 using Interconnect.Driver;
+using Interconnect.Imc.Internal;
+using Microsoft.Extensions.Logging;
 
 namespace Interconnect.Imc;
 
@@ -11,12 +13,14 @@ public sealed class ImcLockSet : IDisposable
     private readonly DriverSession _session;
     private readonly LockSetPort _port;
     private readonly Lock _lock = new();
+    private readonly ILogger _logger;
     private bool _deallocated;
 
-    internal ImcLockSet(DriverSession session, LockSetPort port)
+    internal ImcLockSet(DriverSession session, LockSetPort port, ILogger logger)
     {
         _session = session;
         _port = port;
+        _logger = logger;
     }
 
     /// <summary>The set's clusterwide key.</summary>
@@ -61,6 +65,7 @@ public sealed class ImcLockSet : IDisposable
 
             _deallocated = true;
             _port.Dispose();
+            Log.LockSetDeallocated(_logger, Key);
         }
     }
 

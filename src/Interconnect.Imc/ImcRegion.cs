@@ -1,4 +1,6 @@
 using Interconnect.Driver;
+using Interconnect.Imc.Internal;
+using Microsoft.Extensions.Logging;
 
 namespace Interconnect.Imc;
 
@@ -10,15 +12,17 @@ public sealed class ImcRegion : IDisposable
 {
     private readonly DriverSession _session;
     private readonly RegionHandle _handle;
+    private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private ImcTransmitWindow? _transmit;
     private ImcReceiveWindow? _receive;
     private bool _deallocated;
 
-    internal ImcRegion(DriverSession session, RegionHandle handle)
+    internal ImcRegion(DriverSession session, RegionHandle handle, ILogger logger)
     {
         _session = session;
         _handle = handle;
+        _logger = logger;
     }
 
     /// <summary>The region's clusterwide key.</summary>
@@ -92,6 +96,7 @@ public sealed class ImcRegion : IDisposable
             try
             {
                 _receive = new ImcReceiveWindow(this, _session.AttachReceive(_handle, mode == ImcShareMode.NonShared));
+                Log.RegionAttached(_logger, Key, "receive");
                 return _receive;
             }
             catch (DriverException e)
@@ -115,6 +120,10 @@ public sealed class ImcRegion : IDisposable
 
         transmit?.Dispose();
         receive?.Dispose();
+        if (transmit is not null || receive is not null)
+        {
+            Log.RegionDetached(_logger, Key);
+        }
     }
 
     /// <summary>
@@ -135,6 +144,7 @@ public sealed class ImcRegion : IDisposable
             {
                 _session.DeallocateRegion(_handle);
                 _deallocated = true;
+                Log.RegionDeallocated(_logger, Key);
             }
             catch (DriverException e)
             {
@@ -206,6 +216,7 @@ public sealed class ImcRegion : IDisposable
             try
             {
                 _transmit = new ImcTransmitWindow(this, attach());
+                Log.RegionAttached(_logger, Key, "transmit");
                 return _transmit;
             }
             catch (DriverException e)

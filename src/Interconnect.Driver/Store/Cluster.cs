@@ -33,7 +33,7 @@ internal sealed partial class Cluster : IDisposable
     public static bool Exists(ClusterPaths paths) => File.Exists(paths.ControlFile);
 
     /// <summary>Opens an existing cluster; <see cref="DriverStatus.NotInitialized"/> when there is none.</summary>
-    public static Cluster Open(ClusterPaths paths)
+    public static Cluster Open(ClusterPaths paths, bool writable = true)
     {
         CheckRoot(paths);
         if (!File.Exists(paths.ControlFile))
@@ -42,7 +42,7 @@ internal sealed partial class Cluster : IDisposable
                 $"no cluster '{paths.Cluster}' under {paths.Root}: run imc_init (or set IMC_AUTO_INIT=1)");
         }
 
-        return new Cluster(paths, ControlFile.Open(paths.ControlFile));
+        return new Cluster(paths, ControlFile.Open(paths.ControlFile, writable));
     }
 
     /// <summary>

@@ -44,10 +44,15 @@ internal sealed unsafe class ControlFile : IDisposable
     public ref LockWord Lock(int index) =>
         ref Unsafe.AsRef<LockWord>(At(ControlLayout.LockWordsOffset, index, LockWord.Size, ControlLayout.MaxLocks));
 
-    /// <summary>Opens and checks an existing control file; a damaged one is refused with a message that says what to do.</summary>
-    public static ControlFile Open(string path)
+    /// <summary>
+    /// Opens and checks an existing control file; a damaged one is refused with a message that names it and says
+    /// what to do. The header is read and checked before anything is mapped, so a file of another layout or a
+    /// truncated one is never read past its end.
+    /// </summary>
+    public static ControlFile Open(string path, bool writable = true)
     {
-        var file = MappedFile.Open(path, ControlLayout.FileSize, writable: true, What);
+        VerifyHeader(path);
+        var file = MappedFile.Open(path, ControlLayout.FileSize, writable, What);
         try
         {
             var control = new ControlFile(file);
@@ -58,6 +63,48 @@ internal sealed unsafe class ControlFile : IDisposable
         {
             file.Dispose();
             throw;
+        }
+    }
+
+    private static void VerifyHeader(string path)
+    {
+        Span<byte> bytes = stackalloc byte[64];
+        int read;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new DriverException(DriverStatus.Permit,
+                $"permission denied reading control file {path}: run as a user the cluster allows", e);
+        }
+        catch (IOException e)
+        {
+            throw new DriverException(DriverStatus.OpenError, $"cannot read control file {path}: {e.Message}", e);
+        }
+
+        var recreate = "remove the cluster (imcctl destroy) and run imc_init";
+        if (read < bytes.Length || BitConverter.ToUInt64(bytes) != ControlLayout.Magic)
+        {
+            throw new DriverException(DriverStatus.BadMap,
+                $"{path} is not an Interconnect control file ({(read < bytes.Length ? "too short" : "wrong magic number")}): {recreate}");
+        }
+
+        var version = BitConverter.ToInt32(bytes[8..]);
+        if (version != ControlLayout.Version)
+        {
+            throw new DriverException(DriverStatus.BadMap,
+                $"{path} has control file layout version {version}, this library reads version {ControlLayout.Version}: " +
+                $"use the same Interconnect version for every program of the cluster, or {recreate}");
+        }
+
+        var length = new FileInfo(path).Length;
+        if (length != ControlLayout.FileSize || BitConverter.ToInt64(bytes[16..]) != ControlLayout.FileSize)
+        {
+            throw new DriverException(DriverStatus.BadMap,
+                $"control file {path} is {length} bytes, expected {ControlLayout.FileSize}: it was truncated or resized; {recreate}");
         }
     }
 

@@ -1,0 +1,45 @@
+namespace Interconnect.Driver.Status;
+
+/// <summary>Everything <c>imcs</c> shows about a cluster, read at one moment without attaching to it or changing it.</summary>
+public sealed record ClusterStatus(
+    string Cluster,
+    string Directory,
+    int LayoutVersion,
+    DateTimeOffset Created,
+    long MaxAllocBytes,
+    long AllocatedBytes,
+    long OverheadBytes,
+    int PhysicalRails,
+    int RailStyle,
+    int LogicalRails,
+    int ErrorWindowMs,
+    IReadOnlyList<HostStatus> Hosts,
+    IReadOnlyList<ProcessStatus> Processes,
+    IReadOnlyList<RegionStatus> Regions,
+    IReadOnlyList<LockSetStatus> LockSets,
+    RailStatus Rails);
+
+/// <summary>A host: up or down, its receive space, its registered processes.</summary>
+public sealed record HostStatus(string Name, string State, long MaxRecvBytes, long ReceiveUsedBytes, IReadOnlyList<int> ProcessIds);
+
+/// <summary>A registered process; <see cref="Alive"/> is false for one that died and awaits reclamation.</summary>
+public sealed record ProcessStatus(int Pid, string Host, int Uid, bool Alive);
+
+/// <summary>A region with its attaches.</summary>
+public sealed record RegionStatus(
+    long Id, int Key, long Size, string Mode, string Owner, string Group, int LogicalRail, bool Coherent,
+    IReadOnlyList<AttachStatus> Allocations, IReadOnlyList<AttachStatus> Transmit, IReadOnlyList<AttachStatus> Receive);
+
+/// <summary>
+/// One process's hold on a region: its allocation, or an attach. <see cref="Target"/> names a point-to-point
+/// transmit attach's host.
+/// </summary>
+public sealed record AttachStatus(string Host, int Pid, bool Alive, bool Loopback, string? Target, bool NonShared);
+
+/// <summary>A lock set, its users and the locks held.</summary>
+public sealed record LockSetStatus(
+    long Id, int Key, int Count, string Mode, string Owner, string Group, IReadOnlyList<AttachStatus> Users,
+    IReadOnlyList<HeldLock> Held);
+
+/// <summary>A held lock and its holder.</summary>
+public sealed record HeldLock(int Index, string Host, int Pid, bool Alive);
