@@ -160,11 +160,15 @@ public static class ClusterAdmin
         return cluster.ReadStatus();
     }
 
-    /// <summary>Checks the cluster's invariants through a read-only mapping (imcs --check).</summary>
-    public static Status.CheckReport Check(ClusterPaths paths)
+    /// <summary>
+    /// Checks the cluster's invariants through a read-only mapping (imcs --check), from a reading taken while the
+    /// directory was free and unchanged; <see cref="Status.CheckReport.Busy"/> when none could be had within
+    /// <paramref name="patience"/> (default 2 s).
+    /// </summary>
+    public static Status.CheckReport Check(ClusterPaths paths, TimeSpan? patience = null)
     {
         using var cluster = Cluster.Open(paths, writable: false);
-        return cluster.Check();
+        return cluster.Check(patience ?? TimeSpan.FromSeconds(2));
     }
 
     /// <summary>Every rail's state, error count and traffic.</summary>

@@ -117,7 +117,7 @@ public sealed partial class DriverSession
                 $"region key {handle.Key} is not allocated by this process");
         }
 
-        if (_cluster.AttachmentsOf(handle.Slot, handle.Id, static k => k != AttachmentEntry.KindAllocation)
+        if (_cluster.AttachmentsOf(handle.Slot, handle.Id, AttachmentEntry.IsRegionAttach)
             .Any(a => _cluster.Control.Attachment(a).Process == _slot))
         {
             throw new DriverException(DriverStatus.Attached,

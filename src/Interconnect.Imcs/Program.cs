@@ -12,12 +12,13 @@ namespace Interconnect.Imcs;
 /// <summary>
 /// imcs: the status of a cluster, as imcs(1). It reads the control file through a read-only mapping, so it never
 /// changes the cluster and never makes a writer wait. Exit codes: 0 success (and, with --check, no violation),
-/// 1 a violation or an error, 2 bad usage, 3 no cluster.
+/// 1 a violation or an error, 2 bad usage, 3 no cluster, 4 (--check) the directory kept changing: check again.
 /// </summary>
 internal static class Program
 {
     public const int ExitViolations = 1;
     public const int ExitNoCluster = 3;
+    public const int ExitBusy = 4;
 
     private static readonly JsonSerializerOptions s_json = new()
     {
@@ -138,7 +139,8 @@ internal static class Program
         var report = ClusterAdmin.Check(paths);
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { clean = report.Clean, report.Violations, report.AwaitingReclamation }, s_json));
+            Console.WriteLine(JsonSerializer.Serialize(
+                new { clean = report.Clean, busy = report.Busy, report.Violations, report.AwaitingReclamation }, s_json));
         }
         else
         {
@@ -152,12 +154,14 @@ internal static class Program
                 Console.WriteLine($"violation: {line}");
             }
 
-            Console.WriteLine(report.Clean
-                ? $"imcs: cluster '{paths.Cluster}' is consistent"
-                : string.Create(CultureInfo.InvariantCulture, $"imcs: cluster '{paths.Cluster}' has {report.Violations.Count} violation(s)"));
+            Console.WriteLine(report.Busy
+                ? $"imcs: the directory of cluster '{paths.Cluster}' kept changing; no consistent reading was had: check again"
+                : report.Clean
+                    ? $"imcs: cluster '{paths.Cluster}' is consistent"
+                    : string.Create(CultureInfo.InvariantCulture, $"imcs: cluster '{paths.Cluster}' has {report.Violations.Count} violation(s)"));
         }
 
-        return report.Clean ? 0 : ExitViolations;
+        return report.Busy ? ExitBusy : report.Clean ? 0 : ExitViolations;
     }
 
     private static int Watch(ClusterPaths paths, ViewOptions view, TimeSpan interval, int? iterations)

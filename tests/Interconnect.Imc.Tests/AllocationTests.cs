@@ -183,4 +183,16 @@ public sealed class AllocationTests
         Assert.That(e.Message, Does.StartWith(ImcException.PerrorText(ImcStatus.BadSize)));
         Assert.That(e.Message, Does.Contain("key 1"));
     }
+
+    [Test]
+    public void ShouldNotTakeALockSetForAnAttachOfTheRegionWithTheSameSlotAndId()
+    {
+        using var context = _cluster.Open("alpha");
+        var region = context.AllocateRegion(1, 8192); // region slot 0, id 1
+        using var locks = context.AllocateLockSet(1, 1); // lock set slot 0, id 1
+
+        region.Deallocate();
+
+        Assert.That(Driver.ClusterAdmin.ReadStatus(_cluster.Paths).Regions, Is.Empty);
+    }
 }

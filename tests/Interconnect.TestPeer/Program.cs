@@ -18,6 +18,7 @@ internal static class Program
     private static readonly Dictionary<int, ImcReceiveWindow> s_receive = [];
     private static readonly Dictionary<int, ImcLockSet> s_locks = [];
     private static ImcContext? s_context;
+    private static Churn? s_churn;
     private static int s_signals;
     private static System.Runtime.InteropServices.PosixSignalRegistration? s_signalRegistration;
 
@@ -171,6 +172,17 @@ internal static class Program
                 return ErrorPatternReceive(Int(w[1]), Int(w[2]), Int(w[3]), Int(w[4]), waitForWhole: true);
             case "error-count":
                 return Context.ReadErrorCount(Int(w[1])).ToString(CultureInfo.InvariantCulture);
+            case "churn":
+                // Runs random operations until the test kills this process; answers once it has started.
+                s_churn = new Churn(Context, Int(w[1]), w[2].Split(','));
+                Reply("ok churning");
+                s_churn.Run(long.MaxValue, static () => false);
+                return s_churn.Report();
+            case "storm":
+                var storm = new Churn(Context, Int(w[1]), w[3].Split(','));
+                storm.Run(Int(w[2]), static () => false);
+                storm.Release();
+                return storm.Report();
             case "try-open":
                 return TryOpen(w[1]);
             case "hold-directory":

@@ -5,12 +5,40 @@ using Interconnect.Driver.Store.Layout;
 namespace Interconnect.Driver.Store;
 
 /// <summary>
-/// The cluster's invariants, checked entry by entry without the directory lock (imcs --check). A directory change
-/// running at the same moment can look like a violation; run the check again to tell.
+/// The cluster's invariants, checked entry by entry without the directory lock (imcs --check). A reading counts only
+/// when the directory was free and unchanged from its start to its end; otherwise it is taken again.
 /// </summary>
 internal sealed partial class Cluster
 {
-    public CheckReport Check()
+    public CheckReport Check(TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (true)
+        {
+            ref var header = ref Control.Header;
+            var owner = Volatile.Read(ref header.DirectoryOwner);
+            var changes = Volatile.Read(ref header.DirectoryChanges);
+            var busy = owner != 0 && ProcessIdentity.IsLockValueAlive(owner);
+            if (!busy)
+            {
+                var report = CheckOnce();
+                // Volatile: re-read after the whole scan; an unchanged count means nothing moved under it.
+                if (Volatile.Read(ref header.DirectoryChanges) == changes && Volatile.Read(ref header.DirectoryOwner) == owner)
+                {
+                    return report;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                return new CheckReport([], [], Busy: true);
+            }
+
+            Thread.Sleep(1);
+        }
+    }
+
+    private CheckReport CheckOnce()
     {
         var violations = new List<string>();
         var awaiting = new List<string>();

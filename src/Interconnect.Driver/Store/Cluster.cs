@@ -185,7 +185,16 @@ internal sealed partial class Cluster : IDisposable
                     header.Recoveries++;
                 }
 
-                cluster.Reclaim(fullRepair: recovered);
+                try
+                {
+                    cluster.Reclaim(fullRepair: recovered);
+                }
+                catch
+                {
+                    header.DirectoryChanges++;
+                    RobustLock.Exit(ref header.DirectoryOwner, _me);
+                    throw;
+                }
             }
             catch
             {

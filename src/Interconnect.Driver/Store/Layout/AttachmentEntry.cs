@@ -27,6 +27,10 @@ internal struct AttachmentEntry
 
     public const int FlagLoopback = 1;
 
+    /// <summary>A receive or transmit attach of a region (not an allocation, and not a lock set, whose slots and ids
+    /// are numbered apart from regions').</summary>
+    public static bool IsRegionAttach(int kind) => kind is KindReceive or KindTransmit or KindTransmitPointToPoint;
+
     [FieldOffset(0)] public int State;
     [FieldOffset(4)] public int Kind;
     [FieldOffset(8)] public int Process;

@@ -1,0 +1,159 @@
+using System.Globalization;
+using Interconnect.Imc;
+
+namespace Interconnect.TestPeer;
+
+/// <summary>
+/// Random directory, data and lock operations on a few shared keys, for the crash and storm tests. Outcomes a
+/// correct library may give (a region already attached, a lock already held...) are expected; anything else is
+/// counted as unexpected and the first one is kept for the report.
+/// </summary>
+internal sealed class Churn(ImcContext context, int seed, string[] hosts)
+{
+    private const int Keys = 6;
+    private const int LockKey = 100;
+    private const int Locks = 4;
+
+    private static readonly HashSet<ImcStatus> s_expected =
+    [
+        ImcStatus.Prior, ImcStatus.NotAllocated, ImcStatus.Attached, ImcStatus.ReceiveMapped, ImcStatus.TransmitMapped,
+        ImcStatus.ShareError, ImcStatus.NonShareError, ImcStatus.LoopbackError, ImcStatus.LockPrior,
+        ImcStatus.LockNotHeld, ImcStatus.LockActive, ImcStatus.BadHost, ImcStatus.PointToPointError, ImcStatus.RxFull,
+        ImcStatus.McFull,
+    ];
+
+    private readonly Random _random = new(seed);
+    private readonly ImcRegion?[] _regions = new ImcRegion?[Keys + 1];
+    private readonly ImcTransmitWindow?[] _transmit = new ImcTransmitWindow?[Keys + 1];
+    private readonly ImcReceiveWindow?[] _receive = new ImcReceiveWindow?[Keys + 1];
+    private readonly HashSet<int> _held = [];
+    private ImcLockSet? _locks;
+
+    public long Operations { get; private set; }
+
+    public long Unexpected { get; private set; }
+
+    public string? FirstUnexpected { get; private set; }
+
+    /// <summary>Runs <paramref name="count"/> operations (or until <paramref name="stop"/> is set).</summary>
+    public void Run(long count, Func<bool> stop)
+    {
+        for (long i = 0; i < count && !stop(); i++)
+        {
+            try
+            {
+                Step();
+            }
+            catch (ImcException e) when (s_expected.Contains(e.Status))
+            {
+            }
+            catch (Exception e) when (e is ImcException or ObjectDisposedException or ArgumentException or InvalidOperationException)
+            {
+                Unexpected++;
+                FirstUnexpected ??= $"{e.GetType().Name}: {e.Message}";
+            }
+
+            Operations++;
+        }
+    }
+
+    /// <summary>Lets go of everything: windows, regions, the lock set.</summary>
+    public void Release()
+    {
+        for (var k = 1; k <= Keys; k++)
+        {
+            _regions[k]?.Dispose();
+            _regions[k] = null;
+            _transmit[k] = null;
+            _receive[k] = null;
+        }
+
+        _locks?.Dispose();
+        _locks = null;
+        _held.Clear();
+    }
+
+    public string Report() => string.Create(CultureInfo.InvariantCulture,
+        $"ops={Operations} unexpected={Unexpected} first={FirstUnexpected?.Replace(' ', '_') ?? "none"}");
+
+    private void Step()
+    {
+        var key = _random.Next(1, Keys + 1);
+        var region = _regions[key];
+        switch (_random.Next(12))
+        {
+            case 0 or 1:
+                _regions[key] ??= context.AllocateRegion(key, 4096L * key,
+                    ImcPermissions.UserReadWrite, key == Keys ? ImcRegionFlags.Coherent : ImcRegionFlags.None);
+                break;
+            case 2:
+                if (region is not null && _receive[key] is null)
+                {
+                    _receive[key] = region.AttachReceive(_random.Next(8) == 0 ? ImcShareMode.NonShared : ImcShareMode.Shared);
+                }
+
+                break;
+            case 3:
+                if (region is not null && _transmit[key] is null)
+                {
+                    _transmit[key] = _random.Next(4) == 0 && !region.IsCoherent
+                        ? region.AttachTransmitTo(hosts[_random.Next(hosts.Length)])
+                        : region.AttachTransmit(flags: key % 2 == 0 ? ImcAttachFlags.Loopback : ImcAttachFlags.None);
+                }
+
+                break;
+            case 4 or 5:
+                _transmit[key]?.Write(8L * _random.Next(0, 512 * key), (ulong)_random.NextInt64());
+                break;
+            case 6:
+                _ = _receive[key]?.Read<ulong>(8L * _random.Next(0, 512 * key));
+                break;
+            case 7:
+                if (region is not null)
+                {
+                    region.Detach();
+                    _transmit[key] = null;
+                    _receive[key] = null;
+                }
+
+                break;
+            case 8:
+                if (region is not null && _transmit[key] is null && _receive[key] is null)
+                {
+                    region.Deallocate();
+                    _regions[key] = null;
+                }
+
+                break;
+            case 9:
+                _locks ??= context.AllocateLockSet(LockKey, Locks);
+                var index = _random.Next(Locks);
+                if (_held.Count == 0 && _random.Next(2) == 0)
+                {
+                    // Waits only while holding nothing, so waiters never form a cycle.
+                    _locks.Acquire(index);
+                    _held.Add(index);
+                }
+                else if (_locks.TryAcquire(index))
+                {
+                    _held.Add(index);
+                }
+
+                break;
+            case 10:
+                var release = _random.Next(Locks);
+                _locks?.Release(release);
+                _held.Remove(release);
+                break;
+            default:
+                if (_locks is not null && _random.Next(4) == 0)
+                {
+                    _locks.Deallocate();
+                    _locks = null;
+                    _held.Clear();
+                }
+
+                break;
+        }
+    }
+}
