@@ -368,19 +368,32 @@ public sealed unsafe class Transmitter : IDisposable
                 }
             }
 
-            var mapped = new MappedFile[hosts.Count];
+            var mapped = new List<MappedFile>(hosts.Count);
+            var reached = new List<int>(hosts.Count);
             var names = new HashSet<ReceiveFileName>();
             var mappedLength = cluster.PageRounded(_region.Size);
-            for (var i = 0; i < hosts.Count; i++)
+            foreach (var host in hosts)
             {
-                var name = cluster.FileName(_region.Slot, hosts[i]);
+                var name = cluster.FileName(_region.Slot, host);
                 if (!_mappings.TryGetValue(name, out var file))
                 {
-                    file = cluster.Fabric.MapForTransmit(name, mappedLength);
+                    try
+                    {
+                        file = cluster.Fabric.MapForTransmit(name, mappedLength);
+                    }
+                    catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
+                    {
+                        // A receive file removed or resized behind the library's back cannot be delivered to: that
+                        // host's deliveries are lost, and the rail's error count says so. imcs --check names the file.
+                        cluster.RecordDeliveryError(_region.LogicalRail);
+                        continue;
+                    }
+
                     _mappings[name] = file;
                 }
 
-                mapped[i] = file;
+                mapped.Add(file);
+                reached.Add(host);
                 names.Add(name);
             }
 
@@ -389,7 +402,7 @@ public sealed unsafe class Transmitter : IDisposable
                 _mappings.Remove(stale); // unmapped by its finalizer once no routes refer to it
             }
 
-            _routes = new Routes(generation, mapped, [.. hosts], _region.Coherent);
+            _routes = new Routes(generation, [.. mapped], [.. reached], _region.Coherent);
         }
     }
 

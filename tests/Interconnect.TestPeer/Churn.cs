@@ -35,11 +35,19 @@ internal sealed class Churn(ImcContext context, int seed, string[] hosts)
 
     public string? FirstUnexpected { get; private set; }
 
-    /// <summary>Runs <paramref name="count"/> operations (or until <paramref name="stop"/> is set).</summary>
-    public void Run(long count, Func<bool> stop)
+    /// <summary>
+    /// Runs <paramref name="count"/> operations (or until <paramref name="stop"/> is set), resting a millisecond
+    /// every <paramref name="pauseEvery"/> operations when asked, so a test on two cores can still start processes.
+    /// </summary>
+    public void Run(long count, Func<bool> stop, int pauseEvery = 0)
     {
         for (long i = 0; i < count && !stop(); i++)
         {
+            if (pauseEvery > 0 && i % pauseEvery == 0)
+            {
+                Thread.Sleep(1);
+            }
+
             try
             {
                 Step();

@@ -176,7 +176,7 @@ internal static class Program
                 // Runs random operations until the test kills this process; answers once it has started.
                 s_churn = new Churn(Context, Int(w[1]), w[2].Split(','));
                 Reply("ok churning");
-                s_churn.Run(long.MaxValue, static () => false);
+                s_churn.Run(long.MaxValue, static () => false, pauseEvery: 32);
                 return s_churn.Report();
             case "storm":
                 var storm = new Churn(Context, Int(w[1]), w[3].Split(','));

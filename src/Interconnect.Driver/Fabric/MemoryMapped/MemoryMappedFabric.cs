@@ -46,11 +46,23 @@ internal sealed unsafe class MemoryMappedFabric
         }
     }
 
-    public MappedFile MapForReceive(ReceiveFileName name, long mappedLength) =>
-        MappedFile.Open(PathOf(name), mappedLength, writable: false, What);
+    public MappedFile MapForReceive(ReceiveFileName name, long mappedLength) => Map(name, mappedLength, writable: false);
 
-    public MappedFile MapForTransmit(ReceiveFileName name, long mappedLength) =>
-        MappedFile.Open(PathOf(name), mappedLength, writable: true, What);
+    public MappedFile MapForTransmit(ReceiveFileName name, long mappedLength) => Map(name, mappedLength, writable: true);
+
+    private MappedFile Map(ReceiveFileName name, long mappedLength, bool writable)
+    {
+        try
+        {
+            return MappedFile.Open(PathOf(name), mappedLength, writable, What);
+        }
+        catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
+        {
+            throw new DriverException(e.Status,
+                $"{e.Message} (the cluster's files were changed behind the library's back: 'imcs --check' lists what " +
+                "is wrong; detach and attach again, or recreate the cluster with imcctl destroy and imc_init)", e);
+        }
+    }
 
     /// <summary>Every receive file present, and every other entry of the folder (which should not be there).</summary>
     public IEnumerable<(string Path, ReceiveFileName? Name)> List()
