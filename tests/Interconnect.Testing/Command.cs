@@ -14,28 +14,7 @@ public static class Command
     /// <summary>Runs the command as another user (needs root), through setpriv.</summary>
     public static CommandResult RunAs(string? user, string command, string root, string? cluster, params string[] args)
     {
-        var info = new ProcessStartInfo
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        if (user is null)
-        {
-            info.FileName = "dotnet";
-        }
-        else
-        {
-            info.FileName = "setpriv";
-            info.ArgumentList.Add($"--reuid={user}");
-            info.ArgumentList.Add($"--regid={(user == "nobody" ? "nogroup" : user)}");
-            info.ArgumentList.Add("--clear-groups");
-            info.ArgumentList.Add("dotnet");
-            info.Environment["HOME"] = "/tmp";
-        }
-
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, command + ".dll"));
+        var info = DotnetProcess.StartInfo(Path.Combine(AppContext.BaseDirectory, command + ".dll"), user);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -52,7 +31,6 @@ public static class Command
         }
 
         info.Environment.Remove("IMC_HOST");
-        info.Environment.Remove("IMC_AUTO_INIT");
         using var process = Process.Start(info)!;
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync();

@@ -52,33 +52,10 @@ public sealed class PeerProcess : IDisposable
 
     public static PeerProcess Start(string root, string cluster, string host, string? user = null)
     {
-        var info = new ProcessStartInfo
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (user is null)
-        {
-            info.FileName = "dotnet";
-        }
-        else
-        {
-            info.FileName = "setpriv";
-            info.ArgumentList.Add($"--reuid={user}");
-            info.ArgumentList.Add($"--regid={(user == "nobody" ? "nogroup" : user)}");
-            info.ArgumentList.Add("--clear-groups");
-            info.ArgumentList.Add("dotnet");
-            info.Environment["HOME"] = "/tmp";
-            info.Environment["DOTNET_CLI_HOME"] = "/tmp";
-        }
-
-        info.ArgumentList.Add(PeerPath);
+        var info = DotnetProcess.StartInfo(PeerPath, user);
         info.Environment["IMC_ROOT"] = root;
         info.Environment["IMC_CLUSTER"] = cluster;
         info.Environment["IMC_HOST"] = host;
-        info.Environment.Remove("IMC_AUTO_INIT");
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the test peer");
         return new PeerProcess(process, host);
     }
