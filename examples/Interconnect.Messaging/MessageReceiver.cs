@@ -37,7 +37,7 @@ public sealed class MessageReceiver : IDisposable
         {
             _rx = _ring.AttachReceive();
             _answers = context.AllocateRegion(_layout.AnswerKey, RingLayout.AnswerRegionSize, ImcPermissions.UserReadWrite,
-                ImcRegionFlags.None, rail);
+                ImcRegionFlags.Coherent, rail);
             _tx = _answers.AttachTransmit();
         }
         catch
@@ -150,7 +150,7 @@ public sealed class MessageReceiver : IDisposable
         _tx.Write(RingLayout.ConsumedOffset, _expected);
         if (_expected == 0)
         {
-            _tx.Write(RingLayout.ReadyOffset, _context.ProcessId); // until the first message: the sender waits for it
+            _tx.Write(RingLayout.ReadyOffset, _context.ProcessId); // the sender waits for it before its first write
         }
 
         _sinceAnswer.Restart();

@@ -42,7 +42,7 @@ public sealed class MessageSender : IDisposable
         {
             _tx = _ring.AttachTransmit();
             _answers = context.AllocateRegion(_layout.AnswerKey, RingLayout.AnswerRegionSize, ImcPermissions.UserReadWrite,
-                ImcRegionFlags.None, rail);
+                ImcRegionFlags.Coherent, rail);
             _rx = _answers.AttachReceive();
         }
         catch

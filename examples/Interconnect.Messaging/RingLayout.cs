@@ -13,7 +13,7 @@ namespace Interconnect.Messaging;
 ///            16      L  Payload    the message
 /// </code>
 /// The sender writes Length and Payload (one copy), then SendCount, then Sequence. The answer region, written by the
-/// receiver:
+/// receiver, is coherent, so that a sender that attaches after the receiver wrote it still finds what it says:
 /// <code>
 ///   offset  bytes  field
 ///        0      8  Consumed   how many messages the receiver has taken, in order
