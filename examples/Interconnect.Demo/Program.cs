@@ -301,10 +301,12 @@ static double Nanoseconds(long[] ticks, double quantile)
     return sorted[(int)(quantile * (sorted.Length - 1))] * 1e9 / Stopwatch.Frequency;
 }
 
+// Waits until a flag reaches a value. Every flag here only grows, and may pass a value between two looks (beta can
+// start and finish its increments before alpha looks), so "reached" is "at least".
 static void WaitFor(ImcReceiveWindow window, long offset, ulong value, string what, Process? peer)
 {
     var watch = Stopwatch.StartNew();
-    while (window.Read<ulong>(offset) != value)
+    while (window.Read<ulong>(offset) < value)
     {
         if (watch.Elapsed > TimeSpan.FromSeconds(30) || peer is { HasExited: true })
         {
