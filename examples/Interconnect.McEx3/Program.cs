@@ -49,22 +49,26 @@ internal static class Program
             DefaultValueFactory = _ => 0,
             HelpName = "K",
         };
+        var resendAfter = ResendAfterOption();
         var txWait = WaitOption("Give up after this many seconds without a receiver or an answer; 0 waits forever.");
         var rxWait = WaitOption("Give up after this many seconds without a new transmission; 0 waits forever.");
 
         var transmit = new Command("tx", "The transmitting process (mc_ex3_tx): send messages with the error count.")
         {
-            messages, dropEvery, txWait,
+            messages, dropEvery, resendAfter, txWait,
         };
-        transmit.Validators.Add(result =>
+        transmit.SetAction(parse =>
         {
-            if (result.GetValue(messages) < 1 || result.GetValue(dropEvery) < 0)
+            var (n, k, resend) = (parse.GetValue(messages), parse.GetValue(dropEvery), parse.GetValue(resendAfter));
+            if (n < 1 || k < 0 || resend < 1)
             {
-                result.AddError("--messages must be at least 1 and --drop-every at least 0");
+                Console.Error.WriteLine("mc_ex3: --messages and --resend-after must be at least 1, --drop-every at least 0");
+                return 1;
             }
+
+            return Run(context => Transmitter.Run(context, n, k, TimeSpan.FromMilliseconds(resend),
+                Wait.Seconds(parse.GetValue(txWait))));
         });
-        transmit.SetAction(parse => Run(context => Transmitter.Run(context, parse.GetValue(messages),
-            parse.GetValue(dropEvery), Wait.Seconds(parse.GetValue(txWait)))));
 
         var receive = new Command("rx", "The receiving process (mc_ex3_rx): check each message's error count on arrival.")
         {
@@ -78,6 +82,13 @@ internal static class Program
         };
         return root.Parse(args).Invoke();
     }
+
+    private static Option<int> ResendAfterOption() => new("--resend-after")
+    {
+        Description = "Send a message again when the receiver has not answered it within this many milliseconds.",
+        DefaultValueFactory = _ => 200,
+        HelpName = "MS",
+    };
 
     private static Option<int> WaitOption(string description) => new("--wait")
     {

@@ -12,9 +12,7 @@ namespace Interconnect.Examples.McEx3;
 /// </summary>
 internal static class Transmitter
 {
-    private static readonly TimeSpan s_answerTimeout = TimeSpan.FromMilliseconds(200);
-
-    public static int Run(ImcContext context, int total, int dropEvery, TimeSpan limit)
+    public static int Run(ImcContext context, int total, int dropEvery, TimeSpan resendAfter, TimeSpan limit)
     {
         using var messages = context.AllocateRegion(MessagePage.Key, MessagePage.Size, ImcPermissions.UserReadWrite,
             ImcRegionFlags.None, MessagePage.LogicalRail);
@@ -70,7 +68,7 @@ internal static class Transmitter
 
                 // The higher-level protocol: wait for the receiver's verdict on this transmission.
                 var verdict = Verdict.None;
-                Wait.Until(() => (verdict = Read(answer, message, transmission)) != Verdict.None, s_answerTimeout);
+                Wait.Until(() => (verdict = Read(answer, message, transmission)) != Verdict.None, resendAfter);
                 if (verdict == Verdict.Accepted)
                 {
                     sinceAnswer.Restart();
@@ -94,7 +92,7 @@ internal static class Transmitter
                 }
 
                 Console.WriteLine($"mc_ex3 tx: message {message}: no answer to transmission {transmission} within " +
-                    $"{s_answerTimeout.TotalMilliseconds} ms; sending the message again");
+                    $"{resendAfter.TotalMilliseconds} ms; sending the message again");
             }
 
             Console.WriteLine($"mc_ex3 tx: message {message} accepted");

@@ -37,8 +37,6 @@ namespace Interconnect.Examples.McEx4;
 /// <summary>Example 10-4: send, check the error count with CheckErrorCount, and retransmit until the check passes.</summary>
 internal static class Program
 {
-    private static readonly TimeSpan s_answerTimeout = TimeSpan.FromMilliseconds(200);
-
     private static int Main(string[] args)
     {
         var messages = new Option<int>("--messages")
@@ -53,6 +51,12 @@ internal static class Program
             DefaultValueFactory = _ => 0,
             HelpName = "K",
         };
+        var resendAfter = new Option<int>("--resend-after")
+        {
+            Description = "Send a message again when the receiver has not answered it within this many milliseconds.",
+            DefaultValueFactory = _ => 200,
+            HelpName = "MS",
+        };
         var wait = new Option<int>("--wait")
         {
             Description = "Give up after this many seconds without a receiver or an answer; 0 waits forever.",
@@ -61,21 +65,21 @@ internal static class Program
         };
         var command = new RootCommand("Example 10-4: transmit-side error detection (imc_ckerrcnt_mr) with retransmission.")
         {
-            messages, dropEvery, wait,
+            messages, dropEvery, resendAfter, wait,
         };
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(messages) < 1 || result.GetValue(dropEvery) < 0)
-            {
-                result.AddError("--messages must be at least 1 and --drop-every at least 0");
-            }
-        });
         command.SetAction(parse =>
         {
+            if (parse.GetValue(messages) < 1 || parse.GetValue(dropEvery) < 0 || parse.GetValue(resendAfter) < 1)
+            {
+                Console.Error.WriteLine("mc_ex4: --messages and --resend-after must be at least 1, --drop-every at least 0");
+                return 1;
+            }
+
             try
             {
                 using var context = ImcContext.Open(); // imc_api_init(NULL)
-                return Send(context, parse.GetValue(messages), parse.GetValue(dropEvery), Wait.Seconds(parse.GetValue(wait)));
+                return Send(context, parse.GetValue(messages), parse.GetValue(dropEvery),
+                    TimeSpan.FromMilliseconds(parse.GetValue(resendAfter)), Wait.Seconds(parse.GetValue(wait)));
             }
             catch (ImcException e)
             {
@@ -91,7 +95,7 @@ internal static class Program
         return command.Parse(args).Invoke();
     }
 
-    private static int Send(ImcContext context, int total, int dropEvery, TimeSpan limit)
+    private static int Send(ImcContext context, int total, int dropEvery, TimeSpan resendAfter, TimeSpan limit)
     {
         using var region = context.AllocateRegion(MessagePage.Key, MessagePage.Size, ImcPermissions.UserReadWrite,
             ImcRegionFlags.None, MessagePage.LogicalRail);
@@ -161,7 +165,7 @@ internal static class Program
                 // The check passed: the message is in the receiver's memory. Wait for its answer before the next one.
                 var current = transmission;
                 var verdict = 0;
-                Wait.Until(() => (verdict = Verdict(answer, message, current)) != 0, s_answerTimeout);
+                Wait.Until(() => (verdict = Verdict(answer, message, current)) != 0, resendAfter);
                 if (verdict > 0)
                 {
                     sinceAnswer.Restart();
@@ -183,7 +187,7 @@ internal static class Program
                 }
 
                 Console.WriteLine($"mc_ex4: message {message}: no answer to transmission {current} within " +
-                    $"{s_answerTimeout.TotalMilliseconds} ms; sending the message again");
+                    $"{resendAfter.TotalMilliseconds} ms; sending the message again");
             }
 
             Console.WriteLine($"mc_ex4: message {message} accepted");

@@ -44,15 +44,17 @@ internal static class Program
         };
 
         var send = new Command("send", "Send N numbered messages, then an empty one.") { key, messages, dropEvery, wait };
-        send.Validators.Add(result =>
+        send.SetAction(parse =>
         {
-            if (result.GetValue(messages) < 0 || result.GetValue(dropEvery) < 0)
+            if (parse.GetValue(messages) < 0 || parse.GetValue(dropEvery) < 0)
             {
-                result.AddError("--messages and --drop-every must be 0 or more");
+                Console.Error.WriteLine("mc_msg: --messages and --drop-every must be 0 or more");
+                return 1;
             }
+
+            return Run(context => Send(context, Options(parse.GetValue(key)), parse.GetValue(messages),
+                parse.GetValue(dropEvery), TimeSpan.FromSeconds(parse.GetValue(wait))));
         });
-        send.SetAction(parse => Run(context => Send(context, Options(parse.GetValue(key)), parse.GetValue(messages),
-            parse.GetValue(dropEvery), TimeSpan.FromSeconds(parse.GetValue(wait)))));
 
         var receive = new Command("receive", "Receive messages until the empty one, checking order and contents.") { key, wait };
         receive.SetAction(parse => Run(context => Receive(context, Options(parse.GetValue(key)), TimeSpan.FromSeconds(parse.GetValue(wait)))));

@@ -40,7 +40,7 @@ public sealed class Example4Tests
             "inject-error", "--rail", "0", "--count", "3", "--host", "beta");
         Assert.That(injected.ExitCode, Is.Zero, injected.Error);
 
-        using var transmitter = StartTransmitter("--messages", "3");
+        using var transmitter = StartTransmitter(); // the defaults: 3 messages
 
         AssertAllReceivedWhole(transmitter, receiver, 3);
         Assert.That(transmitter.Lines, Has.Some.Match(FailedCheck(1)), transmitter.Transcript);
