@@ -193,11 +193,23 @@ int Exchange(ImcContext context, Process beta, ImcTransmitWindow pingTx, ImcRece
         $"p50 {Nanoseconds(measured, 0.5) / 2:0} ns, p99 {Nanoseconds(measured, 0.99) / 2:0} ns, " +
         $"p99.9 {Nanoseconds(measured, 0.999) / 2:0} ns"));
 
-    // IMCS VIEW: once the imcs status command exists (another engineer is building it), print its view of the cluster
-    // here, before the cluster is removed: the regions, the lock set and the rail usage of this run. Nothing is
-    // printed in its place until then.
+    // The imcs view of the cluster before it is removed: the regions, the lock set and the rail usage of this run.
+    PrintImcsView();
 
     return beta.ExitCode;
+}
+
+// Runs the imcs command (built beside this program) against this run's cluster, and prints what it shows.
+static void PrintImcsView()
+{
+    var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
+    info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imcs.dll"));
+    info.ArgumentList.Add("-f");
+    using var imcs = Process.Start(info)!;
+    var view = imcs.StandardOutput.ReadToEnd();
+    imcs.WaitForExit();
+    Console.WriteLine("alpha: the cluster as 'imcs -f' shows it:");
+    Console.Write(view);
 }
 
 int RunBeta()

@@ -228,7 +228,8 @@ public sealed class ImcContext : IDisposable
     /// <summary>
     /// The clusterwide error count of <paramref name="logicalRail"/> (<c>imc_rderrcnt_mr</c>): it rises on every lost
     /// transmission, host join and leave, and rail failure. Negative while the rail is processing an error: read
-    /// again. Send it with a message and compare it on arrival to detect a loss (manual, Example 10-3).
+    /// again. Send it with a message and compare it on arrival to detect a loss (manual, Example 10-3). Reads of
+    /// receive memory made before this call are complete before the count is read.
     /// </summary>
     /// <exception cref="ImcException"><see cref="ImcStatus.BadRail"/>.</exception>
     public int ReadErrorCount(int logicalRail)

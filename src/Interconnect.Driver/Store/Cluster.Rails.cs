@@ -18,6 +18,8 @@ internal sealed partial class Cluster
     /// <summary>The clusterwide error count of a logical rail, or a negative value while it processes an error.</summary>
     public int ReadErrorCount(int rail)
     {
+        // The manual's receiver reads a message, then the count: the message's reads must not move after this one.
+        Volatile.ReadBarrier();
         ref var entry = ref Control.Rail(rail);
         var count = Volatile.Read(ref entry.ErrorCount); // acquire: what was delivered before the count rose is visible
         return NowMs() < Volatile.Read(ref entry.ProcessingUntilMs) ? (int)DriverStatus.McError : count;
@@ -29,6 +31,8 @@ internal sealed partial class Cluster
     /// </summary>
     public DriverStatus CheckErrorCount(ref int count, int rail)
     {
+        // A full fence, as mb(): the writes being checked were issued before the count is read.
+        Interlocked.MemoryBarrier();
         ref var entry = ref Control.Rail(rail);
         var current = Volatile.Read(ref entry.ErrorCount);
         var outstanding = (Volatile.Read(ref entry.FaultWord) & LogicalRailEntry.FaultRailDown) != 0 ||
