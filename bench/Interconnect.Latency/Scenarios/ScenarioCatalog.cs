@@ -1,0 +1,30 @@
+namespace Interconnect.Latency.Scenarios;
+
+/// <summary>Every scenario the harness runs each round, and those it cannot run yet.</summary>
+internal static class ScenarioCatalog
+{
+    public static IReadOnlyList<ILatencyScenario> Measured { get; } =
+    [
+        new NativeFloorScenario(NativeFloorScenario.PingPong),
+        new ImcPingPongScenario(),
+        new SocketPingPongScenario(unixDomain: true),
+        new SocketPingPongScenario(unixDomain: false),
+        new PipePingPongScenario(),
+        new NativeFloorScenario(NativeFloorScenario.Broadcast),
+        new ImcBroadcastScenario(),
+        new NativeFloorScenario(NativeFloorScenario.CacheLine),
+        // Issue 3 adds here: a lock hand-off between two processes (ImcLockSet.Acquire/Release, alternating, one-way =
+        // round trip / 2, Groups.LockHandOff) and Kill delivery (ImcContext.Kill to a peer whose handler writes a
+        // timestamp back; Groups.Kill). Then drop their lines from Pending below.
+    ];
+
+    public static IReadOnlyList<PendingScenario> Pending { get; } =
+    [
+        new("lock hand-off between two processes", "not yet measured (needs issue 3: ImcLockSet)",
+            "C floor cache-line ping-pong, measured below"),
+        new("lock acquire + release, uncontended", "not yet measured (needs issue 3: ImcLockSet)",
+            "a per-call cost: BenchmarkDotNet suite, bench/Interconnect.Benchmarks"),
+        new("Kill delivery (signal sent to handler running)", "not yet measured (needs issue 3: ImcContext.Kill)",
+            "none yet"),
+    ];
+}
