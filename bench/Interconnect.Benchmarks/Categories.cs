@@ -1,0 +1,11 @@
+namespace Interconnect.Benchmarks;
+
+/// <summary>
+/// Benchmark categories. <see cref="DataPath"/> marks the calls DESIGN.md says allocate nothing (write, read, and
+/// later lock acquire and release): tests/Interconnect.Benchmarks.Tests fails if one of them allocates.
+/// </summary>
+public static class Categories
+{
+    public const string DataPath = "DataPath";
+    public const string ControlPath = "ControlPath";
+}
