@@ -8,4 +8,7 @@ public static class Categories
 {
     public const string DataPath = "DataPath";
     public const string ControlPath = "ControlPath";
+
+    /// <summary>The same memory operations without the library (raw copies into native buffers): the ratio's denominator.</summary>
+    public const string Baseline = "Baseline";
 }

@@ -25,7 +25,8 @@ public sealed class BenchmarkCase
 
     public IReadOnlyList<string> Categories { get; }
 
-    public bool IsDataPath => Categories.Contains(Benchmarks.Categories.DataPath);
+    /// <summary>A call of the Imc data path (not one of the raw baselines measured beside it).</summary>
+    public bool IsDataPath => Categories.Contains(Benchmarks.Categories.DataPath) && !Categories.Contains(Benchmarks.Categories.Baseline);
 
     public string Name => $"{Type.Name}.{Method.Name}" +
         (Parameters.Count == 0 ? "" : $"({string.Join(", ", Parameters.Select(p => $"{p.Property.Name}={p.Value}"))})");
