@@ -3,7 +3,11 @@ using Interconnect.Latency.Protocol;
 
 namespace Interconnect.Latency;
 
-/// <summary>The harness's command line. Full run: 5 rounds, 1 s per size; <c>--quick</c>: 3 rounds, 150 ms per size.</summary>
+/// <summary>
+/// The harness's command line. Full run: 10 rounds of 300 ms per size; <c>--quick</c>: 3 rounds of 150 ms per size.
+/// Many short rounds rather than a few long ones: a virtual machine's speed drifts between states for tens of seconds
+/// (2-3x apart here), and the median of many interleaved rounds lets each scenario see each state about as often.
+/// </summary>
 internal sealed class HarnessOptions
 {
     public const string Usage = """
@@ -11,7 +15,7 @@ internal sealed class HarnessOptions
         with the C floor (native/), a Unix domain socket, TCP loopback and an anonymous pipe.
 
         usage: dotnet run -c Release --project bench/Interconnect.Latency -- [options]
-          --quick             3 rounds of 150 ms per size (under 2 minutes); default: 5 rounds of 1 s per size
+          --quick             3 rounds of 150 ms per size (under 2 minutes); default: 10 rounds of 300 ms per size
           --rounds N          rounds (each runs every scenario once, in a rotating order)
           --duration-ms N     measured time per size (or receiver count) per round
           --warmup-ms N       least warm-up of each .NET process pair (it goes on until the JIT settles)
@@ -23,9 +27,9 @@ internal sealed class HarnessOptions
 
     public bool Quick { get; private set; }
 
-    public int Rounds { get; private set; } = 5;
+    public int Rounds { get; private set; } = 10;
 
-    public TimeSpan PerParameter { get; private set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan PerParameter { get; private set; } = TimeSpan.FromMilliseconds(300);
 
     public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(1);
 
