@@ -7,6 +7,12 @@ internal static class Groups
     public const string Broadcast = "broadcast";
     public const string CacheLine = "cache-line";
 
+    /// <summary>Issue 3: Imc lock hand-off between two processes (one-way), compared with <see cref="CacheLine"/>.</summary>
+    public const string LockHandOff = "lock hand-off";
+
+    /// <summary>Issue 3: <c>ImcContext.Kill</c>, from the call to the handler running in the target process.</summary>
+    public const string Kill = "kill";
+
     public const string OneWay = "one-way";
     public const string Delivery = "delivery";
     public const string Write = "write";

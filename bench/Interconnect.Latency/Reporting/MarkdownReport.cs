@@ -30,6 +30,7 @@ internal static class MarkdownReport
         PingPong(o, aggregates);
         Broadcast(o, aggregates);
         CacheLine(o, aggregates);
+        Others(o, aggregates);
         Pending(o);
         TargetsTable(o, aggregates);
         Notes(o, runs, failures);
@@ -113,6 +114,26 @@ internal static class MarkdownReport
         }
 
         o.WriteLine();
+    }
+
+    /// <summary>Any group without a table of its own (a scenario added later, e.g. the lock hand-off of issue 3).</summary>
+    private static void Others(TextWriter o, IReadOnlyList<Aggregate> aggregates)
+    {
+        string[] known = [Groups.PingPong, Groups.Broadcast, Groups.CacheLine];
+        foreach (var group in aggregates.Where(a => !known.Contains(a.Group)).GroupBy(a => a.Group))
+        {
+            o.WriteLine($"## {group.Key}, ns");
+            o.WriteLine();
+            o.WriteLine("| parameter | metric | transport | p50 | p99 | p99.9 | max | p50 range | samples/round |");
+            o.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|");
+            foreach (var row in group.OrderBy(r => r.Parameter).ThenBy(r => r.Metric, StringComparer.Ordinal))
+            {
+                var m = row.Median;
+                o.WriteLine($"| {row.Parameter} | {row.Metric} | {row.Transport} | {Format.Ns(m.P50)} | {Format.Ns(m.P99)} | {Format.Ns(m.P999)} | {Format.Ns(m.Max)} | {Format.Range(row.P50Range)} | {m.Count:#,0} |");
+            }
+
+            o.WriteLine();
+        }
     }
 
     private static void Pending(TextWriter o)

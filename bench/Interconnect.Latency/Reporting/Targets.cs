@@ -7,6 +7,7 @@ internal static class Targets
     private const double OneWayP99 = 2.0;
     private const double BroadcastRatio = 1.5;
     private const double SocketFactor = 10;
+    private const double HandOffRatio = 2.0;
 
     public static IReadOnlyList<TargetResult> Evaluate(IReadOnlyList<Aggregate> aggregates)
     {
@@ -41,9 +42,14 @@ internal static class Targets
         }
 
         var line = finder.Find(Groups.CacheLine, Groups.Floor, 8, Groups.OneWay);
-        results.Add(new TargetResult("lock acquire + release, uncontended, under 50 ns", "–", "not yet measured (needs issue 3)"));
-        results.Add(new TargetResult("lock hand-off between two processes within 2× of the floor's cache-line ping-pong",
-            line is null ? "–" : $"floor: cache-line one-way p50 {Format.Ns(line.Median.P50)} ns", "not yet measured (needs issue 3)"));
+        var handOff = finder.Find(Groups.LockHandOff, Groups.Imc, 8, Groups.OneWay);
+        results.Add(new TargetResult("lock acquire + release, uncontended, under 50 ns",
+            "a per-call cost: the BenchmarkDotNet suite", "not yet measured (needs issue 3)"));
+        results.Add(handOff is null
+            ? new TargetResult($"lock hand-off between two processes within {HandOffRatio}× of the floor's cache-line ping-pong",
+                line is null ? "–" : $"floor: cache-line one-way p50 {Format.Ns(line.Median.P50)} ns", "not yet measured (needs issue 3)")
+            : Ratio($"lock hand-off between two processes (p50) within {HandOffRatio}× of the floor's cache-line ping-pong",
+                handOff.Median.P50, line?.Median.P50, HandOffRatio));
 
         foreach (var transport in new[] { Groups.UnixSocket, Groups.Tcp, Groups.Pipe })
         {

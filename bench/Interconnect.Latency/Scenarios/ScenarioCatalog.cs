@@ -13,9 +13,11 @@ internal static class ScenarioCatalog
         new NativeFloorScenario(NativeFloorScenario.Broadcast),
         new ImcBroadcastScenario(),
         new NativeFloorScenario(NativeFloorScenario.CacheLine),
-        // Issue 3 adds here: a lock hand-off between two processes (ImcLockSet.Acquire/Release, alternating, one-way =
-        // round trip / 2, Groups.LockHandOff) and Kill delivery (ImcContext.Kill to a peer whose handler writes a
-        // timestamp back; Groups.Kill). Then drop their lines from Pending below.
+        // Issue 3 adds here: a lock hand-off between two processes (two processes on two hosts taking one lock of an
+        // ImcLockSet in turn; a Measurement(Groups.LockHandOff, Groups.Imc, 8, Groups.OneWay, roundTrips, 0.5), which
+        // Targets checks against the cache-line floor) and Kill delivery (ImcContext.Kill to a peer whose handler writes
+        // a timestamp back; Groups.Kill, reported in a table of its own). A new peer role goes in PeerMain. Then drop
+        // their lines from Pending below.
     ];
 
     public static IReadOnlyList<PendingScenario> Pending { get; } =
