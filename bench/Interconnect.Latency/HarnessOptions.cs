@@ -1,0 +1,105 @@
+using System.Globalization;
+using Interconnect.Latency.Protocol;
+
+namespace Interconnect.Latency;
+
+/// <summary>
+/// The harness's command line. Full run: 10 rounds of 300 ms per size; <c>--quick</c>: 3 rounds of 150 ms per size.
+/// Many short rounds rather than a few long ones: a virtual machine's speed drifts between states for tens of seconds
+/// (2-3x apart here), and the median of many interleaved rounds lets each scenario see each state about as often.
+/// </summary>
+internal sealed class HarnessOptions
+{
+    public const string Usage = """
+        Interconnect latency harness: Imc ping-pong and broadcast between processes on emulated hosts, side by side
+        with the C floor (native/), a Unix domain socket, TCP loopback and an anonymous pipe.
+
+        usage: dotnet run -c Release --project bench/Interconnect.Latency -- [options]
+          --quick             3 rounds of 150 ms per size (under 2 minutes); default: 10 rounds of 300 ms per size
+          --rounds N          rounds (each runs every scenario once, in a rotating order)
+          --duration-ms N     measured time per size (or receiver count) per round
+          --warmup-ms N       least warm-up of each .NET process pair (it goes on until the JIT settles)
+          --max-samples N     most samples per size per round
+          --only a,b          only the scenarios whose name contains one of these words (e.g. imc,floor)
+          --json PATH         where the JSON report goes (default: artifacts/latency/latency-<time>.json)
+          -h, --help          this text
+        """;
+
+    public bool Quick { get; private set; }
+
+    public int Rounds { get; private set; } = 10;
+
+    public TimeSpan PerParameter { get; private set; } = TimeSpan.FromMilliseconds(300);
+
+    public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The C floor has no JIT: its warm-up only faults the pages in and warms the caches.</summary>
+    public TimeSpan FloorWarmup { get; } = TimeSpan.FromMilliseconds(200);
+
+    public int MaxSamples { get; private set; } = 2_000_000;
+
+    public IReadOnlyList<string> Only { get; private set; } = [];
+
+    public string? JsonPath { get; private set; }
+
+    public bool Help { get; private set; }
+
+    public string CommandLine { get; private set; } = "";
+
+    public MeasurePlan Plan => new(Warmup, Warmup * 5, PerParameter, MaxSamples);
+
+    public static HarnessOptions Parse(string[] args)
+    {
+        var options = new HarnessOptions
+        {
+            CommandLine = "dotnet run -c Release --project bench/Interconnect.Latency" + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
+        };
+        if (args.Contains("--quick"))
+        {
+            options.Quick = true;
+            options.Rounds = 3;
+            options.PerParameter = TimeSpan.FromMilliseconds(150);
+            options.MaxSamples = 500_000;
+        }
+
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--quick":
+                    break;
+                case "--rounds":
+                    options.Rounds = Positive(Value(), "--rounds");
+                    break;
+                case "--duration-ms":
+                    options.PerParameter = TimeSpan.FromMilliseconds(Positive(Value(), "--duration-ms"));
+                    break;
+                case "--warmup-ms":
+                    options.Warmup = TimeSpan.FromMilliseconds(Positive(Value(), "--warmup-ms"));
+                    break;
+                case "--max-samples":
+                    options.MaxSamples = Positive(Value(), "--max-samples");
+                    break;
+                case "--only":
+                    options.Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case "--json":
+                    options.JsonPath = Value();
+                    break;
+                case "-h" or "--help":
+                    options.Help = true;
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option {args[i]} (see --help)");
+            }
+        }
+
+        return options;
+    }
+
+    private static int Positive(string text, string option) =>
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new ArgumentException($"{option} takes a positive whole number, not '{text}'");
+}
