@@ -20,6 +20,7 @@ internal static class PeerMain
     public const string ImcBroadcast = "imc-broadcast";
     public const string SocketEcho = "socket-echo";
     public const string PipeEcho = "pipe-echo";
+    public const string ImcLockHandOff = "imc-lock-handoff";
 
     public static int Run(string[] args)
     {
@@ -45,6 +46,7 @@ internal static class PeerMain
                 ImcBroadcast => BroadcastReceiver.Run(values["--root"], values["--cluster"], Int(values, "--receivers")),
                 SocketEcho => RunSocketEcho(values),
                 PipeEcho => RunPipeEcho(values),
+                ImcLockHandOff => ImcLockHandOffScenario.RunPeer(values["--root"], values["--cluster"]),
                 _ => throw new ArgumentException($"unknown peer role {role}"),
             };
             Console.WriteLine($"jit {jit}");

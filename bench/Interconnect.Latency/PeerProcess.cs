@@ -41,6 +41,9 @@ internal sealed class PeerProcess : IDisposable
         return new PeerProcess(Process.Start(info) ?? throw new InvalidOperationException($"could not start the {role} peer"), role);
     }
 
+    /// <summary>The peer's process id (for <c>Kill</c>).</summary>
+    public int Pid => _process.Id;
+
     /// <summary>Waits for the peer's "ready".</summary>
     public void WaitReady()
     {

@@ -44,7 +44,7 @@ internal static class Targets
         var line = finder.Find(Groups.CacheLine, Groups.Floor, 8, Groups.OneWay);
         var handOff = finder.Find(Groups.LockHandOff, Groups.Imc, 8, Groups.OneWay);
         results.Add(new TargetResult("lock acquire + release, uncontended, under 50 ns",
-            "a per-call cost: the BenchmarkDotNet suite", "not yet measured (needs issue 3)"));
+            "a per-call cost: not measured by this harness", "see LockBenchmarks in the BenchmarkDotNet suite (bench/RESULTS.md)"));
         results.Add(handOff is null
             ? new TargetResult($"lock hand-off between two processes within {HandOffRatio}× of the floor's cache-line ping-pong",
                 line is null ? "–" : $"floor: cache-line one-way p50 {Format.Ns(line.Median.P50)} ns", "not yet measured (needs issue 3)")

@@ -13,20 +13,16 @@ internal static class ScenarioCatalog
         new NativeFloorScenario(NativeFloorScenario.Broadcast),
         new ImcBroadcastScenario(),
         new NativeFloorScenario(NativeFloorScenario.CacheLine),
-        // Issue 3 adds here: a lock hand-off between two processes (two processes on two hosts taking one lock of an
-        // ImcLockSet in turn; a Measurement(Groups.LockHandOff, Groups.Imc, 8, Groups.OneWay, roundTrips, 0.5), which
-        // Targets checks against the cache-line floor) and Kill delivery (ImcContext.Kill to a peer whose handler writes
-        // a timestamp back; Groups.Kill, reported in a table of its own). A new peer role goes in PeerMain. Then drop
-        // their lines from Pending below.
+        new ImcLockHandOffScenario(),
+        // To add: Kill delivery (ImcContext.Kill to a peer whose handler writes a timestamp back; Groups.Kill, reported
+        // in a table of its own). A new peer role goes in PeerMain. Then drop its line from Pending below.
     ];
 
     public static IReadOnlyList<PendingScenario> Pending { get; } =
     [
-        new("lock hand-off between two processes", "not yet measured (needs issue 3: ImcLockSet)",
-            "C floor cache-line ping-pong, measured below"),
-        new("lock acquire + release, uncontended", "not yet measured (needs issue 3: ImcLockSet)",
-            "a per-call cost: BenchmarkDotNet suite, bench/Interconnect.Benchmarks"),
-        new("Kill delivery (signal sent to handler running)", "not yet measured (needs issue 3: ImcContext.Kill)",
+        new("lock acquire + release, uncontended", "a per-call cost: measured by the BenchmarkDotNet suite (LockBenchmarks)",
+            "two compare-and-swaps (RawCompareExchangePair)"),
+        new("Kill delivery (signal sent to handler running)", "not yet measured: the scenario is still to be written",
             "none yet"),
     ];
 }
