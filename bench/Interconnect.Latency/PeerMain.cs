@@ -21,6 +21,7 @@ internal static class PeerMain
     public const string SocketEcho = "socket-echo";
     public const string PipeEcho = "pipe-echo";
     public const string ImcLockHandOff = "imc-lock-handoff";
+    public const string ImcKill = "imc-kill";
 
     public static int Run(string[] args)
     {
@@ -47,6 +48,7 @@ internal static class PeerMain
                 SocketEcho => RunSocketEcho(values),
                 PipeEcho => RunPipeEcho(values),
                 ImcLockHandOff => ImcLockHandOffScenario.RunPeer(values["--root"], values["--cluster"]),
+                ImcKill => ImcKillScenario.RunPeer(values["--root"], values["--cluster"]),
                 _ => throw new ArgumentException($"unknown peer role {role}"),
             };
             Console.WriteLine($"jit {jit}");
