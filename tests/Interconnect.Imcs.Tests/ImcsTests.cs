@@ -65,6 +65,11 @@ public sealed partial class ImcsTests
     [GeneratedRegex(@"/\d+")]
     private static partial Regex PidPattern();
 
+    [GeneratedRegex(" {2,}")]
+    private static partial Regex SpaceRuns();
+
+    private static string FoldSpaces(string text) => SpaceRuns().Replace(text, "  ");
+
     private static string Golden(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Golden", name));
 
     [TestCase("full.txt", "-f")]
@@ -77,7 +82,16 @@ public sealed partial class ImcsTests
         var result = Imcs(args);
 
         Assert.That(result.ExitCode, Is.Zero, result.Error);
-        Assert.That(Normalise(result.Output), Is.EqualTo(Golden(golden)));
+        // Pids differ in width from run to run, and the columns widen with them: compare with runs of spaces
+        // folded, and check the alignment itself on the regions table.
+        Assert.That(FoldSpaces(Normalise(result.Output)), Is.EqualTo(FoldSpaces(Golden(golden))));
+        var lines = result.Output.Split('\n');
+        var header = Array.FindIndex(lines, l => l.StartsWith("TYPE  ID  KEY", StringComparison.Ordinal));
+        if (header >= 0)
+        {
+            Assert.That(lines[header + 1].IndexOf("100", StringComparison.Ordinal), Is.EqualTo(lines[header].IndexOf("KEY", StringComparison.Ordinal)));
+            Assert.That(lines[header + 1].IndexOf("rw-------", StringComparison.Ordinal), Is.EqualTo(lines[header].IndexOf("MODE", StringComparison.Ordinal)));
+        }
     }
 
     [Test]
