@@ -68,11 +68,8 @@ public sealed partial class DriverSession
 
     public ClusterInfoSnapshot GetClusterInfo()
     {
-        using (EnterRegistered())
-        {
-        }
-
-        return _cluster.ReadInfo();
+        using var scope = EnterRegistered();
+        return _cluster.ReadInfoHeld();
     }
 
     /// <summary>The error count of a logical rail (<c>imc_rderrcnt_mr</c>): negative while the rail processes an error.</summary>

@@ -186,4 +186,19 @@ public sealed class ErrorCountTests
         Assert.That(StatusOf(() => context.ReadErrorCount(rail)), Is.EqualTo(ImcStatus.BadRail));
         Assert.That(StatusOf(() => context.CheckErrorCount(ref count, rail)), Is.EqualTo(ImcStatus.BadRail));
     }
+
+    [Test]
+    public void ShouldReadANegativeCountWhileTheRailProcessesAnError()
+    {
+        // A window of a minute (imc_init --error-window), so the test reads inside it whatever the machine's speed.
+        using var cluster = TemporaryCluster.Create(new ClusterConfiguration { ErrorWindowMs = 60_000 }, "alpha");
+        using var context = cluster.Open("alpha");
+        var count = 0;
+
+        cluster.InitHost("beta"); // a host join: an error on every rail
+
+        Assert.That(context.ReadErrorCount(0), Is.Negative);
+        Assert.That(context.CheckErrorCount(ref count, 0), Is.EqualTo(ImcStatus.McError));
+        Assert.That(ClusterAdmin.ReadRails(cluster.Paths).Logical[0].Processing, Is.True);
+    }
 }

@@ -96,6 +96,16 @@ public sealed class ImcInitTests
     }
 
     [Test]
+    public void ShouldFixTheErrorWindowWhenTheClusterIsCreated()
+    {
+        var created = ImcInit("--host", "alpha", "--error-window", "250");
+
+        Assert.That(created.Output, Does.Contain("error window 250 ms"));
+        Assert.That(ImcInit("--host", "beta").Output, Does.Contain("error window 250 ms"));
+        AssertFailedWithOneLine(ImcInit("--host", "beta", "--error-window", "5"), "fixed when the cluster is created");
+    }
+
+    [Test]
     public void ShouldRefuseAnOddFailoverPair()
     {
         AssertFailedWithOneLine(ImcInit("--host", "alpha", "--rails", "3", "--rail-style", "1"), "even number");

@@ -68,15 +68,7 @@ public sealed class ProgramProcess : IDisposable
     /// </summary>
     public static ProgramProcess Start(string program, string root, string cluster, string host, params string[] args)
     {
-        var info = new ProcessStartInfo
-        {
-            FileName = "dotnet",
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program + ".dll"));
+        var info = DotnetProcess.StartInfo(Path.Combine(AppContext.BaseDirectory, program + ".dll"));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -85,7 +77,6 @@ public sealed class ProgramProcess : IDisposable
         info.Environment["IMC_ROOT"] = root;
         info.Environment["IMC_CLUSTER"] = cluster;
         info.Environment["IMC_HOST"] = host;
-        info.Environment.Remove("IMC_AUTO_INIT");
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {program}");
         return new ProgramProcess(process, $"{program} {string.Join(' ', args)}".TrimEnd(), host);
     }

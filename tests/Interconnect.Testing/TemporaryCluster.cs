@@ -48,7 +48,7 @@ public sealed class TemporaryCluster : IDisposable
 
     public HostInitResult InitHost(string host, ClusterConfiguration? configuration = null) =>
         ClusterAdmin.InitializeHost(Paths, host, configuration?.MaxAllocBytes, configuration?.MaxRecvBytes,
-            configuration?.PhysicalRails, configuration?.RailStyle);
+            configuration?.PhysicalRails, configuration?.RailStyle, configuration?.ErrorWindowMs);
 
     public ImcOptions Options(string host, string? cluster = null, bool? autoInitialize = null) =>
         new() { Root = Root, Cluster = cluster ?? ClusterName, Host = host, AutoInitialize = autoInitialize };

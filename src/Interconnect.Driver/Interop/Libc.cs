@@ -20,10 +20,7 @@ internal static unsafe partial class Libc
     public const int ProtWrite = 0x2;
     public const int MapShared = 0x01;
 
-    public const int EIntr = 4;
-    public const int ESrch = 3;
     public const int EPerm = 1;
-    public const int EAgain = 11;
     public const int EExist = 17;
     public const int EAccess = 13;
     public const int ENoEnt = 2;

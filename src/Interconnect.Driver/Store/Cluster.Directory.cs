@@ -264,23 +264,29 @@ internal sealed partial class Cluster
         ClusterEventWatcher.WakeAll(ref header.EventSequence);
     }
 
-    /// <summary>The up hosts, the logical rail count and the mask of active logical rails.</summary>
+    /// <summary>The up hosts, the logical rail count and the mask of active logical rails (enters the directory).</summary>
     public ClusterInfoSnapshot ReadInfo()
     {
         using (EnterDirectory())
         {
-            ref var header = ref Control.Header;
-            uint mask = 0;
-            for (var r = 0; r < header.LogicalRails; r++)
-            {
-                if ((Volatile.Read(ref Control.Rail(r).FaultWord) & LogicalRailEntry.FaultRailDown) == 0)
-                {
-                    mask |= 1u << r;
-                }
-            }
-
-            return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask,
-                Volatile.Read(ref header.HostSequence), Volatile.Read(ref header.RailSequence));
+            return ReadInfoHeld();
         }
+    }
+
+    /// <summary><see cref="ReadInfo"/> for a caller that already holds the directory.</summary>
+    public ClusterInfoSnapshot ReadInfoHeld()
+    {
+        ref var header = ref Control.Header;
+        uint mask = 0;
+        for (var r = 0; r < header.LogicalRails; r++)
+        {
+            if ((Volatile.Read(ref Control.Rail(r).FaultWord) & LogicalRailEntry.FaultRailDown) == 0)
+            {
+                mask |= 1u << r;
+            }
+        }
+
+        return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask,
+            Volatile.Read(ref header.HostSequence), Volatile.Read(ref header.RailSequence));
     }
 }

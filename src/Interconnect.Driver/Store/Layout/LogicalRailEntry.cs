@@ -6,7 +6,7 @@ namespace Interconnect.Driver.Store.Layout;
 /// One logical rail.
 /// <code>
 ///  0          4            8                    16            20         24               28
-///  | FaultWord | ErrorCount | ProcessingUntilMs  | PendingDrops | DropHost | ActivePhysical | State |   line 0
+///  | FaultWord | ErrorCount | ProcessingUntilMs  | PendingDrops | DropHost | ActivePhysical | (reserved) |   line 0
 ///  64: RetiredWrites | RetiredBytes | RetiredDrops                                                    line 1
 /// </code>
 /// <see cref="FaultWord"/> is read by every write: zero means "no fault to act on", so the data path pays one load.
@@ -27,7 +27,6 @@ internal struct LogicalRailEntry
     [FieldOffset(16)] public int PendingDrops;
     [FieldOffset(20)] public int DropHost;
     [FieldOffset(24)] public int ActivePhysical;
-    [FieldOffset(28)] public int State;
 
     [FieldOffset(64)] public long RetiredWrites;
     [FieldOffset(72)] public long RetiredBytes;
