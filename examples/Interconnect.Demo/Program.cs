@@ -17,7 +17,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Interconnect.Driver;
 using Interconnect.Imc;
 
 const int PingKey = 1001;
@@ -58,21 +57,21 @@ if (args.Length > 0 && args[0] == "--peer")
 var cluster = $"demo-{Environment.ProcessId}";
 Environment.SetEnvironmentVariable("IMC_CLUSTER", cluster);
 Environment.SetEnvironmentVariable("IMC_AUTO_INIT", "1");
-var paths = ClusterPaths.Resolve();
+var root = Environment.GetEnvironmentVariable("IMC_ROOT") is { Length: > 0 } r ? r : "/dev/shm/imc";
 try
 {
     return RunAlpha();
 }
 finally
 {
-    ClusterAdmin.Destroy(paths);
-    Console.WriteLine($"alpha: removed cluster '{cluster}' from {paths.Root}");
+    ImcControl.DestroyCluster();
+    Console.WriteLine($"alpha: removed cluster '{cluster}' from {root}");
 }
 
 int RunAlpha()
 {
     using var context = ImcContext.Open(new ImcOptions { Host = "alpha" });
-    Console.WriteLine($"alpha: pid {context.ProcessId} joined cluster '{cluster}' under {paths.Root} (auto-initialised)");
+    Console.WriteLine($"alpha: pid {context.ProcessId} joined cluster '{cluster}' under {root} (auto-initialised)");
     using var ping = context.AllocateRegion(PingKey, RegionSize);
     using var pong = context.AllocateRegion(PongKey, RegionSize);
     using var counter = context.AllocateRegion(CounterKey, RegionSize, flags: ImcRegionFlags.Coherent);

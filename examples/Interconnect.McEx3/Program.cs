@@ -27,7 +27,6 @@
 // 4 the receiver accepted a message whose body was not whole (the pattern failed).
 
 using System.CommandLine;
-using Interconnect.Driver;
 using Interconnect.Imc;
 
 namespace Interconnect.Examples.McEx3;
@@ -107,11 +106,6 @@ internal static class Program
         catch (ImcException e)
         {
             Console.Error.WriteLine($"mc_ex3: {e.Message}");
-            return 2;
-        }
-        catch (DriverException e)
-        {
-            Console.Error.WriteLine($"mc_ex3: fault injection failed: {e.Message}");
             return 2;
         }
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Interconnect.Driver;
 using Interconnect.Imc;
 
 namespace Interconnect.Examples.McEx3;
@@ -121,7 +120,7 @@ internal static class Transmitter
     /// </summary>
     private static void InjectDrop(int message)
     {
-        ClusterAdmin.InjectErrors(ClusterPaths.Resolve(), MessagePage.LogicalRail, 1);
+        ImcControl.InjectErrors(MessagePage.LogicalRail, 1);
         Console.WriteLine($"mc_ex3 tx: message {message}: injected a lost delivery on logical rail {MessagePage.LogicalRail} " +
             "(as imcctl inject-error --rail 0 --count 1)");
     }

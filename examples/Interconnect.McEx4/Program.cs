@@ -29,7 +29,6 @@
 
 using System.CommandLine;
 using System.Diagnostics;
-using Interconnect.Driver;
 using Interconnect.Imc;
 
 namespace Interconnect.Examples.McEx4;
@@ -86,11 +85,6 @@ internal static class Program
                 Console.Error.WriteLine($"mc_ex4: {e.Message}");
                 return 2;
             }
-            catch (DriverException e)
-            {
-                Console.Error.WriteLine($"mc_ex4: fault injection failed: {e.Message}");
-                return 2;
-            }
         });
         return command.Parse(args).Invoke();
     }
@@ -138,7 +132,7 @@ internal static class Program
                     transmission++;
                     if (dropArmed)
                     {
-                        ClusterAdmin.InjectErrors(ClusterPaths.Resolve(), MessagePage.LogicalRail, 1);
+                        ImcControl.InjectErrors(MessagePage.LogicalRail, 1);
                         Console.WriteLine($"mc_ex4: message {message}: injected a lost delivery on logical rail " +
                             $"{MessagePage.LogicalRail} (as imcctl inject-error --rail 0 --count 1)");
                         dropArmed = false;

@@ -18,7 +18,6 @@
 
 using System.CommandLine;
 using System.Globalization;
-using Interconnect.Driver;
 using Interconnect.Imc;
 
 namespace Interconnect.Messaging;
@@ -76,11 +75,6 @@ internal static class Program
             Console.Error.WriteLine($"mc_msg: {e.Message}");
             return 2;
         }
-        catch (DriverException e)
-        {
-            Console.Error.WriteLine($"mc_msg: fault injection failed: {e.Message}");
-            return 2;
-        }
         catch (TimeoutException e)
         {
             Console.Error.WriteLine($"mc_msg: {e.Message}");
@@ -93,14 +87,13 @@ internal static class Program
         using var sender = new MessageSender(context, options);
         Console.WriteLine($"mc_msg send: pid {context.ProcessId} on host {context.HostName}: sending {count} message(s) " +
             $"on ring key {options.Key}");
-        var paths = dropEvery > 0 ? ClusterPaths.Resolve() : null;
         var injected = 0;
         var buffer = new byte[options.MaxMessageLength];
         for (var i = 1; i <= count; i++)
         {
-            if (paths is not null && i % dropEvery == 0)
+            if (dropEvery > 0 && i % dropEvery == 0)
             {
-                ClusterAdmin.InjectErrors(paths, options.LogicalRail, 1);
+                ImcControl.InjectErrors(options.LogicalRail, 1);
                 injected++;
             }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Interconnect.Driver;
 using Interconnect.Imc;
 using Interconnect.Latency.Interop;
 using Interconnect.Latency.Protocol;
@@ -57,7 +56,7 @@ internal sealed class ImcBroadcastScenario : ILatencyScenario
         }
         finally
         {
-            ClusterAdmin.Destroy(ClusterPaths.Resolve(round.ImcRoot, cluster));
+            ImcControl.DestroyCluster(new ImcOptions { Root = round.ImcRoot, Cluster = cluster });
         }
 
         string[] notes = [$"warm-up {warmup.TotalMilliseconds:0} ms; methods compiled while measuring: this process {jit}, peer {peerJit}"];

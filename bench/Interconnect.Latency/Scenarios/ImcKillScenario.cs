@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime;
 using System.Runtime.InteropServices;
-using Interconnect.Driver;
 using Interconnect.Imc;
 using Interconnect.Latency.Interop;
 using Interconnect.Latency.Protocol;
@@ -62,7 +61,7 @@ internal sealed class ImcKillScenario : ILatencyScenario
         }
         finally
         {
-            ClusterAdmin.Destroy(ClusterPaths.Resolve(round.ImcRoot, cluster));
+            ImcControl.DestroyCluster(new ImcOptions { Root = round.ImcRoot, Cluster = cluster });
         }
 
         string[] notes = [$"warm-up {warmup.TotalMilliseconds:0} ms; methods compiled while measuring: this process {jit}, peer {peerJit}"];

@@ -46,7 +46,7 @@ internal sealed class ImcPingPongScenario : ILatencyScenario
         }
         finally
         {
-            ClusterAdmin.Destroy(ClusterPaths.Resolve(round.ImcRoot, cluster));
+            ImcControl.DestroyCluster(new ImcOptions { Root = round.ImcRoot, Cluster = cluster });
         }
 
         return PingPongRuns.ToRun(Name, round.Round, Groups.Imc, result, peerJit);
