@@ -1,7 +1,7 @@
 namespace Interconnect.Driver;
 
 /// <summary>What <c>imc_init</c> fixes when it creates a cluster, and what it may change afterwards.</summary>
-public sealed record ClusterConfiguration
+internal sealed record ClusterConfiguration
 {
     public const int SingleRail = 0;
     public const int FailoverPair = 1;

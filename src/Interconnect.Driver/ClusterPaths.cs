@@ -6,7 +6,7 @@ namespace Interconnect.Driver;
 /// Where a cluster lives: <c>IMC_ROOT/IMC_CLUSTER</c>, with its control file and its folder of receive files.
 /// Names are checked here, once, so that no name can lead outside <c>IMC_ROOT</c>.
 /// </summary>
-public sealed partial class ClusterPaths
+internal sealed partial class ClusterPaths
 {
     public const string DefaultRoot = "/dev/shm/imc";
     public const string DefaultCluster = "default";

@@ -1,7 +1,7 @@
 namespace Interconnect.Driver;
 
 /// <summary>A driver operation failed; <see cref="Status"/> says how, the message says what and what to do.</summary>
-public sealed class DriverException : Exception
+internal sealed class DriverException : Exception
 {
     public DriverException(DriverStatus status, string message)
         : base(message) => Status = status;

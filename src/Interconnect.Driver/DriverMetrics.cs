@@ -7,7 +7,7 @@ namespace Interconnect.Driver;
 /// only bumps counters it owns (a window's own counters in the control file, a lock set's own fields); the sums are
 /// taken here, when a metrics reader asks.
 /// </summary>
-public static class DriverMetrics
+internal static class DriverMetrics
 {
     private static readonly ConcurrentDictionary<DriverSession, byte> s_sessions = new();
     private static long s_retiredWrites;

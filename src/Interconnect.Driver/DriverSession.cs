@@ -1,49 +1,47 @@
+using Interconnect.Driver.Directory;
 using Interconnect.Driver.Store;
-using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver;
 
 /// <summary>
-/// One process registered in a cluster, on one host: what <c>imc_api_init</c> makes. Every directory operation of
-/// the API goes through here. Safe to use from several threads.
+/// One process registered in a cluster, on one host: what <c>imc_api_init</c> makes. It makes directory operations
+/// in its registration's name through the <see cref="IDirectory"/>, and opens the data-path ports (transmitters,
+/// receive ports, lock ports) over the hot words and fabric the directory hands out. Safe to use from several threads.
 /// </summary>
-public sealed partial class DriverSession : IDisposable
+internal sealed class DriverSession : IDisposable
 {
-    private readonly Cluster _cluster;
-    private readonly int _slot;
-    private readonly int _incarnation;
-    private readonly Credentials _credentials = Credentials.Current;
+    /// <summary>Largest region: the address space of one mapping we are willing to make.</summary>
+    public const long MaxRegionSize = ControlFileDirectory.MaxRegionSize;
+
+    /// <summary>Signals are 1 to this.</summary>
+    public const int MaxSignal = 64;
+
+    private readonly IDirectory _directory;
     private readonly HashSet<IDisposable> _ports = [];
     private int _disposed;
 
-    private DriverSession(Cluster cluster, string hostName, int host, int slot, int incarnation)
+    private DriverSession(IDirectory directory, ProcessRegistration registration, ClusterPaths paths, bool joinedHost)
     {
-        _cluster = cluster;
-        HostName = hostName;
-        Host = host;
-        _slot = slot;
-        _incarnation = incarnation;
+        _directory = directory;
+        Registration = registration;
+        Paths = paths;
+        JoinedHost = joinedHost;
     }
 
-    public string HostName { get; }
+    public string HostName => Registration.HostName;
 
-    /// <summary>The host's slot in the cluster.</summary>
-    public int Host { get; }
-
-    public int ProcessId { get; } = Environment.ProcessId;
+    public int ProcessId => Registration.ProcessId;
 
     /// <summary>Whether opening this session brought its host up (auto-initialisation).</summary>
-    public bool JoinedHost { get; private init; }
+    public bool JoinedHost { get; }
 
-    public ClusterPaths Paths => _cluster.Paths;
+    public ClusterPaths Paths { get; }
 
-    public int LogicalRails => _cluster.Control.Header.LogicalRails;
+    public int LogicalRails => _directory.LogicalRails;
 
-    /// <summary>
-    /// Turns a driver failure met on the data path (a window's refresh) into the caller's own exception type;
-    /// the API sets it once, so its one conversion applies there too.
-    /// </summary>
-    public Func<DriverException, Exception>? ErrorTranslator { get; set; }
+    internal IDirectory Directory => _directory;
+
+    internal ProcessRegistration Registration { get; }
 
     /// <summary>
     /// Registers this process on <paramref name="hostName"/>. Without <paramref name="autoInitialize"/>, a cluster or
@@ -53,51 +51,17 @@ public sealed partial class DriverSession : IDisposable
     public static DriverSession Open(ClusterPaths paths, string hostName, bool autoInitialize)
     {
         ClusterPaths.ValidateName(hostName, "host name (IMC_HOST)");
-        var joined = autoInitialize && ClusterAdmin.InitializeHost(paths, hostName).JoinedHost;
-
-        var identity = ProcessIdentity.Current;
-        var credentials = Credentials.Current;
-        var cluster = Cluster.Open(paths);
+        var directory = autoInitialize ? ControlFileDirectory.OpenOrCreate(paths) : ControlFileDirectory.Open(paths);
         try
         {
-            using (cluster.EnterDirectory())
-            {
-                var host = cluster.FindHost(hostName);
-                if (host < 0 || !cluster.IsHostUp(host))
-                {
-                    throw new DriverException(DriverStatus.NotInitialized,
-                        $"host '{hostName}' is not initialised in cluster '{paths.Cluster}': run imc_init --host {hostName} " +
-                        "(or set IMC_AUTO_INIT=1)");
-                }
-
-                for (var slot = 0; slot < ControlLayout.MaxProcesses; slot++)
-                {
-                    ref var process = ref cluster.Control.Process(slot);
-                    if (process.State != ProcessEntry.StateFree)
-                    {
-                        continue;
-                    }
-
-                    process.Pid = identity.Pid;
-                    process.StartTime = identity.StartTime;
-                    process.Host = host;
-                    process.Uid = credentials.Uid;
-                    process.Gid = credentials.Gid;
-                    process.Incarnation++;
-                    process.RegisteredUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                    Volatile.Write(ref process.State, ProcessEntry.StateLive); // release: complete before it counts
-                    var session = new DriverSession(cluster, hostName, host, slot, process.Incarnation) { JoinedHost = joined };
-                    DriverMetrics.Register(session);
-                    return session;
-                }
-
-                throw new DriverException(DriverStatus.NoResources,
-                    $"all {ControlLayout.MaxProcesses} process entries of cluster '{paths.Cluster}' are in use");
-            }
+            var joined = autoInitialize && directory.InitializeHost(hostName, maxAllocBytes: null, maxRecvBytes: null).JoinedHost;
+            var session = new DriverSession(directory, directory.Register(hostName), paths, joined);
+            DriverMetrics.Register(session);
+            return session;
         }
         catch
         {
-            cluster.Dispose();
+            directory.Dispose();
             throw;
         }
     }
@@ -110,27 +74,14 @@ public sealed partial class DriverSession : IDisposable
             return;
         }
 
-        IDisposable[] ports;
-        lock (_ports)
-        {
-            ports = [.. _ports];
-        }
-
-        foreach (var port in ports)
+        foreach (var port in Ports())
         {
             port.Dispose(); // windows stop at once; their detach is part of the release below
         }
 
         try
         {
-            using (_cluster.EnterDirectory())
-            {
-                if (IsRegistered())
-                {
-                    _cluster.ReleaseProcess(_slot);
-                    _cluster.CollectGarbage(scanFiles: false);
-                }
-            }
+            _directory.Unregister(Registration);
         }
         catch (DriverException)
         {
@@ -138,12 +89,84 @@ public sealed partial class DriverSession : IDisposable
         }
 
         DriverMetrics.Unregister(this);
-        // The control file stays mapped: windows that outlive the session still read their words through it.
+        // The directory stays open: windows that outlive the session still read their hot words through it.
     }
 
-    internal Cluster Cluster => _cluster;
+    public RegionHandle AllocateRegion(int key, long size, int permissions, bool coherent, int logicalRail) =>
+        Live().AllocateRegion(Registration, key, size, permissions, coherent, logicalRail);
 
-    internal Exception Translate(DriverException e) => ErrorTranslator?.Invoke(e) ?? e;
+    public void DeallocateRegion(RegionHandle region) => Live().DeallocateRegion(Registration, region);
+
+    public ReceivePort AttachReceive(RegionHandle region, bool nonShared)
+    {
+        var (memory, length) = Live().AttachReceive(Registration, region, nonShared);
+        try
+        {
+            return new ReceivePort(this, region, _directory.Fabric.OpenForReceive(memory, length));
+        }
+        catch
+        {
+            DetachQuietly(region, receive: true, transmit: false);
+            throw;
+        }
+    }
+
+    public Transmitter AttachTransmit(RegionHandle region, bool nonShared, bool loopback) =>
+        new(this, region, Live().AttachTransmit(Registration, region, nonShared, loopback, targetHost: null));
+
+    public Transmitter AttachTransmitTo(RegionHandle region, string hostName, bool nonShared) =>
+        new(this, region, Live().AttachTransmit(Registration, region, nonShared, loopback: false, hostName));
+
+    /// <summary>Detaches this process from a region in the given directions; false when it was not attached so.</summary>
+    public bool Detach(RegionHandle region, bool receive, bool transmit) => Live().Detach(Registration, region, receive, transmit);
+
+    public LockSetPort? AllocateLockSet(int key, int count, int permissions, bool create) =>
+        Live().AllocateLockSet(Registration, key, count, permissions, create) is { } handle ? new LockSetPort(this, handle) : null;
+
+    public void DeallocateLockSet(LockSetHandle lockSet) => Live().DeallocateLockSet(Registration, lockSet);
+
+    public void Kill(string hostName, int processId, int signal)
+    {
+        Live().Kill(Registration, hostName, processId, signal);
+        DriverMetrics.SignalSent();
+    }
+
+    public ClusterInfoSnapshot GetClusterInfo() => Live().ReadInfo(Registration);
+
+    public int ReadErrorCount(int logicalRail) => Live().ReadErrorCount(logicalRail);
+
+    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail)
+    {
+        var status = Live().CheckErrorCount(ref errorCount, logicalRail);
+        if (status != DriverStatus.Success)
+        {
+            DriverMetrics.ErrorDetected();
+        }
+
+        return status;
+    }
+
+    /// <summary>Completes with the cluster's information once <paramref name="done"/> holds for it.</summary>
+    public Task<ClusterInfoSnapshot> WaitForClusterAsync(Func<ClusterInfoSnapshot, bool> done, CancellationToken cancellationToken) =>
+        Live().WatchAsync(done, cancellationToken);
+
+    internal RouteSet ReadRoutes(RegionHandle region, TransmitAttachment attachment) =>
+        Live().ReadRoutes(Registration, region, attachment);
+
+    /// <summary>Detaches on a window's dispose: a directory that is gone or a session that closed leaves nothing to do.</summary>
+    internal void DetachQuietly(RegionHandle region, bool receive, bool transmit)
+    {
+        try
+        {
+            Detach(region, receive, transmit);
+        }
+        catch (DriverException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     internal void Track(IDisposable port)
     {
@@ -169,25 +192,9 @@ public sealed partial class DriverSession : IDisposable
         }
     }
 
-    internal Cluster.DirectoryScope EnterRegistered()
+    private IDirectory Live()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var scope = _cluster.EnterDirectory();
-        if (!IsRegistered())
-        {
-            scope.Dispose();
-            throw new DriverException(DriverStatus.NotInitialized,
-                $"this process is no longer registered in cluster '{Paths.Cluster}' (host '{HostName}' was taken down): " +
-                "open a new context after imc_init");
-        }
-
-        return scope;
-    }
-
-    private bool IsRegistered()
-    {
-        ref var process = ref _cluster.Control.Process(_slot);
-        return process.State == ProcessEntry.StateLive && process.Incarnation == _incarnation &&
-            process.Pid == Environment.ProcessId && _cluster.IsHostUp(Host);
+        return _directory;
     }
 }

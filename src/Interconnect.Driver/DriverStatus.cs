@@ -4,7 +4,7 @@ namespace Interconnect.Driver;
 /// The outcomes the driver reports. Each value equals the <c>ImcStatus</c> of the same name, so the API converts
 /// by number in one place (checked by a test).
 /// </summary>
-public enum DriverStatus
+internal enum DriverStatus
 {
     Success = 0,
     McFull = -1,

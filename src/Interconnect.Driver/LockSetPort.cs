@@ -12,7 +12,7 @@ namespace Interconnect.Driver;
 /// waiter spins briefly, then sleeps on the word's futex; a release wakes one sleeper only when one sleeps. A lock
 /// whose holder died is taken over by the next acquirer.
 /// </summary>
-public sealed unsafe class LockSetPort : IDisposable
+internal sealed unsafe class LockSetPort : IDisposable
 {
     private const int SpinIterations = 200;
     private static readonly TimeSpan s_sleepSlice = TimeSpan.FromMilliseconds(50);
@@ -27,9 +27,8 @@ public sealed unsafe class LockSetPort : IDisposable
     {
         _session = session;
         Handle = handle;
-        var control = session.Cluster.Control;
-        _words = (LockWord*)Unsafe.AsPointer(ref control.Lock(control.LockSet(handle.Slot).FirstLock));
-        _me = session.LockOwnerValue;
+        _words = session.Directory.LockWords(handle);
+        _me = session.Registration.LockOwner;
         session.Track(this);
     }
 
@@ -37,70 +36,97 @@ public sealed unsafe class LockSetPort : IDisposable
 
     public int Count => Handle.Count;
 
-    /// <summary>Locks taken through this port (a plain count: exact when one thread at a time acquires).</summary>
+    /// <summary>Locks taken through this port.</summary>
     public long Acquisitions => Volatile.Read(ref _acquisitions);
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>
     public long Waits => Volatile.Read(ref _waits);
 
-    /// <summary>Takes lock <paramref name="index"/>, waiting as long as it takes.</summary>
-    public void Acquire(int index)
+    /// <summary>
+    /// Takes lock <paramref name="index"/>, waiting as long as it takes: <see cref="DriverStatus.Success"/>, or
+    /// <see cref="DriverStatus.BadLock"/> (no such lock) or <see cref="DriverStatus.LockPrior"/> (held by this process).
+    /// </summary>
+    public DriverStatus Acquire(int index)
     {
+        if ((uint)index >= (uint)Handle.Count)
+        {
+            return DriverStatus.BadLock;
+        }
+
         ref var word = ref Word(index);
         var owner = Volatile.Read(ref word.Owner);
         if (owner == _me)
         {
-            ThrowPrior(index);
+            return DriverStatus.LockPrior;
         }
 
         // Interlocked: the compare-and-swap that takes a free lock is also the acquire fence.
         if (owner == 0 && Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0)
         {
-            _acquisitions++;
-            return;
+            Interlocked.Increment(ref _acquisitions);
+            return DriverStatus.Success;
         }
 
         Interlocked.Increment(ref _waits);
         AcquireSlow(ref word);
         Interlocked.Increment(ref _acquisitions);
+        return DriverStatus.Success;
     }
 
-    /// <summary>Takes lock <paramref name="index"/> if it is free (or its holder died); false when another holds it.</summary>
-    public bool TryAcquire(int index)
+    /// <summary>
+    /// Takes lock <paramref name="index"/> if it is free (or its holder died): <see cref="DriverStatus.Success"/>, or
+    /// <see cref="DriverStatus.NoLockGot"/> when another holds it, or as <see cref="Acquire"/>.
+    /// </summary>
+    public DriverStatus TryAcquire(int index)
     {
+        if ((uint)index >= (uint)Handle.Count)
+        {
+            return DriverStatus.BadLock;
+        }
+
         ref var word = ref Word(index);
         var owner = Volatile.Read(ref word.Owner);
         if (owner == _me)
         {
-            ThrowPrior(index);
+            return DriverStatus.LockPrior;
         }
 
         var taken = owner == 0
             ? Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0 // acquire fence when taken
-            : !_session.Cluster.IsLockOwnerAlive(owner) && Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner;
-        if (taken)
+            : !_session.Directory.IsLockOwnerAlive(owner) && Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner;
+        if (!taken)
         {
-            _acquisitions++;
+            return DriverStatus.NoLockGot;
         }
 
-        return taken;
+        Interlocked.Increment(ref _acquisitions);
+        return DriverStatus.Success;
     }
 
-    /// <summary>Releases lock <paramref name="index"/>, which this process must hold.</summary>
-    public void Release(int index)
+    /// <summary>
+    /// Releases lock <paramref name="index"/>: <see cref="DriverStatus.Success"/>, or <see cref="DriverStatus.BadLock"/>
+    /// or <see cref="DriverStatus.LockNotHeld"/> (this process does not hold it).
+    /// </summary>
+    public DriverStatus Release(int index)
     {
+        if ((uint)index >= (uint)Handle.Count)
+        {
+            return DriverStatus.BadLock;
+        }
+
         ref var word = ref Word(index);
         // Interlocked: a full fence, so everything done under the lock is visible before it reads free.
         if (Interlocked.CompareExchange(ref word.Owner, 0, _me) != _me)
         {
-            ThrowNotHeld(index);
+            return DriverStatus.LockNotHeld;
         }
 
         Cluster.WakeOne(ref word);
+        return DriverStatus.Success;
     }
 
     /// <summary>Whether this process holds lock <paramref name="index"/>.</summary>
-    public bool Holds(int index) => Volatile.Read(ref Word(index).Owner) == _me;
+    public bool Holds(int index) => (uint)index < (uint)Handle.Count && Volatile.Read(ref Word(index).Owner) == _me;
 
     /// <summary>Stops the port; its locks stay as they are until released or reclaimed.</summary>
     public void Dispose()
@@ -146,7 +172,7 @@ public sealed unsafe class LockSetPort : IDisposable
                 if (Stopwatch.GetElapsedTime(lastLivenessCheck) >= s_sleepSlice)
                 {
                     lastLivenessCheck = Stopwatch.GetTimestamp();
-                    if (!_session.Cluster.IsLockOwnerAlive(owner) &&
+                    if (!_session.Directory.IsLockOwnerAlive(owner) &&
                         Interlocked.CompareExchange(ref word.Owner, _me, owner) == owner)
                     {
                         return; // the holder died: the lock passes to us
@@ -168,11 +194,6 @@ public sealed unsafe class LockSetPort : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref LockWord Word(int index)
     {
-        if ((uint)index >= (uint)Handle.Count)
-        {
-            ThrowBadLock(index);
-        }
-
         if (Volatile.Read(ref _disposed) != 0)
         {
             ThrowDisposed();
@@ -180,18 +201,6 @@ public sealed unsafe class LockSetPort : IDisposable
 
         return ref _words[index];
     }
-
-    [DoesNotReturn]
-    private void ThrowBadLock(int index) => throw _session.Translate(new DriverException(DriverStatus.BadLock,
-        $"lock {index} of lock set key {Handle.Key}: the set has locks 0 to {Handle.Count - 1}"));
-
-    [DoesNotReturn]
-    private void ThrowPrior(int index) => throw _session.Translate(new DriverException(DriverStatus.LockPrior,
-        $"lock {index} of lock set key {Handle.Key} is already held by this process"));
-
-    [DoesNotReturn]
-    private void ThrowNotHeld(int index) => throw _session.Translate(new DriverException(DriverStatus.LockNotHeld,
-        $"lock {index} of lock set key {Handle.Key} is not held by this process"));
 
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(nameof(LockSetPort),

@@ -1,12 +1,12 @@
 namespace Interconnect.Driver;
 
 /// <summary>A logical rail as <c>imcs -s</c> shows it.</summary>
-public sealed record LogicalRailStatus(
+internal sealed record LogicalRailStatus(
     int Rail, int ErrorCount, bool Processing, bool Down, int ActivePhysical, int PendingDrops, long Writes, long Bytes,
     long Drops);
 
 /// <summary>A physical rail as <c>imcs -s</c> shows it.</summary>
-public sealed record PhysicalRailStatus(int Rail, int LogicalRail, bool Failed, bool Active, int Errors);
+internal sealed record PhysicalRailStatus(int Rail, int LogicalRail, bool Failed, bool Active, int Errors);
 
 /// <summary>Every rail of a cluster.</summary>
-public sealed record RailStatus(int RailStyle, IReadOnlyList<LogicalRailStatus> Logical, IReadOnlyList<PhysicalRailStatus> Physical);
+internal sealed record RailStatus(int RailStyle, IReadOnlyList<LogicalRailStatus> Logical, IReadOnlyList<PhysicalRailStatus> Physical);

@@ -6,9 +6,11 @@ namespace Interconnect.Driver;
 
 /// <summary>
 /// The data path of a receive attach: this host's receive memory of the region, mapped read-only. Reads are plain
-/// loads, with no lock and no system call.
+/// loads, with no lock and no system call. Disposing never pulls the memory from under a reader: a thread still
+/// inside a read, or holding a span from <see cref="AsSpan"/>, keeps reading the last bytes from a private copy
+/// (never a fault), and later reads throw <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed unsafe class ReceivePort : IDisposable
+internal sealed unsafe class ReceivePort : IDisposable
 {
     private readonly DriverSession _session;
     private readonly RegionHandle _region;
@@ -35,7 +37,9 @@ public sealed unsafe class ReceivePort : IDisposable
     {
         var p = At(offset, sizeof(uint));
         // Volatile: an acquire load, so reads after it see at least what was written before this value.
-        return (offset & 3) == 0 ? Volatile.Read(ref *(uint*)p) : ReadUnalignedAcquire<uint>(p);
+        var value = (offset & 3) == 0 ? Volatile.Read(ref *(uint*)p) : ReadUnalignedAcquire<uint>(p);
+        GC.KeepAlive(this); // the mapping behind p lives as long as this port
+        return value;
     }
 
     /// <summary>An acquire read of an aligned 8-byte value.</summary>
@@ -43,7 +47,9 @@ public sealed unsafe class ReceivePort : IDisposable
     {
         var p = At(offset, sizeof(ulong));
         // Volatile: an acquire load, so reads after it see at least what was written before this value.
-        return (offset & 7) == 0 ? Volatile.Read(ref *(ulong*)p) : ReadUnalignedAcquire<ulong>(p);
+        var value = (offset & 7) == 0 ? Volatile.Read(ref *(ulong*)p) : ReadUnalignedAcquire<ulong>(p);
+        GC.KeepAlive(this); // the mapping behind p lives as long as this port
+        return value;
     }
 
     /// <summary>Reads a value of any unmanaged type, then orders later reads after it.</summary>
@@ -51,7 +57,9 @@ public sealed unsafe class ReceivePort : IDisposable
         where T : unmanaged
     {
         var p = At(offset, sizeof(T));
-        return ReadUnalignedAcquire<T>(p);
+        var value = ReadUnalignedAcquire<T>(p);
+        GC.KeepAlive(this); // the mapping behind p lives as long as this port
+        return value;
     }
 
     public void Read(long offset, Span<byte> destination)
@@ -59,9 +67,13 @@ public sealed unsafe class ReceivePort : IDisposable
         var p = At(offset, destination.Length);
         new ReadOnlySpan<byte>(p, destination.Length).CopyTo(destination);
         Volatile.ReadBarrier(); // later reads are not satisfied before this copy
+        GC.KeepAlive(this); // the mapping behind p lives as long as this port
     }
 
-    /// <summary>A view of the receive memory itself; valid until the window is disposed.</summary>
+    /// <summary>
+    /// A view of the receive memory itself. After the window is disposed the view shows the last bytes, as long as
+    /// the window object is reachable.
+    /// </summary>
     public ReadOnlySpan<byte> AsSpan(long offset, int length) => new(At(offset, length), length);
 
     public void Dispose()
@@ -74,18 +86,10 @@ public sealed unsafe class ReceivePort : IDisposable
 
         _pointer = null;
         _session.Untrack(this);
-        try
-        {
-            _session.Detach(_region, receive: true, transmit: false);
-        }
-        catch (DriverException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        _file.Dispose();
+        _session.DetachQuietly(_region, receive: true, transmit: false);
+        // Not unmapped: a reader may be inside a read, or hold a span. The file's pages go now (its last detach removed
+        // it), a copy of the last bytes takes their place, and the finalizer unmaps that once no one can reach it.
+        _file.Retire(keepContents: true);
     }
 
     private static T ReadUnalignedAcquire<T>(byte* p)

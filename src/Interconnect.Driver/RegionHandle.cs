@@ -1,4 +1,4 @@
 namespace Interconnect.Driver;
 
 /// <summary>A region as its allocator sees it. <see cref="Permissions"/> are UNIX mode bits (rw-rw---- is 0660).</summary>
-public sealed record RegionHandle(int Slot, long Id, int Key, long Size, int LogicalRail, bool Coherent, int Permissions);
+internal sealed record RegionHandle(int Slot, long Id, int Key, long Size, int LogicalRail, bool Coherent, int Permissions);

@@ -19,7 +19,6 @@ public sealed class ImcContext : IDisposable
     private ImcContext(DriverSession session, ILoggerFactory loggerFactory)
     {
         _session = session;
-        _session.ErrorTranslator = ImcException.From;
         _logger = loggerFactory.CreateLogger("Interconnect.Imc");
         ImcMetrics.EnsureCreated();
         Log.ContextOpened(_logger, session.ProcessId, session.HostName, session.Paths.Cluster);
@@ -51,17 +50,14 @@ public sealed class ImcContext : IDisposable
     public static ImcContext Open(ImcOptions? options = null)
     {
         options ??= new ImcOptions();
-        try
+        var session = Boundary.Run(() =>
         {
             var paths = ClusterPaths.Resolve(options.Root, options.Cluster);
             var host = ClusterPaths.ResolveHost(options.Host);
             var auto = options.AutoInitialize ?? Environment.GetEnvironmentVariable("IMC_AUTO_INIT") == "1";
-            return new ImcContext(DriverSession.Open(paths, host, auto), options.LoggerFactory ?? NullLoggerFactory.Instance);
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+            return DriverSession.Open(paths, host, auto);
+        });
+        return new ImcContext(session, options.LoggerFactory ?? NullLoggerFactory.Instance);
     }
 
     /// <summary>
@@ -82,17 +78,10 @@ public sealed class ImcContext : IDisposable
             throw new ImcException(ImcStatus.BadParameter, $"unknown region flags {flags} for key {key}");
         }
 
-        try
-        {
-            var handle = _session.AllocateRegion(key, size, (int)permissions,
-                (flags & ImcRegionFlags.Coherent) != 0, logicalRail);
-            Log.RegionAllocated(_logger, key, size, logicalRail, handle.Coherent);
-            return new ImcRegion(_session, handle, _logger);
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+        var handle = Boundary.Run(() => _session.AllocateRegion(key, size, (int)permissions,
+            (flags & ImcRegionFlags.Coherent) != 0, logicalRail));
+        Log.RegionAllocated(_logger, key, size, logicalRail, handle.Coherent);
+        return new ImcRegion(_session, handle, _logger);
     }
 
     /// <summary>
@@ -105,16 +94,10 @@ public sealed class ImcContext : IDisposable
     /// </exception>
     public ImcLockSet AllocateLockSet(int key, int count, ImcLockPermissions permissions = ImcLockPermissions.User)
     {
-        try
-        {
-            var lockSet = new ImcLockSet(_session, _session.AllocateLockSet(key, count, (int)permissions, create: false)!, _logger);
-            Log.LockSetAllocated(_logger, key, lockSet.Count, created: false);
-            return lockSet;
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+        var port = Boundary.Run(() => _session.AllocateLockSet(key, count, (int)permissions, create: false)!);
+        var lockSet = new ImcLockSet(_session, port, _logger);
+        Log.LockSetAllocated(_logger, key, lockSet.Count, created: false);
+        return lockSet;
     }
 
     /// <summary>
@@ -124,21 +107,14 @@ public sealed class ImcContext : IDisposable
     /// </summary>
     public bool TryCreateLockSet(int key, int count, ImcLockPermissions permissions, [NotNullWhen(true)] out ImcLockSet? lockSet)
     {
-        try
+        var port = Boundary.Run(() => _session.AllocateLockSet(key, count, (int)permissions, create: true));
+        lockSet = port is null ? null : new ImcLockSet(_session, port, _logger);
+        if (lockSet is not null)
         {
-            var port = _session.AllocateLockSet(key, count, (int)permissions, create: true);
-            lockSet = port is null ? null : new ImcLockSet(_session, port, _logger);
-            if (lockSet is not null)
-            {
-                Log.LockSetAllocated(_logger, key, lockSet.Count, created: true);
-            }
+            Log.LockSetAllocated(_logger, key, lockSet.Count, created: true);
+        }
 
-            return lockSet is not null;
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+        return lockSet is not null;
     }
 
     /// <summary>Sends <paramref name="signal"/> (1 to 64) to a process that opened the API on <paramref name="hostName"/> (<c>imc_kill</c>).</summary>
@@ -149,28 +125,14 @@ public sealed class ImcContext : IDisposable
     public void Kill(string hostName, int processId, int signal)
     {
         ArgumentNullException.ThrowIfNull(hostName);
-        try
-        {
-            _session.Kill(hostName, processId, signal);
-            Log.SignalSent(_logger, signal, processId, hostName);
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+        Boundary.Run(() => _session.Kill(hostName, processId, signal));
+        Log.SignalSent(_logger, signal, processId, hostName);
     }
 
     /// <summary>The hosts that initialised the API, the logical rail count and the active rail mask (<c>imc_getclusterinfo</c>).</summary>
     public ImcClusterInfo GetClusterInfo()
     {
-        try
-        {
-            return ToInfo(_session.GetClusterInfo());
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+        return ToInfo(Boundary.Run(_session.GetClusterInfo));
     }
 
     /// <summary>
@@ -204,16 +166,8 @@ public sealed class ImcContext : IDisposable
 
         async Task<ImcClusterEvent> WaitCore()
         {
-            ClusterInfoSnapshot snapshot;
-            try
-            {
-                snapshot = await _session.WaitForClusterAsync(s => HostsDiffer(s) || RailsDiffer(s), cancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch (DriverException e)
-            {
-                throw ImcException.From(e);
-            }
+            var snapshot = await Boundary.RunAsync(() =>
+                _session.WaitForClusterAsync(s => HostsDiffer(s) || RailsDiffer(s), cancellationToken)).ConfigureAwait(false);
 
             var kind = (HostsDiffer(snapshot), RailsDiffer(snapshot)) switch
             {
@@ -234,14 +188,8 @@ public sealed class ImcContext : IDisposable
     /// <exception cref="ImcException"><see cref="ImcStatus.BadRail"/>.</exception>
     public int ReadErrorCount(int logicalRail)
     {
-        try
-        {
-            return _session.ReadErrorCount(logicalRail);
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
-        }
+        CheckRail(logicalRail);
+        return _session.ReadErrorCount(logicalRail);
     }
 
     /// <summary>
@@ -253,13 +201,17 @@ public sealed class ImcContext : IDisposable
     /// <exception cref="ImcException"><see cref="ImcStatus.BadRail"/>.</exception>
     public ImcStatus CheckErrorCount(ref int errorCount, int logicalRail)
     {
-        try
+        CheckRail(logicalRail);
+        return (ImcStatus)(int)_session.CheckErrorCount(ref errorCount, logicalRail);
+    }
+
+    /// <summary>Validates a rail here, so that the error-count calls, made on every message, need no exception boundary.</summary>
+    private void CheckRail(int logicalRail)
+    {
+        var rails = _session.LogicalRails;
+        if ((uint)logicalRail >= (uint)rails)
         {
-            return (ImcStatus)(int)_session.CheckErrorCount(ref errorCount, logicalRail);
-        }
-        catch (DriverException e)
-        {
-            throw ImcException.From(e);
+            ThrowHelper.BadRail(logicalRail, rails);
         }
     }
 

@@ -31,15 +31,38 @@ public sealed class ImcLockSet : IDisposable
 
     /// <summary>Takes lock <paramref name="index"/>, waiting as long as it is held (<c>IMC_LOCKWAIT</c>).</summary>
     /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockPrior"/>.</exception>
-    public void Acquire(int index) => _port.Acquire(index);
+    public void Acquire(int index)
+    {
+        var status = _port.Acquire(index);
+        if (status != DriverStatus.Success)
+        {
+            ThrowHelper.Lock(status, Key, index, Count);
+        }
+    }
 
     /// <summary>Takes lock <paramref name="index"/> if it is free (<c>IMC_LOCKNOWAIT</c>); false when another holds it.</summary>
     /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockPrior"/>.</exception>
-    public bool TryAcquire(int index) => _port.TryAcquire(index);
+    public bool TryAcquire(int index)
+    {
+        var status = _port.TryAcquire(index);
+        if (status is not (DriverStatus.Success or DriverStatus.NoLockGot))
+        {
+            ThrowHelper.Lock(status, Key, index, Count);
+        }
+
+        return status == DriverStatus.Success;
+    }
 
     /// <summary>Releases lock <paramref name="index"/> (<c>imc_lkrelease</c>).</summary>
     /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockNotHeld"/>.</exception>
-    public void Release(int index) => _port.Release(index);
+    public void Release(int index)
+    {
+        var status = _port.Release(index);
+        if (status != DriverStatus.Success)
+        {
+            ThrowHelper.Lock(status, Key, index, Count);
+        }
+    }
 
     /// <summary>
     /// Deallocates (<c>imc_lkdealloc</c>): <see cref="ImcStatus.LockActive"/> while this process holds one of its
@@ -54,14 +77,7 @@ public sealed class ImcLockSet : IDisposable
                 throw new ImcException(ImcStatus.NotAllocated, $"lock set key {Key} was deallocated by this process");
             }
 
-            try
-            {
-                _session.DeallocateLockSet(_port.Handle);
-            }
-            catch (DriverException e)
-            {
-                throw ImcException.From(e);
-            }
+            Boundary.Run(() => _session.DeallocateLockSet(_port.Handle));
 
             _deallocated = true;
             _port.Dispose();
@@ -85,7 +101,7 @@ public sealed class ImcLockSet : IDisposable
                 {
                     if (_port.Holds(i))
                     {
-                        _port.Release(i);
+                        _ = _port.Release(i);
                     }
                 }
             }

@@ -93,16 +93,9 @@ public sealed class ImcRegion : IDisposable
                 throw new ImcException(ImcStatus.ReceiveMapped, $"region key {Key} is already attached for receive by this process");
             }
 
-            try
-            {
-                _receive = new ImcReceiveWindow(this, _session.AttachReceive(_handle, mode == ImcShareMode.NonShared));
-                Log.RegionAttached(_logger, Key, "receive");
-                return _receive;
-            }
-            catch (DriverException e)
-            {
-                throw ImcException.From(e);
-            }
+            _receive = new ImcReceiveWindow(this, Boundary.Run(() => _session.AttachReceive(_handle, mode == ImcShareMode.NonShared)));
+            Log.RegionAttached(_logger, Key, "receive");
+            return _receive;
         }
     }
 
@@ -140,16 +133,9 @@ public sealed class ImcRegion : IDisposable
                 throw new ImcException(ImcStatus.Attached, $"region key {Key} is still attached by this process: call Detach first");
             }
 
-            try
-            {
-                _session.DeallocateRegion(_handle);
-                _deallocated = true;
-                Log.RegionDeallocated(_logger, Key);
-            }
-            catch (DriverException e)
-            {
-                throw ImcException.From(e);
-            }
+            Boundary.Run(() => _session.DeallocateRegion(_handle));
+            _deallocated = true;
+            Log.RegionDeallocated(_logger, Key);
         }
     }
 
@@ -213,16 +199,9 @@ public sealed class ImcRegion : IDisposable
                 throw new ImcException(ImcStatus.TransmitMapped, $"region key {Key} is already attached for transmit by this process");
             }
 
-            try
-            {
-                _transmit = new ImcTransmitWindow(this, attach());
-                Log.RegionAttached(_logger, Key, "transmit");
-                return _transmit;
-            }
-            catch (DriverException e)
-            {
-                throw ImcException.From(e);
-            }
+            _transmit = new ImcTransmitWindow(this, Boundary.Run(attach));
+            Log.RegionAttached(_logger, Key, "transmit");
+            return _transmit;
         }
     }
 

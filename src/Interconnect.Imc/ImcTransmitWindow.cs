@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Interconnect.Driver;
+using Interconnect.Imc.Internal;
 
 namespace Interconnect.Imc;
 
@@ -29,34 +30,58 @@ public sealed class ImcTransmitWindow : IDisposable
     {
         if (Unsafe.SizeOf<T>() == sizeof(uint))
         {
-            _transmitter.Write32(offset, Unsafe.As<T, uint>(ref value));
+            if (!_transmitter.TryWrite32(offset, Unsafe.As<T, uint>(ref value)))
+            {
+                WriteSlow(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+            }
         }
         else if (Unsafe.SizeOf<T>() == sizeof(ulong))
         {
-            _transmitter.Write64(offset, Unsafe.As<T, ulong>(ref value));
+            if (!_transmitter.TryWrite64(offset, Unsafe.As<T, ulong>(ref value)))
+            {
+                WriteSlow(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+            }
         }
         else
         {
-            _transmitter.Write(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+            Write(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
         }
     }
 
     /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/> (<c>imc_bcopy</c>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The bytes do not fit in the window at that offset.</exception>
-    public void Write(long offset, ReadOnlySpan<byte> source) => _transmitter.Write(offset, source);
+    public void Write(long offset, ReadOnlySpan<byte> source)
+    {
+        if (!_transmitter.TryWrite(offset, source))
+        {
+            WriteSlow(offset, source);
+        }
+    }
 
     /// <summary>
     /// mb(): a full barrier. Writes through a window are already seen in order, so ported code's barriers between a
     /// payload and its flag cost little and change nothing.
     /// </summary>
-#pragma warning disable CA1822 // an instance method, as mb() is used on a mapping in ported code
-    public void Barrier() => Transmitter.Barrier();
-#pragma warning restore CA1822
+    public void Barrier() => _transmitter.Barrier();
 
     /// <summary>Detaches this direction.</summary>
     public void Dispose()
     {
         _transmitter.Dispose();
         _region.Detached(this);
+    }
+
+    /// <summary>A write the fast path declined (see <see cref="Transmitter.WriteSlow"/>): the API's boundary for the data path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteSlow(long offset, ReadOnlySpan<byte> source)
+    {
+        try
+        {
+            _transmitter.WriteSlow(offset, source);
+        }
+        catch (DriverException e)
+        {
+            ThrowHelper.From(e);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using Interconnect.Driver;
+using Interconnect.Driver.Store.Layout;
 using Interconnect.Testing;
 
 namespace Interconnect.Imc.Tests;
@@ -66,7 +67,7 @@ public sealed class DamagedStateTests
 
         var e = OpenFails();
 
-        Assert.That(e.Message, Does.Contain("layout version 99").And.Contain("reads version 2"));
+        Assert.That(e.Message, Does.Contain("layout version 99").And.Contain($"reads version {ControlLayout.Version}"));
     }
 
     [TestCase(1)]

@@ -21,7 +21,7 @@ public sealed class TemporaryCluster : IDisposable
 
     public string Root { get; }
 
-    public ClusterPaths Paths { get; }
+    internal ClusterPaths Paths { get; }
 
     /// <summary>Creates an empty root; no cluster yet.</summary>
     public static TemporaryCluster CreateEmpty()
@@ -35,7 +35,7 @@ public sealed class TemporaryCluster : IDisposable
     /// <summary>Creates a cluster with the given hosts up (imc_init --host for each).</summary>
     public static TemporaryCluster Create(params string[] hosts) => Create(null, hosts);
 
-    public static TemporaryCluster Create(ClusterConfiguration? configuration, params string[] hosts)
+    internal static TemporaryCluster Create(ClusterConfiguration? configuration, params string[] hosts)
     {
         var cluster = CreateEmpty();
         foreach (var host in hosts)
@@ -46,7 +46,7 @@ public sealed class TemporaryCluster : IDisposable
         return cluster;
     }
 
-    public HostInitResult InitHost(string host, ClusterConfiguration? configuration = null) =>
+    internal HostInitResult InitHost(string host, ClusterConfiguration? configuration = null) =>
         ClusterAdmin.InitializeHost(Paths, host, configuration?.MaxAllocBytes, configuration?.MaxRecvBytes,
             configuration?.PhysicalRails, configuration?.RailStyle, configuration?.ErrorWindowMs);
 

@@ -19,6 +19,12 @@ internal static unsafe partial class Libc
     public const int ProtRead = 0x1;
     public const int ProtWrite = 0x2;
     public const int MapShared = 0x01;
+    public const int MapPrivate = 0x02;
+    public const int MapFixed = 0x10;
+    public const int MapAnonymous = 0x20;
+    public const int MapNoReserve = 0x4000;
+    public const int MremapMayMove = 0x1;
+    public const int MremapFixed = 0x2;
 
     public const int EPerm = 1;
     public const int EExist = 17;
@@ -50,6 +56,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport(LibraryName, EntryPoint = "mremap", SetLastError = true)]
+    public static partial nint Mremap(nint oldAddress, nuint oldLength, nuint newLength, int flags, nint newAddress);
 
     [LibraryImport(LibraryName, EntryPoint = "getuid")]
     public static partial int GetUid();

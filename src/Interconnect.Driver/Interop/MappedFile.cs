@@ -9,6 +9,8 @@ namespace Interconnect.Driver.Interop;
 internal sealed unsafe class MappedFile : IDisposable
 {
     private nint _address;
+    private int _retired;
+    private long _pressure;
 
     private MappedFile(string path, nint address, long length, bool writable)
     {
@@ -113,6 +115,45 @@ internal sealed unsafe class MappedFile : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>
+    /// Lets go of the file's pages at once while the address range stays valid, so that a thread still reading or
+    /// writing through an old pointer touches private memory of this process instead of taking a fault (SIGSEGV).
+    /// With <paramref name="keepContents"/> the range then holds a copy of the last bytes (a reader in flight reads
+    /// what was there); without, zeros (a writer in flight writes where no one reads). The range itself is unmapped
+    /// by <see cref="Dispose"/> or, when no one can use the pointer any more, the finalizer.
+    /// </summary>
+    public void Retire(bool keepContents)
+    {
+        var address = Volatile.Read(ref _address);
+        if (address == 0 || Interlocked.Exchange(ref _retired, 1) != 0)
+        {
+            return;
+        }
+
+        var length = (nuint)Length;
+        const int Private = Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve;
+        if (keepContents)
+        {
+            var copy = Libc.Mmap(0, length, Libc.ProtRead | Libc.ProtWrite, Private, -1, 0);
+            if (copy != -1)
+            {
+                Buffer.MemoryCopy((void*)address, (void*)copy, Length, Length);
+                // mremap over the old range replaces the file's pages with the copy in one step: no moment unmapped.
+                if (Libc.Mremap(copy, length, length, Libc.MremapMayMove | Libc.MremapFixed, address) == address)
+                {
+                    _pressure = Length;
+                    GC.AddMemoryPressure(Length); // the copy is ours until the finalizer: let the GC know it costs
+                    return;
+                }
+
+                _ = Libc.Munmap(copy, length);
+            }
+        }
+
+        // MAP_FIXED replaces the old mapping atomically; if even that fails, the file stays mapped (never a fault).
+        _ = Libc.Mmap(address, length, Libc.ProtRead | Libc.ProtWrite, Private | Libc.MapFixed, -1, 0);
+    }
+
     private static MappedFile Map(int fd, string path, long length, bool writable, string what)
     {
         var protection = Libc.ProtRead | (writable ? Libc.ProtWrite : 0);
@@ -142,6 +183,10 @@ internal sealed unsafe class MappedFile : IDisposable
         if (address != 0)
         {
             _ = Libc.Munmap(address, (nuint)Length);
+            if (_pressure != 0)
+            {
+                GC.RemoveMemoryPressure(_pressure);
+            }
         }
     }
 }

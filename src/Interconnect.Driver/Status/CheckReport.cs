@@ -8,7 +8,7 @@ namespace Interconnect.Driver.Status;
 /// <see cref="Busy"/>: the directory changed while it was read (or a live process held it the whole time), so no
 /// consistent reading was had and nothing is reported; check again.
 /// </remarks>
-public sealed record CheckReport(IReadOnlyList<string> Violations, IReadOnlyList<string> AwaitingReclamation, bool Busy = false)
+internal sealed record CheckReport(IReadOnlyList<string> Violations, IReadOnlyList<string> AwaitingReclamation, bool Busy = false)
 {
     public bool Clean => Violations.Count == 0 && !Busy;
 }

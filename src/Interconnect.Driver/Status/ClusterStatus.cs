@@ -1,7 +1,7 @@
 namespace Interconnect.Driver.Status;
 
 /// <summary>Everything <c>imcs</c> shows about a cluster, read at one moment without attaching to it or changing it.</summary>
-public sealed record ClusterStatus(
+internal sealed record ClusterStatus(
     string Cluster,
     string Directory,
     int LayoutVersion,
@@ -20,13 +20,13 @@ public sealed record ClusterStatus(
     RailStatus Rails);
 
 /// <summary>A host: up or down, its receive space, its registered processes.</summary>
-public sealed record HostStatus(string Name, string State, long MaxRecvBytes, long ReceiveUsedBytes, IReadOnlyList<int> ProcessIds);
+internal sealed record HostStatus(string Name, string State, long MaxRecvBytes, long ReceiveUsedBytes, IReadOnlyList<int> ProcessIds);
 
 /// <summary>A registered process; <see cref="Alive"/> is false for one that died and awaits reclamation.</summary>
-public sealed record ProcessStatus(int Pid, string Host, int Uid, bool Alive);
+internal sealed record ProcessStatus(int Pid, string Host, int Uid, bool Alive);
 
 /// <summary>A region with its attaches.</summary>
-public sealed record RegionStatus(
+internal sealed record RegionStatus(
     long Id, int Key, long Size, string Mode, string Owner, string Group, int LogicalRail, bool Coherent,
     IReadOnlyList<AttachStatus> Allocations, IReadOnlyList<AttachStatus> Transmit, IReadOnlyList<AttachStatus> Receive);
 
@@ -34,12 +34,12 @@ public sealed record RegionStatus(
 /// One process's hold on a region: its allocation, or an attach. <see cref="Target"/> names a point-to-point
 /// transmit attach's host.
 /// </summary>
-public sealed record AttachStatus(string Host, int Pid, bool Alive, bool Loopback, string? Target, bool NonShared);
+internal sealed record AttachStatus(string Host, int Pid, bool Alive, bool Loopback, string? Target, bool NonShared);
 
 /// <summary>A lock set, its users and the locks held.</summary>
-public sealed record LockSetStatus(
+internal sealed record LockSetStatus(
     long Id, int Key, int Count, string Mode, string Owner, string Group, IReadOnlyList<AttachStatus> Users,
     IReadOnlyList<HeldLock> Held);
 
 /// <summary>A held lock and its holder.</summary>
-public sealed record HeldLock(int Index, string Host, int Pid, bool Alive);
+internal sealed record HeldLock(int Index, string Host, int Pid, bool Alive);

@@ -169,7 +169,7 @@ internal sealed partial class Cluster
                 violations.Add($"{name}: another live region has the same key");
             }
 
-            if (r.RegionSize <= 0 || r.RegionSize > DriverSession.MaxRegionSize || (uint)r.LogicalRail >= (uint)Control.Header.LogicalRails)
+            if (r.RegionSize <= 0 || r.RegionSize > ControlFileDirectory.MaxRegionSize || (uint)r.LogicalRail >= (uint)Control.Header.LogicalRails)
             {
                 violations.Add($"{name}: size {r.RegionSize} or logical rail {r.LogicalRail} is out of range");
             }
@@ -209,22 +209,20 @@ internal sealed partial class Cluster
 
     private void CheckReceiveFile(List<string> violations, string region, ReceiveFileName file, long size, int mode)
     {
-        var path = Fabric.PathOf(file);
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (Fabric.Inspect(file) is not { } info)
         {
-            violations.Add($"{region}: receive file {path} is missing");
+            violations.Add($"{region}: receive file {file} is missing");
             return;
         }
 
         if (info.Length != size)
         {
-            violations.Add($"{region}: receive file {path} is {info.Length} bytes, expected {size}");
+            violations.Add($"{region}: receive file {info.Where} is {info.Length} bytes, expected {size}");
         }
 
-        if ((int)info.UnixFileMode != mode)
+        if (info.Mode != mode)
         {
-            violations.Add($"{region}: receive file {path} has mode {Convert.ToString((int)info.UnixFileMode, 8)}, expected {Convert.ToString(mode, 8)}");
+            violations.Add($"{region}: receive file {info.Where} has mode {Convert.ToString(info.Mode, 8)}, expected {Convert.ToString(mode, 8)}");
         }
     }
 
@@ -289,7 +287,7 @@ internal sealed partial class Cluster
 
     private void CheckFiles(List<string> violations)
     {
-        foreach (var (path, name) in Fabric.List())
+        foreach (var (path, name) in Fabric.Inventory())
         {
             if (name is null)
             {

@@ -101,6 +101,8 @@ internal sealed partial class Cluster
         a.Writes = 0;
         a.Bytes = 0;
         a.Drops = 0;
+        a.SharedWrites = 0;
+        a.SharedBytes = 0;
         Volatile.Write(ref a.State, AttachmentEntry.StateLive); // release: the fields above are complete before the entry counts
         return slot;
     }
@@ -117,8 +119,8 @@ internal sealed partial class Cluster
             {
                 ref var r = ref Control.Rail(rail);
                 // Interlocked: writers never touch these totals, but imcs may read them while we add.
-                Interlocked.Add(ref r.RetiredWrites, Volatile.Read(ref a.Writes));
-                Interlocked.Add(ref r.RetiredBytes, Volatile.Read(ref a.Bytes));
+                Interlocked.Add(ref r.RetiredWrites, a.TotalWrites);
+                Interlocked.Add(ref r.RetiredBytes, a.TotalBytes);
                 Interlocked.Add(ref r.RetiredDrops, Volatile.Read(ref a.Drops));
             }
         }

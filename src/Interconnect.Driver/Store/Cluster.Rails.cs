@@ -215,8 +215,8 @@ internal sealed partial class Cluster
             var rail = Control.Region(a.Target).LogicalRail;
             if ((uint)rail < (uint)header.LogicalRails)
             {
-                writes[rail] += Volatile.Read(ref a.Writes);
-                bytes[rail] += Volatile.Read(ref a.Bytes);
+                writes[rail] += a.TotalWrites;
+                bytes[rail] += a.TotalBytes;
                 drops[rail] += Volatile.Read(ref a.Drops);
             }
         }

@@ -105,7 +105,7 @@ internal sealed partial class Cluster
 
     private void RemoveUnknownFiles()
     {
-        foreach (var (_, name) in Fabric.List())
+        foreach (var (_, name) in Fabric.Inventory())
         {
             if (name is { } file && !IsKnownFile(file))
             {

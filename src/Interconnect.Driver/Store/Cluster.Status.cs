@@ -53,7 +53,7 @@ internal sealed partial class Cluster
                 continue;
             }
 
-            regions.Add(new RegionStatus(r.Id, r.Key, r.RegionSize, DriverSession.ModeString(r.Permissions),
+            regions.Add(new RegionStatus(r.Id, r.Key, r.RegionSize, ControlFileDirectory.ModeString(r.Permissions),
                 names.User(r.OwnerUid), names.Group(r.OwnerGid), r.LogicalRail, (r.Flags & RegionEntry.FlagCoherent) != 0,
                 Of(slot, r.Id, AttachmentEntry.KindAllocation),
                 Of(slot, r.Id, AttachmentEntry.KindTransmit, AttachmentEntry.KindTransmitPointToPoint),
@@ -80,7 +80,7 @@ internal sealed partial class Cluster
                 }
             }
 
-            lockSets.Add(new LockSetStatus(set.Id, set.Key, set.Count, DriverSession.LockModeString(set.Permissions),
+            lockSets.Add(new LockSetStatus(set.Id, set.Key, set.Count, ControlFileDirectory.LockModeString(set.Permissions),
                 names.User(set.OwnerUid), names.Group(set.OwnerGid), Of(slot, set.Id, AttachmentEntry.KindLockSet), held));
         }
 

@@ -28,7 +28,7 @@ internal sealed partial class Cluster : IDisposable
 
     public ControlFile Control { get; }
 
-    public MemoryMappedFabric Fabric { get; }
+    public IFabric Fabric { get; }
 
     public static bool Exists(ClusterPaths paths) => File.Exists(paths.ControlFile);
 

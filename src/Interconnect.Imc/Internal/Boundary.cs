@@ -21,6 +21,18 @@ internal static class Boundary
         }
     }
 
+    public static async Task<T> RunAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e);
+        }
+    }
+
     public static void Run(Action call)
     {
         try

@@ -16,7 +16,7 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(HostEntry), 128)]
     [TestCase(typeof(ProcessEntry), 64)]
     [TestCase(typeof(RegionEntry), 256)]
-    [TestCase(typeof(AttachmentEntry), 64)]
+    [TestCase(typeof(AttachmentEntry), 128)]
     [TestCase(typeof(LockSetEntry), 64)]
     [TestCase(typeof(LockWord), 64)]
     public void ShouldHaveTheDocumentedSize(Type type, int size)
@@ -47,6 +47,8 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.TargetId), 16)]
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Writes), 40)]
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Drops), 56)]
+    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.SharedWrites), 64)]
+    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.SharedBytes), 72)]
     [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorCursor), 16)]
     [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorTimesMs), 24)]
     [TestCase(typeof(LockWord), nameof(LockWord.Waiters), 8)]
@@ -67,9 +69,9 @@ public sealed class ControlLayoutTests
         Assert.That(ControlLayout.ProcessesOffset, Is.EqualTo(9728));
         Assert.That(ControlLayout.RegionsOffset, Is.EqualTo(26112));
         Assert.That(ControlLayout.AttachmentsOffset, Is.EqualTo(157184));
-        Assert.That(ControlLayout.LockSetsOffset, Is.EqualTo(419328));
-        Assert.That(ControlLayout.LockWordsOffset, Is.EqualTo(435712));
-        Assert.That(ControlLayout.FileSize, Is.EqualTo(697856));
+        Assert.That(ControlLayout.LockSetsOffset, Is.EqualTo(681472));
+        Assert.That(ControlLayout.LockWordsOffset, Is.EqualTo(697856));
+        Assert.That(ControlLayout.FileSize, Is.EqualTo(960000));
     }
 
     [Test]

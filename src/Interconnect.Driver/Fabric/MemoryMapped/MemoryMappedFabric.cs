@@ -7,27 +7,19 @@ namespace Interconnect.Driver.Fabric.MemoryMapped;
 /// mapped read-only by that host's receivers and read-write by the writers that deliver to it. The file's mode
 /// carries the region's permissions, so the operating system enforces them on anyone who bypasses the library.
 /// </summary>
-internal sealed unsafe class MemoryMappedFabric
+internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabric
 {
     private const string What = "receive file";
 
-    public MemoryMappedFabric(string regionsDirectory) => Directory = regionsDirectory;
+    public string PathOf(ReceiveFileName name) => Path.Combine(regionsDirectory, name.ToString());
 
-    public string Directory { get; }
-
-    public string PathOf(ReceiveFileName name) => Path.Combine(Directory, name.ToString());
-
-    /// <summary>
-    /// Makes the receive memory <paramref name="name"/>: zero-filled, or a copy of <paramref name="copyFrom"/>'s
-    /// current contents (a coherent region's late joiner).
-    /// </summary>
-    public void Create(ReceiveFileName name, long mappedLength, int mode, int groupId, ReceiveFileName? copyFrom)
+    public void Create(ReceiveFileName name, long length, int mode, int groupId, ReceiveFileName? copyFrom)
     {
-        using var created = MappedFile.Create(PathOf(name), mappedLength, mode, groupId, What);
+        using var created = MappedFile.Create(PathOf(name), length, mode, groupId, What);
         if (copyFrom is { } source)
         {
-            using var from = MappedFile.Open(PathOf(source), mappedLength, writable: false, What);
-            Buffer.MemoryCopy(from.Pointer, created.Pointer, mappedLength, mappedLength);
+            using var from = MappedFile.Open(PathOf(source), length, writable: false, What);
+            Buffer.MemoryCopy(from.Pointer, created.Pointer, length, length);
         }
     }
 
@@ -46,31 +38,22 @@ internal sealed unsafe class MemoryMappedFabric
         }
     }
 
-    public MappedFile MapForReceive(ReceiveFileName name, long mappedLength) => Map(name, mappedLength, writable: false);
+    public MappedFile OpenForReceive(ReceiveFileName name, long length) => Map(name, length, writable: false);
 
-    public MappedFile MapForTransmit(ReceiveFileName name, long mappedLength) => Map(name, mappedLength, writable: true);
+    public IDeliveryTarget OpenTarget(ReceiveFileName name, long length) => new MappedTarget(Map(name, length, writable: true));
 
-    private MappedFile Map(ReceiveFileName name, long mappedLength, bool writable)
+    public ReceiveMemoryInfo? Inspect(ReceiveFileName name)
     {
-        try
-        {
-            return MappedFile.Open(PathOf(name), mappedLength, writable, What);
-        }
-        catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
-        {
-            throw new DriverException(e.Status,
-                $"{e.Message} (the cluster's files were changed behind the library's back: 'imcs --check' lists what " +
-                "is wrong; detach and attach again, or recreate the cluster with imcctl destroy and imc_init)", e);
-        }
+        var info = new FileInfo(PathOf(name));
+        return info.Exists ? new ReceiveMemoryInfo(info.FullName, info.Length, (int)info.UnixFileMode) : null;
     }
 
-    /// <summary>Every receive file present, and every other entry of the folder (which should not be there).</summary>
-    public IEnumerable<(string Path, ReceiveFileName? Name)> List()
+    public IEnumerable<(string Where, ReceiveFileName? Name)> Inventory()
     {
         IEnumerable<string> entries;
         try
         {
-            entries = System.IO.Directory.EnumerateFileSystemEntries(Directory).ToList();
+            entries = System.IO.Directory.EnumerateFileSystemEntries(regionsDirectory).ToList();
         }
         catch (DirectoryNotFoundException)
         {
@@ -80,6 +63,20 @@ internal sealed unsafe class MemoryMappedFabric
         foreach (var path in entries)
         {
             yield return ReceiveFileName.TryParse(Path.GetFileName(path), out var name) ? (path, name) : (path, null);
+        }
+    }
+
+    private MappedFile Map(ReceiveFileName name, long length, bool writable)
+    {
+        try
+        {
+            return MappedFile.Open(PathOf(name), length, writable, What);
+        }
+        catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
+        {
+            throw new DriverException(e.Status,
+                $"{e.Message} (the cluster's files were changed behind the library's back: 'imcs --check' lists what " +
+                "is wrong; detach and attach again, or recreate the cluster with imcctl destroy and imc_init)", e);
         }
     }
 }

@@ -1,7 +1,7 @@
 namespace Interconnect.Driver.Store.Layout;
 
 /// <summary>
-/// Where each table lives in the control file. Version 2 of the layout:
+/// Where each table lives in the control file. Version 3 of the layout:
 /// <code>
 ///  offset                          size                       what
 ///  0                               4096                       ControlHeader
@@ -10,10 +10,10 @@ namespace Interconnect.Driver.Store.Layout;
 ///  HostsOffset           (5632)    32 x 128                   HostEntry[MaxHosts]
 ///  ProcessesOffset       (9728)    256 x 64                   ProcessEntry[MaxProcesses]
 ///  RegionsOffset         (26112)   512 x 256                  RegionEntry[MaxRegions]
-///  AttachmentsOffset     (157184)  4096 x 64                  AttachmentEntry[MaxAttachments]
-///  LockSetsOffset        (419328)  256 x 64                   LockSetEntry[MaxLockSets]
-///  LockWordsOffset       (435712)  4096 x 64                  LockWord[MaxLocks]
-///  FileSize              (697856)
+///  AttachmentsOffset     (157184)  4096 x 128                 AttachmentEntry[MaxAttachments]
+///  LockSetsOffset        (681472)  256 x 64                   LockSetEntry[MaxLockSets]
+///  LockWordsOffset       (697856)  4096 x 64                  LockWord[MaxLocks]
+///  FileSize              (960000)
 /// </code>
 /// Every entry starts on a 64-byte line, so the words the data path reads (a region's generation, a rail's fault
 /// word) never share a line with words another process writes often.
@@ -22,7 +22,7 @@ internal static class ControlLayout
 {
     /// <summary>"IMCCTRL1" read as a little-endian 64-bit number.</summary>
     public const ulong Magic = 0x314C52544343_4D49;
-    public const int Version = 2;
+    public const int Version = 3;
 
     public const int MaxLogicalRails = 4;
     public const int MaxPhysicalRails = 8;

@@ -1,10 +1,11 @@
-using Interconnect.Driver.Store;
+using System.Runtime.CompilerServices;
+using Interconnect.Driver.Directory;
 using Interconnect.Driver.Store.Layout;
 
-namespace Interconnect.Driver;
+namespace Interconnect.Driver.Store;
 
 /// <summary>Clusterwide lock sets (<c>imc_lkalloc</c>, <c>imc_lkdealloc</c>).</summary>
-public sealed partial class DriverSession
+internal sealed partial class ControlFileDirectory
 {
     /// <summary>Most locks in one set.</summary>
     public const int MaxLocksPerSet = 1024;
@@ -18,7 +19,7 @@ public sealed partial class DriverSession
     /// With <paramref name="create"/>, only creates: returns null when the set exists (IMC_EXISTS); the creator holds
     /// lock 0 when this returns, taken in the same directory change that made the set.
     /// </summary>
-    public LockSetPort? AllocateLockSet(int key, int count, int permissions, bool create)
+    public LockSetHandle? AllocateLockSet(ProcessRegistration process, int key, int count, int permissions, bool create)
     {
         if (key < 0)
         {
@@ -37,7 +38,7 @@ public sealed partial class DriverSession
                 $"lock set key {key}: give lock permissions User, Group and/or Other");
         }
 
-        using var scope = EnterRegistered();
+        using var scope = EnterRegistered(process);
         var existing = _cluster.FindLockSetByKey(key);
         if (existing >= 0)
         {
@@ -47,20 +48,20 @@ public sealed partial class DriverSession
             }
 
             ref var set = ref _cluster.Control.LockSet(existing);
-            if (!MayUseLockSet(ref set))
+            if (!MayUseLockSet(process, ref set))
             {
                 throw new DriverException(DriverStatus.Permit,
                     $"lock set key {key} (permissions {LockModeString(set.Permissions)}, owner uid {set.OwnerUid}) " +
-                    $"may not be used by uid {_credentials.Uid}");
+                    $"may not be used by uid {process.Credentials.Uid}");
             }
 
-            if (_cluster.FindAttachment(_slot, AttachmentEntry.KindLockSet, existing, set.Id) >= 0)
+            if (_cluster.FindAttachment(process.Slot, AttachmentEntry.KindLockSet, existing, set.Id) >= 0)
             {
                 throw new DriverException(DriverStatus.Prior, $"lock set key {key} is already allocated by this process");
             }
 
-            _cluster.AddAttachment(_slot, AttachmentEntry.KindLockSet, existing, set.Id);
-            return new LockSetPort(this, LockSetHandleOf(existing));
+            _cluster.AddAttachment(process.Slot, AttachmentEntry.KindLockSet, existing, set.Id);
+            return LockSetHandleOf(existing);
         }
 
         var slot = -1;
@@ -87,8 +88,8 @@ public sealed partial class DriverSession
         entry.Count = count;
         entry.FirstLock = first;
         entry.Permissions = permissions;
-        entry.OwnerUid = _credentials.Uid;
-        entry.OwnerGid = _credentials.Gid;
+        entry.OwnerUid = process.Credentials.Uid;
+        entry.OwnerGid = process.Credentials.Gid;
         entry.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         for (var i = 0; i < count; i++)
         {
@@ -100,19 +101,19 @@ public sealed partial class DriverSession
         if (create)
         {
             // The creator holds lock 0 before the set exists for anyone else.
-            _cluster.Control.Lock(first).Owner = LockOwnerValue;
+            _cluster.Control.Lock(first).Owner = process.LockOwner;
         }
 
         Volatile.Write(ref entry.State, LockSetEntry.StateLive); // release: the set is complete before it counts
-        _cluster.AddAttachment(_slot, AttachmentEntry.KindLockSet, slot, entry.Id);
-        return new LockSetPort(this, LockSetHandleOf(slot));
+        _cluster.AddAttachment(process.Slot, AttachmentEntry.KindLockSet, slot, entry.Id);
+        return LockSetHandleOf(slot);
     }
 
     /// <summary>Deallocates strictly: <see cref="DriverStatus.LockActive"/> while this process holds one of its locks.</summary>
-    public void DeallocateLockSet(LockSetHandle handle)
+    public void DeallocateLockSet(ProcessRegistration process, LockSetHandle handle)
     {
-        using var scope = EnterRegistered();
-        var allocation = _cluster.FindAttachment(_slot, AttachmentEntry.KindLockSet, handle.Slot, handle.Id);
+        using var scope = EnterRegistered(process);
+        var allocation = _cluster.FindAttachment(process.Slot, AttachmentEntry.KindLockSet, handle.Slot, handle.Id);
         if (allocation < 0 || !_cluster.IsLockSetLive(handle.Slot, handle.Id))
         {
             throw new DriverException(DriverStatus.NotAllocated, $"lock set key {handle.Key} is not allocated by this process");
@@ -121,7 +122,7 @@ public sealed partial class DriverSession
         ref var set = ref _cluster.Control.LockSet(handle.Slot);
         for (var i = 0; i < set.Count; i++)
         {
-            if (Volatile.Read(ref _cluster.Control.Lock(set.FirstLock + i).Owner) == LockOwnerValue)
+            if (Volatile.Read(ref _cluster.Control.Lock(set.FirstLock + i).Owner) == process.LockOwner)
             {
                 throw new DriverException(DriverStatus.LockActive,
                     $"lock {i} of lock set key {handle.Key} is held by this process: release it before deallocating");
@@ -132,8 +133,10 @@ public sealed partial class DriverSession
         _cluster.CollectLockSets();
     }
 
-    /// <summary>This registration's value in a lock word.</summary>
-    internal long LockOwnerValue => Cluster.LockOwner(_slot, _incarnation);
+    public unsafe LockWord* LockWords(LockSetHandle lockSet) =>
+        (LockWord*)Unsafe.AsPointer(ref _cluster.Control.Lock(_cluster.Control.LockSet(lockSet.Slot).FirstLock));
+
+    public bool IsLockOwnerAlive(long owner) => _cluster.IsLockOwnerAlive(owner);
 
     /// <summary>"user,group" for 0110.</summary>
     public static string LockModeString(int permissions)
@@ -157,13 +160,13 @@ public sealed partial class DriverSession
         return parts.Count == 0 ? "none" : string.Join(',', parts);
     }
 
-    private bool MayUseLockSet(ref LockSetEntry set)
+    private static bool MayUseLockSet(ProcessRegistration process, ref LockSetEntry set)
     {
         // Lock permissions are one bit per class; expressed as rw bits they reuse the UNIX class choice.
         var asMode = ((set.Permissions & LockUser) != 0 ? 0b110_000_000 : 0) |
             ((set.Permissions & LockGroup) != 0 ? 0b000_110_000 : 0) |
             ((set.Permissions & LockOther) != 0 ? 0b000_000_110 : 0);
-        return _credentials.MayAccess(set.OwnerUid, set.OwnerGid, asMode, Credentials.Read | Credentials.Write);
+        return process.Credentials.MayAccess(set.OwnerUid, set.OwnerGid, asMode, Credentials.Read | Credentials.Write);
     }
 
     private LockSetHandle LockSetHandleOf(int slot)

@@ -1,15 +1,15 @@
-using Interconnect.Driver.Store;
+using Interconnect.Driver.Directory;
 using Interconnect.Driver.Store.Layout;
 
-namespace Interconnect.Driver;
+namespace Interconnect.Driver.Store;
 
 /// <summary>Allocating and deallocating regions (<c>imc_asalloc</c>, <c>imc_asdealloc</c>).</summary>
-public sealed partial class DriverSession
+internal sealed partial class ControlFileDirectory
 {
     /// <summary>Largest region: the address space of one mapping we are willing to make.</summary>
     public const long MaxRegionSize = 1L << 40;
 
-    public RegionHandle AllocateRegion(int key, long size, int permissions, bool coherent, int logicalRail)
+    public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent, int logicalRail)
     {
         if (size <= 0 || size > MaxRegionSize)
         {
@@ -28,18 +28,18 @@ public sealed partial class DriverSession
                 $"permissions {Convert.ToString(permissions, 8)} for key {key}: give read and/or write for user, group or other");
         }
 
-        using var scope = EnterRegistered();
+        using var scope = EnterRegistered(process);
         ref var header = ref _cluster.Control.Header;
         if ((uint)logicalRail >= (uint)header.LogicalRails)
         {
             throw new DriverException(DriverStatus.BadRail,
-                $"logical rail {logicalRail} for key {key}: cluster '{Paths.Cluster}' has logical rails 0 to {header.LogicalRails - 1}");
+                $"logical rail {logicalRail} for key {key}: cluster '{ClusterName}' has logical rails 0 to {header.LogicalRails - 1}");
         }
 
         var existing = _cluster.FindRegionByKey(key);
         if (existing >= 0)
         {
-            return AllocateExisting(existing, key, size, coherent, logicalRail);
+            return AllocateExisting(process, existing, key, size, coherent, logicalRail);
         }
 
         var rounded = _cluster.PageRounded(size);
@@ -79,7 +79,7 @@ public sealed partial class DriverSession
         if (slot < 0)
         {
             throw new DriverException(DriverStatus.NoResources,
-                $"all {ControlLayout.MaxRegions} region entries of cluster '{Paths.Cluster}' are in use");
+                $"all {ControlLayout.MaxRegions} region entries of cluster '{ClusterName}' are in use");
         }
 
         _ = _cluster.FreeAttachmentSlot(); // fail now, before anything is made, if the allocation could not be recorded
@@ -90,27 +90,27 @@ public sealed partial class DriverSession
         region.LogicalRail = logicalRail;
         region.Flags = coherent ? RegionEntry.FlagCoherent : 0;
         region.Permissions = permissions;
-        region.OwnerUid = _credentials.Uid;
-        region.OwnerGid = _credentials.Gid;
+        region.OwnerUid = process.Credentials.Uid;
+        region.OwnerGid = process.Credentials.Gid;
         region.ReceiveFileMask = 0;
         region.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         region.WriteOwner = 0;
         if (coherent)
         {
             // The first copy of a coherent region's contents lives with its allocator's host from the start.
-            CreateReceiveFile(slot, Host, copyFrom: -1);
+            CreateReceiveFile(slot, process.Host, copyFrom: -1);
         }
 
         Volatile.Write(ref region.State, RegionEntry.StateLive); // release: the entry is complete before it counts
-        _cluster.AddAttachment(_slot, AttachmentEntry.KindAllocation, slot, region.Id);
+        _cluster.AddAttachment(process.Slot, AttachmentEntry.KindAllocation, slot, region.Id);
         return Handle(slot);
     }
 
     /// <summary>Deallocates strictly: <see cref="DriverStatus.Attached"/> while this process is still attached.</summary>
-    public void DeallocateRegion(RegionHandle handle)
+    public void DeallocateRegion(ProcessRegistration process, RegionHandle handle)
     {
-        using var scope = EnterRegistered();
-        var allocation = _cluster.FindAttachment(_slot, AttachmentEntry.KindAllocation, handle.Slot, handle.Id);
+        using var scope = EnterRegistered(process);
+        var allocation = _cluster.FindAttachment(process.Slot, AttachmentEntry.KindAllocation, handle.Slot, handle.Id);
         if (allocation < 0)
         {
             throw new DriverException(DriverStatus.NotAllocated,
@@ -118,7 +118,7 @@ public sealed partial class DriverSession
         }
 
         if (_cluster.AttachmentsOf(handle.Slot, handle.Id, AttachmentEntry.IsRegionAttach)
-            .Any(a => _cluster.Control.Attachment(a).Process == _slot))
+            .Any(a => _cluster.Control.Attachment(a).Process == process.Slot))
         {
             throw new DriverException(DriverStatus.Attached,
                 $"region key {handle.Key} is still attached by this process: detach it first");
@@ -131,7 +131,7 @@ public sealed partial class DriverSession
         }
     }
 
-    private RegionHandle AllocateExisting(int slot, int key, long size, bool coherent, int logicalRail)
+    private RegionHandle AllocateExisting(ProcessRegistration process, int slot, int key, long size, bool coherent, int logicalRail)
     {
         ref var region = ref _cluster.Control.Region(slot);
         if (region.LogicalRail != logicalRail)
@@ -153,20 +153,20 @@ public sealed partial class DriverSession
                 $"region key {key} exists with size {region.RegionSize}, not {size}: allocate it with its size");
         }
 
-        if (!_credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Read) &&
-            !_credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Write))
+        if (!process.Credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Read) &&
+            !process.Credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Write))
         {
             throw new DriverException(DriverStatus.Permit,
                 $"region key {key} (mode {ModeString(region.Permissions)}, owner uid {region.OwnerUid}) gives this user " +
-                $"(uid {_credentials.Uid}) no access");
+                $"(uid {process.Credentials.Uid}) no access");
         }
 
-        if (_cluster.FindAttachment(_slot, AttachmentEntry.KindAllocation, slot, region.Id) >= 0)
+        if (_cluster.FindAttachment(process.Slot, AttachmentEntry.KindAllocation, slot, region.Id) >= 0)
         {
             throw new DriverException(DriverStatus.Prior, $"region key {key} is already allocated by this process");
         }
 
-        _cluster.AddAttachment(_slot, AttachmentEntry.KindAllocation, slot, region.Id);
+        _cluster.AddAttachment(process.Slot, AttachmentEntry.KindAllocation, slot, region.Id);
         return Handle(slot);
     }
 

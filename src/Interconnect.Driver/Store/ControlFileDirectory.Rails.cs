@@ -1,0 +1,93 @@
+using Interconnect.Driver.Status;
+
+namespace Interconnect.Driver.Store;
+
+/// <summary>Error counts, faults and rails: atomic operations on the control file, outside the directory lock.</summary>
+internal sealed partial class ControlFileDirectory
+{
+    public int ReadErrorCount(int logicalRail)
+    {
+        CheckLogicalRail(logicalRail);
+        return _cluster.ReadErrorCount(logicalRail);
+    }
+
+    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail)
+    {
+        CheckLogicalRail(logicalRail);
+        return _cluster.CheckErrorCount(ref errorCount, logicalRail);
+    }
+
+    public bool TryClaimDrop(int logicalRail, int host)
+    {
+        if (!_cluster.TryClaimDrop(logicalRail, host))
+        {
+            return false;
+        }
+
+        _cluster.RecordDeliveryError(logicalRail); // the count rises before the writer delivers anything else
+        return true;
+    }
+
+    public void InjectDrops(int logicalRail, int count, string? host)
+    {
+        if (count < 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter, $"--count {count}: give 0 or more transmissions to drop");
+        }
+
+        CheckLogicalRail(logicalRail);
+        var slot = -1;
+        if (host is not null)
+        {
+            using (_cluster.EnterDirectory())
+            {
+                slot = ClusterPaths.IsValidName(host) ? _cluster.FindHost(host) : -1;
+                if (slot < 0 || !_cluster.IsHostUp(slot))
+                {
+                    throw new DriverException(DriverStatus.BadHost,
+                        $"--host {ClusterPaths.Printable(host)}: no such host is up in cluster '{ClusterName}'");
+                }
+            }
+        }
+
+        _cluster.InjectDrops(logicalRail, count, slot);
+    }
+
+    public bool FailRail(int physicalRail)
+    {
+        CheckPhysicalRail(physicalRail);
+        return _cluster.FailPhysicalRail(physicalRail);
+    }
+
+    public bool RepairRail(int physicalRail)
+    {
+        CheckPhysicalRail(physicalRail);
+        return _cluster.RepairPhysicalRail(physicalRail);
+    }
+
+    public RailStatus ReadRails() => _cluster.ReadRails();
+
+    public ClusterStatus ReadStatus() => _cluster.ReadStatus();
+
+    public CheckReport Check(TimeSpan patience) => _cluster.Check(patience);
+
+    private void CheckLogicalRail(int rail)
+    {
+        var rails = _cluster.Control.Header.LogicalRails;
+        if ((uint)rail >= (uint)rails)
+        {
+            throw new DriverException(DriverStatus.BadRail,
+                $"logical rail {rail}: cluster '{ClusterName}' has logical rails 0 to {rails - 1}");
+        }
+    }
+
+    private void CheckPhysicalRail(int rail)
+    {
+        var rails = _cluster.Control.Header.PhysicalRails;
+        if ((uint)rail >= (uint)rails)
+        {
+            throw new DriverException(DriverStatus.BadRail,
+                $"physical rail {rail}: cluster '{ClusterName}' has physical rails 0 to {rails - 1}");
+        }
+    }
+}
