@@ -111,6 +111,8 @@ internal static class Program
                 return StreamWrite(Int(w[1]), Int(w[2]));
             case "stream-read":
                 return StreamRead(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "detach-race":
+                return Hardening.DetachRace(Context, Int(w[1]), Int(w[2]));
             case "hammer":
                 return Hammer(Int(w[1]), Int(w[2]));
             case "join-cycles":
