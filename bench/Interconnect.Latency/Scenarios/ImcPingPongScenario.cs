@@ -1,5 +1,4 @@
 using System.Globalization;
-using Interconnect.Driver;
 using Interconnect.Imc;
 using Interconnect.Latency.Interop;
 using Interconnect.Latency.Protocol;
