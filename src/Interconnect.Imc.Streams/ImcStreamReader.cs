@@ -163,13 +163,14 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
                 $"AdvanceTo: consumed {consumedAt} and examined {examinedAt} must lie in the last buffer ({_position} to {end})");
         }
 
+        var moved = consumedAt != _position;
         Volatile.Write(ref _position, consumedAt); // Position is read by other threads
         _examined = Math.Max(_examined, examinedAt);
-        if (ReleaseConsumed())
+        if (ReleaseConsumed() || moved)
         {
             lock (_gate)
             {
-                Answer(everything: false);
+                Answer(everything: false); // what is consumed is answered at once: a successor resumes after it
             }
         }
     }
@@ -273,7 +274,7 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
     private bool TryBuild(out ReadResult result)
     {
         Validate();
-        if (_aborted)
+        if (_aborted && AvailableEnd() <= _examined)
         {
             throw new IOException($"the sender aborted stream key {_options.Key} after {Position} bytes");
         }

@@ -125,7 +125,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
     /// <summary>Frames the reader has consumed, as far as this writer has seen (its answers).</summary>
     public long FramesAcknowledged => Volatile.Read(ref _acked);
 
-    /// <summary>How often a check of the error count after a transmission failed.</summary>
+    /// <summary>How often the error count showed an error: a failed check after a transmission, or a rail processing one.</summary>
     public long ErrorsDetected { get; private set; }
 
     /// <summary>How many frames were written again (after a failed check or a restart of the reader).</summary>
@@ -185,7 +185,8 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
 
     /// <summary>
     /// Sends the open frame, then what is staged as the reader makes room; completes when every byte given so far is
-    /// written to the ring (the reader may not have consumed it yet).
+    /// in the reader's memory and checked against the error count (the reader may not have consumed it yet). The
+    /// first flush therefore waits for a reader to attach.
     /// </summary>
     /// <exception cref="ImcStreamPeerGoneException">The reader gave no sign of life for the peer timeout.</exception>
     /// <exception cref="IOException">The reader closed the stream.</exception>
@@ -200,7 +201,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
         _open = false;
         _fill = 0;
         _spanInStaging = false;
-        return _stagingLength == 0 ? new ValueTask<FlushResult>(new FlushResult(false, false)) : DrainAsync(cancellationToken);
+        return _stagingLength == 0 && IsDelivered ? new ValueTask<FlushResult>(new FlushResult(false, false)) : DrainAsync(cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -241,6 +242,15 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
                 if (_failure is null && HasCredit)
                 {
                     SealControl(StreamLayout.AbortLength);
+                    try
+                    {
+                        // Best effort: the frames and the abort reach the reader's memory, if a reader is there.
+                        _ = await WaitAsync(() => Volatile.Read(ref _incarnation) != 0 && Volatile.Read(ref _pendingFrom) == NoPending,
+                            "the reader to receive the abort", CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (IOException)
+                    {
+                    }
                 }
             }
         }
@@ -271,6 +281,9 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
         _answers.Dispose();
         _ring.Dispose();
     }
+
+    /// <summary>Every sealed frame is in the reader's memory, checked: none waits to be sent again.</summary>
+    private bool IsDelivered => Volatile.Read(ref _pendingFrom) == NoPending && Volatile.Read(ref _incarnation) != 0;
 
     private bool HasCredit => Volatile.Read(ref _next) - Volatile.Read(ref _acked) < _slotCount;
 
@@ -362,7 +375,10 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
             SealOpen();
         }
 
-        return new FlushResult(false, false);
+        return await WaitAsync(() => IsDelivered, "a reader to attach, or the rail to carry the frames without error",
+            cancellationToken).ConfigureAwait(false)
+            ? new FlushResult(false, false)
+            : new FlushResult(isCanceled: true, isCompleted: false);
     }
 
     /// <summary>Waits until <paramref name="done"/>; false when the flush was canceled.</summary>
@@ -437,7 +453,11 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
             if (_pendingFrom == NoPending && _incarnation != 0)
             {
                 var errorCount = _context.ReadErrorCount(_rail);
-                if (errorCount >= 0)
+                if (errorCount < 0)
+                {
+                    ErrorsDetected++; // the rail is processing an error: the pump sends the frame once it is over
+                }
+                else
                 {
                     Transmit(frame, errorCount);
                     if (_context.CheckErrorCount(ref errorCount, _rail) == ImcStatus.Success)
