@@ -69,6 +69,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
     private long _heartbeat;
     private long _lastHeartbeat;
     private Exception? _failure;
+    private volatile bool _lastCheckFailed;
 
     /// <summary>
     /// Allocates the stream's two regions (<see cref="ImcStreamOptions.Key"/> and the key after it) and attaches the
@@ -406,9 +407,10 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
 
             if (_peer.IsGone)
             {
+                var rail = _lastCheckFailed ? $" (the last check of logical rail {_rail} found an error: is the rail down?)" : "";
                 throw new ImcStreamPeerGoneException(
                     $"the reader on host '{_receiverHost}' (stream key {_options.Key}) gave no sign of life for " +
-                    $"{_options.PeerTimeout.TotalSeconds:0.#} s while waiting for {waitingFor}");
+                    $"{_options.PeerTimeout.TotalSeconds:0.#} s while waiting for {waitingFor}{rail}");
             }
 
             if (backoff.ShouldSleep)
@@ -566,10 +568,12 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
         {
             _pendingFrom = NoPending;
             _verified = _next;
+            _lastCheckFailed = false;
         }
         else
         {
             ErrorsDetected++;
+            _lastCheckFailed = true;
         }
     }
 

@@ -151,14 +151,13 @@ internal static class Program
         }
 
         var target = new FileInfo("/proc/self/fd/1").LinkTarget;
-        if (target is null || !target.StartsWith('/') || !File.Exists(target) ||
-            (File.GetAttributes(target) & (FileAttributes.Device | FileAttributes.Directory)) != 0 || target.StartsWith("/dev/", StringComparison.Ordinal))
+        if (target is null || !target.StartsWith('/') || !File.Exists(target))
         {
             Console.Error.WriteLine($"imccat: resuming the stream at byte {reader.StartPosition}");
             return 0;
         }
 
-        var length = new FileInfo(target).Length;
+        var length = new FileInfo(target).Length; // 0 for a device such as /dev/null: nothing to skip
         var skip = Math.Max(0, length - reader.StartPosition);
         Console.Error.WriteLine(
             $"imccat: resuming the stream at byte {reader.StartPosition}; {target} holds {length} bytes, skipping {skip}");
