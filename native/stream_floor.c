@@ -4,7 +4,9 @@
  * MAP_SHARED ring of SLOTS slots of WRITE bytes; the parent memcpy's each write from a private buffer into the next
  * free slot and publishes it (a release store of the write count); the child waits for it, memcpy's the slot into
  * its own private buffer (as a reader that consumes the bytes does) and gives the slot back (a release store of the
- * read count). Both spin; each is pinned to its own CPU where the machine has two. That is two copies per byte, the
+ * read count). Both spin, yielding the CPU after a few thousand empty looks (so that on a machine shared with other
+ * work a waiting side does not hold the core the other side needs); each is pinned to its own CPU where the machine
+ * has two. That is two copies per byte, the
  * same two a socket or pipe makes (into and out of the kernel); the Imc stream makes the same two plus the caller's
  * own copy into the span it was given.
  *
@@ -33,6 +35,14 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void wait_a_little(unsigned *spins)
+{
+    if (++*spins >= 4096) {
+        *spins = 0;
+        sched_yield();
+    }
 }
 
 static void pin(int cpu)
@@ -74,7 +84,9 @@ int main(int argc, char **argv)
     if (child == 0) {
         pin(1);
         for (uint64_t i = 0; i < count; i++) {
+            unsigned spins = 0;
             while (__atomic_load_n(&control->written, __ATOMIC_ACQUIRE) <= i) {
+                wait_a_little(&spins);
             }
             memcpy(buffer, data + (i % slots) * write, write);
             __atomic_store_n(&control->read, i + 1, __ATOMIC_RELEASE);
@@ -84,12 +96,16 @@ int main(int argc, char **argv)
     pin(0);
     double start = now();
     for (uint64_t i = 0; i < count; i++) {
+        unsigned spins = 0;
         while (i - __atomic_load_n(&control->read, __ATOMIC_ACQUIRE) >= slots) {
+            wait_a_little(&spins);
         }
         memcpy(data + (i % slots) * write, buffer, write);
         __atomic_store_n(&control->written, i + 1, __ATOMIC_RELEASE);
     }
+    unsigned spins = 0;
     while (__atomic_load_n(&control->read, __ATOMIC_ACQUIRE) < count) {
+        wait_a_little(&spins);
     }
     double seconds = now() - start;
     int status;

@@ -20,7 +20,7 @@ internal static class Markdown
         foreach (var row in report.Throughput)
         {
             var limit = report.Throughput.First(t => t.WriteBytes == row.WriteBytes).MibPerSecond;
-            text.AppendLine(c, $"| {row.WriteBytes / 1024} KiB | {row.Transport} | {row.MibPerSecond:0} | {string.Join(", ", row.Runs.Select(r => r.ToString("0", c)))} | {row.MibPerSecond / limit:0.00} |");
+            text.AppendLine(c, $"| {row.WriteBytes / 1024} KiB | {row.Transport} | {row.MibPerSecond:0} | {string.Join(", ", row.Runs.Select(r => r.ToString("0", c)))} | {row.MibPerSecond / limit:0.00} |{(row.Failure is null ? "" : $" failed: {row.Failure}")}");
         }
 
         text.AppendLine();
@@ -29,7 +29,7 @@ internal static class Markdown
         foreach (var row in report.Latency.OrderBy(l => l.MessageBytes))
         {
             var limit = report.Latency.First(l => l.MessageBytes == row.MessageBytes).P50Ns;
-            text.AppendLine(c, $"| {row.MessageBytes} B | {row.Transport} | {row.P50Ns:0} | {row.P99Ns:0} | {row.P999Ns:0} | {row.Samples} | {row.P50Ns / limit:0.0} |");
+            text.AppendLine(c, $"| {row.MessageBytes} B | {row.Transport} | {row.P50Ns:0} | {row.P99Ns:0} | {row.P999Ns:0} | {row.Samples} | {row.P50Ns / limit:0.0} |{(row.Failure is null ? "" : $" failed: {row.Failure}")}");
         }
 
         return text.ToString();

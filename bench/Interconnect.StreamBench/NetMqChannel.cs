@@ -12,6 +12,7 @@ internal sealed class NetMqChannel : IChannel
     public NetMqChannel(string address, bool bind, int messageSize)
     {
         // Queue about 4 MiB each way, as much as an Imc stream's ring holds.
+        _socket.Options.Linger = TimeSpan.Zero;
         _socket.Options.SendHighWatermark = Math.Max(4, (4 << 20) / messageSize);
         _socket.Options.ReceiveHighWatermark = Math.Max(4, (4 << 20) / messageSize);
         if (bind)
@@ -31,7 +32,11 @@ internal sealed class NetMqChannel : IChannel
         var outgoing = default(Msg);
         outgoing.InitPool(message.Length);
         message.CopyTo(outgoing.Slice());
-        _socket.Send(ref outgoing, more: false);
+        if (!_socket.TrySend(ref outgoing, TimeSpan.FromSeconds(30), more: false))
+        {
+            throw new TimeoutException("NetMQ could not send within 30 s");
+        }
+
         outgoing.Close();
     }
 
@@ -39,7 +44,11 @@ internal sealed class NetMqChannel : IChannel
     {
         while (!destination.IsEmpty)
         {
-            _socket.Receive(ref _message);
+            if (!_socket.TryReceive(ref _message, TimeSpan.FromSeconds(30)))
+            {
+                throw new TimeoutException("no NetMQ message came within 30 s");
+            }
+
             var part = _message.Slice();
             part.CopyTo(destination);
             destination = destination[part.Length..];

@@ -68,6 +68,14 @@ internal sealed class PeerProcess : IDisposable
         }
     }
 
+    public void ThrowIfExited()
+    {
+        if (_process.HasExited)
+        {
+            throw new IOException($"the peer exited with {_process.ExitCode}: {Errors}");
+        }
+    }
+
     public void WaitForExit(TimeSpan timeout)
     {
         if (!_process.WaitForExit(timeout))

@@ -28,7 +28,7 @@ internal static class Plots
             var series = new BarSeries { Title = $"{size / 1024} KiB writes", LabelFormatString = "{0:0}" };
             foreach (var transport in transports)
             {
-                series.Items.Add(new BarItem(report.Throughput.FirstOrDefault(t => t.Transport == transport && t.WriteBytes == size)?.MibPerSecond ?? 0));
+                series.Items.Add(new BarItem(report.Throughput.FirstOrDefault(t => t.Transport == transport && t.WriteBytes == size)?.MibPerSecond is { } rate && !double.IsNaN(rate) ? rate : 0));
             }
 
             model.Series.Add(series);
@@ -48,7 +48,7 @@ internal static class Plots
             var series = new BarSeries { Title = title, BaseValue = 10, LabelFormatString = title == "p50" ? "{0:0}" : null };
             foreach (var row in rows)
             {
-                series.Items.Add(new BarItem(Math.Max(pick(row), 10)));
+                series.Items.Add(new BarItem(double.IsNaN(pick(row)) ? 10 : Math.Max(pick(row), 10)));
             }
 
             model.Series.Add(series);

@@ -49,7 +49,8 @@ internal static class Program
             throughput.Add(Floor(repo, size, total, runs));
             foreach (var transport in s_throughputTransports)
             {
-                throughput.Add(Throughput(transport, size, total, runs));
+                throughput.Add(Guarded(() => Throughput(transport, size, total, runs),
+                    e => new ThroughputResult(transport, size, double.NaN, [], e)));
             }
         }
 
@@ -59,7 +60,8 @@ internal static class Program
         {
             foreach (var transport in s_latencyTransports)
             {
-                latency.Add(Latency(transport, size, samples, warmup));
+                latency.Add(Guarded(() => Latency(transport, size, samples, warmup),
+                    e => new LatencyResult(transport, size, double.NaN, double.NaN, double.NaN, 0, e)));
             }
         }
 
@@ -187,6 +189,7 @@ internal static class Program
     private static LatencyResult Latency(string transport, int size, int samples, TimeSpan warmup)
     {
         using var session = Session.Start(transport, "latency", size, 0);
+        session.Peer.ThrowIfExited();
         var message = new byte[size];
         var reply = new byte[size];
         var watch = Stopwatch.StartNew();
@@ -213,6 +216,21 @@ internal static class Program
         var result = new LatencyResult(transport, size, OneWay(0.5), OneWay(0.99), OneWay(0.999), samples);
         Console.Error.WriteLine($"latency {size} {transport}: p50 {result.P50Ns:0} ns, p99 {result.P99Ns:0} ns");
         return result;
+    }
+
+    /// <summary>Runs a scenario; a transport that fails is reported as failed (with why), and the run goes on.</summary>
+    private static T Guarded<T>(Func<T> scenario, Func<string, T> failed)
+    {
+        try
+        {
+            return scenario();
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or System.Net.Sockets.SocketException or NetMQ.NetMQException or AggregateException)
+        {
+            var why = e.Message.Split('\n')[0];
+            Console.Error.WriteLine($"failed: {why}");
+            return failed(why);
+        }
     }
 
     private static double Median(List<double> values)
@@ -287,7 +305,7 @@ internal static class Program
                 case "netmq-ipc":
                 case "netmq-tcp":
                 {
-                    var address = kind == "netmq-ipc" ? $"ipc://imc-bench-{Environment.ProcessId}" : $"tcp://127.0.0.1:{FreePort()}";
+                    var address = kind == "netmq-ipc" ? $"ipc://imc-bench-{Guid.NewGuid():N}" : $"tcp://127.0.0.1:{FreePort()}";
                     var channel = new NetMqChannel(address, bind: true, size);
                     var peer = PeerProcess.Start([.. peerArgs, address]);
                     peer.WaitForLine("ready");

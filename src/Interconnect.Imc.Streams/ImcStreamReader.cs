@@ -40,6 +40,8 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
     private readonly Lock _gate = new();
     private readonly Thread _answerer;
 
+    // The caller's state. _frame and _position are also read by the answering thread (under _gate, after the caller
+    // wrote them): Volatile, so it answers the latest values and answers never go backwards.
     private long _frame;
     private long _position;
     private long _examined;
@@ -404,7 +406,7 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
                 _atEnd = true;
             }
 
-            _frame++;
+            Volatile.Write(ref _frame, _frame + 1); // read by the answering thread
             _validated--;
             released = true;
         }

@@ -59,7 +59,9 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
     private volatile bool _stopping;
     private bool _disposed;
 
-    // Shared with the background thread, under _gate.
+    // Shared with the background thread, under _gate. _next, _acked, _incarnation and _pendingFrom are also read
+    // without it (credit and delivery checks on the caller's thread): those reads and their writes are Volatile, so a
+    // value written under the gate by the pump is seen by the caller's next check, never a stale cached one.
     private long _next;
     private long _position;
     private long _acked;
