@@ -67,7 +67,7 @@ internal static class Program
 
         var report = new Report(started, Environment.MachineName, Environment.ProcessorCount, loadBefore,
             File.ReadAllText("/proc/loadavg").Trim(), Environment.Version.ToString(),
-            "dotnet run -c Release --project bench/Interconnect.StreamBench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : ""),
+            "dotnet " + string.Join(' ', Environment.GetCommandLineArgs()),
             total, runs, samples, throughput, latency);
         var json = Path.Combine(output, "streams.json");
         File.WriteAllText(json, JsonSerializer.Serialize(report, ReportJson.Default.Report));
