@@ -13,7 +13,7 @@ internal sealed class ImcChannel : IChannel
     private readonly ImcStreamWriter _writer;
     private readonly ImcStreamReader _reader;
 
-    public ImcChannel(string root, bool coordinator, bool spin)
+    public ImcChannel(string root, bool coordinator, bool spin, int slots, int slotKib)
     {
         var host = coordinator ? "alpha" : "beta";
         if (coordinator)
@@ -24,7 +24,14 @@ internal sealed class ImcChannel : IChannel
 
         _context = ImcContext.Open(new ImcOptions { Root = root, Cluster = "bench", Host = host, AutoInitialize = true });
         var spinFor = spin ? TimeSpan.FromHours(1) : TimeSpan.FromMilliseconds(0.2);
-        var outbound = new ImcStreamOptions { Key = coordinator ? 5000 : 5002, SpinBeforeSleep = spinFor, PeerTimeout = TimeSpan.FromSeconds(60) };
+        var outbound = new ImcStreamOptions
+        {
+            Key = coordinator ? 5000 : 5002,
+            SlotCount = slots,
+            SlotSize = slotKib * 1024,
+            SpinBeforeSleep = spinFor,
+            PeerTimeout = TimeSpan.FromSeconds(60),
+        };
         var inbound = outbound with { Key = coordinator ? 5002 : 5000 };
         _reader = new ImcStreamReader(_context, inbound);
         _writer = new ImcStreamWriter(_context, coordinator ? "beta" : "alpha", outbound);

@@ -54,7 +54,12 @@ internal static class Peer
         switch (kind)
         {
             case "imc-stream":
-                return new ImcChannel(root, coordinator: false, spin);
+            {
+                var ring = endpoint.Split(':'); // "SLOTS:SLOT_KIB"
+                return new ImcChannel(root, coordinator: false, spin, int.Parse(ring[0], CultureInfo.InvariantCulture),
+                    int.Parse(ring[1], CultureInfo.InvariantCulture));
+            }
+
             case "uds":
             {
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

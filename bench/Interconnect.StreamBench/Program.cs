@@ -23,6 +23,9 @@ internal static class Program
     private static readonly string[] s_latencyTransports =
         ["imc-stream", "uds", "uds-spin", "tcp", "tcp-spin", "netmq-ipc", "netmq-tcp"];
 
+    private static int s_slots = 64;
+    private static int s_slotKib = 64;
+
     private static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "peer")
@@ -31,6 +34,16 @@ internal static class Program
         }
 
         var quick = args.Contains("--quick");
+        var slotsIndex = Array.IndexOf(args, "--imc-ring");
+        if (slotsIndex >= 0)
+        {
+            // "--imc-ring SLOTSxKIB": the Imc streams' ring (default 64x64, imccat's).
+            var ring = args[slotsIndex + 1].Split('x');
+            s_slots = int.Parse(ring[0], CultureInfo.InvariantCulture);
+            s_slotKib = int.Parse(ring[1], CultureInfo.InvariantCulture);
+        }
+
+        var throughputOnly = args.Contains("--throughput-only");
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 ? args[outIndex + 1] : Path.Combine("bench", "results", "streams");
         Directory.CreateDirectory(output);
@@ -55,8 +68,12 @@ internal static class Program
         }
 
         var latency = new List<LatencyResult>();
-        latency.AddRange(FloorLatency(repo, quick));
-        foreach (var size in new[] { 8, 4096 })
+        if (!throughputOnly)
+        {
+            latency.AddRange(FloorLatency(repo, quick));
+        }
+
+        foreach (var size in throughputOnly ? [] : new[] { 8, 4096 })
         {
             foreach (var transport in s_latencyTransports)
             {
@@ -266,8 +283,8 @@ internal static class Program
             {
                 case "imc-stream":
                 {
-                    var peer = PeerProcess.Start([.. peerArgs, "-"]);
-                    var channel = new ImcChannel(root, coordinator: true, spin: mode == "latency");
+                    var peer = PeerProcess.Start([.. peerArgs, $"{s_slots}:{s_slotKib}"]);
+                    var channel = new ImcChannel(root, coordinator: true, spin: mode == "latency", s_slots, s_slotKib);
                     peer.WaitForLine("ready");
                     return new Session(peer, channel, root);
                 }
