@@ -10,7 +10,11 @@ internal static class Plots
 {
     public static void Write(Report report, string directory)
     {
-        Export(Throughput(report), Path.Combine(directory, "throughput.svg"));
+        if (report.Throughput.Count > 0)
+        {
+            Export(Throughput(report), Path.Combine(directory, "throughput.svg"));
+        }
+
         foreach (var size in report.Latency.Select(l => l.MessageBytes).Distinct())
         {
             Export(Latency(report, size), Path.Combine(directory, $"latency-{size}.svg"));

@@ -44,6 +44,11 @@ internal static class Program
         }
 
         var throughputOnly = args.Contains("--throughput-only");
+        var latencyOnly = args.Contains("--latency-only");
+        var sizesIndex = Array.IndexOf(args, "--latency-sizes");
+        int[] latencySizes = sizesIndex >= 0 ? [.. args[sizesIndex + 1].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] : [8, 4096];
+        var transportsIndex = Array.IndexOf(args, "--transports");
+        string[]? only = transportsIndex >= 0 ? args[transportsIndex + 1].Split(',') : null;
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 ? args[outIndex + 1] : Path.Combine("bench", "results", "streams");
         Directory.CreateDirectory(output);
@@ -57,10 +62,10 @@ internal static class Program
 
         Build(repo);
         var throughput = new List<ThroughputResult>();
-        foreach (var size in new[] { 64 * 1024, 1024 * 1024 })
+        foreach (var size in latencyOnly ? [] : new[] { 64 * 1024, 1024 * 1024 })
         {
             throughput.Add(Floor(repo, size, total, runs));
-            foreach (var transport in s_throughputTransports)
+            foreach (var transport in s_throughputTransports.Where(t => only is null || only.Contains(t)))
             {
                 throughput.Add(Guarded(() => Throughput(transport, size, total, runs),
                     e => new ThroughputResult(transport, size, double.NaN, [], e)));
@@ -73,9 +78,9 @@ internal static class Program
             latency.AddRange(FloorLatency(repo, quick));
         }
 
-        foreach (var size in throughputOnly ? [] : new[] { 8, 4096 })
+        foreach (var size in throughputOnly ? [] : latencySizes)
         {
-            foreach (var transport in s_latencyTransports)
+            foreach (var transport in s_latencyTransports.Where(t => only is null || only.Contains(t)))
             {
                 latency.Add(Guarded(() => Latency(transport, size, samples, warmup),
                     e => new LatencyResult(transport, size, double.NaN, double.NaN, double.NaN, 0, e)));
