@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The consumer test (issue 15): proves the packages are complete, not just that they pack.
 #
-#  1. packs Interconnect.Imc and the three tool packages into a temporary folder;
+#  1. packs Interconnect.Imc, Interconnect.Imc.Streams and the four tool packages into a temporary folder;
 #  2. inspects each package: its nuspec (id, version, licence, readme, description, authors, tags, repository, no
 #     dependency on an Interconnect.Driver package) and its files (the driver inside Interconnect.Imc, the tool's
 #     command, the symbols package);
@@ -11,7 +11,8 @@
 #     that share a coherent region and a lock set and check each other's data;
 #  4. installs the tool packages with `dotnet tool install --tool-path` from the folder, brings a third host up with
 #     imc_init, checks that `imcs --json` parses and shows the region, the lock set and the hosts, lets the two
-#     processes exit and removes the cluster with `imcctl destroy`;
+#     processes exit, streams a file from host alpha to host gamma through imccat, and removes the cluster with
+#     `imcctl destroy`;
 #  5. removes everything it made.
 #
 # Usage: tests/packaging/run.sh [RESULTS_FILE]
@@ -63,12 +64,13 @@ esac
 version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$repo/Directory.Build.props" | head -n 1)
 packages="$work/packages"
 library=Interconnect.Imc
+streams=Interconnect.Imc.Streams
 # package id -> command name
-declare -A tools=([Interconnect.ImcInit]=imc_init [Interconnect.Imcs]=imcs [Interconnect.ImcCtl]=imcctl)
+declare -A tools=([Interconnect.ImcInit]=imc_init [Interconnect.Imcs]=imcs [Interconnect.ImcCtl]=imcctl [Interconnect.ImcCat]=imccat)
 
 echo "== packaging: pack $library and the tools ($version) into $packages"
 pack_ok=1
-for id in "$library" "${!tools[@]}"; do
+for id in "$library" "$streams" "${!tools[@]}"; do
     if ! dotnet pack "$repo/src/$id" -o "$packages" -v:q -clp:NoSummary >"$work/pack-$id.log" 2>&1; then
         pack_ok=0
         cat "$work/pack-$id.log" >&2
@@ -78,7 +80,7 @@ done
 if [ $pack_ok -eq 1 ]; then
     pass "pack: dotnet pack made the packages"
 fi
-stray=$(cd "$packages" 2>/dev/null && ls | grep -v -E "^(Interconnect\.Imc|Interconnect\.ImcInit|Interconnect\.Imcs|Interconnect\.ImcCtl)\.$version\.s?nupkg$")
+stray=$(cd "$packages" 2>/dev/null && ls | grep -v -E "^(Interconnect\.Imc|Interconnect\.Imc\.Streams|Interconnect\.ImcInit|Interconnect\.Imcs|Interconnect\.ImcCtl|Interconnect\.ImcCat)\.$version\.s?nupkg$")
 if [ -n "$stray" ]; then
     fail "pack" "unexpected files in the package folder: $stray"
 fi
@@ -115,6 +117,13 @@ inspect() {
             echo "no dependency on Microsoft.Extensions.Logging.Abstractions (the driver and the API need it)"
         fi
         if grep -q '<packageType name="DotnetTool"' <<<"$nuspec"; then echo "marked as a tool"; fi
+    elif [ "$id" = "$streams" ]; then
+        needed=(lib/net10.0/Interconnect.Imc.Streams.dll lib/net10.0/Interconnect.Imc.Streams.xml)
+        needed_symbols=(lib/net10.0/Interconnect.Imc.Streams.pdb)
+        if ! grep -q -E "<dependency id=\"Interconnect.Imc\" version=\"\[?$version" <<<"$nuspec"; then
+            echo "no dependency on the package Interconnect.Imc $version"
+        fi
+        if grep -q '<packageType name="DotnetTool"' <<<"$nuspec"; then echo "marked as a tool"; fi
     else
         local command=${tools[$id]}
         needed=(tools/net10.0/any/DotnetToolSettings.xml "tools/net10.0/any/$command.dll" tools/net10.0/any/Interconnect.Driver.dll)
@@ -129,7 +138,7 @@ inspect() {
     for f in "${needed[@]}"; do grep -q -x -F "$f" <<<"$files" || echo "no $f in the package"; done
     for f in "${needed_symbols[@]}"; do grep -q -x -F "$f" <<<"$symbols" || echo "no $f in the symbols package"; done
 }
-for id in "$library" "${!tools[@]}"; do
+for id in "$library" "$streams" "${!tools[@]}"; do
     problems=$(inspect "$id")
     if [ -z "$problems" ]; then
         pass "inspect $id: licence, readme, description, authors, tags, repository, files, symbols"
@@ -207,7 +216,7 @@ for id in "${!tools[@]}"; do
         fail "tool install $id" "dotnet tool install did not put ${tools[$id]} in $tool_path"
     fi
 done
-[ $tools_ok -eq 1 ] && pass "tool install: imc_init, imcs, imcctl in $tool_path"
+[ $tools_ok -eq 1 ] && pass "tool install: imc_init, imcs, imcctl, imccat in $tool_path"
 
 if [ -x "$tool_path/imc_init" ] && "$tool_path/imc_init" --host gamma >"$work/imc_init.log" 2>&1; then
     pass "imc_init --host gamma (from its package)"
@@ -242,6 +251,26 @@ if [ $run_ok -eq 1 ] && [ "${exits[*]}" = "0 0" ]; then
     pass "two hosts exited 0"
 elif [ $run_ok -eq 1 ]; then
     fail "two hosts exit" "exit codes ${exits[*]}: $(cat "$work/alpha.err" "$work/beta.err" | tr '\n' ' ')"
+fi
+
+# A small stream through imccat (the streams library inside the tool): alpha sends, gamma listens.
+head -c 3000000 /dev/urandom >"$work/stream.in"
+if [ -x "$tool_path/imccat" ]; then
+    IMC_HOST=gamma timeout 120 "$tool_path/imccat" listen 5001 --timeout 60 >"$work/stream.out" 2>"$work/imccat-listen.err" &
+    listener=$!
+    pids+=($listener)
+    IMC_HOST=alpha timeout 120 "$tool_path/imccat" send 5001 gamma --timeout 60 <"$work/stream.in" 2>"$work/imccat-send.err"
+    send_rc=$?
+    wait "$listener"
+    listen_rc=$?
+    pids=()
+    if [ $send_rc -eq 0 ] && [ $listen_rc -eq 0 ] && cmp -s "$work/stream.in" "$work/stream.out"; then
+        pass "imccat: 3 MB from alpha to gamma arrived whole (from its package)"
+    else
+        fail "imccat" "send exit $send_rc, listen exit $listen_rc: $(cat "$work/imccat-send.err" "$work/imccat-listen.err" | tr '\n' ' ')"
+    fi
+else
+    fail "imccat" "not installed"
 fi
 
 if [ -x "$tool_path/imcctl" ] && "$tool_path/imcctl" destroy >"$work/imcctl.log" 2>&1 && [ ! -e "$imc_root/consumer" ]; then
