@@ -15,6 +15,7 @@ public sealed class ImcLockSet : IDisposable
     private readonly Lock _lock = new();
     private readonly ILogger _logger;
     private bool _deallocated;
+    private bool _disposed;
 
     internal ImcLockSet(DriverSession session, LockSetPort port, ILogger logger)
     {
@@ -72,6 +73,7 @@ public sealed class ImcLockSet : IDisposable
     {
         lock (_lock)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_deallocated)
             {
                 throw new ImcException(ImcStatus.NotAllocated, $"lock set key {Key} was deallocated by this process");
@@ -113,6 +115,14 @@ public sealed class ImcLockSet : IDisposable
         }
         catch (ObjectDisposedException)
         {
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _disposed = true; // from here on, every call throws ObjectDisposedException
+                _port.Dispose();
+            }
         }
     }
 

@@ -17,6 +17,7 @@ public sealed class ImcRegion : IDisposable
     private ImcTransmitWindow? _transmit;
     private ImcReceiveWindow? _receive;
     private bool _deallocated;
+    private bool _disposed;
 
     internal ImcRegion(DriverSession session, RegionHandle handle, ILogger logger)
     {
@@ -161,6 +162,13 @@ public sealed class ImcRegion : IDisposable
         catch (ObjectDisposedException)
         {
         }
+        finally
+        {
+            lock (_lock)
+            {
+                _disposed = true; // from here on, every call throws ObjectDisposedException
+            }
+        }
     }
 
     /// <inheritdoc/>
@@ -207,6 +215,7 @@ public sealed class ImcRegion : IDisposable
 
     private void CheckAllocated()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_deallocated)
         {
             throw new ImcException(ImcStatus.NotAllocated, $"region key {Key} was deallocated by this process");
