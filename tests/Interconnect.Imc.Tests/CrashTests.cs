@@ -80,14 +80,13 @@ public sealed class CrashTests
             {
                 // The command itself, once in a while, with the churners standing still (exit 4: caught mid-change).
                 var survivors = peers.Where((_, i) => i != victim).ToList();
-                CommandResult imcs;
-                do
-                {
-                    survivors.ForEach(p => Signals.Send(p.Pid, Signals.Stop));
-                    imcs = Command.Run("imcs", _cluster.Root, TemporaryCluster.ClusterName, "--check");
-                    survivors.ForEach(p => Signals.Send(p.Pid, Signals.Continue));
-                }
-                while (imcs.ExitCode == 4);
+                var imcs = Poll.Until(() =>
+                    {
+                        survivors.ForEach(p => Signals.Send(p.Pid, Signals.Stop));
+                        var result = Command.Run("imcs", _cluster.Root, TemporaryCluster.ClusterName, "--check");
+                        survivors.ForEach(p => Signals.Send(p.Pid, Signals.Continue));
+                        return result;
+                    }, r => r.ExitCode != 4, $"round {round}: imcs --check to find the directory free");
 
                 Assert.That(imcs.ExitCode, Is.Zero, imcs.Output);
             }
