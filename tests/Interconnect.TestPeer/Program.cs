@@ -107,10 +107,14 @@ internal static class Program
                 return s_receive[Int(w[1])].Read<ulong>(Long(w[2])).ToString(CultureInfo.InvariantCulture);
             case "wait64":
                 return Wait64(Int(w[1]), Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture), Int(w[4]));
-            case "stream-write":
-                return StreamWrite(Int(w[1]), Int(w[2]));
-            case "stream-read":
-                return StreamRead(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "words-write":
+                // words-write key count width span area ack-key readers window timeout-ms
+                return WordStream.Write(s_transmit[Int(w[1])], Int(w[2]), Int(w[3]), w[4] == "1", Int(w[5]),
+                    s_receive[Int(w[6])], Int(w[7]), Int(w[8]), Int(w[9]));
+            case "words-read":
+                // words-read key count width span areas ack-key reader timeout-ms
+                return WordStream.Read(s_receive[Int(w[1])], Int(w[2]), Int(w[3]), w[4] == "1", [.. w[5].Split(',').Select(Int)],
+                    s_transmit[Int(w[6])], Int(w[7]), Int(w[8]));
             case "detach-race":
                 return Hardening.DetachRace(Context, Int(w[1]), Int(w[2]));
             case "hammer":
@@ -213,72 +217,6 @@ internal static class Program
         }
 
         return seen.ToString(CultureInfo.InvariantCulture);
-    }
-
-    // The ordering stream: message i is a payload of 8 to 4096 bytes whose every 8-byte word is i, at offset 64,
-    // then the flag i at offset 0. A reader that sees flag f must find every word of message f's length >= f.
-    private static int PayloadLength(long i) => (int)(8 + (i * 7919 % 4089)) & ~7;
-
-    private static string StreamWrite(int key, int count)
-    {
-        var window = s_transmit[key];
-        var payload = new ulong[4096 / 8];
-        for (long i = 1; i <= count; i++)
-        {
-            var length = PayloadLength(i);
-            payload.AsSpan(0, length / 8).Fill((ulong)i);
-            window.Write(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, length / 8)));
-            window.Write(0, (ulong)i);
-        }
-
-        return count.ToString(CultureInfo.InvariantCulture);
-    }
-
-    private static string StreamRead(int key, int count, int timeoutMs)
-    {
-        var window = s_receive[key];
-        var payload = new ulong[4096 / 8];
-        var watch = Stopwatch.StartNew();
-        ulong last = 0;
-        long observed = 0;
-        long violations = 0;
-        string? first = null;
-        while (last < (ulong)count)
-        {
-            if (watch.ElapsedMilliseconds > timeoutMs)
-            {
-                throw new ImcException(ImcStatus.Timeout, $"saw flag {last} of {count} after {timeoutMs} ms");
-            }
-
-            var flag = window.Read<ulong>(0);
-            if (flag == last)
-            {
-                continue;
-            }
-
-            if (flag < last)
-            {
-                violations++;
-                first ??= $"flag went back from {last} to {flag}";
-            }
-
-            var words = PayloadLength((long)flag) / 8;
-            window.Read(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, words)));
-            for (var j = 0; j < words; j++)
-            {
-                if (payload[j] < flag)
-                {
-                    violations++;
-                    first ??= $"flag {flag} with payload word {j} = {payload[j]}";
-                    break;
-                }
-            }
-
-            observed++;
-            last = flag;
-        }
-
-        return string.Create(CultureInfo.InvariantCulture, $"observed={observed} violations={violations} first={first ?? "none"}");
     }
 
     // The coherent hammer (in an 8192-byte region): word (i % 512) + 1 takes i, then the counter, in the region's last
