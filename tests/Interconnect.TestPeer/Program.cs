@@ -180,7 +180,7 @@ internal static class Program
                 return Context.ReadErrorCount(Int(w[1])).ToString(CultureInfo.InvariantCulture);
             case "churn":
                 // Runs random operations until the test kills this process; answers once it has started.
-                s_churn = new Churn(Context, Int(w[1]), w[2].Split(','));
+                s_churn = new Churn(Context, Int(w[1]), w[2].Split(','), static line => Reply("ok " + line));
                 Reply("ok churning");
                 s_churn.Run(long.MaxValue, static () => false, pauseEvery: 32);
                 return s_churn.Report();
