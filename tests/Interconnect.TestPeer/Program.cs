@@ -69,6 +69,16 @@ internal static class Program
             case "open":
                 s_context = ImcContext.Open();
                 return $"{s_context.ProcessId} {s_context.HostName}";
+            case "open-with":
+                // open-with root cluster host auto: each "-" for null (the environment or the default decides)
+                s_context = ImcContext.Open(new ImcOptions
+                {
+                    Root = OrNull(w[1]),
+                    Cluster = OrNull(w[2]),
+                    Host = OrNull(w[3]),
+                    AutoInitialize = w[4] == "-" ? null : w[4] == "1",
+                });
+                return $"{s_context.ProcessId} {s_context.HostName} {s_context.ClusterDirectory}";
             case "close":
                 Context.Dispose();
                 s_context = null;
@@ -85,7 +95,8 @@ internal static class Program
                     w.Length > 2 && w[2] == "1" ? ImcAttachFlags.Loopback : ImcAttachFlags.None);
                 return "";
             case "ptp":
-                s_transmit[Int(w[1])] = s_regions[Int(w[1])].AttachTransmitTo(w[2]);
+                s_transmit[Int(w[1])] = s_regions[Int(w[1])].AttachTransmitTo(w[2],
+                    w.Length > 3 && w[3] == "1" ? ImcShareMode.NonShared : ImcShareMode.Shared);
                 return "";
             case "rx":
                 s_receive[Int(w[1])] = s_regions[Int(w[1])].AttachReceive(
@@ -503,6 +514,8 @@ internal static class Program
         var cluster = Cluster.Open(paths);
         _ = cluster.EnterDirectory(); // never released: the test kills this process while it holds the lock
     }
+
+    private static string? OrNull(string s) => s == "-" ? null : s;
 
     private static int Int(string s) => int.Parse(s, CultureInfo.InvariantCulture);
 
