@@ -77,6 +77,55 @@ public sealed class AttachTests
     }
 
     [Test]
+    public void ShouldDeliverANonSharedPointToPointAttachToTheNamedHostOnly()
+    {
+        using var cluster = TemporaryCluster.Create("alpha", "beta", "gamma");
+        using var a = cluster.Open("alpha");
+        using var b = cluster.Open("beta");
+        using var c = cluster.Open("gamma");
+        using var ra = a.AllocateRegion(1, 8192);
+        using var rb = b.AllocateRegion(1, 8192);
+        using var rc = c.AllocateRegion(1, 8192);
+        using var rxb = rb.AttachReceive();
+        using var rxc = rc.AttachReceive();
+
+        using var tx = ra.AttachTransmitTo("beta", ImcShareMode.NonShared);
+        tx.Write(8, 31UL);
+
+        Assert.That(rxb.Read<ulong>(8), Is.EqualTo(31UL));
+        Assert.That(rxc.Read<ulong>(8), Is.Zero);
+        Assert.That(Driver.ClusterAdmin.ReadStatus(cluster.Paths).Regions.Single().Transmit.Single().NonShared, Is.True);
+    }
+
+    [TestCase(ImcShareMode.Shared)]
+    [TestCase(ImcShareMode.NonShared)]
+    public void ShouldRefuseAnyTransmitWhereTheHostHasANonSharedPointToPointAttachWithNonShareError(ImcShareMode mode)
+    {
+        using var a = _cluster.Open("alpha");
+        using var b = _cluster.Open("alpha");
+        using var ra = a.AllocateRegion(1, 8192);
+        using var rb = b.AllocateRegion(1, 8192);
+        using var tx = ra.AttachTransmitTo("beta", ImcShareMode.NonShared);
+
+        Assert.That(StatusOf(() => rb.AttachTransmitTo("beta", mode)), Is.EqualTo(ImcStatus.NonShareError));
+        Assert.That(StatusOf(() => rb.AttachTransmit(mode)), Is.EqualTo(ImcStatus.NonShareError));
+    }
+
+    [Test]
+    public void ShouldRefuseANonSharedPointToPointAttachWhereTheHostHasASharedTransmitWithShareError()
+    {
+        using var a = _cluster.Open("alpha");
+        using var b = _cluster.Open("alpha");
+        using var ra = a.AllocateRegion(1, 8192);
+        using var rb = b.AllocateRegion(1, 8192);
+        using var tx = ra.AttachTransmit(ImcShareMode.Shared);
+
+        Assert.That(StatusOf(() => rb.AttachTransmitTo("beta", ImcShareMode.NonShared)), Is.EqualTo(ImcStatus.ShareError));
+        using var shared = rb.AttachTransmitTo("beta", ImcShareMode.Shared);
+        Assert.That(shared.Length, Is.EqualTo(8192), "a shared point-to-point attach beside it is allowed");
+    }
+
+    [Test]
     public void ShouldAllowANonSharedAttachOnAnotherHost()
     {
         using var a = _cluster.Open("alpha");

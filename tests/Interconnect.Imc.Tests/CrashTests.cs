@@ -1,5 +1,6 @@
 using System.Globalization;
 using Interconnect.Driver;
+using Interconnect.Driver.Store;
 using Interconnect.Testing;
 
 namespace Interconnect.Imc.Tests;
@@ -40,6 +41,11 @@ public sealed class CrashTests
 
         var expected = delivered.AsSpan(0, 16384).ToArray();
         var peers = new List<PeerProcess>();
+        var reports = new ChurnReports();
+        // The directory lock's recoveries: one exactly when a process took the lock over from a dead holder.
+        using var directory = Cluster.Open(_cluster.Paths, writable: false);
+        int Recoveries() => Volatile.Read(ref directory.Control.Header.Recoveries);
+        var killedInside = 0;
         var hostList = string.Join(',', s_hosts);
         PeerProcess StartChurner(int round)
         {
@@ -60,7 +66,9 @@ public sealed class CrashTests
         {
             Thread.Sleep(random.Next(0, 25));
             var victim = random.Next(peers.Count);
+            var recoveriesBefore = Recoveries(); // the last round's probe took over any lock its victim held
             peers[victim].Kill();
+            reports.Collect(peers[victim]);
             peers[victim].Dispose();
             kills++;
             foreach (var survivor in peers.Where((_, i) => i != victim))
@@ -73,6 +81,12 @@ public sealed class CrashTests
                 // Opening a context is a directory operation: it reclaims what the killed process held.
             }
 
+            // Whoever entered the directory since the kill (the probe at the latest) took the lock over from the victim
+            // exactly when the victim died holding it.
+            var recovered = Recoveries() - recoveriesBefore;
+            Assert.That(recovered, Is.InRange(0, 1), $"round {round}: one victim, one recovery at most");
+            killedInside += recovered;
+
             var report = CheckWhileStopped(peers.Where((_, i) => i != victim).ToList());
             Assert.That(report.Violations, Is.Empty, $"round {round}");
             Assert.That(delivered.AsSpan(0, 16384).SequenceEqual(expected), Is.True, $"round {round}: delivered data changed");
@@ -80,14 +94,13 @@ public sealed class CrashTests
             {
                 // The command itself, once in a while, with the churners standing still (exit 4: caught mid-change).
                 var survivors = peers.Where((_, i) => i != victim).ToList();
-                CommandResult imcs;
-                do
-                {
-                    survivors.ForEach(p => Signals.Send(p.Pid, Signals.Stop));
-                    imcs = Command.Run("imcs", _cluster.Root, TemporaryCluster.ClusterName, "--check");
-                    survivors.ForEach(p => Signals.Send(p.Pid, Signals.Continue));
-                }
-                while (imcs.ExitCode == 4);
+                var imcs = Poll.Until(() =>
+                    {
+                        survivors.ForEach(p => Signals.Send(p.Pid, Signals.Stop));
+                        var result = Command.Run("imcs", _cluster.Root, TemporaryCluster.ClusterName, "--check");
+                        survivors.ForEach(p => Signals.Send(p.Pid, Signals.Continue));
+                        return result;
+                    }, r => r.ExitCode != 4, $"round {round}: imcs --check to find the directory free");
 
                 Assert.That(imcs.ExitCode, Is.Zero, imcs.Output);
             }
@@ -98,6 +111,7 @@ public sealed class CrashTests
         foreach (var peer in peers)
         {
             peer.Kill();
+            reports.Collect(peer);
         }
 
         using (_cluster.Open("delta"))
@@ -109,7 +123,53 @@ public sealed class CrashTests
         var status = ClusterAdmin.ReadStatus(_cluster.Paths);
         Assert.That(status.Regions.Select(r => r.Key), Is.EqualTo(new[] { 50 }), "only the sentinel survives its killers");
         Assert.That(status.LockSets, Is.Empty);
-        TestContext.Out.WriteLine($"{kills} kills survived");
+        TestContext.Out.WriteLine($"{kills} kills survived, {killedInside} inside a directory operation; {reports}");
+        Assert.That(reports.Churners, Is.EqualTo(Rounds + 3), "every churner's output was read");
+        Assert.That(reports.Failures, Is.Zero, $"churners read words nobody wrote: {reports.FirstFailure}");
+        Assert.That(reports.Reads, Is.GreaterThan(10_000), "the churners checked what they read");
+        Assert.That(reports.Written, Is.GreaterThan(1_000), "the churners read words that were written, not only zeros");
+        Assert.That(killedInside, Is.GreaterThan(0), "no kill landed inside a directory operation");
+    }
+
+    /// <summary>
+    /// What the churners reported as they went ("report ... reads=N failures=M first_failure=..."): each report holds a
+    /// churner's counts so far, so its last one counts.
+    /// </summary>
+    private sealed class ChurnReports
+    {
+        public int Churners { get; private set; }
+
+        public long Reads { get; private set; }
+
+        public long Written { get; private set; }
+
+        public long Failures { get; private set; }
+
+        public string? FirstFailure { get; private set; }
+
+        /// <summary>Reads everything a killed churner printed, to the end of its output.</summary>
+        public void Collect(PeerProcess killed)
+        {
+            Dictionary<string, string>? last = null;
+            while (killed.TryReceive(out var reply, TimeSpan.FromSeconds(10)))
+            {
+                if (reply!.Ok && reply.Text.StartsWith("report ", StringComparison.Ordinal))
+                {
+                    last = reply.Text.Split(' ').Select(f => f.Split('=', 2)).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
+                }
+            }
+
+            Churners++;
+            if (last is not null)
+            {
+                Reads += long.Parse(last["reads"], CultureInfo.InvariantCulture);
+                Written += long.Parse(last["written"], CultureInfo.InvariantCulture);
+                Failures += long.Parse(last["failures"], CultureInfo.InvariantCulture);
+                FirstFailure ??= last["first_failure"] == "none" ? null : last["first_failure"];
+            }
+        }
+
+        public override string ToString() => $"{Churners} churners checked {Reads} reads ({Written} of written words), {Failures} failures";
     }
 
     /// <summary>
@@ -153,6 +213,7 @@ public sealed class CrashTests
             Assert.That(reply.Ok, Is.True, reply.Text);
             var fields = reply.Text.Split(' ').Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
             Assert.That(fields["unexpected"], Is.EqualTo("0"), reply.Text);
+            Assert.That(fields["failures"], Is.EqualTo("0"), reply.Text);
             total += long.Parse(fields["ops"], CultureInfo.InvariantCulture);
         }
 

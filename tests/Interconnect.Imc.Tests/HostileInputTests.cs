@@ -53,14 +53,12 @@ public sealed class HostileInputTests
         Assert.That(context.GetClusterInfo().Hosts, Is.EquivalentTo(new[] { "alpha", "beta" }));
     }
 
-    [TestCaseSource(nameof(s_badNames))]
+    // A NUL cannot be passed in a process argument: the commands get every bad name but that one.
+    private static readonly string[] s_badCommandNames = [.. s_badNames.Where(n => !n.Contains('\0', StringComparison.Ordinal))];
+
+    [TestCaseSource(nameof(s_badCommandNames))]
     public void ShouldRefuseABadNameInTheCommands(string name)
     {
-        if (name.Contains('\0', StringComparison.Ordinal))
-        {
-            Assert.Pass("a NUL cannot be passed in a process argument");
-        }
-
         var init = Command.Run("imc_init", _cluster.Root, TemporaryCluster.ClusterName, "--host=" + name);
         var ctl = Command.Run("imcctl", _cluster.Root, TemporaryCluster.ClusterName, "inject-error", "--rail", "0", "--host=" + name);
 

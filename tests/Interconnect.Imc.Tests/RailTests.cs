@@ -22,10 +22,7 @@ public sealed class RailTests
         using var rx = rxRegion.AttachReceive();
         var info = reader.GetClusterInfo();
         var change = reader.WaitForClusterEventAsync(ImcClusterEvents.Rail, info);
-        int count;
-        while ((count = reader.ReadErrorCount(0)) < 0)
-        {
-        }
+        var count = Poll.Until(() => reader.ReadErrorCount(0), c => c >= 0, "rail 0's error processing window to end");
 
         for (ulong i = 1; i <= 1000; i++)
         {

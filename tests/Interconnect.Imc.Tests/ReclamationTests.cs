@@ -1,3 +1,4 @@
+using Interconnect.Driver.Store;
 using Interconnect.Testing;
 
 namespace Interconnect.Imc.Tests;
@@ -60,9 +61,12 @@ public sealed class ReclamationTests
         var victim = _cluster.StartPeer("beta");
         victim.Send("alloc 23 8192");
         victim.Send("hold-directory");
+        using var directory = Cluster.Open(_cluster.Paths, writable: false);
+        var recoveries = directory.Control.Header.Recoveries;
 
         victim.Kill();
         using var survivor = _cluster.Open("alpha");
+        Assert.That(directory.Control.Header.Recoveries, Is.EqualTo(recoveries + 1), "the lock was taken over from its dead holder, once");
         using var region = survivor.AllocateRegion(24, 8192);
         using var rx = region.AttachReceive();
 

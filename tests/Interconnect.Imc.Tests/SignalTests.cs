@@ -86,6 +86,20 @@ public sealed class SignalTests
         Assert.That(StatusOf(() => sender.Kill(host, sender.ProcessId, SigUsr1)), Is.EqualTo(ImcStatus.BadHost));
     }
 
+    [TestCase(1)]
+    [TestCase(64)]
+    public void ShouldDeliverTheFirstAndLastValidSignal(int signal)
+    {
+        var target = _cluster.StartPeer("beta");
+        target.Send($"on-signal {signal}");
+        using var sender = _cluster.Open("alpha");
+
+        sender.Kill("beta", target.Pid, signal);
+
+        Assert.That(target.Send("wait-signals 1 10000"), Is.EqualTo("1"));
+        Assert.That(target.HasExited, Is.False);
+    }
+
     [TestCase(0)]
     [TestCase(-1)]
     [TestCase(65)]

@@ -6,13 +6,18 @@ namespace Interconnect.TestPeer;
 /// <summary>
 /// Random directory, data and lock operations on a few shared keys, for the crash and storm tests. Outcomes a
 /// correct library may give (a region already attached, a lock already held...) are expected; anything else is
-/// counted as unexpected and the first one is kept for the report.
+/// counted as unexpected and the first one is kept for the report. Every word written is self-checking (a random
+/// number in the low half, a check of it with the word's key and offset in the high half), so every word read, written
+/// by whichever churner, must be zero or check against the place it was read from: a read that does not is a data
+/// failure. With <paramref name="report"/>, the counts are reported as they go (every 256 checked reads, and at once
+/// on a data failure), so a churner that is killed has already told what it checked.
 /// </summary>
-internal sealed class Churn(ImcContext context, int seed, string[] hosts)
+internal sealed class Churn(ImcContext context, int seed, string[] hosts, Action<string>? report = null)
 {
     private const int Keys = 6;
     private const int LockKey = 100;
     private const int Locks = 4;
+    private const int Words = 64;
 
     private static readonly HashSet<ImcStatus> s_expected =
     [
@@ -34,6 +39,20 @@ internal sealed class Churn(ImcContext context, int seed, string[] hosts)
     public long Unexpected { get; private set; }
 
     public string? FirstUnexpected { get; private set; }
+
+    public long CheckedReads { get; private set; }
+
+    public long NonZeroReads { get; private set; }
+
+    public long DataFailures { get; private set; }
+
+    public string? FirstDataFailure { get; private set; }
+
+    /// <summary>The word written at <paramref name="offset"/> of region <paramref name="key"/>, from a random number.</summary>
+    public static ulong Pattern(int key, long offset, uint random) => ((ulong)Check(key, offset, random) << 32) | random;
+
+    private static uint Check(int key, long offset, uint random) =>
+        ((random * 0x9E37_79B1u) ^ (uint)(offset * 0x85EB_CA6B) ^ ((uint)key * 0xC2B2_AE35u)) + 0x27D4_EB2Fu;
 
     /// <summary>
     /// Runs <paramref name="count"/> operations (or until <paramref name="stop"/> is set), resting a millisecond
@@ -82,7 +101,25 @@ internal sealed class Churn(ImcContext context, int seed, string[] hosts)
     }
 
     public string Report() => string.Create(CultureInfo.InvariantCulture,
-        $"ops={Operations} unexpected={Unexpected} first={FirstUnexpected?.Replace(' ', '_') ?? "none"}");
+        $"ops={Operations} unexpected={Unexpected} first={FirstUnexpected?.Replace(' ', '_') ?? "none"} " +
+        $"reads={CheckedReads} written={NonZeroReads} failures={DataFailures} first_failure={FirstDataFailure?.Replace(' ', '_') ?? "none"}");
+
+    private void CheckRead(int key, long offset, ulong word)
+    {
+        CheckedReads++;
+        NonZeroReads += word == 0 ? 0 : 1;
+        var good = word == 0 || (uint)(word >> 32) == Check(key, offset, (uint)word);
+        if (!good)
+        {
+            DataFailures++;
+            FirstDataFailure ??= $"key {key} offset {offset}: {word:x16} is no word written there";
+        }
+
+        if (report is not null && (!good || CheckedReads % 256 == 0))
+        {
+            report("report " + Report());
+        }
+    }
 
     private void Step()
     {
@@ -111,10 +148,19 @@ internal sealed class Churn(ImcContext context, int seed, string[] hosts)
 
                 break;
             case 4 or 5:
-                _transmit[key]?.Write(8L * _random.Next(0, 512 * key), (ulong)_random.NextInt64());
+                var at = 8L * _random.Next(0, Words); // a few words, so reads mostly find written ones
+                _transmit[key]?.Write(at, Pattern(key, at, (uint)_random.Next()));
                 break;
             case 6:
-                _ = _receive[key]?.Read<ulong>(8L * _random.Next(0, 512 * key));
+                var from = 8L * _random.Next(0, Words - 8);
+                if (_receive[key] is { } window)
+                {
+                    for (var k = 0L; k < 64; k += 8)
+                    {
+                        CheckRead(key, from + k, window.Read<ulong>(from + k));
+                    }
+                }
+
                 break;
             case 7:
                 if (region is not null)

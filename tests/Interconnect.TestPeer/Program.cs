@@ -69,6 +69,16 @@ internal static class Program
             case "open":
                 s_context = ImcContext.Open();
                 return $"{s_context.ProcessId} {s_context.HostName}";
+            case "open-with":
+                // open-with root cluster host auto: each "-" for null (the environment or the default decides)
+                s_context = ImcContext.Open(new ImcOptions
+                {
+                    Root = OrNull(w[1]),
+                    Cluster = OrNull(w[2]),
+                    Host = OrNull(w[3]),
+                    AutoInitialize = w[4] == "-" ? null : w[4] == "1",
+                });
+                return $"{s_context.ProcessId} {s_context.HostName} {s_context.ClusterDirectory}";
             case "close":
                 Context.Dispose();
                 s_context = null;
@@ -85,7 +95,8 @@ internal static class Program
                     w.Length > 2 && w[2] == "1" ? ImcAttachFlags.Loopback : ImcAttachFlags.None);
                 return "";
             case "ptp":
-                s_transmit[Int(w[1])] = s_regions[Int(w[1])].AttachTransmitTo(w[2]);
+                s_transmit[Int(w[1])] = s_regions[Int(w[1])].AttachTransmitTo(w[2],
+                    w.Length > 3 && w[3] == "1" ? ImcShareMode.NonShared : ImcShareMode.Shared);
                 return "";
             case "rx":
                 s_receive[Int(w[1])] = s_regions[Int(w[1])].AttachReceive(
@@ -107,10 +118,14 @@ internal static class Program
                 return s_receive[Int(w[1])].Read<ulong>(Long(w[2])).ToString(CultureInfo.InvariantCulture);
             case "wait64":
                 return Wait64(Int(w[1]), Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture), Int(w[4]));
-            case "stream-write":
-                return StreamWrite(Int(w[1]), Int(w[2]));
-            case "stream-read":
-                return StreamRead(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "words-write":
+                // words-write key count width span area ack-key readers window timeout-ms
+                return WordStream.Write(s_transmit[Int(w[1])], Int(w[2]), Int(w[3]), w[4] == "1", Int(w[5]),
+                    s_receive[Int(w[6])], Int(w[7]), Int(w[8]), Int(w[9]));
+            case "words-read":
+                // words-read key count width span areas ack-key reader timeout-ms
+                return WordStream.Read(s_receive[Int(w[1])], Int(w[2]), Int(w[3]), w[4] == "1", [.. w[5].Split(',').Select(Int)],
+                    s_transmit[Int(w[6])], Int(w[7]), Int(w[8]));
             case "detach-race":
                 return Hardening.DetachRace(Context, Int(w[1]), Int(w[2]));
             case "hammer":
@@ -176,7 +191,7 @@ internal static class Program
                 return Context.ReadErrorCount(Int(w[1])).ToString(CultureInfo.InvariantCulture);
             case "churn":
                 // Runs random operations until the test kills this process; answers once it has started.
-                s_churn = new Churn(Context, Int(w[1]), w[2].Split(','));
+                s_churn = new Churn(Context, Int(w[1]), w[2].Split(','), static line => Reply("ok " + line));
                 Reply("ok churning");
                 s_churn.Run(long.MaxValue, static () => false, pauseEvery: 32);
                 return s_churn.Report();
@@ -213,72 +228,6 @@ internal static class Program
         }
 
         return seen.ToString(CultureInfo.InvariantCulture);
-    }
-
-    // The ordering stream: message i is a payload of 8 to 4096 bytes whose every 8-byte word is i, at offset 64,
-    // then the flag i at offset 0. A reader that sees flag f must find every word of message f's length >= f.
-    private static int PayloadLength(long i) => (int)(8 + (i * 7919 % 4089)) & ~7;
-
-    private static string StreamWrite(int key, int count)
-    {
-        var window = s_transmit[key];
-        var payload = new ulong[4096 / 8];
-        for (long i = 1; i <= count; i++)
-        {
-            var length = PayloadLength(i);
-            payload.AsSpan(0, length / 8).Fill((ulong)i);
-            window.Write(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, length / 8)));
-            window.Write(0, (ulong)i);
-        }
-
-        return count.ToString(CultureInfo.InvariantCulture);
-    }
-
-    private static string StreamRead(int key, int count, int timeoutMs)
-    {
-        var window = s_receive[key];
-        var payload = new ulong[4096 / 8];
-        var watch = Stopwatch.StartNew();
-        ulong last = 0;
-        long observed = 0;
-        long violations = 0;
-        string? first = null;
-        while (last < (ulong)count)
-        {
-            if (watch.ElapsedMilliseconds > timeoutMs)
-            {
-                throw new ImcException(ImcStatus.Timeout, $"saw flag {last} of {count} after {timeoutMs} ms");
-            }
-
-            var flag = window.Read<ulong>(0);
-            if (flag == last)
-            {
-                continue;
-            }
-
-            if (flag < last)
-            {
-                violations++;
-                first ??= $"flag went back from {last} to {flag}";
-            }
-
-            var words = PayloadLength((long)flag) / 8;
-            window.Read(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, words)));
-            for (var j = 0; j < words; j++)
-            {
-                if (payload[j] < flag)
-                {
-                    violations++;
-                    first ??= $"flag {flag} with payload word {j} = {payload[j]}";
-                    break;
-                }
-            }
-
-            observed++;
-            last = flag;
-        }
-
-        return string.Create(CultureInfo.InvariantCulture, $"observed={observed} violations={violations} first={first ?? "none"}");
     }
 
     // The coherent hammer (in an 8192-byte region): word (i % 512) + 1 takes i, then the counter, in the region's last
@@ -565,6 +514,8 @@ internal static class Program
         var cluster = Cluster.Open(paths);
         _ = cluster.EnterDirectory(); // never released: the test kills this process while it holds the lock
     }
+
+    private static string? OrNull(string s) => s == "-" ? null : s;
 
     private static int Int(string s) => int.Parse(s, CultureInfo.InvariantCulture);
 

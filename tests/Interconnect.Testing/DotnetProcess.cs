@@ -7,7 +7,7 @@ public static class DotnetProcess
 {
     /// <summary>
     /// A start for <c>dotnet DLL</c>, redirected both ways; with <paramref name="user"/> it runs through setpriv as
-    /// that user (the tests run as root), with no supplementary groups.
+    /// that user (the tests run as root), with no supplementary groups; "user:group" runs it with that group.
     /// </summary>
     public static ProcessStartInfo StartInfo(string dll, string? user = null)
     {
@@ -25,8 +25,11 @@ public static class DotnetProcess
         else
         {
             info.FileName = "setpriv";
-            info.ArgumentList.Add($"--reuid={user}");
-            info.ArgumentList.Add($"--regid={(user == "nobody" ? "nogroup" : user)}");
+            // "user:group" names the group; otherwise the user's group of the same name (nobody's is nogroup).
+            var parts = user.Split(':', 2);
+            var group = parts.Length == 2 ? parts[1] : user == "nobody" ? "nogroup" : user;
+            info.ArgumentList.Add($"--reuid={parts[0]}");
+            info.ArgumentList.Add($"--regid={group}");
             info.ArgumentList.Add("--clear-groups");
             info.ArgumentList.Add("dotnet");
             info.Environment["HOME"] = "/tmp";

@@ -50,12 +50,30 @@ public sealed class PeerProcess : IDisposable
     /// <summary>The path of the peer program, beside the test assembly.</summary>
     public static string PeerPath => Path.Combine(AppContext.BaseDirectory, "imc-test-peer.dll");
 
-    public static PeerProcess Start(string root, string cluster, string host, string? user = null)
+    public static PeerProcess Start(string root, string cluster, string host, string? user = null) =>
+        Start(new Dictionary<string, string?> { ["IMC_ROOT"] = root, ["IMC_CLUSTER"] = cluster, ["IMC_HOST"] = host }, user);
+
+    /// <summary>
+    /// Starts a peer with exactly the IMC_ variables given (a null value leaves one unset), for tests of how the
+    /// library reads its environment; <c>host</c> is then IMC_HOST, or "-" when unset.
+    /// </summary>
+    public static PeerProcess Start(IReadOnlyDictionary<string, string?> environment, string? user = null)
     {
         var info = DotnetProcess.StartInfo(PeerPath, user);
-        info.Environment["IMC_ROOT"] = root;
-        info.Environment["IMC_CLUSTER"] = cluster;
-        info.Environment["IMC_HOST"] = host;
+        foreach (var name in new[] { "IMC_ROOT", "IMC_CLUSTER", "IMC_HOST", "IMC_AUTO_INIT" })
+        {
+            info.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            if (value is not null)
+            {
+                info.Environment[name] = value;
+            }
+        }
+
+        var host = environment.GetValueOrDefault("IMC_HOST") ?? "-";
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the test peer");
         return new PeerProcess(process, host);
     }
