@@ -85,11 +85,12 @@ internal sealed unsafe class ReceivePort : IDisposable
         }
 
         _pointer = null;
+        // Not unmapped: a reader may be inside a read, or hold a span. A copy of the last bytes takes the file's place
+        // (taken while the file is still there), the file's pages go with the detach below (its last receive attach
+        // removes it), and the finalizer unmaps the copy once no one can reach it.
+        _file.Retire(keepContents: true);
         _session.Untrack(this);
         _session.DetachQuietly(_region, receive: true, transmit: false);
-        // Not unmapped: a reader may be inside a read, or hold a span. The file's pages go now (its last detach removed
-        // it), a copy of the last bytes takes their place, and the finalizer unmaps that once no one can reach it.
-        _file.Retire(keepContents: true);
     }
 
     private static T ReadUnalignedAcquire<T>(byte* p)

@@ -148,17 +148,7 @@ internal sealed unsafe class Transmitter : IDisposable
     }
 
     /// <summary>mb(): every write issued before it is visible to every receiver before any write issued after it.</summary>
-    public void Barrier()
-    {
-        Interlocked.MemoryBarrier();
-        foreach (var target in _route.Targets)
-        {
-            if (target is not Fabric.MemoryMapped.MappedTarget)
-            {
-                target.Fence();
-            }
-        }
-    }
+    public void Barrier() => _route.Fence();
 
     /// <summary>Detaches this direction of the process's attach; the receive memory it reached is let go at once.</summary>
     public void Dispose()

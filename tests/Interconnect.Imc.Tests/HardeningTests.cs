@@ -73,12 +73,20 @@ public sealed class HardeningTests
         using var rx = betaRegion.AttachReceive();
         using var tx = region.AttachTransmit();
         using var go = new ManualResetEventSlim();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         var writers = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
         {
-            go.Wait();
-            for (var i = 0; i < PerThread; i++)
+            try
             {
-                tx.Write(8 + (t * 8L), (ulong)i);
+                go.Wait();
+                for (var i = 0; i < PerThread; i++)
+                {
+                    tx.Write(8 + (t * 8L), (ulong)i);
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e); // reported below: an exception must fail the test, not end the test process
             }
         })).ToArray();
         foreach (var writer in writers)
@@ -89,8 +97,10 @@ public sealed class HardeningTests
         go.Set();
         foreach (var writer in writers)
         {
-            Assert.That(writer.Join(TimeSpan.FromSeconds(60)), Is.True, "writer finished");
+            Assert.That(writer.Join(TimeSpan.FromSeconds(120)), Is.True, "writer finished");
         }
+
+        Assert.That(failures, Is.Empty);
 
         var rails = ClusterAdmin.ReadRails(_cluster.Paths);
         // The first thread to write counts with plain adds, the others atomically, all at the same time.

@@ -33,6 +33,9 @@ internal interface IFabric
     /// <summary>Opens the way for a writer's data into the receive memory <paramref name="name"/>.</summary>
     IDeliveryTarget OpenTarget(ReceiveFileName name, long length);
 
+    /// <summary>Where the receive memory <paramref name="name"/> lives, for messages (a path, an address).</summary>
+    string Where(ReceiveFileName name);
+
     /// <summary>What the fabric holds for <paramref name="name"/>, or null when it holds nothing.</summary>
     ReceiveMemoryInfo? Inspect(ReceiveFileName name);
 

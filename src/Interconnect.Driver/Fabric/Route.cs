@@ -68,7 +68,7 @@ internal sealed unsafe class Route
     /// <summary>The host of each delivery, in delivery order: mapped targets first, then the others.</summary>
     public int[] Hosts { get; }
 
-    /// <summary>Every target, for retiring them.</summary>
+    /// <summary>Every target: holding them keeps the mappings behind the raw addresses alive as long as the route.</summary>
     public IDeliveryTarget[] Targets { get; }
 
     /// <summary>Stores an aligned 4-byte value into every mapped target (fast path: no other targets).</summary>
@@ -153,6 +153,16 @@ internal sealed unsafe class Route
         }
 
         GC.KeepAlive(this); // this route holds the mappings behind the addresses until the stores are done
+    }
+
+    /// <summary>mb(): every write delivered before it is visible before any write delivered after it.</summary>
+    public void Fence()
+    {
+        Interlocked.MemoryBarrier(); // orders this process's stores into every mapped target
+        foreach (var target in _other)
+        {
+            target.Fence();
+        }
     }
 
     private static void PutOther(IDeliveryTarget target, long offset, ReadOnlySpan<byte> source)

@@ -132,12 +132,15 @@ internal sealed unsafe class MappedFile : IDisposable
 
         var length = (nuint)Length;
         const int Private = Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve;
-        if (keepContents)
+        // Only what the file still holds can be copied: a page past its end (a file truncated behind the library's
+        // back) faults with SIGBUS. A file that is gone leaves zeros.
+        var readable = keepContents ? ReadableLength() : 0;
+        if (readable > 0)
         {
             var copy = Libc.Mmap(0, length, Libc.ProtRead | Libc.ProtWrite, Private, -1, 0);
             if (copy != -1)
             {
-                Buffer.MemoryCopy((void*)address, (void*)copy, Length, Length);
+                Buffer.MemoryCopy((void*)address, (void*)copy, Length, readable);
                 // mremap over the old range replaces the file's pages with the copy in one step: no moment unmapped.
                 if (Libc.Mremap(copy, length, length, Libc.MremapMayMove | Libc.MremapFixed, address) == address)
                 {
@@ -152,6 +155,25 @@ internal sealed unsafe class MappedFile : IDisposable
 
         // MAP_FIXED replaces the old mapping atomically; if even that fails, the file stays mapped (never a fault).
         _ = Libc.Mmap(address, length, Libc.ProtRead | Libc.ProtWrite, Private | Libc.MapFixed, -1, 0);
+    }
+
+    /// <summary>How many bytes of the mapping the file behind it still holds (0 when it cannot be opened any more).</summary>
+    private long ReadableLength()
+    {
+        var fd = Libc.Open(Path, Libc.ORdOnly | Libc.ONoFollow | Libc.OCloExec, 0);
+        if (fd < 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            return Libc.TryGetFileStatus(fd, out var size, out _, out _, out _) ? Math.Clamp(size, 0, Length) : 0;
+        }
+        finally
+        {
+            _ = Libc.Close(fd);
+        }
     }
 
     private static MappedFile Map(int fd, string path, long length, bool writable, string what)

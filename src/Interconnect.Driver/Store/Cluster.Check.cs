@@ -211,7 +211,7 @@ internal sealed partial class Cluster
     {
         if (Fabric.Inspect(file) is not { } info)
         {
-            violations.Add($"{region}: receive file {file} is missing");
+            violations.Add($"{region}: receive file {Fabric.Where(file)} is missing");
             return;
         }
 

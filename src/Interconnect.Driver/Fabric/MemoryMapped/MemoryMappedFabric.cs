@@ -11,7 +11,9 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabr
 {
     private const string What = "receive file";
 
-    public string PathOf(ReceiveFileName name) => Path.Combine(regionsDirectory, name.ToString());
+    public string Where(ReceiveFileName name) => PathOf(name);
+
+    private string PathOf(ReceiveFileName name) => Path.Combine(regionsDirectory, name.ToString());
 
     public void Create(ReceiveFileName name, long length, int mode, int groupId, ReceiveFileName? copyFrom)
     {
