@@ -86,6 +86,53 @@ static void die(const char *what)
     exit(2);
 }
 
+#ifdef IMC_MAPPINGS
+/*
+ * imc_cpingpong (floor.c built with -DIMC_MAPPINGS, linked with libimc.so): the same ping-pong, but "ping" and
+ * "pong" are regions of the Imc API attached from C (sys/imc.h), the parent a process of host alpha and the child
+ * of host beta in the cluster IMC_ROOT/IMC_CLUSTER names. Regions made from C are direct: the transmit pointer is
+ * the receivers' memory, so the data path is the same plain stores and loads; only the mappings come from the
+ * library. Only the pingpong mode.
+ */
+#include <sys/imc.h>
+
+#define IMC_PING_KEY 0x1f100
+
+static void imc_side(const char *host)
+{
+    setenv("IMC_HOST", host, 1);
+    setenv("IMC_AUTO_INIT", "1", 1);
+    int status = imc_api_init(NULL);
+    if (status != IMC_SUCCESS) {
+        imc_perror("imc_cpingpong: imc_api_init", status);
+        exit(2);
+    }
+}
+
+static unsigned char *imc_map(int index, size_t size, int writable)
+{
+    imc_asid_t id;
+    caddr_t address = 0;
+    int status = imc_asalloc(IMC_PING_KEY + index, (imc_size_t)size, IMC_URW, 0, &id, 0);
+    if (status == IMC_SUCCESS) {
+        status = imc_asattach(id, writable ? IMC_TRANSMIT : IMC_RECEIVE, IMC_SHARED, 0, &address);
+    }
+    if (status != IMC_SUCCESS) {
+        imc_perror("imc_cpingpong: a region", status);
+        exit(2);
+    }
+    return (unsigned char *)address;
+}
+
+#define SIDE(host) imc_side(host)
+#define CREATE(index, dir, name, size) ((void)0)
+#define MAP(index, size, writable) imc_map(index, size, writable)
+#else
+#define SIDE(host) ((void)0)
+#define CREATE(index, dir, name, size) create_file(index, dir, name, size)
+#define MAP(index, size, writable) map_file(index, size, writable)
+#endif
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -345,8 +392,8 @@ static void ponger(const unsigned char *ping, unsigned char *pong, long size)
 
 static void run_pingpong(const struct options *o, uint64_t *samples)
 {
-    create_file(0, o->dir, "ping", MAPPING_SIZE);
-    create_file(1, o->dir, "pong", MAPPING_SIZE);
+    CREATE(0, o->dir, "ping", MAPPING_SIZE);
+    CREATE(1, o->dir, "pong", MAPPING_SIZE);
     pid_t child = fork();
     if (child < 0) {
         die("fork");
@@ -354,16 +401,18 @@ static void run_pingpong(const struct options *o, uint64_t *samples)
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         pin(o->cpus[1]);
-        const unsigned char *ping = map_file(0, MAPPING_SIZE, 0);
-        unsigned char *pong = map_file(1, MAPPING_SIZE, 1);
+        SIDE("beta");
+        const unsigned char *ping = MAP(0, MAPPING_SIZE, 0);
+        unsigned char *pong = MAP(1, MAPPING_SIZE, 1);
         ponger(ping, pong, o->sizes[0]);
         _exit(0);
     }
 
     pin(o->cpus[0]);
     static struct pinger p;
-    p.ping = map_file(0, MAPPING_SIZE, 1);
-    p.pong = map_file(1, MAPPING_SIZE, 0);
+    SIDE("alpha");
+    p.ping = MAP(0, MAPPING_SIZE, 1);
+    p.pong = MAP(1, MAPPING_SIZE, 0);
     p.size = o->sizes[0];
     memset(p.payload, PAYLOAD_BYTE, sizeof p.payload);
 
@@ -585,6 +634,10 @@ int main(int argc, char **argv)
 
     if (strcmp(o.mode, "pingpong") == 0) {
         run_pingpong(&o, a);
+#ifdef IMC_MAPPINGS
+    } else if (1) {
+        usage(); /* imc_cpingpong: pingpong only */
+#endif
     } else if (strcmp(o.mode, "broadcast") == 0) {
         run_broadcast(&o, a, b);
     } else if (strcmp(o.mode, "cacheline") == 0) {

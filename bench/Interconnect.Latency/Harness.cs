@@ -75,13 +75,17 @@ internal static class Harness
         throw new InvalidOperationException($"no native/Makefile above {AppContext.BaseDirectory}: run the harness from its repository");
     }
 
-    /// <summary>Runs <c>make -C native</c> (nothing prebuilt in git) and returns the floor binary.</summary>
+    /// <summary>
+    /// Runs <c>make -C native bench</c> (nothing prebuilt in git: the floor, libimc.so and the floor's ping-pong over it)
+    /// and returns the floor binary.
+    /// </summary>
     private static string BuildFloor(string repository)
     {
         var info = new ProcessStartInfo("make") { UseShellExecute = false, RedirectStandardOutput = true };
         info.ArgumentList.Add("-s");
         info.ArgumentList.Add("-C");
         info.ArgumentList.Add(Path.Combine(repository, "native"));
+        info.ArgumentList.Add("bench");
         using var make = Process.Start(info) ?? throw new InvalidOperationException("could not run make");
         var output = make.StandardOutput.ReadToEnd();
         make.WaitForExit();

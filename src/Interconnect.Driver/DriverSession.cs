@@ -92,8 +92,8 @@ internal sealed class DriverSession : IDisposable
         // The directory stays open: windows that outlive the session still read their hot words through it.
     }
 
-    public RegionHandle AllocateRegion(int key, long size, int permissions, bool coherent, int logicalRail) =>
-        Live().AllocateRegion(Registration, key, size, permissions, coherent, logicalRail);
+    public RegionHandle AllocateRegion(int key, long size, int permissions, bool coherent, int logicalRail, bool direct = false) =>
+        Live().AllocateRegion(Registration, key, size, permissions, coherent, logicalRail, direct);
 
     public void DeallocateRegion(RegionHandle region) => Live().DeallocateRegion(Registration, region);
 

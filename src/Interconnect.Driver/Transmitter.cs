@@ -124,6 +124,29 @@ internal sealed unsafe class Transmitter : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// A direct region's one memory, mapped read-write into this process: plain stores into it reach every receiver
+    /// on this machine. Valid until this window is disposed; after that, stores land in zero pages nobody reads.
+    /// </summary>
+    public nint DirectAddress()
+    {
+        if (!_region.Direct)
+        {
+            throw new DriverException(DriverStatus.NotSupported,
+                $"region key {_region.Key} is not direct: it was created by a .NET program, whose writes go through the " +
+                "library; a C transmit pointer needs a region created from C (imc_asalloc in libimc.so), or use imc_bcopy");
+        }
+
+        Refresh();
+        var address = _route.SingleMapped;
+        if (address == 0)
+        {
+            throw new DriverException(DriverStatus.BadMap, $"the memory of direct region key {_region.Key} could not be mapped");
+        }
+
+        return address;
+    }
+
     /// <summary>mb(): every write issued before it is visible to every receiver before any write issued after it.</summary>
     public void Barrier() => _route.Fence();
 

@@ -71,7 +71,16 @@ public sealed class ImcContext : IDisposable
     /// <see cref="ImcStatus.Permit"/>, <see cref="ImcStatus.Prior"/>.
     /// </exception>
     public ImcRegion AllocateRegion(int key, long size, ImcPermissions permissions = ImcPermissions.UserReadWrite,
-        ImcRegionFlags flags = ImcRegionFlags.None, int logicalRail = 0)
+        ImcRegionFlags flags = ImcRegionFlags.None, int logicalRail = 0) =>
+        AllocateRegionCore(key, size, permissions, flags, logicalRail, direct: false);
+
+    /// <summary>
+    /// <see cref="AllocateRegion(int, long, ImcPermissions, ImcRegionFlags, int)"/>; with <paramref name="direct"/> a
+    /// region this call creates is direct: every host's receive memory of it on this machine is one memory, so that
+    /// C programs may store through their transmit pointer (<c>libimc.so</c>). An existing region stays as created.
+    /// </summary>
+    internal ImcRegion AllocateRegionCore(int key, long size, ImcPermissions permissions, ImcRegionFlags flags, int logicalRail,
+        bool direct)
     {
         if ((flags & ~ImcRegionFlags.Coherent) != 0)
         {
@@ -79,7 +88,7 @@ public sealed class ImcContext : IDisposable
         }
 
         var handle = Boundary.Run(() => _session.AllocateRegion(key, size, (int)permissions,
-            (flags & ImcRegionFlags.Coherent) != 0, logicalRail));
+            (flags & ImcRegionFlags.Coherent) != 0, logicalRail, direct));
         Log.RegionAllocated(_logger, key, size, logicalRail, handle.Coherent);
         return new ImcRegion(_session, handle, _logger);
     }

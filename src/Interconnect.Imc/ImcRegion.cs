@@ -61,6 +61,37 @@ public sealed class ImcRegion : IDisposable
             (flags & ImcAttachFlags.Loopback) != 0));
     }
 
+    /// <summary>Whether the region is direct (created from C; see <see cref="ImcContext"/>'s internal allocation).</summary>
+    internal bool IsDirect => _handle.Direct;
+
+    /// <summary>
+    /// Attaches for broadcast transmit and returns the address of the direct region's one memory, into which plain
+    /// stores reach every receiver on this machine (<c>imc_asattach</c> from C). <see cref="ImcStatus.NotSupported"/>
+    /// for a region that is not direct.
+    /// </summary>
+    internal ImcTransmitWindow AttachTransmitDirect(ImcShareMode mode, ImcAttachFlags flags, out nint address)
+    {
+        if (!_handle.Direct)
+        {
+            throw new ImcException(ImcStatus.NotSupported,
+                $"region key {Key} is not direct: it was created by a .NET program, whose writes go through the library, so " +
+                "a plain store through a C pointer would reach no receiver; create the region from C first, or write with " +
+                "imc_bcopy / imc_write32 / imc_write64");
+        }
+
+        var window = AttachTransmit(mode, flags);
+        try
+        {
+            address = Boundary.Run(window.DirectAddress);
+            return window;
+        }
+        catch
+        {
+            window.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Attaches for point-to-point transmit to <paramref name="hostName"/> (<c>imc_asattach_ptp</c>): writes reach
     /// that host only, never this one.

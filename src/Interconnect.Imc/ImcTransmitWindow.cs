@@ -64,6 +64,9 @@ public sealed class ImcTransmitWindow : IDisposable
     /// </summary>
     public void Barrier() => _transmitter.Barrier();
 
+    /// <summary>A direct region's memory for plain stores (see <see cref="Transmitter.DirectAddress"/>).</summary>
+    internal nint DirectAddress() => _transmitter.DirectAddress();
+
     /// <summary>Detaches this direction.</summary>
     public void Dispose()
     {

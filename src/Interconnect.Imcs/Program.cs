@@ -20,13 +20,6 @@ internal static class Program
     public const int ExitNoCluster = 3;
     public const int ExitBusy = 4;
 
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
     private static int Main(string[] args)
     {
         var hosts = new Option<bool>("-m") { Description = "Hosts that initialised the API." };
@@ -86,7 +79,7 @@ internal static class Program
                 var status = ClusterAdmin.ReadStatus(paths);
                 if (parse.GetValue(json))
                 {
-                    Console.WriteLine(JsonSerializer.Serialize(status, s_json));
+                    Console.WriteLine(JsonSerializer.Serialize(status, ImcsJson.Default.ClusterStatus));
                 }
                 else
                 {
@@ -140,7 +133,7 @@ internal static class Program
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(
-                new { clean = report.Clean, busy = report.Busy, report.Violations, report.AwaitingReclamation }, s_json));
+                new CheckDocument(report.Clean, report.Busy, report.Violations, report.AwaitingReclamation), ImcsJson.Default.CheckDocument));
         }
         else
         {

@@ -82,6 +82,39 @@ public sealed class ProgramProcess : IDisposable
     }
 
     /// <summary>
+    /// Starts the native executable <paramref name="path"/> (a C program) as <see cref="Start"/> starts a .NET one:
+    /// <c>IMC_ROOT</c>, <c>IMC_CLUSTER</c> and <c>IMC_HOST</c> set, <c>IMC_AUTO_INIT</c> unset, then
+    /// <paramref name="environment"/> (such as <c>LD_LIBRARY_PATH</c>).
+    /// </summary>
+    public static ProgramProcess StartExecutable(string path, IReadOnlyDictionary<string, string> environment, string root,
+        string cluster, string host, params string[] args)
+    {
+        var info = new ProcessStartInfo(path)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment.Remove("IMC_AUTO_INIT");
+        info.Environment["IMC_ROOT"] = root;
+        info.Environment["IMC_CLUSTER"] = cluster;
+        info.Environment["IMC_HOST"] = host;
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {path}");
+        return new ProgramProcess(process, $"{Path.GetFileName(path)} {string.Join(' ', args)}".TrimEnd(), host);
+    }
+
+    /// <summary>
     /// Reads lines until one contains <paramref name="text"/> and returns it; lines before it are consumed. Throws
     /// <see cref="TimeoutException"/> when no such line comes within the deadline or the program ends without it.
     /// </summary>

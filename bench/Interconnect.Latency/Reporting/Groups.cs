@@ -19,6 +19,9 @@ internal static class Groups
 
     public const string Floor = "floor (C)";
     public const string Imc = "Imc";
+
+    /// <summary>Issue 13: the floor's ping-pong in C over regions of libimc.so (direct regions: plain stores).</summary>
+    public const string CLibImc = "C via libimc.so";
     public const string UnixSocket = "Unix socket";
     public const string Tcp = "TCP loopback";
     public const string Pipe = "pipe";

@@ -5,7 +5,7 @@ namespace Interconnect.Latency.Reporting;
 /// <summary>The report on stdout: markdown tables, ready to paste into bench/RESULTS.md.</summary>
 internal static class MarkdownReport
 {
-    private static readonly string[] s_pingPongOrder = [Groups.Floor, Groups.Imc, Groups.UnixSocket, Groups.Tcp, Groups.Pipe];
+    private static readonly string[] s_pingPongOrder = [Groups.Floor, Groups.CLibImc, Groups.Imc, Groups.UnixSocket, Groups.Tcp, Groups.Pipe];
 
     public static void Write(TextWriter o, RunInfo info, HarnessOptions options, IReadOnlyList<ScenarioRun> runs,
         IReadOnlyList<Aggregate> aggregates, IReadOnlyList<string> failures)

@@ -19,6 +19,11 @@ internal static class Targets
             var floor = finder.Find(Groups.PingPong, Groups.Floor, size, Groups.OneWay);
             results.Add(Ratio($"{size} B one-way p50 within {OneWayP50}× of the floor", imc?.Median.P50, floor?.Median.P50, OneWayP50));
             results.Add(Ratio($"{size} B one-way p99 within {OneWayP99}× of the floor", imc?.Median.P99, floor?.Median.P99, OneWayP99));
+            var c = finder.Find(Groups.PingPong, Groups.CLibImc, size, Groups.OneWay);
+            if (c is not null)
+            {
+                results.Add(Ratio($"C via libimc.so: {size} B one-way p50 within {OneWayP50}× of the floor", c.Median.P50, floor?.Median.P50, OneWayP50));
+            }
         }
 
         foreach (var receivers in new[] { 1, 2, 4 })

@@ -8,14 +8,16 @@ namespace Interconnect.Latency.Scenarios;
 /// <summary>
 /// The C floor (<c>native/build/imc_floor</c>) in one of its modes, run as a child; its stdout carries one histogram
 /// of nanosecond samples per parameter ("begin MODE PARAM METRIC", "h VALUE COUNT"..., "end ...").
+/// <paramref name="throughLibImc"/>: the same ping-pong program built over libimc.so (<c>native/build/imc_cpingpong</c>),
+/// its two processes hosts alpha and beta of a fresh cluster, its mappings regions attached from C.
 /// </summary>
-internal sealed class NativeFloorScenario(string mode) : ILatencyScenario
+internal sealed class NativeFloorScenario(string mode, bool throughLibImc = false) : ILatencyScenario
 {
     public const string PingPong = "pingpong";
     public const string Broadcast = "broadcast";
     public const string CacheLine = "cacheline";
 
-    public string Name => mode switch
+    public string Name => throughLibImc ? "C via libimc.so ping-pong" : mode switch
     {
         PingPong => "C floor ping-pong",
         Broadcast => "C floor broadcast",
@@ -24,7 +26,14 @@ internal sealed class NativeFloorScenario(string mode) : ILatencyScenario
 
     public ScenarioRun Run(RoundContext round)
     {
-        var info = new ProcessStartInfo(round.FloorBinary) { UseShellExecute = false, RedirectStandardOutput = true };
+        var binary = throughLibImc ? Path.Combine(Path.GetDirectoryName(round.FloorBinary)!, "imc_cpingpong") : round.FloorBinary;
+        var info = new ProcessStartInfo(binary) { UseShellExecute = false, RedirectStandardOutput = true };
+        if (throughLibImc)
+        {
+            info.Environment["IMC_ROOT"] = round.ImcRoot;
+            info.Environment["IMC_CLUSTER"] = round.ClusterName("cpingpong");
+        }
+
         info.ArgumentList.Add(mode);
         info.ArgumentList.Add("--sizes");
         info.ArgumentList.Add(string.Join(',', PingPongProtocol.Sizes));
@@ -38,26 +47,26 @@ internal sealed class NativeFloorScenario(string mode) : ILatencyScenario
         info.ArgumentList.Add(round.Plan.MaxSamples.ToString(CultureInfo.InvariantCulture));
         info.ArgumentList.Add("--cpus");
         info.ArgumentList.Add("0,1");
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {round.FloorBinary}");
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {binary}");
         var output = process.StandardOutput.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             process.Kill();
-            throw new TimeoutException($"{round.FloorBinary} {mode} did not finish within 5 minutes");
+            throw new TimeoutException($"{binary} {mode} did not finish within 5 minutes");
         }
 
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"{round.FloorBinary} {mode} failed (exit {process.ExitCode})");
+            throw new InvalidOperationException($"{binary} {mode} failed (exit {process.ExitCode})");
         }
 
-        var (measurements, comments) = Parse(output.Result);
+        var (measurements, comments) = Parse(output.Result, throughLibImc ? Groups.CLibImc : Groups.Floor);
         return new ScenarioRun(Name, round.Round, measurements, comments);
     }
 
     private static string Ms(TimeSpan span) => ((long)span.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
 
-    private static (List<Measurement>, List<string>) Parse(string output)
+    private static (List<Measurement>, List<string>) Parse(string output, string transport)
     {
         var measurements = new List<Measurement>();
         var comments = new List<string>();
@@ -81,7 +90,7 @@ internal sealed class NativeFloorScenario(string mode) : ILatencyScenario
                     histogram!.Record(long.Parse(words[1], CultureInfo.InvariantCulture), long.Parse(words[2], CultureInfo.InvariantCulture));
                     break;
                 case "end":
-                    measurements.Add(ToMeasurement(words[1], int.Parse(words[2], CultureInfo.InvariantCulture), words[3], histogram!));
+                    measurements.Add(ToMeasurement(words[1], int.Parse(words[2], CultureInfo.InvariantCulture), words[3], histogram!, transport));
                     histogram = null;
                     break;
                 default:
@@ -92,9 +101,9 @@ internal sealed class NativeFloorScenario(string mode) : ILatencyScenario
         return (measurements, comments);
     }
 
-    private static Measurement ToMeasurement(string mode, int parameter, string metric, Histogram histogram) => mode switch
+    private static Measurement ToMeasurement(string mode, int parameter, string metric, Histogram histogram, string transport) => mode switch
     {
-        PingPong => new Measurement(Groups.PingPong, Groups.Floor, parameter, Groups.OneWay, histogram, 0.5),
+        PingPong => new Measurement(Groups.PingPong, transport, parameter, Groups.OneWay, histogram, 0.5),
         CacheLine => new Measurement(Groups.CacheLine, Groups.Floor, parameter, Groups.OneWay, histogram, 0.5),
         _ => new Measurement(Groups.Broadcast, Groups.Floor, parameter, metric, histogram, 1),
     };

@@ -6,6 +6,7 @@ internal static class ScenarioCatalog
     public static IReadOnlyList<ILatencyScenario> Measured { get; } =
     [
         new NativeFloorScenario(NativeFloorScenario.PingPong),
+        new NativeFloorScenario(NativeFloorScenario.PingPong, throughLibImc: true),
         new ImcPingPongScenario(),
         new SocketPingPongScenario(unixDomain: true),
         new SocketPingPongScenario(unixDomain: false),

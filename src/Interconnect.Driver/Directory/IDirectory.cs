@@ -43,7 +43,12 @@ internal interface IDirectory : IDisposable
 
     // Regions.
 
-    RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent, int logicalRail);
+    /// <summary>
+    /// Allocates a region, creating it if needed; <paramref name="direct"/> creates it direct (see
+    /// <see cref="RegionHandle.Direct"/>); an existing region keeps what it was created as.
+    /// </summary>
+    RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent, int logicalRail,
+        bool direct = false);
 
     /// <summary>Deallocates strictly: <see cref="DriverStatus.Attached"/> while the process is still attached.</summary>
     void DeallocateRegion(ProcessRegistration process, RegionHandle region);

@@ -18,6 +18,12 @@ internal interface IFabric
     /// </summary>
     void Create(ReceiveFileName name, long length, int mode, int groupId, ReceiveFileName? copyFrom);
 
+    /// <summary>
+    /// Makes the receive memory <paramref name="name"/> the same memory as <paramref name="shared"/> (a direct region:
+    /// one memory for every host on this machine), so that a store into either is seen through both.
+    /// </summary>
+    void Share(ReceiveFileName name, ReceiveFileName shared);
+
     /// <summary>Removes the receive memory <paramref name="name"/>; what is mapped of it stays readable until unmapped.</summary>
     void Delete(ReceiveFileName name);
 

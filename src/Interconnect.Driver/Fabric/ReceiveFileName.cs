@@ -8,6 +8,14 @@ namespace Interconnect.Driver.Fabric;
 /// </summary>
 internal readonly record struct ReceiveFileName(long RegionId, int Host, int Epoch)
 {
+    /// <summary>The host number of a direct region's one memory, which every receiving host's file links to.</summary>
+    public const int DirectHost = 32;
+
+    /// <summary>The one memory of direct region <paramref name="regionId"/> (<c>r{id}.h32.e0</c>).</summary>
+    public static ReceiveFileName Direct(long regionId) => new(regionId, DirectHost, 0);
+
+    public bool IsDirect => Host == DirectHost && Epoch == 0;
+
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"r{RegionId}.h{Host}.e{Epoch}");
 

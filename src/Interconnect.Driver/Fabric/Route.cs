@@ -57,6 +57,9 @@ internal sealed unsafe class Route
 
     public int Generation { get; }
 
+    /// <summary>The address of the one target when the route is exactly one mapped target (a direct region); else 0.</summary>
+    public nint SingleMapped => _local.Length == 1 && _other.Length == 0 ? _local[0] : 0;
+
     /// <summary><see cref="Generation"/> when every write may take the fast path; otherwise a value no word holds.</summary>
     public int FastGeneration { get; }
 

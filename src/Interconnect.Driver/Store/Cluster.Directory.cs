@@ -233,6 +233,11 @@ internal sealed partial class Cluster
             }
         }
 
+        if ((region.Flags & RegionEntry.FlagDirect) != 0)
+        {
+            Fabric.Delete(ReceiveFileName.Direct(id));
+        }
+
         region.ReceiveFileMask = 0;
     }
 

@@ -116,6 +116,11 @@ internal sealed partial class Cluster
 
     public bool IsKnownFile(Fabric.ReceiveFileName file)
     {
+        if (file.IsDirect)
+        {
+            return IsDirectMemoryKnown(file.RegionId);
+        }
+
         if ((uint)file.Host >= ControlLayout.MaxHosts)
         {
             return false;

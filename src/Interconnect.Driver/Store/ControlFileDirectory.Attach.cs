@@ -28,9 +28,18 @@ internal sealed partial class ControlFileDirectory
             }
 
             CheckShare(process, handle, transmit: false, nonShared);
+            if (handle.Direct)
+            {
+                CheckDirectReceive(process, handle);
+            }
+
             if ((region.ReceiveFileMask & (1u << process.Host)) == 0)
             {
-                if (handle.Coherent)
+                if (handle.Direct && handle.Coherent)
+                {
+                    CreateReceiveFile(handle.Slot, process.Host, copyFrom: -1);
+                }
+                else if (handle.Coherent)
                 {
                     JoinCoherent(process, handle);
                 }
@@ -65,6 +74,11 @@ internal sealed partial class ControlFileDirectory
     {
         using var scope = EnterRegistered(process);
         CheckTransmit(process, handle, nonShared);
+        if (handle.Direct)
+        {
+            CheckDirectTransmit(process, handle, loopback);
+        }
+
         var effectiveLoopback = loopback || handle.Coherent;
         if (!handle.Coherent)
         {
@@ -101,6 +115,11 @@ internal sealed partial class ControlFileDirectory
             throw new DriverException(DriverStatus.PointToPointError,
                 $"point-to-point attach of region key {handle.Key} to this process's own host '{process.HostName}': " +
                 "point-to-point writes never loop back; attach for broadcast with loopback instead");
+        }
+
+        if (handle.Direct)
+        {
+            throw DirectPointToPoint(handle, hostName);
         }
 
         if (handle.Coherent)
@@ -146,6 +165,11 @@ internal sealed partial class ControlFileDirectory
         }
 
         var generation = Volatile.Read(ref region.Generation);
+        if (handle.Direct)
+        {
+            return DirectRoute(process, handle, generation);
+        }
+
         var mask = region.ReceiveFileMask;
         var receivers = new List<(int, ReceiveFileName)>();
         for (var host = 0; host < ControlLayout.MaxHosts; host++)
@@ -268,8 +292,15 @@ internal sealed partial class ControlFileDirectory
         var epoch = Cluster.FileEpoch(ref region, host) + 1;
         var name = new ReceiveFileName(region.Id, host, epoch);
         ReceiveFileName? source = copyFrom >= 0 ? _cluster.FileName(slot, copyFrom) : null;
-        _cluster.Fabric.Create(name, _cluster.PageRounded(region.RegionSize), Credentials.FileMode(region.Permissions),
-            region.OwnerGid, source);
+        if ((region.Flags & RegionEntry.FlagDirect) != 0)
+        {
+            _cluster.Fabric.Share(name, ReceiveFileName.Direct(region.Id)); // a direct region: one memory for all
+        }
+        else
+        {
+            _cluster.Fabric.Create(name, _cluster.PageRounded(region.RegionSize), Credentials.FileMode(region.Permissions),
+                region.OwnerGid, source);
+        }
         Cluster.SetFileEpoch(ref region, host, epoch);
         region.ReceiveFileMask |= 1u << host;
         Cluster.BumpGeneration(ref region);

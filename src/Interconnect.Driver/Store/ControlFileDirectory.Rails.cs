@@ -36,6 +36,11 @@ internal sealed partial class ControlFileDirectory
         }
 
         CheckLogicalRail(logicalRail);
+        if (count > 0)
+        {
+            CheckNoDirectRegion(logicalRail);
+        }
+
         var slot = -1;
         if (host is not null)
         {

@@ -9,7 +9,8 @@ internal sealed partial class ControlFileDirectory
     /// <summary>Largest region: the address space of one mapping we are willing to make.</summary>
     public const long MaxRegionSize = 1L << 40;
 
-    public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent, int logicalRail)
+    public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent, int logicalRail,
+        bool direct = false)
     {
         if (size <= 0 || size > MaxRegionSize)
         {
@@ -88,13 +89,18 @@ internal sealed partial class ControlFileDirectory
         region.Id = header.NextRegionId++;
         region.RegionSize = size;
         region.LogicalRail = logicalRail;
-        region.Flags = coherent ? RegionEntry.FlagCoherent : 0;
+        region.Flags = (coherent ? RegionEntry.FlagCoherent : 0) | (direct ? RegionEntry.FlagDirect : 0);
         region.Permissions = permissions;
         region.OwnerUid = process.Credentials.Uid;
         region.OwnerGid = process.Credentials.Gid;
         region.ReceiveFileMask = 0;
         region.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         region.WriteOwner = 0;
+        if (direct)
+        {
+            CreateDirectMemory(slot);
+        }
+
         if (coherent)
         {
             // The first copy of a coherent region's contents lives with its allocator's host from the start.
@@ -174,7 +180,10 @@ internal sealed partial class ControlFileDirectory
     {
         ref var region = ref _cluster.Control.Region(slot);
         return new RegionHandle(slot, region.Id, region.Key, region.RegionSize, region.LogicalRail,
-            (region.Flags & RegionEntry.FlagCoherent) != 0, region.Permissions);
+            (region.Flags & RegionEntry.FlagCoherent) != 0, region.Permissions)
+        {
+            Direct = (region.Flags & RegionEntry.FlagDirect) != 0,
+        };
     }
 
     /// <summary>"rw-rw----" for 0660.</summary>

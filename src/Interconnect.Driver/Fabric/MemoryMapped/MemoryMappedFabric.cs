@@ -25,6 +25,16 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabr
         }
     }
 
+    public void Share(ReceiveFileName name, ReceiveFileName shared)
+    {
+        // A hard link: one inode, so every mapping of either name maps the same pages.
+        if (Interop.Libc.Link(PathOf(shared), PathOf(name)) != 0)
+        {
+            throw new DriverException(DriverStatus.OpenError,
+                $"cannot link {What} {PathOf(name)} to {PathOf(shared)} (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+    }
+
     public void Delete(ReceiveFileName name)
     {
         try

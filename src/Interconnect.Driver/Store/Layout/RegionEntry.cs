@@ -23,6 +23,9 @@ internal unsafe struct RegionEntry
 
     public const int FlagCoherent = 1;
 
+    /// <summary>A direct region (a C transmit pointer): every host's receive file is a link to one memory.</summary>
+    public const int FlagDirect = 2;
+
     [FieldOffset(0)] public int State;
     [FieldOffset(4)] public int Key;
     [FieldOffset(8)] public long Id;
