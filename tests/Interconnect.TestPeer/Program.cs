@@ -118,6 +118,8 @@ internal static class Program
                 return s_receive[Int(w[1])].Read<ulong>(Long(w[2])).ToString(CultureInfo.InvariantCulture);
             case "wait64":
                 return Wait64(Int(w[1]), Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture), Int(w[4]));
+            case "stream-write":
+                return StreamWrite(Int(w[1]), Int(w[2]));
             case "words-write":
                 // words-write key count width span area ack-key readers window timeout-ms
                 return WordStream.Write(s_transmit[Int(w[1])], Int(w[2]), Int(w[3]), w[4] == "1", Int(w[5]),
@@ -208,6 +210,25 @@ internal static class Program
             default:
                 throw new ArgumentException($"unknown command '{w[0]}'");
         }
+    }
+
+    /// <summary>
+    /// Streams <paramref name="count"/> messages as fast as it can, two writes each: a payload of 8 to 4096 bytes whose
+    /// every word is the message number, at offset 64, then the flag (the number) at offset 0. No reader paces it.
+    /// </summary>
+    private static string StreamWrite(int key, int count)
+    {
+        var window = s_transmit[key];
+        var payload = new ulong[4096 / 8];
+        for (long i = 1; i <= count; i++)
+        {
+            var length = (int)(8 + (i * 7919 % 4089)) & ~7;
+            payload.AsSpan(0, length / 8).Fill((ulong)i);
+            window.Write(64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(payload.AsSpan(0, length / 8)));
+            window.Write(0, (ulong)i);
+        }
+
+        return count.ToString(CultureInfo.InvariantCulture);
     }
 
     private static ImcContext Context => s_context ?? throw new InvalidOperationException("no context: send 'open' first");
