@@ -20,7 +20,9 @@ internal sealed unsafe class LockSetPort : IDisposable
     private readonly LockWord* _words;
     private readonly long _me;
     private int _disposed;
-    private long _acquisitions;
+    private long _acquisitions;       // the counting thread's acquisitions: plain adds
+    private long _sharedAcquisitions; // every other thread's: atomic adds
+    private int _countingThread;      // the first thread to acquire through this port; 0 until one has
     private long _waits;
 
     internal LockSetPort(DriverSession session, LockSetHandle handle)
@@ -37,7 +39,7 @@ internal sealed unsafe class LockSetPort : IDisposable
     public int Count => Handle.Count;
 
     /// <summary>Locks taken through this port.</summary>
-    public long Acquisitions => Volatile.Read(ref _acquisitions);
+    public long Acquisitions => Volatile.Read(ref _acquisitions) + Volatile.Read(ref _sharedAcquisitions);
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>
     public long Waits => Volatile.Read(ref _waits);
@@ -63,13 +65,13 @@ internal sealed unsafe class LockSetPort : IDisposable
         // Interlocked: the compare-and-swap that takes a free lock is also the acquire fence.
         if (owner == 0 && Interlocked.CompareExchange(ref word.Owner, _me, 0) == 0)
         {
-            Interlocked.Increment(ref _acquisitions);
+            CountAcquisition();
             return DriverStatus.Success;
         }
 
         Interlocked.Increment(ref _waits);
         AcquireSlow(ref word);
-        Interlocked.Increment(ref _acquisitions);
+        CountAcquisition();
         return DriverStatus.Success;
     }
 
@@ -99,7 +101,7 @@ internal sealed unsafe class LockSetPort : IDisposable
             return DriverStatus.NoLockGot;
         }
 
-        Interlocked.Increment(ref _acquisitions);
+        CountAcquisition();
         return DriverStatus.Success;
     }
 
@@ -123,6 +125,36 @@ internal sealed unsafe class LockSetPort : IDisposable
 
         Cluster.WakeOne(ref word);
         return DriverStatus.Success;
+    }
+
+    /// <summary>
+    /// Counts an acquisition exactly without an atomic add on the common path: the thread that acquired first adds
+    /// to its own count, any other thread atomically to a second one (as a transmit window counts its writes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CountAcquisition()
+    {
+        if (Environment.CurrentManagedThreadId == _countingThread)
+        {
+            _acquisitions++;
+        }
+        else
+        {
+            CountAcquisitionShared();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountAcquisitionShared()
+    {
+        // Interlocked: the first thread to acquire becomes the counting thread, once, for good.
+        if (_countingThread == 0 && Interlocked.CompareExchange(ref _countingThread, Environment.CurrentManagedThreadId, 0) == 0)
+        {
+            _acquisitions++;
+            return;
+        }
+
+        Interlocked.Increment(ref _sharedAcquisitions); // any number of other threads at once
     }
 
     /// <summary>Whether this process holds lock <paramref name="index"/>.</summary>
