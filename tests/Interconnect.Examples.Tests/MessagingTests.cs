@@ -58,7 +58,7 @@ public sealed partial class MessagingTests
             if (i % 50 == 25 && i < Messages - 500)
             {
                 var count = random.Next(1, 4);
-                ClusterAdmin.InjectErrors(_cluster.Paths, 0, count);
+                ImcControl.InjectErrors(0, count, options: _cluster.ControlOptions);
                 injected += count;
             }
 

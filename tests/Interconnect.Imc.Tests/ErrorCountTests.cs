@@ -103,7 +103,7 @@ public sealed class ErrorCountTests
         using var rxRegion = reader.AllocateRegion(1, 8192);
         using var rx = rxRegion.AttachReceive();
         var before = SettledErrorCount(writer);
-        ImcControl.InjectErrors(0, 1, options: new ImcOptions { Root = _cluster.Root, Cluster = TemporaryCluster.ClusterName });
+        ImcControl.InjectErrors(0, 1, options: _cluster.ControlOptions);
 
         tx.Write(0, 1UL);
         tx.Write(8, 2UL);
@@ -126,7 +126,7 @@ public sealed class ErrorCountTests
         using var gammaRegion = gamma.AllocateRegion(1, 8192);
         using var betaRx = betaRegion.AttachReceive();
         using var gammaRx = gammaRegion.AttachReceive();
-        ClusterAdmin.InjectErrors(_cluster.Paths, 0, 2, "gamma");
+        ImcControl.InjectErrors(0, 2, "gamma", _cluster.ControlOptions);
 
         tx.Write(0, Enumerable.Repeat((byte)7, 4096).ToArray());
         tx.Write(4096, 5UL);

@@ -55,7 +55,7 @@ public sealed class ObservabilityTests
         locks.Acquire(0);
         locks.Release(0);
         writer.Kill("alpha", writer.ProcessId, 28); // SIGWINCH: ignored by default
-        ClusterAdmin.InjectErrors(_cluster.Paths, 0, 1);
+        ImcControl.InjectErrors(0, 1, options: _cluster.ControlOptions);
         tx.Write(0, 1UL);
         var count = writer.ReadErrorCount(0);
         _cluster.InitHost("gamma");
@@ -86,7 +86,7 @@ public sealed class ObservabilityTests
             using var locks = context.AllocateLockSet(6, 1);
             var paths = ClusterPaths.Resolve(cluster.Root, "logged");
             ClusterAdmin.InitializeHost(paths, "beta");
-            ClusterAdmin.FailRail(paths, 0);
+            ImcControl.FailRail(0, options);
             logger.WaitFor(500, TimeSpan.FromSeconds(30));
             logger.WaitFor(102, TimeSpan.FromSeconds(30), "beta");
         }

@@ -53,15 +53,15 @@ public sealed class RailTests
         using var cluster = TemporaryCluster.Create(new ClusterConfiguration { PhysicalRails = 2, RailStyle = 1 }, "alpha");
         using var context = cluster.Open("alpha");
 
-        Assert.That(ClusterAdmin.FailRail(cluster.Paths, 0), Is.True);
+        Assert.That(ImcControl.FailRail(0, options: cluster.ControlOptions), Is.True);
         Assert.That(context.GetClusterInfo().ActiveRailMask, Is.EqualTo(1u));
-        Assert.That(ClusterAdmin.FailRail(cluster.Paths, 1), Is.True);
+        Assert.That(ImcControl.FailRail(1, options: cluster.ControlOptions), Is.True);
         Assert.That(context.GetClusterInfo().ActiveRailMask, Is.Zero);
 
-        Assert.That(ClusterAdmin.RepairRail(cluster.Paths, 0), Is.True);
+        Assert.That(ImcControl.RepairRail(0, options: cluster.ControlOptions), Is.True);
         Assert.That(context.GetClusterInfo().ActiveRailMask, Is.EqualTo(1u));
         Assert.That(ClusterAdmin.ReadRails(cluster.Paths).Logical[0].ActivePhysical, Is.Zero);
-        Assert.That(ClusterAdmin.FailRail(cluster.Paths, 0), Is.True, "a repaired rail can fail again");
+        Assert.That(ImcControl.FailRail(0, options: cluster.ControlOptions), Is.True, "a repaired rail can fail again");
         Assert.That(context.GetClusterInfo().ActiveRailMask, Is.Zero, "its partner is still failed");
     }
 
@@ -74,14 +74,14 @@ public sealed class RailTests
         using var tx = writer.AllocateRegion(1, 8192).AttachTransmit();
         using var rxRegion = reader.AllocateRegion(1, 8192);
         using var rx = rxRegion.AttachReceive();
-        ClusterAdmin.InjectErrors(cluster.Paths, 0, 10);
+        ImcControl.InjectErrors(0, 10, options: cluster.ControlOptions);
         for (var i = 0; i < 10; i++)
         {
             tx.Write(0, 1UL);
         }
 
         Assert.That(ClusterAdmin.ReadRails(cluster.Paths).Logical[0].ActivePhysical, Is.Zero, "ten errors do not fail over");
-        ClusterAdmin.InjectErrors(cluster.Paths, 0, 1);
+        ImcControl.InjectErrors(0, 1, options: cluster.ControlOptions);
         tx.Write(0, 1UL);
 
         var rails = ClusterAdmin.ReadRails(cluster.Paths);

@@ -55,7 +55,7 @@ public sealed partial class ImcsTests
         var locks = Hold(alpha.AllocateLockSet(456, 4, ImcLockPermissions.User | ImcLockPermissions.Group));
         Hold(beta.AllocateLockSet(456, 4));
         locks.Acquire(2);
-        ClusterAdmin.FailRail(_cluster.Paths, 1);
+        ImcControl.FailRail(1, _cluster.ControlOptions);
     }
 
     private string Normalise(string output) =>

@@ -391,7 +391,6 @@ internal static class Program
     {
         var tx = s_transmit[key];
         var ack = s_receive[ackKey];
-        var paths = ClusterPaths.Resolve();
         var drops = points.Split(';', StringSplitOptions.RemoveEmptyEntries)
             .Select(p => p.Split(':'))
             .ToLookup(p => Int(p[0]), p => Int(p[1]));
@@ -403,7 +402,7 @@ internal static class Program
             {
                 if (drops[i].Contains(step))
                 {
-                    ClusterAdmin.InjectErrors(paths, 0, 1, "beta");
+                    ImcControl.InjectErrors(0, 1, "beta");
                 }
 
                 write();

@@ -50,6 +50,9 @@ public sealed class TemporaryCluster : IDisposable
         ClusterAdmin.InitializeHost(Paths, host, configuration?.MaxAllocBytes, configuration?.MaxRecvBytes,
             configuration?.PhysicalRails, configuration?.RailStyle, configuration?.ErrorWindowMs);
 
+    /// <summary>Options naming this cluster alone, for calls that need no host (<see cref="ImcControl"/>).</summary>
+    public ImcOptions ControlOptions => new() { Root = Root, Cluster = ClusterName };
+
     public ImcOptions Options(string host, string? cluster = null, bool? autoInitialize = null) =>
         new() { Root = Root, Cluster = cluster ?? ClusterName, Host = host, AutoInitialize = autoInitialize };
 
