@@ -10,12 +10,6 @@ namespace Interconnect.Driver;
 /// </summary>
 internal sealed class DriverSession : IDisposable
 {
-    /// <summary>Largest region: the address space of one mapping we are willing to make.</summary>
-    public const long MaxRegionSize = ControlFileDirectory.MaxRegionSize;
-
-    /// <summary>Signals are 1 to this.</summary>
-    public const int MaxSignal = 64;
-
     private readonly IDirectory _directory;
     private readonly HashSet<IDisposable> _ports = [];
     private int _disposed;

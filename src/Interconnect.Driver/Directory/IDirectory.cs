@@ -38,9 +38,6 @@ internal interface IDirectory : IDisposable
     /// <summary>Releases everything the process still holds and removes its registration, as its exit would.</summary>
     void Unregister(ProcessRegistration process);
 
-    /// <summary>Whether the process is still registered (its host may have been taken down under it).</summary>
-    bool IsRegistered(ProcessRegistration process);
-
     // Regions.
 
     /// <summary>

@@ -182,14 +182,6 @@ internal sealed partial class ControlFileDirectory : IDirectory
         }
     }
 
-    public bool IsRegistered(ProcessRegistration process)
-    {
-        using (_cluster.EnterDirectory())
-        {
-            return IsRegisteredHeld(process);
-        }
-    }
-
     /// <summary>Enters the directory for a change in <paramref name="process"/>'s name, which must still be registered.</summary>
     private Cluster.DirectoryScope EnterRegistered(ProcessRegistration process)
     {
