@@ -102,10 +102,13 @@ internal interface IDirectory : IDisposable
 
     // Rails and faults.
 
-    /// <summary>The error count of a logical rail (<c>imc_rderrcnt_mr</c>): negative while the rail processes an error.</summary>
+    /// <summary>
+    /// The error count of a logical rail (<c>imc_rderrcnt_mr</c>): negative while the rail processes an error. The
+    /// rail must be one of <see cref="LogicalRails"/>: these two are called per message, and the caller validates.
+    /// </summary>
     int ReadErrorCount(int logicalRail);
 
-    /// <summary><c>imc_ckerrcnt_mr</c>: Success, or McError with <paramref name="errorCount"/> brought up to date.</summary>
+    /// <summary><c>imc_ckerrcnt_mr</c>: Success, or McError with <paramref name="errorCount"/> brought up to date (rail as above).</summary>
     DriverStatus CheckErrorCount(ref int errorCount, int logicalRail);
 
     /// <summary>Takes one armed drop for a delivery to <paramref name="host"/>, raising the rail's error count first.</summary>

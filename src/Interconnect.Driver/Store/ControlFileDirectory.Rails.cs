@@ -5,17 +5,10 @@ namespace Interconnect.Driver.Store;
 /// <summary>Error counts, faults and rails: atomic operations on the control file, outside the directory lock.</summary>
 internal sealed partial class ControlFileDirectory
 {
-    public int ReadErrorCount(int logicalRail)
-    {
-        CheckLogicalRail(logicalRail);
-        return _cluster.ReadErrorCount(logicalRail);
-    }
+    // The error-count reads are made on every message: the caller (the API) has validated the rail once already.
+    public int ReadErrorCount(int logicalRail) => _cluster.ReadErrorCount(logicalRail);
 
-    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail)
-    {
-        CheckLogicalRail(logicalRail);
-        return _cluster.CheckErrorCount(ref errorCount, logicalRail);
-    }
+    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _cluster.CheckErrorCount(ref errorCount, logicalRail);
 
     public bool TryClaimDrop(int logicalRail, int host)
     {
