@@ -23,7 +23,8 @@ internal static class ClusterAdmin
         int? physicalRails = null, int? railStyle = null, int? errorWindowMs = null)
     {
         ClusterPaths.ValidateName(host, "host name");
-        using var directory = ControlFileDirectory.OpenOrCreate(paths, physicalRails, railStyle, errorWindowMs);
+        using var directory = Directories.Open(paths, create: true,
+            configure: p => ControlFileDirectory.OpenOrCreate(p, physicalRails, railStyle, errorWindowMs));
         return directory.InitializeHost(host, maxAllocBytes, maxRecvBytes);
     }
 
@@ -66,13 +67,13 @@ internal static class ClusterAdmin
 
     private static void With(ClusterPaths paths, Action<IDirectory> action)
     {
-        using var directory = ControlFileDirectory.Open(paths);
+        using var directory = Directories.Open(paths, create: false);
         action(directory);
     }
 
     private static T With<T>(ClusterPaths paths, Func<IDirectory, T> action, bool writable = true)
     {
-        using var directory = ControlFileDirectory.Open(paths, writable);
+        using var directory = Directories.Open(paths, create: false, writable);
         return action(directory);
     }
 }

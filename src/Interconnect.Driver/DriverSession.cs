@@ -45,7 +45,7 @@ internal sealed class DriverSession : IDisposable
     public static DriverSession Open(ClusterPaths paths, string hostName, bool autoInitialize)
     {
         ClusterPaths.ValidateName(hostName, "host name (IMC_HOST)");
-        var directory = autoInitialize ? ControlFileDirectory.OpenOrCreate(paths) : ControlFileDirectory.Open(paths);
+        var directory = Directories.Open(paths, create: autoInitialize);
         try
         {
             var joined = autoInitialize && directory.InitializeHost(hostName, maxAllocBytes: null, maxRecvBytes: null).JoinedHost;

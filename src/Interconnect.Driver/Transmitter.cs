@@ -24,7 +24,7 @@ internal sealed unsafe class Transmitter : IDisposable
     private readonly long _lockValue = ProcessIdentity.Current.LockValue;
     private readonly string _writeLockName;
     private readonly Lock _refreshLock = new();
-    private readonly Dictionary<ReceiveFileName, IDeliveryTarget> _targets = [];
+    private readonly Dictionary<string, IDeliveryTarget> _targets = [];
     private Route _route = Route.Stale;
 
     // The thread whose writes are counted with plain adds (the first to write); 0 until one has written.
@@ -322,14 +322,15 @@ internal sealed unsafe class Transmitter : IDisposable
             var routes = _session.ReadRoutes(_region, _attachment);
             var targets = new List<IDeliveryTarget>(routes.Receivers.Count);
             var hosts = new List<int>(routes.Receivers.Count);
-            var names = new HashSet<ReceiveFileName>();
-            foreach (var (host, memory) in routes.Receivers)
+            var names = new HashSet<string>();
+            foreach (var receiver in routes.Receivers)
             {
-                if (!_targets.TryGetValue(memory, out var target))
+                var identity = receiver.Identity;
+                if (!_targets.TryGetValue(identity, out var target))
                 {
                     try
                     {
-                        target = directory.Fabric.OpenTarget(memory, routes.MappedLength);
+                        target = directory.OpenTarget(receiver, routes.MappedLength);
                     }
                     catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
                     {
@@ -339,12 +340,12 @@ internal sealed unsafe class Transmitter : IDisposable
                         continue;
                     }
 
-                    _targets[memory] = target;
+                    _targets[identity] = target;
                 }
 
                 targets.Add(target);
-                hosts.Add(host);
-                names.Add(memory);
+                hosts.Add(receiver.Host);
+                names.Add(identity);
             }
 
             foreach (var stale in _targets.Keys.Where(k => !names.Contains(k)).ToList())

@@ -66,6 +66,9 @@ internal interface IDirectory : IDisposable
     /// <summary>Where a transmit attach's writes go now; <see cref="DriverStatus.NotAllocated"/> once it is gone.</summary>
     RouteSet ReadRoutes(ProcessRegistration process, RegionHandle region, TransmitAttachment attachment);
 
+    /// <summary>Opens the way for a writer's data into one receiver's memory, on this machine or another.</summary>
+    IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength);
+
     /// <summary>
     /// Records that a delivery to one receive memory failed (it vanished behind the directory's back): the rail's
     /// error count rises, so the loss is seen.

@@ -36,6 +36,24 @@ internal static unsafe partial class Libc
     private const long SysFutexX64 = 202;
     private const long SysFutexArm64 = 98;
 
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport(LibraryName, EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    /// <summary>Waits until <paramref name="fd"/> is readable or <paramref name="timeoutMs"/> passed; true when readable.</summary>
+    public static bool PollIn(int fd, int timeoutMs)
+    {
+        var entry = new PollFd { Fd = fd, Events = 0x1 }; // POLLIN
+        return Poll(&entry, 1, timeoutMs) > 0;
+    }
+
     [LibraryImport(LibraryName, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags, int mode);
 

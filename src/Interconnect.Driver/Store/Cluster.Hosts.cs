@@ -6,17 +6,32 @@ namespace Interconnect.Driver.Store;
 /// <summary>Hosts joining, being reconfigured and leaving. Every method here runs with the directory lock held.</summary>
 internal sealed partial class Cluster
 {
-    /// <summary>Brings a host up (a host join), or returns the slot of a host that is already up.</summary>
-    public unsafe int JoinHost(string name, long maxRecvBytes, out bool joined)
+    /// <summary>
+    /// Brings a host up (a host join), or returns the slot of a host that is already up. <paramref name="wantedSlot"/>
+    /// gives the host the number the cluster gave it across machines (a directory in etcd), the same on every machine.
+    /// </summary>
+    public unsafe int JoinHost(string name, long maxRecvBytes, out bool joined, int wantedSlot = -1)
     {
         var slot = FindHost(name);
-        if (slot >= 0 && IsHostUp(slot))
+        if (slot >= 0 && IsHostUp(slot) && (wantedSlot < 0 || slot == wantedSlot))
         {
             joined = false;
             return slot;
         }
 
-        if (slot < 0)
+        if (wantedSlot >= 0)
+        {
+            if ((slot >= 0 && IsHostUp(slot)) || IsHostUp(wantedSlot))
+            {
+                throw new DriverException(DriverStatus.InitError,
+                    $"host '{name}' is number {wantedSlot} in the cluster's directory, but this machine's control file " +
+                    $"has {(slot >= 0 && IsHostUp(slot) ? $"it as number {slot}" : $"'{HostName(wantedSlot)}' up as number {wantedSlot}")}: " +
+                    "take the host down (imc_init --down) and bring it up again");
+            }
+
+            slot = wantedSlot;
+        }
+        else if (slot < 0)
         {
             for (var i = 0; i < ControlLayout.MaxHosts && slot < 0; i++)
             {

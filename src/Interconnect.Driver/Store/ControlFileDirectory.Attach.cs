@@ -171,7 +171,7 @@ internal sealed partial class ControlFileDirectory
         }
 
         var mask = region.ReceiveFileMask;
-        var receivers = new List<(int, ReceiveFileName)>();
+        var receivers = new List<RouteReceiver>();
         for (var host = 0; host < ControlLayout.MaxHosts; host++)
         {
             if ((mask & (1u << host)) == 0)
@@ -183,12 +183,18 @@ internal sealed partial class ControlFileDirectory
                 (attachment.TargetHost >= 0 ? host == attachment.TargetHost : host != process.Host || attachment.Loopback);
             if (reaches)
             {
-                receivers.Add((host, _cluster.FileName(handle.Slot, host)));
+                receivers.Add(new RouteReceiver(host, _cluster.FileName(handle.Slot, host)));
             }
         }
 
         return new RouteSet(generation, receivers, _cluster.PageRounded(handle.Size));
     }
+
+    public IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength) =>
+        receiver.Remote is null
+            ? _cluster.Fabric.OpenTarget(receiver.Memory, mappedLength)
+            : throw new DriverException(DriverStatus.NotSupported,
+                $"cluster '{ClusterName}' is one machine's: it has no receive memory on machine '{receiver.Remote.Machine}'");
 
     public void RecordDeliveryError(int logicalRail) => _cluster.RecordDeliveryError(logicalRail);
 

@@ -70,7 +70,7 @@ internal sealed partial class ControlFileDirectory
 
     /// <summary>A direct region's route: its one memory, whoever receives (a later receiver sees what is there).</summary>
     private RouteSet DirectRoute(ProcessRegistration process, RegionHandle handle, int generation) =>
-        new(generation, [(process.Host, ReceiveFileName.Direct(handle.Id))], _cluster.PageRounded(handle.Size));
+        new(generation, [new RouteReceiver(process.Host, ReceiveFileName.Direct(handle.Id))], _cluster.PageRounded(handle.Size));
 
     /// <summary>Drops cannot be injected on a rail that carries a direct region: its plain stores cannot be dropped.</summary>
     private void CheckNoDirectRegion(int logicalRail)

@@ -67,7 +67,14 @@ internal sealed partial class ControlFileDirectory : IDirectory
 
     public void Dispose() => _cluster.Dispose();
 
-    public HostInitResult InitializeHost(string host, long? maxAllocBytes, long? maxRecvBytes)
+    public HostInitResult InitializeHost(string host, long? maxAllocBytes, long? maxRecvBytes) =>
+        InitializeHost(host, maxAllocBytes, maxRecvBytes, wantedSlot: -1);
+
+    /// <summary>
+    /// <see cref="InitializeHost(string, long?, long?)"/> with the host's number fixed by the cluster's directory
+    /// across machines (<paramref name="wantedSlot"/>; -1: the first free one).
+    /// </summary>
+    internal HostInitResult InitializeHost(string host, long? maxAllocBytes, long? maxRecvBytes, int wantedSlot)
     {
         ClusterPaths.ValidateName(host, "host name");
         ref var header = ref _cluster.Control.Header;
@@ -107,7 +114,7 @@ internal sealed partial class ControlFileDirectory : IDirectory
             var joined = false;
             if (!isUp)
             {
-                slot = _cluster.JoinHost(host, maxRecvBytes ?? new ClusterConfiguration().MaxRecvBytes, out joined);
+                slot = _cluster.JoinHost(host, maxRecvBytes ?? new ClusterConfiguration().MaxRecvBytes, out joined, wantedSlot);
             }
 
             return new HostInitResult(created, joined, host, header.MaxAllocBytes, _cluster.Control.Host(slot).MaxRecvBytes,

@@ -1,0 +1,39 @@
+using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Store;
+
+namespace Interconnect.Driver.Directory;
+
+/// <summary>
+/// Chooses the cluster's directory: this machine's control file (the embedded default), or etcd when
+/// <c>IMC_DIRECTORY</c> names its endpoints and the cluster spans machines.
+/// </summary>
+internal static class Directories
+{
+    /// <summary><c>IMC_DIRECTORY</c>: etcd's client URLs, or null for a cluster on one machine.</summary>
+    public static string? Endpoints =>
+        Environment.GetEnvironmentVariable("IMC_DIRECTORY") is { Length: > 0 } endpoints ? endpoints : null;
+
+    /// <summary>This machine's name in the cluster: <c>IMC_MACHINE</c>, else the machine's host name.</summary>
+    public static string MachineName =>
+        Environment.GetEnvironmentVariable("IMC_MACHINE") is { Length: > 0 } machine ? machine : Environment.MachineName;
+
+    /// <summary>
+    /// Opens the cluster's directory. On one machine, <paramref name="create"/> makes the cluster if there is none
+    /// (with <paramref name="configure"/>'s rails); across machines the machine's agent (imcd) has made it.
+    /// </summary>
+    public static IDirectory Open(ClusterPaths paths, bool create, bool writable = true,
+        Func<ClusterPaths, ControlFileDirectory>? configure = null)
+    {
+        if (Endpoints is { } endpoints)
+        {
+            return EtcdDirectory.Open(paths, endpoints, MachineName);
+        }
+
+        if (create)
+        {
+            return configure is null ? ControlFileDirectory.OpenOrCreate(paths) : configure(paths);
+        }
+
+        return ControlFileDirectory.Open(paths, writable);
+    }
+}

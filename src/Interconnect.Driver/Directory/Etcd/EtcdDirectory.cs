@@ -1,0 +1,437 @@
+using System.Diagnostics;
+using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Status;
+using Interconnect.Driver.Store;
+
+namespace Interconnect.Driver.Directory.Etcd;
+
+/// <summary>
+/// The directory of a cluster that spans machines (<c>IMC_DIRECTORY</c> set): clusterwide facts live in etcd (which
+/// hosts are up and where, keyed regions, which hosts receive a region and where their memory is), and this machine's
+/// control file mirrors them so that local processes keep their fast path. A change is decided in etcd by a
+/// transaction (create-if-absent, compare-and-put), never by one machine alone, and applied here; an operation that
+/// fails half-way undoes its local half. Writes to hosts on other machines are one-sided UCX puts from the writing
+/// process into memory the other machine's agent (imcd) registered; an attach for receive returns only once every
+/// machine's agent has applied it, so every write issued after it reaches the new receiver.
+/// <para>
+/// Built so far across machines: hosts, keyed regions (not coherent), receive attaches, broadcast, point-to-point and
+/// loopback writes. Lock sets, coherent regions, drops, signals and rail events across machines are refused with
+/// <see cref="DriverStatus.NotSupported"/> or stay this machine's (error counts, rails), as the messages say.
+/// </para>
+/// </summary>
+internal sealed class EtcdDirectory : IDirectory
+{
+    private static readonly TimeSpan s_applyTimeout = TimeSpan.FromSeconds(10);
+    private readonly ControlFileDirectory _local;
+    private readonly EtcdStore _store;
+    private readonly string _machine;
+
+    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine)
+    {
+        _local = local;
+        _store = store;
+        _machine = machine;
+    }
+
+    public string ClusterName => _local.ClusterName;
+
+    public IFabric Fabric => _local.Fabric;
+
+    public int LogicalRails => _local.LogicalRails;
+
+    /// <summary>This machine's name in the cluster (<c>IMC_MACHINE</c>).</summary>
+    public string Machine => _machine;
+
+    internal EtcdStore Store => _store;
+
+    /// <summary>
+    /// Opens the cluster across machines: this machine's agent (imcd) must serve it, having made the machine's control
+    /// file and published the machine in etcd.
+    /// </summary>
+    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine)
+    {
+        ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
+        var store = new EtcdStore(endpoints, paths.Cluster);
+        try
+        {
+            if (store.Get(EtcdKeys.Machine(machine)) is null || !ControlFileDirectory.Exists(paths))
+            {
+                throw new DriverException(DriverStatus.NotInitialized,
+                    $"machine '{machine}' does not serve cluster '{paths.Cluster}' (etcd at {endpoints}): start imcd on this " +
+                    $"machine (imcd --directory {endpoints} --cluster {paths.Cluster} --machine {machine}) first");
+            }
+
+            return new EtcdDirectory(ControlFileDirectory.Open(paths), store, machine);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _local.Dispose();
+        _store.Dispose();
+    }
+
+    // Membership.
+
+    public HostInitResult InitializeHost(string host, long? maxAllocBytes, long? maxRecvBytes)
+    {
+        ClusterPaths.ValidateName(host, "host name");
+        var lease = MachineLease();
+        for (var attempt = 0; ; attempt++)
+        {
+            if (_store.Get(EtcdKeys.Host(host)) is { } existing)
+            {
+                var record = EtcdJson.Read<HostRecord>(existing);
+                if (record.Machine != _machine)
+                {
+                    throw new DriverException(DriverStatus.BadHost,
+                        $"host '{host}' is up on machine '{record.Machine}' of cluster '{ClusterName}': a host lives on one " +
+                        "machine; take it down there first (imc_init --down on that machine)");
+                }
+
+                return _local.InitializeHost(host, maxAllocBytes, maxRecvBytes, record.Slot);
+            }
+
+            var (slots, _) = _store.List("slots/");
+            var used = slots.Select(s => int.Parse(EtcdKeys.Last(s.Key), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+            var slot = Enumerable.Range(0, Store.Layout.ControlLayout.MaxHosts).FirstOrDefault(s => !used.Contains(s), -1);
+            if (slot < 0)
+            {
+                throw new DriverException(DriverStatus.NoResources,
+                    $"cluster '{ClusterName}' already has {Store.Layout.ControlLayout.MaxHosts} hosts: take one down first");
+            }
+
+            var recv = maxRecvBytes ?? new ClusterConfiguration().MaxRecvBytes;
+            if (_store.CreateAll(lease, (EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, recv))),
+                    (EtcdKeys.Slot(slot), host)))
+            {
+                try
+                {
+                    return _local.InitializeHost(host, maxAllocBytes, maxRecvBytes, slot);
+                }
+                catch
+                {
+                    _store.Delete(EtcdKeys.Host(host)); // undo: the host is not up anywhere
+                    _store.Delete(EtcdKeys.Slot(slot));
+                    throw;
+                }
+            }
+
+            if (attempt == 20)
+            {
+                throw new DriverException(DriverStatus.Timeout,
+                    $"host '{host}' could not be given a number in cluster '{ClusterName}': other hosts kept joining; retry");
+            }
+        }
+    }
+
+    public void TakeHostDown(string host)
+    {
+        _local.TakeHostDown(host);
+        if (_store.Get(EtcdKeys.Host(host)) is { } entry && EtcdJson.Read<HostRecord>(entry) is { } record && record.Machine == _machine)
+        {
+            _store.Delete(EtcdKeys.Host(host));
+            _store.Delete(EtcdKeys.Slot(record.Slot));
+        }
+    }
+
+    public ProcessRegistration Register(string hostName) => _local.Register(hostName);
+
+    public void Unregister(ProcessRegistration process) => _local.Unregister(process); // imcd withdraws what it held
+
+    // Regions.
+
+    public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent,
+        int logicalRail, bool direct = false)
+    {
+        if (coherent || direct)
+        {
+            throw new DriverException(DriverStatus.NotSupported,
+                $"region key {key}: {(coherent ? "coherent" : "direct")} regions are not available across machines yet " +
+                "(IMC_DIRECTORY is set); use a non-coherent region, or a cluster on one machine");
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var entry = _store.Get(EtcdKeys.Region(key));
+            if (entry is not null)
+            {
+                var record = EtcdJson.Read<RegionRecord>(entry);
+                CheckCompatible(key, record, size, logicalRail);
+                var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent, logicalRail);
+                try
+                {
+                    if (record.Machines.Contains(_machine) ||
+                        _store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { Machines = [.. record.Machines, _machine] }),
+                            entry.ModRevision))
+                    {
+                        return handle;
+                    }
+                }
+                catch
+                {
+                    _local.DeallocateRegion(process, handle);
+                    throw;
+                }
+
+                _local.DeallocateRegion(process, handle); // the record changed under us: decide again
+            }
+            else
+            {
+                var handle = _local.AllocateRegion(process, key, size, permissions, coherent, logicalRail);
+                var record = new RegionRecord(size, permissions, process.Credentials.Uid, process.Credentials.Gid, coherent,
+                    logicalRail, [_machine]);
+                try
+                {
+                    if (_store.CreateAll(0, (EtcdKeys.Region(key), EtcdJson.Write(record))))
+                    {
+                        return handle;
+                    }
+                }
+                catch
+                {
+                    _local.DeallocateRegion(process, handle);
+                    throw;
+                }
+
+                _local.DeallocateRegion(process, handle); // another machine created it first: allocate theirs
+            }
+
+            if (attempt == 20)
+            {
+                throw new DriverException(DriverStatus.Timeout,
+                    $"region key {key} kept changing in cluster '{ClusterName}' while this process allocated it; retry");
+            }
+        }
+    }
+
+    public void DeallocateRegion(ProcessRegistration process, RegionHandle region)
+    {
+        _local.DeallocateRegion(process, region);
+        if (!_local.AllocatedKeys().Contains(region.Key))
+        {
+            EtcdRegions.Withdraw(_store, region.Key, _machine);
+        }
+    }
+
+    public (ReceiveFileName Memory, long MappedLength) AttachReceive(ProcessRegistration process, RegionHandle region, bool nonShared)
+    {
+        var attached = _local.AttachReceive(process, region, nonShared);
+        try
+        {
+            var receiver = EtcdKeys.Receiver(region.Key, process.HostName);
+            var name = attached.Memory.ToString();
+            var existing = _store.Get(receiver);
+            if (existing is null || EtcdJson.Read<ReceiverRecord>(existing).Memory != name)
+            {
+                _store.Set(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, attached.MappedLength)), MachineLease());
+            }
+
+            WaitApplied(region.Key, process.HostName, name);
+            return attached;
+        }
+        catch
+        {
+            _local.Detach(process, region, receive: true, transmit: false); // imcd withdraws the receiver if it is gone here
+            throw;
+        }
+    }
+
+    public TransmitAttachment AttachTransmit(ProcessRegistration process, RegionHandle region, bool nonShared, bool loopback,
+        string? targetHost)
+    {
+        if (targetHost is null || !ClusterPaths.IsValidName(targetHost) || _local.UpHostSlot(targetHost) >= 0)
+        {
+            return _local.AttachTransmit(process, region, nonShared, loopback, targetHost);
+        }
+
+        if (_store.Get(EtcdKeys.Host(targetHost)) is not { } entry)
+        {
+            throw new DriverException(DriverStatus.BadHost,
+                $"host '{ClusterPaths.Printable(targetHost)}' is not up in cluster '{ClusterName}' (see imcs -m)");
+        }
+
+        return _local.AttachTransmitToRemote(process, region, nonShared, EtcdJson.Read<HostRecord>(entry).Slot);
+    }
+
+    public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit)
+    {
+        var detached = _local.Detach(process, region, receive, transmit);
+        if (receive && detached && _local.ReceiveMemoryOf(region.Key, process.HostName) is null)
+        {
+            try
+            {
+                _store.Delete(EtcdKeys.Receiver(region.Key, process.HostName));
+            }
+            catch (DriverException)
+            {
+                // etcd unreachable: the machine's agent withdraws the receiver once it can.
+            }
+        }
+
+        return detached;
+    }
+
+    public RouteSet ReadRoutes(ProcessRegistration process, RegionHandle region, TransmitAttachment attachment)
+    {
+        var local = _local.ReadRoutes(process, region, attachment);
+        var (memories, _) = _store.List(EtcdKeys.MemoryOf(region.Key));
+        if (memories.Count == 0)
+        {
+            return local;
+        }
+
+        var (machines, _) = _store.List("machines/");
+        var workers = machines.ToDictionary(m => EtcdKeys.Last(m.Key), m => EtcdJson.Read<MachineRecord>(m).Worker);
+        var receivers = local.Receivers.ToList();
+        foreach (var entry in memories)
+        {
+            var memory = EtcdJson.Read<MemoryRecord>(entry);
+            var reaches = attachment.TargetHost >= 0 ? memory.HostSlot == attachment.TargetHost : true;
+            if (memory.Machine == _machine || !reaches || !workers.TryGetValue(memory.Machine, out var worker))
+            {
+                continue; // this machine's receivers come from its control file; a machine gone has no memory left
+            }
+
+            receivers.Add(new RouteReceiver(memory.HostSlot, default, new RemoteMemory(memory.Machine, memory.Memory,
+                Convert.FromBase64String(worker), memory.Address, Convert.FromBase64String(memory.RemoteKey), memory.Length)));
+        }
+
+        return local with { Receivers = receivers };
+    }
+
+    public IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength) =>
+        receiver.Remote is { } remote ? UcxPeers.Shared.OpenTarget(remote) : _local.OpenTarget(receiver, mappedLength);
+
+    public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
+
+    // Lock sets: their words must live in one atomicity domain across machines (UCX atomics), not built yet.
+
+    public LockSetHandle? AllocateLockSet(ProcessRegistration process, int key, int count, int permissions, bool create) =>
+        throw new DriverException(DriverStatus.NotSupported,
+            $"lock set key {key}: clusterwide locks across machines are not available yet (IMC_DIRECTORY is set); use a " +
+            "cluster on one machine for programs that take locks");
+
+    public void DeallocateLockSet(ProcessRegistration process, LockSetHandle lockSet) => _local.DeallocateLockSet(process, lockSet);
+
+    public unsafe Store.Layout.LockWord* LockWords(LockSetHandle lockSet) => _local.LockWords(lockSet);
+
+    public bool IsLockOwnerAlive(long owner) => _local.IsLockOwnerAlive(owner);
+
+    // Signals, information and events.
+
+    public void Kill(ProcessRegistration process, string hostName, int processId, int signal)
+    {
+        if (ClusterPaths.IsValidName(hostName) && _local.UpHostSlot(hostName) < 0 && _store.Get(EtcdKeys.Host(hostName)) is not null)
+        {
+            throw new DriverException(DriverStatus.NotSupported,
+                $"host '{hostName}' is on another machine: signals across machines are not available yet");
+        }
+
+        _local.Kill(process, hostName, processId, signal);
+    }
+
+    public ClusterInfoSnapshot ReadInfo(ProcessRegistration process)
+    {
+        var local = _local.ReadInfo(process);
+        var (hosts, _) = _store.List("hosts/");
+        var names = hosts.Select(h => (Slot: EtcdJson.Read<HostRecord>(h).Slot, Name: EtcdKeys.Last(h.Key)))
+            .OrderBy(h => h.Slot).Select(h => h.Name).ToList();
+        return local with { Hosts = names };
+    }
+
+    public Task<ClusterInfoSnapshot> WatchAsync(Func<ClusterInfoSnapshot, bool> done, CancellationToken cancellationToken) =>
+        _local.WatchAsync(done, cancellationToken);
+
+    // Rails and faults: this machine's for now.
+
+    public int ReadErrorCount(int logicalRail) => _local.ReadErrorCount(logicalRail);
+
+    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
+
+    public bool TryClaimDrop(int logicalRail, int host) => _local.TryClaimDrop(logicalRail, host);
+
+    public void InjectDrops(int logicalRail, int count, string? host) => _local.InjectDrops(logicalRail, count, host);
+
+    public bool FailRail(int physicalRail) => _local.FailRail(physicalRail);
+
+    public bool RepairRail(int physicalRail) => _local.RepairRail(physicalRail);
+
+    public ClusterStatus ReadStatus() => _local.ReadStatus();
+
+    public CheckReport Check(TimeSpan patience) => _local.Check(patience);
+
+    public RailStatus ReadRails() => _local.ReadRails();
+
+    /// <summary>The lease of this machine (its imcd's): keys bound to it go when the machine leaves.</summary>
+    private long MachineLease() =>
+        _store.Get(EtcdKeys.Machine(_machine)) is { } entry
+            ? EtcdJson.Read<MachineRecord>(entry).Lease
+            : throw new DriverException(DriverStatus.NotInitialized,
+                $"machine '{_machine}' has left cluster '{ClusterName}' (its imcd stopped, or its lease expired): restart imcd");
+
+    private static void CheckCompatible(int key, RegionRecord record, long size, int logicalRail)
+    {
+        if (record.Rail != logicalRail)
+        {
+            throw new DriverException(DriverStatus.WrongRail,
+                $"region key {key} exists on logical rail {record.Rail}, not {logicalRail}");
+        }
+
+        if (record.Size != size)
+        {
+            throw new DriverException(DriverStatus.BadSize,
+                $"region key {key} exists with size {record.Size}, not {size}: allocate it with its size");
+        }
+    }
+
+    /// <summary>
+    /// Waits until this machine's agent has registered the receive memory <paramref name="name"/> and every machine's
+    /// agent has applied it (moved its writers' routes), so that every write issued from now on reaches it.
+    /// </summary>
+    private void WaitApplied(int key, string host, string name)
+    {
+        var clock = Stopwatch.StartNew();
+        var pause = TimeSpan.FromMilliseconds(1);
+        string waiting;
+        do
+        {
+            waiting = Unapplied(key, host, name);
+            if (waiting.Length == 0)
+            {
+                return;
+            }
+
+            Thread.Sleep(pause);
+            pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 20));
+        }
+        while (clock.Elapsed < s_applyTimeout);
+
+        throw new DriverException(DriverStatus.Timeout,
+            $"the receive attach of region key {key} on host '{host}' was not applied by {waiting} within " +
+            $"{s_applyTimeout.TotalSeconds:0} s: check that imcd runs there (imcs shows the machines); nothing was attached");
+    }
+
+    /// <summary>Who has not yet applied the memory <paramref name="name"/>: "" when everyone has.</summary>
+    private string Unapplied(int key, string host, string name)
+    {
+        var memory = _store.Get(EtcdKeys.Memory(key, host));
+        if (memory is null || EtcdJson.Read<MemoryRecord>(memory).Memory != name)
+        {
+            return $"this machine's imcd ('{_machine}')";
+        }
+
+        var (machines, _) = _store.List("machines/");
+        var (acks, _) = _store.List(EtcdKeys.AcksOf(key, host));
+        var applied = acks.Where(a => long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision)
+            .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
+        var missing = machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m)).ToList();
+        return missing.Count == 0 ? "" : "machine(s) " + string.Join(", ", missing.Select(m => $"'{m}'"));
+    }
+}

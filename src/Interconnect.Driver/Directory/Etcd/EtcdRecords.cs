@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Interconnect.Driver.Directory.Etcd;
+
+/// <summary>
+/// The cluster's keys in etcd, relative to <c>/imc/{cluster}/</c>, and the JSON records they hold. Keys bound to a
+/// machine's lease vanish with the machine; the rest live until removed.
+/// <code>
+/// machines/{machine}             MachineRecord   lease: the machine's; written by its imcd
+/// hosts/{host}                   HostRecord      lease: the host's machine's; slot = the host's number everywhere
+/// slots/{slot}                   host name       lease: as the host (makes the slot unique)
+/// regions/{key}                  RegionRecord    no lease; Machines = the machines that have it allocated
+/// receivers/{key}/{host}         ReceiverRecord  lease: the machine's; a host's receive memory exists there
+/// memory/{key}/{host}            MemoryRecord    lease: the machine's; that memory registered for remote puts
+/// acks/{key}/{host}/{machine}    revision        lease: the acking machine's; it applied memory/{key}/{host}
+/// </code>
+/// </summary>
+internal static class EtcdKeys
+{
+    public static string Machine(string machine) => $"machines/{machine}";
+
+    public static string Host(string host) => $"hosts/{host}";
+
+    public static string Slot(int slot) => $"slots/{slot.ToString(CultureInfo.InvariantCulture)}";
+
+    public static string Region(int key) => $"regions/{Num(key)}";
+
+    public static string Receiver(int key, string host) => $"receivers/{Num(key)}/{host}";
+
+    public static string Memory(int key, string host) => $"memory/{Num(key)}/{host}";
+
+    public static string MemoryOf(int key) => $"memory/{Num(key)}/";
+
+    public static string Ack(int key, string host, string machine) => $"acks/{Num(key)}/{host}/{machine}";
+
+    public static string AcksOf(int key, string host) => $"acks/{Num(key)}/{host}/";
+
+    /// <summary>Splits <c>prefix/{key}/{host}[/...]</c> into its key and host.</summary>
+    public static bool TryParseKeyHost(string relative, out int key, out string host)
+    {
+        var parts = relative.Split('/');
+        host = parts.Length >= 3 ? parts[2] : "";
+        key = 0;
+        return parts.Length >= 3 && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out key);
+    }
+
+    public static string Last(string relative) => relative[(relative.LastIndexOf('/') + 1)..];
+
+    private static string Num(int key) => key.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A machine of the cluster, as its imcd publishes it.</summary>
+internal sealed record MachineRecord(string Address, string Worker, long Lease, int Pid);
+
+/// <summary>A host that is up, on <see cref="Machine"/>, numbered <see cref="Slot"/> on every machine.</summary>
+internal sealed record HostRecord(string Machine, int Slot, long MaxRecvBytes);
+
+/// <summary>A region as its first allocator made it, and the machines on which it is allocated now.</summary>
+internal sealed record RegionRecord(long Size, int Permissions, int Uid, int Gid, bool Coherent, int Rail, string[] Machines);
+
+/// <summary>A host's receive memory of a region exists on <see cref="Machine"/>, named <see cref="Memory"/>.</summary>
+internal sealed record ReceiverRecord(string Machine, string Memory, long Length);
+
+/// <summary>That memory, registered by its machine's imcd: where a remote put lands, and the key that opens it.</summary>
+internal sealed record MemoryRecord(string Machine, string Memory, ulong Address, string RemoteKey, long Length, int HostSlot);
+
+[JsonSerializable(typeof(MachineRecord))]
+[JsonSerializable(typeof(HostRecord))]
+[JsonSerializable(typeof(RegionRecord))]
+[JsonSerializable(typeof(ReceiverRecord))]
+[JsonSerializable(typeof(MemoryRecord))]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+internal sealed partial class EtcdJson : JsonSerializerContext
+{
+    public static string Write<T>(T record) => JsonSerializer.Serialize(record, typeof(T), Default);
+
+    public static T Read<T>(EtcdEntry entry) =>
+        (T?)JsonSerializer.Deserialize(entry.Value, typeof(T), Default) ??
+        throw new DriverException(DriverStatus.McError, $"the directory's key {entry.Key} holds no record");
+}

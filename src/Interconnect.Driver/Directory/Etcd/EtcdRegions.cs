@@ -1,0 +1,36 @@
+namespace Interconnect.Driver.Directory.Etcd;
+
+/// <summary>The clusterwide life of a keyed region: the machines that have it allocated, and its end with the last.</summary>
+internal static class EtcdRegions
+{
+    /// <summary>
+    /// Takes <paramref name="machine"/> out of region <paramref name="key"/>'s machines (it no longer has the region
+    /// allocated), removing the region when no machine that is still in the cluster has it. Compare-and-swap on the
+    /// region's record: a concurrent allocation elsewhere wins, and this is decided again.
+    /// </summary>
+    public static void Withdraw(EtcdStore store, int key, string machine, IReadOnlySet<string>? liveMachines = null)
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            if (store.Get(EtcdKeys.Region(key)) is not { } entry)
+            {
+                return;
+            }
+
+            var record = EtcdJson.Read<RegionRecord>(entry);
+            var left = record.Machines.Where(m => m != machine && (liveMachines is null || liveMachines.Contains(m))).ToArray();
+            if (left.Length == record.Machines.Length)
+            {
+                return;
+            }
+
+            var done = left.Length == 0
+                ? store.CompareAndDelete(EtcdKeys.Region(key), entry.ModRevision)
+                : store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { Machines = left }), entry.ModRevision);
+            if (done)
+            {
+                return;
+            }
+        }
+    }
+}

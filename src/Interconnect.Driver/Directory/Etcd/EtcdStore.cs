@@ -1,0 +1,239 @@
+using System.Text;
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Interconnect.Driver.Directory.Etcd;
+
+/// <summary>
+/// The cluster's keys in etcd (v3), under <c>/imc/{cluster}/</c>: the few operations the directory needs (read,
+/// create-if-absent, compare-and-put, delete, leases, watches), each with a deadline. A call that etcd does not answer
+/// in time fails with <see cref="DriverStatus.Timeout"/> naming the endpoints; a transaction either happened whole
+/// or not at all, so a caller that times out retries or gives up with nothing half-done.
+/// </summary>
+internal sealed class EtcdStore : IDisposable
+{
+    private readonly EtcdClient _client;
+
+    public EtcdStore(string endpoints, string cluster, TimeSpan? timeout = null)
+    {
+        if (string.IsNullOrWhiteSpace(endpoints))
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                "IMC_DIRECTORY is empty: set it to etcd's client URLs, such as http://10.0.0.1:2379");
+        }
+
+        foreach (var endpoint in endpoints.Split(','))
+        {
+            if (!Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            {
+                throw new DriverException(DriverStatus.BadParameter,
+                    $"IMC_DIRECTORY holds '{ClusterPaths.Printable(endpoint)}', not an etcd client URL: use http://HOST:PORT[,...]");
+            }
+        }
+
+        Endpoints = endpoints;
+        Prefix = $"/imc/{cluster}/";
+        Timeout = timeout ?? TimeSpan.FromSeconds(5);
+        _client = new EtcdClient(endpoints);
+    }
+
+    public string Endpoints { get; }
+
+    /// <summary>The cluster's prefix, <c>/imc/{cluster}/</c>.</summary>
+    public string Prefix { get; }
+
+    /// <summary>How long one call may take before it fails with <see cref="DriverStatus.Timeout"/>.</summary>
+    public TimeSpan Timeout { get; }
+
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>The value and modification revision of <paramref name="key"/> (relative to the prefix), or null.</summary>
+    public EtcdEntry? Get(string key)
+    {
+        var response = Call(() => _client.Get(new RangeRequest { Key = Bytes(key) }, deadline: Deadline()), "read", key);
+        return response.Kvs.Count == 0 ? null : Entry(response.Kvs[0]);
+    }
+
+    /// <summary>Every key under <paramref name="prefix"/> (relative), with the store's revision at the reading.</summary>
+    public (IReadOnlyList<EtcdEntry> Entries, long Revision) List(string prefix)
+    {
+        var full = Prefix + prefix;
+        var response = Call(() => _client.Get(new RangeRequest
+        {
+            Key = ByteString.CopyFromUtf8(full),
+            RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(full)),
+        }, deadline: Deadline()), "list", prefix);
+        return ([.. response.Kvs.Select(Entry)], response.Header.Revision);
+    }
+
+    /// <summary>Creates every key given, all or none: false when one of them exists.</summary>
+    public bool CreateAll(long lease, params (string Key, string Value)[] entries)
+    {
+        var request = new TxnRequest();
+        foreach (var (key, value) in entries)
+        {
+            request.Compare.Add(new Compare
+            {
+                Key = Bytes(key), Target = Compare.Types.CompareTarget.Version, Result = Compare.Types.CompareResult.Equal,
+                Version = 0,
+            });
+            request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+        }
+
+        return Call(() => _client.Transaction(request, deadline: Deadline()), "create", entries[0].Key).Succeeded;
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="key"/>'s value if it was last changed at <paramref name="modRevision"/> (0: if it does
+    /// not exist); false when someone changed it since.
+    /// </summary>
+    public bool CompareAndPut(string key, string value, long modRevision, long lease = 0)
+    {
+        var request = new TxnRequest();
+        request.Compare.Add(Unchanged(key, modRevision));
+        request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+        return Call(() => _client.Transaction(request, deadline: Deadline()), "change", key).Succeeded;
+    }
+
+    /// <summary>Deletes <paramref name="key"/> if it was last changed at <paramref name="modRevision"/>.</summary>
+    public bool CompareAndDelete(string key, long modRevision)
+    {
+        var request = new TxnRequest();
+        request.Compare.Add(Unchanged(key, modRevision));
+        request.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = Bytes(key) } });
+        return Call(() => _client.Transaction(request, deadline: Deadline()), "delete", key).Succeeded;
+    }
+
+    /// <summary>Sets <paramref name="key"/>, bound to <paramref name="lease"/> (0: none); returns the new revision.</summary>
+    public long Set(string key, string value, long lease = 0) =>
+        Call(() => _client.Put(Put(key, value, lease), deadline: Deadline()), "write", key).Header.Revision;
+
+    public void Delete(string key) =>
+        Call(() => _client.Delete(new DeleteRangeRequest { Key = Bytes(key) }, deadline: Deadline()), "delete", key);
+
+    /// <summary>A lease of <paramref name="ttlSeconds"/> seconds: the keys bound to it go when it is not kept alive.</summary>
+    public long GrantLease(int ttlSeconds) =>
+        Call(() => _client.LeaseGrant(new LeaseGrantRequest { TTL = ttlSeconds }, deadline: Deadline()), "grant a lease", "").ID;
+
+    /// <summary>
+    /// Keeps <paramref name="lease"/> alive until <paramref name="cancellationToken"/> is cancelled, making the keep-alive
+    /// stream again whenever etcd drops it.
+    /// </summary>
+    public async Task KeepAliveAsync(long lease, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _client.LeaseKeepAlive(lease, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // etcd went away for a while: try again shortly; the lease may outlive the outage.
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Seconds the lease has left; 0 or less once it has expired.</summary>
+    public long LeaseTimeToLive(long lease) =>
+        Call(() => _client.LeaseTimeToLive(new LeaseTimeToLiveRequest { ID = lease }, deadline: Deadline()), "read the lease", "").TTL;
+
+    public void RevokeLease(long lease) =>
+        Call(() => _client.LeaseRevoke(new LeaseRevokeRequest { ID = lease }, deadline: Deadline()), "revoke the lease", "");
+
+    /// <summary>
+    /// Calls <paramref name="changed"/> whenever a key under the cluster's prefix changes, until
+    /// <paramref name="cancellationToken"/> is cancelled; a broken watch is made again. Callers treat it as a wake-up
+    /// and re-read what they need (level-triggered), so a missed event costs only time.
+    /// </summary>
+    public async Task WatchAsync(Action changed, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var request = new WatchRequest
+                {
+                    CreateRequest = new WatchCreateRequest
+                    {
+                        Key = ByteString.CopyFromUtf8(Prefix),
+                        RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(Prefix)),
+                    },
+                };
+                await _client.WatchAsync(request, (WatchResponse _) => changed(), cancellationToken: cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // etcd went away: the caller's periodic pass keeps going; try again shortly.
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private EtcdEntry Entry(Mvccpb.KeyValue kv) =>
+        new(kv.Key.ToStringUtf8()[Prefix.Length..], kv.Value.ToStringUtf8(), kv.ModRevision, kv.Lease);
+
+    private ByteString Bytes(string key) => ByteString.CopyFromUtf8(Prefix + key);
+
+    private PutRequest Put(string key, string value, long lease) =>
+        new() { Key = Bytes(key), Value = ByteString.CopyFrom(value, Encoding.UTF8), Lease = lease };
+
+    private Compare Unchanged(string key, long modRevision) => new()
+    {
+        Key = Bytes(key), Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal,
+        ModRevision = modRevision,
+    };
+
+    private DateTime Deadline() => DateTime.UtcNow + Timeout;
+
+    private T Call<T>(Func<T> call, string what, string key)
+    {
+        try
+        {
+            return call();
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled)
+        {
+            throw new DriverException(DriverStatus.Timeout,
+                $"the directory (etcd at {Endpoints}) did not answer within {Timeout.TotalSeconds:0.#} s to {what} " +
+                $"{Prefix}{key}: {e.Status.Detail}; check that etcd runs and is reachable, then retry (nothing was changed " +
+                "unless the change shows in imcs)");
+        }
+        catch (RpcException e)
+        {
+            throw new DriverException(DriverStatus.McError,
+                $"the directory (etcd at {Endpoints}) refused to {what} {Prefix}{key}: {e.Status.StatusCode} {e.Status.Detail}");
+        }
+    }
+}
+
+/// <summary>One key of the cluster (relative to its prefix), its value, and when it last changed.</summary>
+internal sealed record EtcdEntry(string Key, string Value, long ModRevision, long Lease);

@@ -1,0 +1,449 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Interop;
+using Interconnect.Driver.Store;
+using Microsoft.Extensions.Logging;
+
+namespace Interconnect.Driver.Directory.Etcd;
+
+/// <summary>How the agent runs UCX's progress, which the tcp transport needs on the target of every put.</summary>
+internal enum ProgressMode
+{
+    /// <summary>Calls progress in a loop: the lowest latency, one core busy.</summary>
+    Spin,
+
+    /// <summary>Sleeps on the worker's event descriptor between events: no core busy, about twice the latency.</summary>
+    Wait,
+}
+
+/// <summary>
+/// One machine's agent (<c>imcd</c>): it owns the machine's receive memory as the network sees it (maps each receive
+/// file that a local host attached, registers it with UCX, publishes where it is and its remote key), runs UCX's
+/// progress, keeps the machine's lease in etcd (its hosts leave when the lease expires), and applies the cluster's
+/// changes to this machine's control file: when a receive memory appears or goes anywhere, it moves the generation of
+/// the local region of that key, so local writers re-read their routes, and then acknowledges in etcd. An attach for
+/// receive waits for every machine's acknowledgement. The agent is not on the data path: writes already routed keep
+/// landing without it (over RDMA; over tcp, puts need its progress).
+/// <para>
+/// It works level-triggered: every change under the cluster's prefix (a watch) and a periodic pass make it re-read
+/// what it needs and converge, so a missed event or an etcd restart costs time, not correctness.
+/// </para>
+/// </summary>
+internal sealed unsafe class MachineAgent : IDisposable
+{
+    private static readonly TimeSpan s_pass = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_retireAfter = TimeSpan.FromSeconds(2);
+
+    private readonly ClusterPaths _paths;
+    private readonly string _machine;
+    private readonly string _address;
+    private readonly int _leaseSeconds;
+    private readonly ProgressMode _progress;
+    private readonly ILogger _logger;
+    private readonly ControlFileDirectory _local;
+    private readonly EtcdStore _store;
+    private readonly UcxContext _ucx;
+    private readonly UcxWorker _worker;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _changed = new(0);
+    private readonly ConcurrentQueue<Action> _onProgressThread = new();
+
+    // Registered receive memory by name, and what this machine has applied of every machine's memory (by key/host).
+    private readonly Dictionary<string, Registered> _registered = [];
+    private readonly List<(Registered Memory, DateTime At)> _retiring = [];
+    private readonly Dictionary<string, long> _applied = [];
+    private Thread? _progressThread;
+    private Task? _keepAlive;
+    private Task? _watch;
+    private long _lease;
+
+    private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
+        ILogger logger, ControlFileDirectory local, EtcdStore store, UcxContext ucx)
+    {
+        _paths = paths;
+        _machine = machine;
+        _address = address;
+        _leaseSeconds = leaseSeconds;
+        _progress = progress;
+        _logger = logger;
+        _local = local;
+        _store = store;
+        _ucx = ucx;
+        _worker = ucx.CreateWorker();
+    }
+
+    public string Machine => _machine;
+
+    public long Lease => _lease;
+
+    /// <summary>
+    /// Starts serving: makes the machine's control file if needed, joins the cluster in etcd under a new lease, and
+    /// runs progress and the passes until <see cref="Dispose"/>.
+    /// </summary>
+    public static MachineAgent Start(ClusterPaths paths, string endpoints, string machine, string address, int leaseSeconds,
+        ProgressMode progress, ILogger logger)
+    {
+        ClusterPaths.ValidateName(machine, "machine name (--machine, IMC_MACHINE)");
+        var store = new EtcdStore(endpoints, paths.Cluster);
+        ControlFileDirectory? local = null;
+        UcxContext? ucx = null;
+        try
+        {
+            local = ControlFileDirectory.OpenOrCreate(paths);
+            ucx = UcxContext.Create();
+            var agent = new MachineAgent(paths, machine, address, leaseSeconds, progress, logger, local, store, ucx);
+            agent.Join();
+            return agent;
+        }
+        catch
+        {
+            ucx?.Dispose();
+            local?.Dispose();
+            store.Dispose();
+            throw;
+        }
+    }
+
+    private void Join()
+    {
+        if (_store.Get(EtcdKeys.Machine(_machine)) is { } existing && EtcdJson.Read<MachineRecord>(existing) is { } old &&
+            _store.LeaseTimeToLive(old.Lease) > 0 && old.Pid != Environment.ProcessId && IsAlive(old.Pid))
+        {
+            throw new DriverException(DriverStatus.Exists,
+                $"machine '{_machine}' is already served by imcd (pid {old.Pid}) in cluster '{_paths.Cluster}': one imcd per machine");
+        }
+
+        _lease = _store.GrantLease(_leaseSeconds);
+        _keepAlive = Task.Run(() => _store.KeepAliveAsync(_lease, _stop.Token));
+        _progressThread = new Thread(ProgressLoop) { IsBackground = true, Name = "imcd progress" };
+        _progressThread.Start();
+        _store.Set(EtcdKeys.Machine(_machine), EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address),
+            _lease, Environment.ProcessId)), _lease);
+        // Hosts that were up here before a restart are up again under the new lease.
+        foreach (var host in _local.UpHostNames())
+        {
+            _ = _local.InitializeHost(host, null, null);
+            RepublishHost(host);
+        }
+
+        _watch = Task.Run(() => _store.WatchAsync(() => _changed.Release(), _stop.Token));
+        Pass();
+        _ = Task.Run(PassLoop);
+    }
+
+    /// <summary>Leaves the cluster: this machine's hosts leave (each a host leave), then the lease and everything bound to it.</summary>
+    public void Dispose()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        foreach (var host in _local.UpHostNames())
+        {
+            try
+            {
+                _local.TakeHostDown(host);
+            }
+            catch (DriverException e)
+            {
+                _logger.LogWarning("host '{Host}' could not be taken down: {Message}", host, e.Message);
+            }
+        }
+
+        try
+        {
+            _store.RevokeLease(_lease); // the machine's keys go at once, not when the lease would expire
+        }
+        catch (DriverException e)
+        {
+            _logger.LogWarning("the lease could not be revoked (it expires by itself): {Message}", e.Message);
+        }
+
+        _stop.Cancel();
+        _worker.Signal();
+        _progressThread?.Join(TimeSpan.FromSeconds(5));
+        foreach (var memory in _registered.Values.Concat(_retiring.Select(r => r.Memory)))
+        {
+            memory.Dispose();
+        }
+
+        _worker.Dispose();
+        _ucx.Dispose();
+        _local.Dispose();
+        _store.Dispose();
+    }
+
+    private void RepublishHost(string host)
+    {
+        var slot = _local.UpHostSlot(host);
+        _ = _store.CreateAll(_lease, (EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, 0))),
+            (EtcdKeys.Slot(slot), host));
+    }
+
+    private async Task PassLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                _ = await _changed.WaitAsync(s_pass, _stop.Token).ConfigureAwait(false);
+                while (_changed.CurrentCount > 0)
+                {
+                    _ = _changed.Wait(0); // one pass serves every change so far
+                }
+
+                Pass();
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (DriverException e)
+            {
+                // etcd unreachable or the control file busy: the data path goes on; try again at the next pass.
+                _logger.LogWarning("pass failed: {Message}", e.Message);
+            }
+        }
+    }
+
+    /// <summary>One pass: converge this machine's registrations and control file on what etcd says.</summary>
+    private void Pass()
+    {
+        PublishReceivers();
+        ApplyMemory();
+        WithdrawRegions();
+        RetireOld();
+    }
+
+    /// <summary>Registers each receive memory that a local host attached, and withdraws those that went.</summary>
+    private void PublishReceivers()
+    {
+        var (receivers, _) = _store.List("receivers/");
+        var wanted = new HashSet<string>();
+        foreach (var entry in receivers)
+        {
+            var record = EtcdJson.Read<ReceiverRecord>(entry);
+            if (record.Machine != _machine || !EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
+            {
+                continue;
+            }
+
+            var local = _local.ReceiveMemoryOf(key, host);
+            if (local is null || local.Value.Memory.ToString() != record.Memory)
+            {
+                _ = _store.CompareAndDelete(entry.Key, entry.ModRevision); // its attachers are gone: withdraw it
+                continue;
+            }
+
+            wanted.Add(record.Memory);
+            if (!_registered.ContainsKey(record.Memory))
+            {
+                var registered = Register(local.Value.Memory, local.Value.Length);
+                _registered[record.Memory] = registered;
+                var slot = _local.UpHostSlot(host);
+                _store.Set(EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory,
+                    (ulong)registered.Memory.Address, Convert.ToBase64String(registered.Key), registered.Memory.Length, slot)), _lease);
+                _logger.LogDebug("registered {Memory} for host '{Host}' (region key {Key})", record.Memory, host, key);
+            }
+        }
+
+        foreach (var name in _registered.Keys.Where(n => !wanted.Contains(n)).ToList())
+        {
+            var registered = _registered[name];
+            _registered.Remove(name);
+            var memoryKey = EtcdKeys.Memory(registered.RegionKey, registered.Host);
+            if (_store.Get(memoryKey) is { } entry && EtcdJson.Read<MemoryRecord>(entry).Memory == name)
+            {
+                _ = _store.CompareAndDelete(memoryKey, entry.ModRevision);
+            }
+
+            _retiring.Add((registered, DateTime.UtcNow)); // writers may still hold the old route for a moment
+        }
+    }
+
+    /// <summary>
+    /// Applies every machine's receive memory to this machine's control file (the region's generation moves, so local
+    /// writers re-read their routes), then acknowledges it.
+    /// </summary>
+    private void ApplyMemory()
+    {
+        var (memories, _) = _store.List("memory/");
+        var present = new HashSet<string>();
+        foreach (var entry in memories)
+        {
+            if (!EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
+            {
+                continue;
+            }
+
+            var id = $"{key}/{host}";
+            present.Add(id);
+            if (_applied.TryGetValue(id, out var revision) && revision == entry.ModRevision)
+            {
+                continue;
+            }
+
+            _ = _local.BumpRegionGeneration(key);
+            _store.Set(EtcdKeys.Ack(key, host, _machine), entry.ModRevision.ToString(System.Globalization.CultureInfo.InvariantCulture), _lease);
+            _applied[id] = entry.ModRevision;
+        }
+
+        foreach (var id in _applied.Keys.Where(k => !present.Contains(k)).ToList())
+        {
+            var parts = id.Split('/');
+            _ = _local.BumpRegionGeneration(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture));
+            _store.Delete(EtcdKeys.Ack(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), parts[1], _machine));
+            _applied.Remove(id);
+        }
+    }
+
+    /// <summary>Takes this machine (and machines that left) out of the regions it no longer has allocated.</summary>
+    private void WithdrawRegions()
+    {
+        var (machines, _) = _store.List("machines/");
+        var live = machines.Select(m => EtcdKeys.Last(m.Key)).ToHashSet();
+        var allocated = _local.AllocatedKeys();
+        var (regions, _) = _store.List("regions/");
+        foreach (var entry in regions)
+        {
+            var record = EtcdJson.Read<RegionRecord>(entry);
+            var key = int.Parse(EtcdKeys.Last(entry.Key), System.Globalization.CultureInfo.InvariantCulture);
+            var stale = record.Machines.Any(m => !live.Contains(m));
+            var mineGone = record.Machines.Contains(_machine) && !allocated.Contains(key);
+            if (stale || mineGone)
+            {
+                EtcdRegions.Withdraw(_store, key, mineGone ? _machine : "", live);
+            }
+        }
+    }
+
+    private void RetireOld()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var old in _retiring.Where(r => now - r.At > s_retireAfter).ToList())
+        {
+            _retiring.Remove(old);
+            OnProgressThread(old.Memory.Dispose);
+        }
+    }
+
+    private Registered Register(ReceiveFileName name, long length)
+    {
+        var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
+        try
+        {
+            UcxMemory? memory = null;
+            byte[]? key = null;
+            var address = (nint)file.Pointer;
+            OnProgressThread(() =>
+            {
+                memory = _ucx.Map(address, length);
+                key = memory.PackKey();
+            });
+            var (regionKey, host) = ParseOwner(name);
+            return new Registered(file, memory!, key!, regionKey, host, this);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private (int Key, string Host) ParseOwner(ReceiveFileName name)
+    {
+        var (receivers, _) = _store.List("receivers/");
+        foreach (var entry in receivers)
+        {
+            if (EtcdJson.Read<ReceiverRecord>(entry).Memory == name.ToString() && EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
+            {
+                return (key, host);
+            }
+        }
+
+        throw new DriverException(DriverStatus.NotAllocated, $"receive memory {name} has no receiver in the directory");
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the progress thread, which alone uses the worker, and waits for it.</summary>
+    private void OnProgressThread(Action action)
+    {
+        if (Thread.CurrentThread == _progressThread || _progressThread is null)
+        {
+            action();
+            return;
+        }
+
+        using var done = new ManualResetEventSlim();
+        Exception? failure = null;
+        _onProgressThread.Enqueue(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                done.Set();
+            }
+        });
+        _worker.Signal();
+        if (!done.Wait(TimeSpan.FromSeconds(10)))
+        {
+            throw new DriverException(DriverStatus.Timeout, "imcd's progress thread did not answer within 10 s");
+        }
+
+        if (failure is not null)
+        {
+            throw failure;
+        }
+    }
+
+    private void ProgressLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            while (_onProgressThread.TryDequeue(out var action))
+            {
+                action();
+            }
+
+            if (_worker.Progress() != 0 || _progress == ProgressMode.Spin)
+            {
+                continue;
+            }
+
+            if (_worker.Arm())
+            {
+                _ = Libc.PollIn(_worker.EventFd, timeoutMs: 100);
+            }
+        }
+    }
+
+    private static bool IsAlive(int pid) => Directory.Exists($"/proc/{pid}");
+
+    /// <summary>A receive memory mapped and registered by this agent.</summary>
+    private sealed class Registered(MappedFile file, UcxMemory memory, byte[] key, int regionKey, string host, MachineAgent agent)
+        : IDisposable
+    {
+        public UcxMemory Memory => memory;
+
+        public byte[] Key => key;
+
+        public int RegionKey => regionKey;
+
+        public string Host => host;
+
+        public void Dispose()
+        {
+            agent.OnProgressThread(memory.Dispose);
+            file.Dispose();
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using Interconnect.Driver.Directory;
+using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Store.Layout;
+
+namespace Interconnect.Driver.Store;
+
+/// <summary>
+/// What a directory across machines (<see cref="Directory.Etcd.EtcdDirectory"/>) and the machine's agent (imcd) need
+/// of this machine's control file, which mirrors the cluster for the local fast path.
+/// </summary>
+internal sealed partial class ControlFileDirectory
+{
+    /// <summary>
+    /// A point-to-point transmit attach toward a host on another machine, numbered <paramref name="remoteHost"/> by the
+    /// cluster: recorded here like any other (its counters and hot words are this machine's), its route found elsewhere.
+    /// </summary>
+    internal TransmitAttachment AttachTransmitToRemote(ProcessRegistration process, RegionHandle handle, bool nonShared, int remoteHost)
+    {
+        using var scope = EnterRegistered(process);
+        if (_cluster.IsHostUp(remoteHost))
+        {
+            throw new DriverException(DriverStatus.BadHost,
+                $"host number {remoteHost} is up on this machine, not on another: attach to it by name");
+        }
+
+        if (handle.Coherent)
+        {
+            throw new DriverException(DriverStatus.CoherencyError,
+                $"region key {handle.Key} is coherent: its writes go to every host, so it cannot be attached point-to-point");
+        }
+
+        CheckTransmit(process, handle, nonShared);
+        var attachment = _cluster.AddAttachment(process.Slot, AttachmentEntry.KindTransmitPointToPoint, handle.Slot, handle.Id,
+            shareMode: nonShared ? 1 : 0, targetHost: remoteHost);
+        return new TransmitAttachment(attachment, remoteHost, Loopback: false, WordsOf(handle, attachment));
+    }
+
+    /// <summary>
+    /// Moves the generation of the region of <paramref name="key"/>, if it is allocated on this machine, so that its
+    /// writers re-read their routes; false when it is not.
+    /// </summary>
+    internal bool BumpRegionGeneration(int key)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            var slot = _cluster.FindRegionByKey(key);
+            if (slot < 0)
+            {
+                return false;
+            }
+
+            Cluster.BumpGeneration(ref _cluster.Control.Region(slot));
+            return true;
+        }
+    }
+
+    /// <summary>The receive memory that <paramref name="host"/> has on this machine for region <paramref name="key"/>, if any.</summary>
+    internal (ReceiveFileName Memory, long Length)? ReceiveMemoryOf(int key, string host)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            var slot = _cluster.FindRegionByKey(key);
+            var hostSlot = _cluster.FindHost(host);
+            if (slot < 0 || hostSlot < 0 || (_cluster.Control.Region(slot).ReceiveFileMask & (1u << hostSlot)) == 0)
+            {
+                return null;
+            }
+
+            return (_cluster.FileName(slot, hostSlot), _cluster.PageRounded(_cluster.Control.Region(slot).RegionSize));
+        }
+    }
+
+    /// <summary>The keys of the regions allocated on this machine now.</summary>
+    internal HashSet<int> AllocatedKeys()
+    {
+        using (_cluster.EnterDirectory())
+        {
+            var keys = new HashSet<int>();
+            for (var slot = 0; slot < ControlLayout.MaxRegions; slot++)
+            {
+                ref var region = ref _cluster.Control.Region(slot);
+                if (region.State == RegionEntry.StateLive)
+                {
+                    keys.Add(region.Key);
+                }
+            }
+
+            return keys;
+        }
+    }
+
+    /// <summary>The number of host <paramref name="host"/> when it is up on this machine; -1 otherwise.</summary>
+    internal int UpHostSlot(string host)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            var slot = _cluster.FindHost(host);
+            return slot >= 0 && _cluster.IsHostUp(slot) ? slot : -1;
+        }
+    }
+
+    /// <summary>The names of the hosts up on this machine.</summary>
+    internal List<string> UpHostNames()
+    {
+        using (_cluster.EnterDirectory())
+        {
+            return [.. _cluster.UpHosts().Select(_cluster.HostName)];
+        }
+    }
+
+    /// <summary>Where this machine's receive memory files live, for its agent to map and register them.</summary>
+    internal string RegionsDirectory => _cluster.Paths.RegionsDirectory;
+}

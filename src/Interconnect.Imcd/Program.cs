@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Interconnect.Driver;
+using Interconnect.Driver.Directory;
+using Interconnect.Driver.Directory.Etcd;
+using Microsoft.Extensions.Logging;
+
+namespace Interconnect.Imcd;
+
+/// <summary>
+/// imcd: one machine's agent in a cluster that spans machines. It serves in the foreground until SIGTERM or SIGINT,
+/// when the machine's hosts leave the cluster.
+/// </summary>
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        var directory = new Option<string?>("--directory")
+        {
+            Description = "etcd's client URLs, comma-separated (default: IMC_DIRECTORY).", HelpName = "URLS",
+        };
+        var cluster = new Option<string?>("--cluster") { Description = "The cluster's name (default: IMC_CLUSTER, else 'default').", HelpName = "NAME" };
+        var machine = new Option<string?>("--machine")
+        {
+            Description = "This machine's name in the cluster (default: IMC_MACHINE, else the host name).", HelpName = "NAME",
+        };
+        var address = new Option<string?>("--address")
+        {
+            Description = "The address other machines reach this one at (default: the first non-loopback interface that is up).",
+            HelpName = "IP",
+        };
+        var progress = new Option<string>("--progress")
+        {
+            Description = "How UCX progress runs: spin (lowest latency, a core busy) or wait (sleeps between events).",
+            DefaultValueFactory = _ => "spin",
+            HelpName = "spin|wait",
+        };
+        progress.AcceptOnlyFromAmong("spin", "wait");
+        var lease = new Option<int>("--lease")
+        {
+            Description = "Seconds after which a machine whose imcd stopped leaves the cluster, with its hosts.",
+            DefaultValueFactory = _ => 3,
+            HelpName = "SECONDS",
+        };
+        var root = new RootCommand("The machine's agent of an Interconnect cluster across machines (etcd directory, UCX data path).")
+        {
+            directory, cluster, machine, address, progress, lease,
+        };
+        root.SetAction(parse => Serve(
+            parse.GetValue(directory) ?? Directories.Endpoints,
+            parse.GetValue(cluster),
+            parse.GetValue(machine) ?? Directories.MachineName,
+            parse.GetValue(address),
+            parse.GetValue(progress) == "wait" ? ProgressMode.Wait : ProgressMode.Spin,
+            parse.GetValue(lease)));
+        return root.Parse(args).Invoke();
+    }
+
+    private static int Serve(string? endpoints, string? cluster, string machine, string? address, ProgressMode progress, int lease)
+    {
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)
+            .AddFilter(l => l >= (Environment.GetEnvironmentVariable("IMCD_DEBUG") == "1" ? LogLevel.Debug : LogLevel.Information)));
+        var logger = loggers.CreateLogger("imcd");
+        if (endpoints is null)
+        {
+            Console.Error.WriteLine("imcd: no directory: give --directory http://HOST:2379 or set IMC_DIRECTORY");
+            return 2;
+        }
+
+        if (lease < 2)
+        {
+            Console.Error.WriteLine("imcd: --lease must be at least 2 seconds (etcd's shortest lease is about 1.5 s)");
+            return 2;
+        }
+
+        try
+        {
+            var paths = ClusterPaths.Resolve(cluster: cluster);
+            address ??= FirstAddress();
+            using var stopped = new ManualResetEventSlim();
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
+            using (var agent = MachineAgent.Start(paths, endpoints, machine, address, lease, progress, logger))
+            {
+                Console.WriteLine($"imcd: ready machine={machine} cluster={paths.Cluster} address={address} lease={lease}s " +
+                    $"progress={progress.ToString().ToLowerInvariant()} directory={endpoints}");
+                stopped.Wait();
+                Console.WriteLine($"imcd: leaving cluster '{paths.Cluster}'");
+            }
+
+            return 0;
+        }
+        catch (DriverException e)
+        {
+            Console.Error.WriteLine($"imcd: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static string FirstAddress()
+    {
+        foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
+        {
+            if (nic.OperationalStatus != OperationalStatus.Up || nic.NetworkInterfaceType == NetworkInterfaceType.Loopback)
+            {
+                continue;
+            }
+
+            foreach (var unicast in nic.GetIPProperties().UnicastAddresses)
+            {
+                if (unicast.Address.AddressFamily == AddressFamily.InterNetwork)
+                {
+                    return unicast.Address.ToString();
+                }
+            }
+        }
+
+        return "127.0.0.1";
+    }
+}
