@@ -1,7 +1,10 @@
 namespace Interconnect.Driver;
 
-/// <summary>A driver operation failed; <see cref="Status"/> says how, the message says what and what to do.</summary>
-internal sealed class DriverException : Exception
+/// <summary>
+/// A driver operation failed; <see cref="Status"/> says how, the message says what and what to do. Not sealed: a
+/// fabric adds what its library reported (<c>UcxException</c>).
+/// </summary>
+internal class DriverException : Exception
 {
     public DriverException(DriverStatus status, string message)
         : base(message) => Status = status;

@@ -1,0 +1,151 @@
+using Native = Interconnect.Driver.Interop.Ucx;
+
+namespace Interconnect.Driver.Fabric.Ucx;
+
+/// <summary>
+/// A UCP context: the process's handle on UCX, with the features the across-machines fabric needs (remote memory
+/// access, 32- and 64-bit atomics, wakeup on an event descriptor). Configuration comes from the <c>UCX_*</c>
+/// environment variables as they are when <see cref="Create"/> runs (<c>UCX_TLS=tcp</c> forces the tcp transport).
+/// </summary>
+/// <remarks>
+/// The context owns what is made from it: <see cref="Dispose"/> unmaps the memory still registered, destroys the
+/// workers still open (which close their endpoints first) and then cleans the context up, so an owner that disposes
+/// only the context leaves nothing behind. There is no finalizer: an undisposed context lives until the process ends,
+/// which is what UCX's own resources do anyway, and nothing runs on the finalizer thread. The context is created with
+/// <c>mt_workers_shared</c>, so registering memory on one thread while a worker runs on another is safe.
+/// </remarks>
+internal sealed unsafe class UcxContext : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly List<UcxWorker> _workers = [];
+    private readonly List<UcxMemory> _memories = [];
+    private nint _handle;
+
+    private UcxContext(nint handle) => _handle = handle;
+
+    /// <summary>Reads the UCX configuration from the environment and creates a context (UCP API 1.13).</summary>
+    public static UcxContext Create()
+    {
+        nint config;
+        UcxException.Check(Native.ConfigRead(null, null, &config), DriverStatus.InitError,
+            "reading the UCX configuration (UCX_* environment variables) failed");
+        try
+        {
+            var parameters = new Native.Params
+            {
+                FieldMask = Native.ParamFieldFeatures | Native.ParamFieldMtWorkersShared,
+                Features = Native.FeatureRma | Native.FeatureAmo32 | Native.FeatureAmo64 | Native.FeatureWakeup,
+                MtWorkersShared = 1,
+            };
+            nint handle;
+            UcxException.Check(Native.InitVersion(Native.ApiMajor, Native.ApiMinor, &parameters, config, &handle),
+                DriverStatus.InitError,
+                "creating the UCX context failed (is libucx0 1.13 or later installed, and does UCX_TLS name a transport that exists here?)");
+            return new UcxContext(handle);
+        }
+        finally
+        {
+            Native.ConfigRelease(config);
+        }
+    }
+
+    /// <summary>
+    /// A worker for one thread at a time (UCS_THREAD_MODE_SERIALIZED), serialised by a lock inside
+    /// <see cref="UcxWorker"/>.
+    /// </summary>
+    public UcxWorker CreateWorker()
+    {
+        lock (_lock)
+        {
+            var worker = UcxWorker.Create(this, Handle);
+            _workers.Add(worker);
+            return worker;
+        }
+    }
+
+    /// <summary>
+    /// Registers existing memory (such as an mmapped receive file) for remote access; <see cref="UcxMemory.PackKey"/>
+    /// gives the key a peer needs. The memory must stay mapped until the registration is disposed.
+    /// </summary>
+    public UcxMemory Map(nint address, long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(address);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        lock (_lock)
+        {
+            var parameters = new Native.MemMapParams
+            {
+                FieldMask = Native.MemMapParamFieldAddress | Native.MemMapParamFieldLength,
+                Address = address,
+                Length = (nuint)length,
+            };
+            nint memory;
+            UcxException.Check(Native.MemMap(Handle, &parameters, &memory), DriverStatus.NoResources,
+                $"registering {length} bytes at 0x{address:x} with UCX failed");
+            var registration = new UcxMemory(this, memory, address, length);
+            _memories.Add(registration);
+            return registration;
+        }
+    }
+
+    internal nint Handle
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle == 0, this);
+            return _handle;
+        }
+    }
+
+    internal void Forget(UcxWorker worker)
+    {
+        lock (_lock)
+        {
+            _workers.Remove(worker);
+        }
+    }
+
+    /// <summary>Unregisters <paramref name="memory"/> unless the context is already gone (which unmapped it).</summary>
+    internal void Unmap(UcxMemory memory, nint memoryHandle)
+    {
+        lock (_lock)
+        {
+            if (_handle != 0 && _memories.Remove(memory))
+            {
+                _ = Native.MemUnmap(_handle, memoryHandle);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        UcxWorker[] workers;
+        UcxMemory[] memories;
+        lock (_lock)
+        {
+            if (_handle == 0)
+            {
+                return;
+            }
+
+            workers = [.. _workers];
+            memories = [.. _memories];
+        }
+
+        foreach (var memory in memories)
+        {
+            memory.Dispose();
+        }
+
+        foreach (var worker in workers)
+        {
+            worker.Dispose();
+        }
+
+        lock (_lock)
+        {
+            Native.Cleanup(_handle);
+            _handle = 0;
+        }
+    }
+}

@@ -1,0 +1,332 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Native = Interconnect.Driver.Interop.Ucx;
+
+namespace Interconnect.Driver.Fabric.Ucx;
+
+/// <summary>
+/// A connection from this process's worker to a peer's worker, with puts, gets and atomics into the peer's registered
+/// memory. Created in UCP_ERR_HANDLING_MODE_PEER, so a peer that dies breaks the endpoint (<see cref="IsBroken"/>)
+/// instead of hanging it, and every later call fails at once with <see cref="DriverStatus.McError"/>.
+/// </summary>
+/// <remarks>
+/// Operations complete by polling (<c>ucp_request_check_status</c> between progress calls), with no callback: the
+/// data path allocates nothing. A call that runs past its deadline cannot just return, because UCX would still own
+/// the caller's buffer (the source of a put, the destination of a get, an atomic's reply on the stack); so it closes
+/// the endpoint forcibly, which completes the operation as cancelled and releases the buffer, and then throws
+/// <see cref="DriverStatus.Timeout"/>. The endpoint is broken after that: the owner reconnects.
+/// </remarks>
+internal sealed unsafe class UcxEndpoint : IDisposable
+{
+    private readonly int* _errorSlot;
+    private readonly List<UcxRemoteKey> _keys = [];
+    private nint _handle;
+    private string? _closedBecause;
+
+    internal UcxEndpoint(UcxWorker worker, nint handle, int* errorSlot, string peer)
+    {
+        Worker = worker;
+        _handle = handle;
+        _errorSlot = errorSlot;
+        Peer = peer;
+    }
+
+    /// <summary>The peer's name in error messages.</summary>
+    public string Peer { get; }
+
+    /// <summary>True once the peer failed (UCX's error handler ran) or an operation timed out and closed the endpoint.</summary>
+    public bool IsBroken => Volatile.Read(ref *_errorSlot) != 0 || Volatile.Read(ref _closedBecause) is not null;
+
+    internal UcxWorker Worker { get; }
+
+    /// <summary>Unpacks a key that the peer packed with <see cref="UcxMemory.PackKey"/>.</summary>
+    public UcxRemoteKey UnpackKey(ReadOnlySpan<byte> packedKey)
+    {
+        if (!UcxWireFormat.TryOpen(UcxWireFormat.KeyMagic, packedKey, out var packed) ||
+            !UcxWireFormat.IsPlausibleRemoteKey(packed))
+        {
+            throw new UcxException(DriverStatus.BadParameter, 0,
+                $"unpacking a remote key of {Peer} failed: the {packedKey.Length} bytes given are not an intact packed " +
+                "key (pass the target's UcxMemory.PackKey() exactly as it published it)");
+        }
+
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle("unpacking a remote key");
+            nint key;
+            fixed (byte* raw = packed)
+            {
+                UcxException.Check(Native.EpRkeyUnpack(endpoint, raw, &key), DriverStatus.BadParameter,
+                    $"unpacking a remote key of {Peer} failed (is it the key the peer published for this memory?)");
+            }
+
+            var unpacked = new UcxRemoteKey(this, key);
+            _keys.Add(unpacked);
+            return unpacked;
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="source"/> to the peer at <paramref name="remoteAddress"/>; returns once the source may be
+    /// reused (local completion, not delivery: <see cref="Flush(TimeSpan)"/> waits for that).
+    /// </summary>
+    public void Put(ReadOnlySpan<byte> source, ulong remoteAddress, UcxRemoteKey key)
+    {
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle("put");
+            var rkey = KeyHandle(key);
+            var param = default(Native.RequestParam);
+            fixed (byte* buffer = source)
+            {
+                var request = Native.PutNbx(endpoint, buffer, (nuint)source.Length, remoteAddress, rkey, &param);
+                Complete(request, Worker.TimeoutTicks, "put", remoteAddress);
+            }
+        }
+    }
+
+    /// <summary>Reads from the peer at <paramref name="remoteAddress"/> into <paramref name="destination"/>; returns when it is there.</summary>
+    public void Get(Span<byte> destination, ulong remoteAddress, UcxRemoteKey key)
+    {
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle("get");
+            var rkey = KeyHandle(key);
+            var param = default(Native.RequestParam);
+            fixed (byte* buffer = destination)
+            {
+                var request = Native.GetNbx(endpoint, buffer, (nuint)destination.Length, remoteAddress, rkey, &param);
+                Complete(request, Worker.TimeoutTicks, "get", remoteAddress);
+            }
+        }
+    }
+
+    /// <summary>Waits until everything issued on this endpoint has completed at the peer (<c>ucp_ep_flush_nbx</c>).</summary>
+    public void Flush(TimeSpan timeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle("flush");
+            var param = default(Native.RequestParam);
+            var request = Native.EpFlushNbx(endpoint, &param);
+            Complete(request, UcxWorker.ToStopwatchTicks(timeout), "flush", 0);
+        }
+    }
+
+    /// <summary>Flush with the worker's <see cref="UcxWorker.Timeout"/>.</summary>
+    public void Flush() => Flush(Worker.Timeout);
+
+    /// <summary>Atomically replaces the word at <paramref name="remoteAddress"/> by <paramref name="desired"/> if it equals <paramref name="expected"/>; returns the old value.</summary>
+    public ulong CompareAndSwap64(ulong remoteAddress, UcxRemoteKey key, ulong expected, ulong desired)
+    {
+        // ucp_atomic_op_nbx CSWAP: buffer holds the compare value; reply_buffer holds the new value in, the old value
+        // out (ucp/rma/amo_sw.c: ucs_atomic_cswap64(ptr, *buffer, *reply_buffer); checked by a test).
+        var reply = desired;
+        Atomic(Native.AtomicOpCswap, &expected, &reply, sizeof(ulong), remoteAddress, key, "compare-and-swap");
+        return reply;
+    }
+
+    /// <summary>Atomically adds <paramref name="value"/> to the 64-bit word at <paramref name="remoteAddress"/>; returns the old value.</summary>
+    public ulong FetchAdd64(ulong remoteAddress, UcxRemoteKey key, ulong value)
+    {
+        ulong reply = 0;
+        Atomic(Native.AtomicOpAdd, &value, &reply, sizeof(ulong), remoteAddress, key, "fetch-and-add");
+        return reply;
+    }
+
+    /// <summary>Atomically adds <paramref name="value"/> to the 32-bit word at <paramref name="remoteAddress"/>; returns the old value.</summary>
+    public uint FetchAdd32(ulong remoteAddress, UcxRemoteKey key, uint value)
+    {
+        uint reply = 0;
+        Atomic(Native.AtomicOpAdd, &value, &reply, sizeof(uint), remoteAddress, key, "fetch-and-add");
+        return reply;
+    }
+
+    /// <summary>
+    /// Closes the endpoint (flushing it first unless it is broken) and destroys its keys. Waits at most the worker's
+    /// timeout for the flush; past it the close is left to UCX, which ends it when the worker is destroyed.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (Worker.Lock)
+        {
+            if (_handle == 0)
+            {
+                return;
+            }
+
+            foreach (var key in _keys.ToArray())
+            {
+                key.Dispose();
+            }
+
+            Close(force: IsBroken);
+            Worker.Forget(this);
+        }
+    }
+
+    /// <summary>UCX's error handler (<c>ucp_err_handler_cb_t</c>): runs inside progress, records the status for every thread.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    internal static void OnError(nint slot, nint endpoint, sbyte status) =>
+        Volatile.Write(ref *(int*)slot, status == 0 ? Native.ErrCanceled : status); // IsBroken reads it on any thread
+
+    internal void Forget(UcxRemoteKey key) => _keys.Remove(key);
+
+    private void Atomic(int opcode, void* operand, void* reply, int size, ulong remoteAddress, UcxRemoteKey key,
+        string what)
+    {
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle(what);
+            var rkey = KeyHandle(key);
+            var param = new Native.RequestParam
+            {
+                OpAttrMask = Native.OpAttrFieldDatatype | Native.OpAttrFieldReplyBuffer,
+                Datatype = Native.DatatypeContig(size),
+                ReplyBuffer = reply,
+            };
+            var request = Native.AtomicOpNbx(endpoint, opcode, operand, 1, remoteAddress, rkey, &param);
+            Complete(request, Worker.TimeoutTicks, what, remoteAddress);
+        }
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="request"/> (a <c>ucs_status_ptr_t</c>) while progressing the worker, frees it, and
+    /// throws if it failed or outlived the deadline. Called under the worker's lock.
+    /// </summary>
+    private void Complete(nint request, long timeoutTicks, string what, ulong remoteAddress)
+    {
+        if (request == 0)
+        {
+            return; // completed at once
+        }
+
+        if (Native.IsError(request))
+        {
+            ThrowFailed(Native.StatusOf(request), what, remoteAddress);
+        }
+
+        var worker = Worker.LiveHandle;
+        var deadline = Stopwatch.GetTimestamp() + timeoutTicks;
+        sbyte status;
+        while ((status = Native.RequestCheckStatus(request)) == Native.InProgress)
+        {
+            _ = Native.WorkerProgress(worker);
+            if (Stopwatch.GetTimestamp() > deadline && Native.RequestCheckStatus(request) == Native.InProgress)
+            {
+                Abandon(request, what, timeoutTicks);
+                ThrowTimedOut(what, remoteAddress, timeoutTicks);
+            }
+        }
+
+        Native.RequestFree(request);
+        if (status != Native.Ok)
+        {
+            ThrowFailed(status, what, remoteAddress);
+        }
+    }
+
+    /// <summary>
+    /// Gives up on an operation past its deadline: a forced close completes it (as cancelled) and releases the
+    /// caller's buffer before the caller gets control back.
+    /// </summary>
+    private void Abandon(nint request, string what, long timeoutTicks)
+    {
+        Volatile.Write(ref _closedBecause,
+            $"a {what} got no answer within {TimeSpan.FromSeconds((double)timeoutTicks / Stopwatch.Frequency).TotalSeconds} s");
+        Close(force: true);
+        Native.RequestFree(request); // complete by now; were it not, UCX releases it when it completes
+    }
+
+    /// <summary>Closes the UCP endpoint (<c>ucp_ep_close_nbx</c>), waiting at most the worker's timeout. Under the lock.</summary>
+    private void Close(bool force)
+    {
+        var param = new Native.RequestParam
+        {
+            OpAttrMask = Native.OpAttrFieldFlags,
+            Flags = force ? Native.EpCloseFlagForce : 0,
+        };
+        var request = Native.EpCloseNbx(_handle, &param);
+        _handle = 0;
+        if (request == 0 || Native.IsError(request))
+        {
+            return;
+        }
+
+        var worker = Worker.LiveHandle;
+        var deadline = Stopwatch.GetTimestamp() + Worker.TimeoutTicks;
+        while (Native.RequestCheckStatus(request) == Native.InProgress && Stopwatch.GetTimestamp() <= deadline)
+        {
+            _ = Native.WorkerProgress(worker);
+        }
+
+        Native.RequestFree(request);
+    }
+
+    private nint LiveHandle(string what)
+    {
+        if (_handle != 0 && Volatile.Read(ref *_errorSlot) == 0)
+        {
+            return _handle;
+        }
+
+        ThrowUnusable(what);
+        return 0;
+    }
+
+    private nint KeyHandle(UcxRemoteKey key)
+    {
+        if (key.Endpoint != this)
+        {
+            ThrowForeignKey();
+        }
+
+        var handle = key.Handle;
+        ObjectDisposedException.ThrowIf(handle == 0, key);
+        return handle;
+    }
+
+    [DoesNotReturn]
+    private void ThrowUnusable(string what)
+    {
+        var error = Volatile.Read(ref *_errorSlot);
+        if (error != 0)
+        {
+            throw UcxException.From((sbyte)error, DriverStatus.McError,
+                $"{what} to {Peer} failed: the endpoint is broken, the peer failed or the connection to it broke; connect again once it is back");
+        }
+
+        if (_closedBecause is { } reason)
+        {
+            throw new UcxException(DriverStatus.McError, 0,
+                $"{what} to {Peer} failed: the endpoint was closed because {reason}; connect again");
+        }
+
+        throw new ObjectDisposedException(nameof(UcxEndpoint), $"the endpoint to {Peer} is disposed");
+    }
+
+    [DoesNotReturn]
+    private void ThrowFailed(sbyte status, string what, ulong remoteAddress) =>
+        throw UcxException.From(status, IsBroken ? DriverStatus.McError : StatusFor(status),
+            $"{what} to {Peer} at 0x{remoteAddress:x} failed");
+
+    [DoesNotReturn]
+    private void ThrowTimedOut(string what, ulong remoteAddress, long timeoutTicks) =>
+        throw new UcxException(DriverStatus.Timeout, Native.ErrTimedOut,
+            $"{what} to {Peer} at 0x{remoteAddress:x} did not complete within " +
+            $"{TimeSpan.FromSeconds((double)timeoutTicks / Stopwatch.Frequency).TotalSeconds} s: the peer is gone or " +
+            "does not progress its worker; the endpoint is closed, connect again");
+
+    [DoesNotReturn]
+    private static void ThrowForeignKey() =>
+        throw new ArgumentException("the remote key was unpacked on another endpoint: a key works only on the endpoint that unpacked it");
+
+    private static DriverStatus StatusFor(sbyte status) => status switch
+    {
+        -5 or -7 or -12 or -19 => DriverStatus.BadParameter, // invalid param, invalid address, no element, out of range
+        _ => DriverStatus.McError,
+    };
+}
