@@ -79,6 +79,8 @@ internal static class Program
                     AutoInitialize = w[4] == "-" ? null : w[4] == "1",
                 });
                 return $"{s_context.ProcessId} {s_context.HostName} {s_context.ClusterDirectory}";
+            case "hosts":
+                return string.Join(',', Context.GetClusterInfo().Hosts);
             case "close":
                 Context.Dispose();
                 s_context = null;

@@ -50,6 +50,9 @@ public sealed class PeerProcess : IDisposable
     /// <summary>The path of the peer program, beside the test assembly.</summary>
     public static string PeerPath => Path.Combine(AppContext.BaseDirectory, "imc-test-peer.dll");
 
+    /// <summary>Takes charge of a peer that something else started (a simulated machine), redirected both ways.</summary>
+    public static PeerProcess Adopt(Process process, string host) => new(process, host);
+
     public static PeerProcess Start(string root, string cluster, string host, string? user = null) =>
         Start(new Dictionary<string, string?> { ["IMC_ROOT"] = root, ["IMC_CLUSTER"] = cluster, ["IMC_HOST"] = host }, user);
 

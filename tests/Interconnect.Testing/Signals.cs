@@ -7,6 +7,7 @@ public static partial class Signals
 {
     public const int Stop = 19;
     public const int Continue = 18;
+    public const int SigTerm = 15;
 
     public static void Send(int pid, int signal) => _ = Kill(pid, signal);
 

@@ -100,11 +100,11 @@ internal sealed class EtcdDirectory : IDirectory
 
             var (slots, _) = _store.List("slots/");
             var used = slots.Select(s => int.Parse(EtcdKeys.Last(s.Key), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-            var slot = Enumerable.Range(0, Store.Layout.ControlLayout.MaxHosts).FirstOrDefault(s => !used.Contains(s), -1);
+            var slot = Enumerable.Range(0, Interconnect.Driver.Store.Layout.ControlLayout.MaxHosts).FirstOrDefault(s => !used.Contains(s), -1);
             if (slot < 0)
             {
                 throw new DriverException(DriverStatus.NoResources,
-                    $"cluster '{ClusterName}' already has {Store.Layout.ControlLayout.MaxHosts} hosts: take one down first");
+                    $"cluster '{ClusterName}' already has {Interconnect.Driver.Store.Layout.ControlLayout.MaxHosts} hosts: take one down first");
             }
 
             var recv = maxRecvBytes ?? new ClusterConfiguration().MaxRecvBytes;

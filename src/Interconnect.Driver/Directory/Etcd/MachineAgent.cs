@@ -31,7 +31,7 @@ internal enum ProgressMode
 /// what it needs and converge, so a missed event or an etcd restart costs time, not correctness.
 /// </para>
 /// </summary>
-internal sealed unsafe class MachineAgent : IDisposable
+internal sealed partial class MachineAgent : IDisposable
 {
     private static readonly TimeSpan s_pass = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_retireAfter = TimeSpan.FromSeconds(2);
@@ -149,7 +149,7 @@ internal sealed unsafe class MachineAgent : IDisposable
             }
             catch (DriverException e)
             {
-                _logger.LogWarning("host '{Host}' could not be taken down: {Message}", host, e.Message);
+                HostNotTakenDown(_logger, host, e.Message);
             }
         }
 
@@ -159,7 +159,7 @@ internal sealed unsafe class MachineAgent : IDisposable
         }
         catch (DriverException e)
         {
-            _logger.LogWarning("the lease could not be revoked (it expires by itself): {Message}", e.Message);
+            LeaseNotRevoked(_logger, e.Message);
         }
 
         _stop.Cancel();
@@ -204,7 +204,7 @@ internal sealed unsafe class MachineAgent : IDisposable
             catch (DriverException e)
             {
                 // etcd unreachable or the control file busy: the data path goes on; try again at the next pass.
-                _logger.LogWarning("pass failed: {Message}", e.Message);
+                PassFailed(_logger, e.Message);
             }
         }
     }
@@ -246,7 +246,7 @@ internal sealed unsafe class MachineAgent : IDisposable
                 var slot = _local.UpHostSlot(host);
                 _store.Set(EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory,
                     (ulong)registered.Memory.Address, Convert.ToBase64String(registered.Key), registered.Memory.Length, slot)), _lease);
-                _logger.LogDebug("registered {Memory} for host '{Host}' (region key {Key})", record.Memory, host, key);
+                MemoryRegistered(_logger, record.Memory, host, key);
             }
         }
 
@@ -337,7 +337,12 @@ internal sealed unsafe class MachineAgent : IDisposable
         {
             UcxMemory? memory = null;
             byte[]? key = null;
-            var address = (nint)file.Pointer;
+            nint address;
+            unsafe
+            {
+                address = (nint)file.Pointer;
+            }
+
             OnProgressThread(() =>
             {
                 memory = _ucx.Map(address, length);
@@ -426,7 +431,7 @@ internal sealed unsafe class MachineAgent : IDisposable
         }
     }
 
-    private static bool IsAlive(int pid) => Directory.Exists($"/proc/{pid}");
+    private static bool IsAlive(int pid) => System.IO.Directory.Exists($"/proc/{pid}");
 
     /// <summary>A receive memory mapped and registered by this agent.</summary>
     private sealed class Registered(MappedFile file, UcxMemory memory, byte[] key, int regionKey, string host, MachineAgent agent)
@@ -446,4 +451,16 @@ internal sealed unsafe class MachineAgent : IDisposable
             file.Dispose();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "host '{Host}' could not be taken down: {Reason}")]
+    private static partial void HostNotTakenDown(ILogger logger, string host, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the lease could not be revoked (it expires by itself): {Reason}")]
+    private static partial void LeaseNotRevoked(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a pass failed, the next one retries: {Reason}")]
+    private static partial void PassFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "registered {Memory} for host '{Host}' (region key {Key})")]
+    private static partial void MemoryRegistered(ILogger logger, string memory, string host, int key);
 }

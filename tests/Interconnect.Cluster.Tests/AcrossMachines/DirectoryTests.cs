@@ -1,0 +1,119 @@
+using Interconnect.Testing;
+
+namespace Interconnect.Cluster.Tests.AcrossMachines;
+
+/// <summary>The directory across machines: keyed allocation, hosts and machines joining and leaving, etcd away.</summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(600_000)]
+public sealed class DirectoryTests
+{
+    /// <summary>A host is up on one machine: imc_init of the same host on another is refused, and every machine lists every host.</summary>
+    [Test]
+    public void ShouldKnowEveryHostOnEveryMachineAndKeepAHostOnOneMachine()
+    {
+        using var imc = ImcMachines.Start(2);
+        var a = imc.Peer(imc[0], "ha");
+        var b = imc.Peer(imc[1], "hb");
+        Assert.That(a.Send("hosts").Split(','), Is.EquivalentTo(new[] { "ha", "hb" }));
+        Assert.That(b.Send("hosts").Split(','), Is.EquivalentTo(new[] { "ha", "hb" }));
+        var twin = imc[1].Start("dotnet", [PeerProcess.PeerPath], ImcMachines.Environment("ha"));
+        using var peer = PeerProcess.Adopt(twin, "ha");
+        var reply = peer.Ask("open");
+        Assert.That(reply.Ok, Is.False);
+        Assert.That(reply.Status, Is.EqualTo("BadHost"), reply.Text);
+        Assert.That(reply.Text, Does.Contain("up on machine"));
+    }
+
+    /// <summary>Three machines allocate one key at once: one region, which all of them then share; a wrong size is refused.</summary>
+    [Test]
+    public void ShouldAgreeOnOneRegionWhenThreeMachinesAllocateOneKeyAtOnce()
+    {
+        using var imc = ImcMachines.Start(3);
+        var peers = Enumerable.Range(0, 3).Select(i => imc.Peer(imc[i], $"k{i}")).ToArray();
+        foreach (var peer in peers)
+        {
+            peer.Post("alloc 51 4096");
+        }
+
+        foreach (var peer in peers)
+        {
+            Assert.That(peer.Receive("alloc 51 4096").Ok, Is.True);
+        }
+
+        var late = imc.Peer(imc[1], "k9");
+        var refused = late.Ask("alloc 51 8192");
+        Assert.That(refused.Status, Is.EqualTo("BadSize"), refused.Text);
+        peers[2].Send("rx 51");
+        peers[0].Send("tx 51");
+        peers[0].Send("write64 51 0 7");
+        Assert.That(peers[2].Send("wait64 51 0 7 10000"), Does.StartWith("7"));
+    }
+
+    /// <summary>
+    /// A machine whose imcd is killed leaves the cluster with its hosts once its lease expires; a machine whose imcd is
+    /// stopped (SIGTERM) leaves at once, and its imcd exits 0.
+    /// </summary>
+    [Test]
+    public void ShouldTakeAMachinesHostsOutWhenItsAgentStopsOrDies()
+    {
+        using var imc = ImcMachines.Start(3);
+        var watcher = imc.Peer(imc[0], "stay");
+        _ = imc.Peer(imc[1], "dies");
+        _ = imc.Peer(imc[2], "leaves");
+        Assert.That(watcher.Send("hosts").Split(','), Is.EquivalentTo(new[] { "stay", "dies", "leaves" }));
+
+        var (code, output) = imc.StopAgent(imc[2]);
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(watcher.Send("hosts").Split(','), Is.EquivalentTo(new[] { "stay", "dies" }));
+
+        imc.KillAgent(imc[1]);
+        Poll.Until(() => !watcher.Send("hosts").Split(',').Contains("dies"),
+            "the killed machine's host leaves within its lease (3 s)", TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>
+    /// etcd stopped: writes keep landing on routes made before; a directory operation fails with Timeout naming the
+    /// endpoints and leaves nothing; etcd back: the same operation succeeds, without restarting anything.
+    /// </summary>
+    [Test]
+    public void ShouldKeepDeliveringWhileEtcdIsAwayAndResumeWhenItIsBack()
+    {
+        using var imc = ImcMachines.Start(2);
+        var writer = imc.Peer(imc[0], "ew");
+        var reader = imc.Peer(imc[1], "er");
+        writer.Send("alloc 61 4096");
+        reader.Send("alloc 61 4096");
+        reader.Send("rx 61");
+        writer.Send("tx 61");
+        writer.Send("write64 61 0 1");
+        Assert.That(reader.Send("wait64 61 0 1 10000"), Does.StartWith("1"));
+
+        imc.Cluster.StopEtcd();
+        writer.Send("write64 61 0 2");
+        Assert.That(reader.Send("wait64 61 0 2 10000"), Does.StartWith("2"), "the data path does not need etcd");
+        var refused = writer.Ask("alloc 62 4096", TimeSpan.FromSeconds(60));
+        Assert.That(refused.Status, Is.EqualTo("Timeout"), refused.Text);
+        Assert.That(refused.Text, Does.Contain(imc.Cluster.EtcdEndpoints));
+
+        imc.Cluster.StartEtcd();
+        Poll.Until(() => writer.Ask("alloc 62 4096").Ok, "allocation works again once etcd is back", TimeSpan.FromSeconds(30));
+        reader.Send("alloc 62 4096");
+        reader.Send("rx 62");
+        writer.Send("tx 62");
+        writer.Send("write64 62 0 3");
+        Assert.That(reader.Send("wait64 62 0 3 10000"), Does.StartWith("3"));
+    }
+
+    /// <summary>What is not built across machines yet is refused clearly, never silently machine-local.</summary>
+    [Test]
+    public void ShouldRefuseLockSetsAndCoherentRegionsAcrossMachinesForNow()
+    {
+        using var imc = ImcMachines.Start(2);
+        var peer = imc.Peer(imc[0], "nl");
+        var locks = peer.Ask("lkalloc 71 4");
+        Assert.That(locks.Status, Is.EqualTo("NotSupported"), locks.Text);
+        var coherent = peer.Ask("alloc 72 4096 600 1");
+        Assert.That(coherent.Status, Is.EqualTo("NotSupported"), coherent.Text);
+    }
+}

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Interconnect.Machines;
+using Interconnect.Testing;
+
+namespace Interconnect.Cluster.Tests.AcrossMachines;
+
+/// <summary>
+/// A cluster across simulated machines, as a user would run one: etcd on the bridge, one <c>imcd</c> per machine,
+/// and test peers (imc-test-peer) on hosts of those machines with <c>IMC_DIRECTORY</c> set. Everything started here
+/// stops at <see cref="Dispose"/>, and the machines go with nothing left behind.
+/// </summary>
+public sealed class ImcMachines : IDisposable
+{
+    public const string ClusterName = "xm";
+    private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(60);
+    private readonly List<PeerProcess> _peers = [];
+    private readonly Dictionary<string, Agent> _agents = [];
+
+    private ImcMachines(SimulatedCluster cluster) => Cluster = cluster;
+
+    public SimulatedCluster Cluster { get; }
+
+    public SimulatedMachine this[int index] => Cluster.Machines[index];
+
+    public static string ImcdPath => Path.Combine(AppContext.BaseDirectory, "imcd.dll");
+
+    /// <summary>Makes <paramref name="machines"/> machines with an imcd each, or skips the test saying why it cannot.</summary>
+    public static ImcMachines Start(int machines)
+    {
+        var cluster = SimulatedMachines.Create(machines);
+        var imc = new ImcMachines(cluster);
+        try
+        {
+            foreach (var machine in cluster.Machines)
+            {
+                imc.StartAgent(machine);
+            }
+
+            return imc;
+        }
+        catch
+        {
+            imc.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The environment of every Imc process on <paramref name="machine"/> (on top of the machine's own).</summary>
+    public static Dictionary<string, string?> Environment(string? host = null) => new()
+    {
+        ["IMC_ROOT"] = "/dev/shm/imc",
+        ["IMC_CLUSTER"] = ClusterName,
+        ["IMC_HOST"] = host,
+        ["IMC_AUTO_INIT"] = host is null ? null : "1",
+        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+    };
+
+    /// <summary>Starts imcd on <paramref name="machine"/> and waits for its "imcd: ready" line.</summary>
+    public void StartAgent(SimulatedMachine machine, int leaseSeconds = 3)
+    {
+        var process = machine.Start("dotnet", [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            Environment());
+        var agent = new Agent(process);
+        _agents[machine.Name] = agent;
+        if (!agent.WaitReady(s_ready))
+        {
+            throw new InvalidOperationException($"imcd on {machine} did not get ready within {s_ready.TotalSeconds} s: {agent.Output}");
+        }
+    }
+
+    /// <summary>SIGKILLs the imcd of <paramref name="machine"/>: the machine's lease then expires.</summary>
+    public void KillAgent(SimulatedMachine machine) => _agents[machine.Name].Process.Kill();
+
+    /// <summary>SIGTERMs the imcd of <paramref name="machine"/> and returns its exit code and output.</summary>
+    public (int ExitCode, string Output) StopAgent(SimulatedMachine machine)
+    {
+        var agent = _agents[machine.Name];
+        Signals.Send(agent.Process.Id, Signals.SigTerm);
+        if (!agent.Process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            agent.Process.Kill();
+            throw new TimeoutException($"imcd on {machine} did not leave within 30 s of SIGTERM: {agent.Output}");
+        }
+
+        agent.Process.WaitForExit();
+        return (agent.Process.ExitCode, agent.Output);
+    }
+
+    /// <summary>A test peer on host <paramref name="host"/> of <paramref name="machine"/>, its context open.</summary>
+    public PeerProcess Peer(SimulatedMachine machine, string host)
+    {
+        var process = machine.Start("dotnet", [PeerProcess.PeerPath], Environment(host));
+        var peer = PeerProcess.Adopt(process, host);
+        _peers.Add(peer);
+        peer.Send("open");
+        return peer;
+    }
+
+    public void Dispose()
+    {
+        foreach (var peer in _peers)
+        {
+            peer.Dispose();
+        }
+
+        foreach (var agent in _agents.Values)
+        {
+            if (!agent.Process.HasExited)
+            {
+                Signals.Send(agent.Process.Id, Signals.SigTerm);
+                _ = agent.Process.WaitForExit(TimeSpan.FromSeconds(10));
+            }
+        }
+
+        Cluster.Dispose();
+    }
+
+    /// <summary>One imcd: its output read as it comes, so it never blocks on a full pipe.</summary>
+    private sealed class Agent
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+        private readonly ManualResetEventSlim _ready = new();
+
+        public Agent(Process process)
+        {
+            Process = process;
+            process.OutputDataReceived += (_, e) => Take(e.Data);
+            process.ErrorDataReceived += (_, e) => Take(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        public Process Process { get; }
+
+        public string Output => string.Join(" | ", _lines);
+
+        public bool WaitReady(TimeSpan timeout)
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < timeout)
+            {
+                if (_ready.Wait(100))
+                {
+                    return true;
+                }
+
+                if (Process.HasExited)
+                {
+                    return false;
+                }
+            }
+
+            return false;
+        }
+
+        private void Take(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            _lines.Enqueue(line);
+            if (line.StartsWith("imcd: ready", StringComparison.Ordinal))
+            {
+                _ready.Set();
+            }
+        }
+    }
+}
