@@ -23,6 +23,11 @@ internal static class StatusView
             $"imcs: cluster '{status.Cluster}' at {status.Directory} (layout {status.LayoutVersion}), " +
             $"{status.PhysicalRails} physical rail(s), {(status.RailStyle == ClusterConfiguration.FailoverPair ? "failover pair" : "single-rail")} " +
             $"style, {status.LogicalRails} logical rail(s)\n"));
+        if (view.Hosts && status.Machines is { } machines)
+        {
+            Section(console, "MACHINES", Machines(machines));
+        }
+
         if (view.Hosts)
         {
             Section(console, "HOSTS", Hosts(status));
@@ -74,6 +79,17 @@ internal static class StatusView
         ? "-"
         : string.Join(" ", attaches.Select(a =>
             $"{a.Host}/{Pid(a.Pid, a.Alive)}{(a.Loopback ? "+loopback" : "")}{(a.Target is null ? "" : "->" + a.Target)}{(a.NonShared ? "!" : "")}"));
+
+    private static Table Machines(IReadOnlyList<MachineStatus> machines)
+    {
+        var table = NewTable("MACHINE", "ADDRESS", "STATE", "HOSTS");
+        foreach (var machine in machines)
+        {
+            table.AddRow(machine.Name, machine.Address, machine.State, machine.Hosts.Count == 0 ? "-" : string.Join(' ', machine.Hosts));
+        }
+
+        return table;
+    }
 
     private static Table Hosts(ClusterStatus status)
     {

@@ -26,7 +26,7 @@ internal static class Directories
     {
         if (Endpoints is { } endpoints)
         {
-            return EtcdDirectory.Open(paths, endpoints, MachineName);
+            return EtcdDirectory.Open(paths, endpoints, MachineName, writable);
         }
 
         if (create)

@@ -17,7 +17,15 @@ internal sealed record ClusterStatus(
     IReadOnlyList<ProcessStatus> Processes,
     IReadOnlyList<RegionStatus> Regions,
     IReadOnlyList<LockSetStatus> LockSets,
-    RailStatus Rails);
+    RailStatus Rails)
+{
+    /// <summary>The cluster's machines, when it spans machines (a directory in etcd); null on one machine.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<MachineStatus>? Machines { get; init; }
+}
+
+/// <summary>A machine of a cluster across machines: where its agent is, whether it is up, and its hosts.</summary>
+internal sealed record MachineStatus(string Name, string Address, string State, IReadOnlyList<string> Hosts);
 
 /// <summary>A host: up or down, its receive space, its registered processes.</summary>
 internal sealed record HostStatus(string Name, string State, long MaxRecvBytes, long ReceiveUsedBytes, IReadOnlyList<int> ProcessIds);

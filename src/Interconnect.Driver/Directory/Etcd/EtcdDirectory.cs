@@ -49,7 +49,7 @@ internal sealed class EtcdDirectory : IDirectory
     /// Opens the cluster across machines: this machine's agent (imcd) must serve it, having made the machine's control
     /// file and published the machine in etcd.
     /// </summary>
-    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine)
+    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine, bool writable = true)
     {
         ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
         var store = new EtcdStore(endpoints, paths.Cluster);
@@ -62,7 +62,7 @@ internal sealed class EtcdDirectory : IDirectory
                     $"machine (imcd --directory {endpoints} --cluster {paths.Cluster} --machine {machine}) first");
             }
 
-            return new EtcdDirectory(ControlFileDirectory.Open(paths), store, machine);
+            return new EtcdDirectory(ControlFileDirectory.Open(paths, writable), store, machine);
         }
         catch
         {
@@ -363,7 +363,20 @@ internal sealed class EtcdDirectory : IDirectory
 
     public bool RepairRail(int physicalRail) => _local.RepairRail(physicalRail);
 
-    public ClusterStatus ReadStatus() => _local.ReadStatus();
+    /// <summary>This machine's view (its control file), with every machine of the cluster and its hosts.</summary>
+    public ClusterStatus ReadStatus()
+    {
+        var (machines, _) = _store.List("machines/");
+        var (hosts, _) = _store.List("hosts/");
+        var byMachine = hosts.Select(h => (Host: EtcdKeys.Last(h.Key), Record: EtcdJson.Read<HostRecord>(h)))
+            .OrderBy(h => h.Record.Slot).ToLookup(h => h.Record.Machine, h => h.Host);
+        return _local.ReadStatus() with
+        {
+            Machines = [.. machines.Select(m => (Name: EtcdKeys.Last(m.Key), Record: EtcdJson.Read<MachineRecord>(m)))
+                .OrderBy(m => m.Name, StringComparer.Ordinal)
+                .Select(m => new MachineStatus(m.Name, m.Record.Address, "up", [.. byMachine[m.Name]]))],
+        };
+    }
 
     public CheckReport Check(TimeSpan patience) => _local.Check(patience);
 
