@@ -22,8 +22,13 @@ internal static class Program
     private static int s_signals;
     private static System.Runtime.InteropServices.PosixSignalRegistration? s_signalRegistration;
 
-    private static int Main()
+    private static int Main(string[] args)
     {
+        if (args is ["--ucx-bench", ..])
+        {
+            return UcxBench.Run(args.Length > 1 ? Int(args[1]) : 20_000);
+        }
+
         Console.Out.Flush();
         string? line;
         while ((line = Console.ReadLine()) is not null)
@@ -64,6 +69,11 @@ internal static class Program
 
     private static string Execute(string[] w)
     {
+        if (w[0].StartsWith("ucx-", StringComparison.Ordinal))
+        {
+            return UcxPeer.Execute(w);
+        }
+
         switch (w[0])
         {
             case "open":

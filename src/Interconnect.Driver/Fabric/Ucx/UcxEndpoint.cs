@@ -20,12 +20,12 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// </remarks>
 internal sealed unsafe class UcxEndpoint : IDisposable
 {
-    private readonly int* _errorSlot;
+    private readonly int[] _errorSlot;
     private readonly List<UcxRemoteKey> _keys = [];
     private nint _handle;
     private string? _closedBecause;
 
-    internal UcxEndpoint(UcxWorker worker, nint handle, int* errorSlot, string peer)
+    internal UcxEndpoint(UcxWorker worker, nint handle, int[] errorSlot, string peer)
     {
         Worker = worker;
         _handle = handle;
@@ -37,7 +37,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     public string Peer { get; }
 
     /// <summary>True once the peer failed (UCX's error handler ran) or an operation timed out and closed the endpoint.</summary>
-    public bool IsBroken => Volatile.Read(ref *_errorSlot) != 0 || Volatile.Read(ref _closedBecause) is not null;
+    public bool IsBroken => Volatile.Read(ref _errorSlot[0]) != 0 || Volatile.Read(ref _closedBecause) is not null;
 
     internal UcxWorker Worker { get; }
 
@@ -268,7 +268,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
 
     private nint LiveHandle(string what)
     {
-        if (_handle != 0 && Volatile.Read(ref *_errorSlot) == 0)
+        if (_handle != 0 && Volatile.Read(ref _errorSlot[0]) == 0)
         {
             return _handle;
         }
@@ -292,7 +292,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     [DoesNotReturn]
     private void ThrowUnusable(string what)
     {
-        var error = Volatile.Read(ref *_errorSlot);
+        var error = Volatile.Read(ref _errorSlot[0]);
         if (error != 0)
         {
             throw UcxException.From((sbyte)error, DriverStatus.McError,
@@ -311,18 +311,21 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     [DoesNotReturn]
     private void ThrowFailed(sbyte status, string what, ulong remoteAddress) =>
         throw UcxException.From(status, IsBroken ? DriverStatus.McError : StatusFor(status),
-            $"{what} to {Peer} at 0x{remoteAddress:x} failed");
+            $"{what} to {Peer}{At(remoteAddress)} failed");
 
     [DoesNotReturn]
     private void ThrowTimedOut(string what, ulong remoteAddress, long timeoutTicks) =>
         throw new UcxException(DriverStatus.Timeout, Native.ErrTimedOut,
-            $"{what} to {Peer} at 0x{remoteAddress:x} did not complete within " +
+            $"{what} to {Peer}{At(remoteAddress)} did not complete within " +
             $"{TimeSpan.FromSeconds((double)timeoutTicks / Stopwatch.Frequency).TotalSeconds} s: the peer is gone or " +
             "does not progress its worker; the endpoint is closed, connect again");
 
     [DoesNotReturn]
     private static void ThrowForeignKey() =>
         throw new ArgumentException("the remote key was unpacked on another endpoint: a key works only on the endpoint that unpacked it");
+
+    /// <summary>Where an operation was aimed, for messages; a flush (address 0) is aimed at the whole endpoint.</summary>
+    private static string At(ulong remoteAddress) => remoteAddress == 0 ? "" : $" at 0x{remoteAddress:x}";
 
     private static DriverStatus StatusFor(sbyte status) => status switch
     {
