@@ -41,8 +41,9 @@ internal sealed class UcxPeers
 
 /// <summary>
 /// One receive memory on another machine, reached by one-sided puts through the endpoint to that machine's agent.
-/// Puts from one writer through one endpoint land in the order issued (see <see cref="Put"/>); aligned 4- and 8-byte
-/// puts land whole.
+/// Puts from one writer land in the order issued: UCP does not promise order between puts, so each put is preceded by
+/// a worker fence (about 0.07 µs here; over one tcp connection the order held without it in 100,000 payload-then-flag
+/// messages, but not every transport keeps it). Aligned 4- and 8-byte puts land whole.
 /// </summary>
 internal sealed class UcxTarget(UcxEndpoint endpoint, UcxRemoteKey key, ulong address, long length) : IDeliveryTarget
 {
@@ -53,6 +54,7 @@ internal sealed class UcxTarget(UcxEndpoint endpoint, UcxRemoteKey key, ulong ad
             throw new ArgumentOutOfRangeException(nameof(offset), $"a put of {source.Length} bytes at {offset} leaves the remote memory of {length} bytes");
         }
 
+        endpoint.Worker.Fence(); // after every earlier put from this process
         endpoint.Put(source, address + (ulong)offset, key);
     }
 
