@@ -176,11 +176,17 @@ internal sealed partial class MachineAgent : IDisposable
         _store.Dispose();
     }
 
+    /// <summary>A host that was up here before this agent started: bound again to this agent's lease.</summary>
     private void RepublishHost(string host)
     {
         var slot = _local.UpHostSlot(host);
-        _ = _store.CreateAll(_lease, (EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, 0))),
-            (EtcdKeys.Slot(slot), host));
+        if (_store.Get(EtcdKeys.Host(host)) is { } entry && EtcdJson.Read<HostRecord>(entry).Machine != _machine)
+        {
+            return; // it came up on another machine meanwhile: that one holds it now
+        }
+
+        _store.Set(EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, 0)), _lease);
+        _store.Set(EtcdKeys.Slot(slot), host, _lease);
     }
 
     private async Task PassLoop()
@@ -239,6 +245,12 @@ internal sealed partial class MachineAgent : IDisposable
             }
 
             wanted.Add(record.Memory);
+            if (entry.Lease != _lease)
+            {
+                // Published under an earlier agent's lease (this agent restarted): bind it to this one's.
+                _store.Set(entry.Key, entry.Value, _lease);
+            }
+
             if (!_registered.ContainsKey(record.Memory))
             {
                 var registered = Register(local.Value.Memory, local.Value.Length);
