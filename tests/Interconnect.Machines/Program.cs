@@ -25,7 +25,8 @@ internal static class Program
         }
         catch (MachinesUnavailableException exception)
         {
-            Console.Error.WriteLine($"unavailable: {exception.Message}");
+            // On the output: it answers "hold" instead of the cluster's lines (a test skips on it).
+            Console.WriteLine($"unavailable: {exception.Message}");
             return 3;
         }
     }
@@ -39,7 +40,9 @@ internal static class Program
 
     private static int Hold(int machines)
     {
-        using var cluster = SimulatedCluster.Create(machines, TimeSpan.FromSeconds(60));
+        // Not disposed here on purpose: the helper's exit hooks remove it (at the end of the input, on SIGTERM or
+        // Ctrl+C), and this command is how the helper's tests prove that they do.
+        var cluster = SimulatedCluster.Create(machines, TimeSpan.FromSeconds(60));
         Console.WriteLine($"tag {cluster.Tag}");
         Console.WriteLine($"etcd {cluster.EtcdEndpoints}");
         foreach (var machine in cluster.Machines)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Interconnect.Machines;
 
@@ -25,7 +26,7 @@ namespace Interconnect.Machines;
 /// <para>
 /// <see cref="Dispose"/> kills every process found in the cluster's namespaces, unmounts, deletes the namespaces and
 /// the folder, then checks that nothing is left. A cluster not disposed is disposed when the process exits normally
-/// (<see cref="AppDomain.ProcessExit"/>, which SIGTERM raises too); what an owner killed outright leaves is removed by
+/// (<see cref="AppDomain.ProcessExit"/>) or ends on SIGTERM, SIGINT or SIGHUP; what an owner killed outright leaves is removed by
 /// <see cref="Sweep"/>, which every <see cref="Create"/> runs first.
 /// </para>
 /// </remarks>
@@ -44,7 +45,17 @@ public sealed class SimulatedCluster : IDisposable
     private readonly EtcdServer _etcd;
     private bool _disposed;
 
-    static SimulatedCluster() => AppDomain.CurrentDomain.ProcessExit += (_, _) => DisposeAll();
+    // Kept for the life of the process: a registration that is collected stops handling its signal.
+    private static readonly PosixSignalRegistration[] s_signals;
+
+    static SimulatedCluster()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DisposeAll();
+        // .NET raises ProcessExit on a normal exit only: SIGTERM (a test runner stopping its host), SIGINT (Ctrl+C)
+        // and SIGHUP end the process without it. Clean up, then let the signal end the process as it would have.
+        s_signals = [.. new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP }
+            .Select(signal => PosixSignalRegistration.Create(signal, _ => DisposeAll()))];
+    }
 
     private SimulatedCluster(OwnerTag tag, TimeSpan deadline)
     {

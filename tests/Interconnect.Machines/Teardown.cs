@@ -27,8 +27,9 @@ internal static class Teardown
             {
                 Directory.Delete(tag.Folder, recursive: true);
             }
-            catch (DirectoryNotFoundException)
+            catch (IOException)
             {
+                // Gone already, or being removed by another sweep of the same leftovers: the check below tells.
             }
         }
 
@@ -92,11 +93,11 @@ internal static class Teardown
         }
 
         var result = HostCommand.Run("umount", mountPoints, Positive(left()));
-        if (result.ExitCode != 0)
+        var stillMounted = MountsOf(tag).Select(mount => mount.MountPoint).Where(point => IsBelow(point, tag.Folder)).ToList();
+        if (result.ExitCode != 0 && stillMounted.Count > 0)
         {
             // Busy (a process we could not kill holds a file there): detach, so that nothing stays visible.
-            _ = HostCommand.Run("umount", ["--lazy", .. mountPoints.Where(point => MountsOf(tag).Any(m => m.MountPoint == point))],
-                Positive(left()));
+            _ = HostCommand.Run("umount", ["--lazy", .. stillMounted], Positive(left()));
         }
     }
 
