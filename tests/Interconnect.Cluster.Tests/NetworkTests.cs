@@ -58,6 +58,25 @@ public sealed class NetworkTests
     }
 
     [Test]
+    [CancelAfter(120_000)]
+    public void ShouldJoinALateMachineToTheSameBridgeAndEtcd()
+    {
+        using var cluster = SimulatedMachines.Create(1);
+
+        var late = cluster.AddMachine();
+        var health = Bash.Http(late, cluster.EtcdEndpoints, "GET", "/health");
+        var shm = late.Run("findmnt", ["-n", "-o", "FSTYPE", "--mountpoint", "/dev/shm"], s_deadline);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(cluster.Machines.Select(machine => machine.Name), Is.EqualTo(new[] { "m1", "m2" }));
+            Assert.That(late.Address, Is.Not.EqualTo(cluster.Machines[0].Address));
+            Assert.That(health.Stdout, Does.Contain("\"health\":\"true\""), $"etcd from the late machine: {health}");
+            Assert.That(shm.Stdout, Does.Contain("tmpfs"), "the late machine has its own /dev/shm too");
+        });
+    }
+
+    [Test]
     [CancelAfter(180_000)]
     public void ShouldCarryUcxOverTcpBetweenMachinesOnTheirVeth(CancellationToken cancellation)
     {

@@ -58,6 +58,9 @@ internal sealed class EtcdServer
             "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
             "--initial-cluster", "hub=http://127.0.0.1:2380",
             "--initial-cluster-token", _token,
+            // One member: the election timeout only delays its first leadership (about 1 s at the default 1000 ms,
+            // 0.15 s at 100), at every start, so at every StartEtcd a test makes; no peer can miss a heartbeat.
+            "--heartbeat-interval=10", "--election-timeout=100",
             "--logger=zap", "--log-outputs=stderr",
         ];
         foreach (var argument in arguments)

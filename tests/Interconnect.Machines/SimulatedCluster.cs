@@ -36,6 +36,8 @@ public sealed class SimulatedCluster : IDisposable
     private const string Bridge = "br0";
     private const int MaxMachines = 200;
     private static readonly List<SimulatedCluster> s_live = [];
+    // Kept for the life of the process: a registration that is collected stops handling its signal.
+    private static readonly PosixSignalRegistration[] s_signals;
     private readonly object _lock = new();
     private readonly OwnerTag _tag;
     private readonly TimeSpan _deadline;
@@ -44,9 +46,6 @@ public sealed class SimulatedCluster : IDisposable
     private readonly List<Process> _started = [];
     private readonly EtcdServer _etcd;
     private bool _disposed;
-
-    // Kept for the life of the process: a registration that is collected stops handling its signal.
-    private static readonly PosixSignalRegistration[] s_signals;
 
     static SimulatedCluster()
     {
