@@ -46,7 +46,7 @@ public sealed class ImcMachines : IDisposable
         }
     }
 
-    /// <summary>The environment of every Imc process on <paramref name="machine"/> (on top of the machine's own).</summary>
+    /// <summary>The environment of an Imc process on a machine (on top of the machine's own): on <paramref name="host"/>, or for imcd.</summary>
     public static Dictionary<string, string?> Environment(string? host = null) => new()
     {
         ["IMC_ROOT"] = "/dev/shm/imc",

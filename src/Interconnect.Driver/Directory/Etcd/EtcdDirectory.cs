@@ -20,7 +20,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// <see cref="DriverStatus.NotSupported"/> or stay this machine's (error counts, rails), as the messages say.
 /// </para>
 /// </summary>
-internal sealed class EtcdDirectory : IDirectory
+internal sealed partial class EtcdDirectory : IDirectory
 {
     private static readonly TimeSpan s_applyTimeout = TimeSpan.FromSeconds(10);
     private readonly ControlFileDirectory _local;
@@ -310,58 +310,6 @@ internal sealed class EtcdDirectory : IDirectory
         receiver.Remote is { } remote ? UcxPeers.Shared.OpenTarget(remote) : _local.OpenTarget(receiver, mappedLength);
 
     public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
-
-    // Lock sets: their words must live in one atomicity domain across machines (UCX atomics), not built yet.
-
-    public LockSetHandle? AllocateLockSet(ProcessRegistration process, int key, int count, int permissions, bool create) =>
-        throw new DriverException(DriverStatus.NotSupported,
-            $"lock set key {key}: clusterwide locks across machines are not available yet (IMC_DIRECTORY is set); use a " +
-            "cluster on one machine for programs that take locks");
-
-    public void DeallocateLockSet(ProcessRegistration process, LockSetHandle lockSet) => _local.DeallocateLockSet(process, lockSet);
-
-    public unsafe Store.Layout.LockWord* LockWords(LockSetHandle lockSet) => _local.LockWords(lockSet);
-
-    public bool IsLockOwnerAlive(long owner) => _local.IsLockOwnerAlive(owner);
-
-    // Signals, information and events.
-
-    public void Kill(ProcessRegistration process, string hostName, int processId, int signal)
-    {
-        if (ClusterPaths.IsValidName(hostName) && _local.UpHostSlot(hostName) < 0 && _store.Get(EtcdKeys.Host(hostName)) is not null)
-        {
-            throw new DriverException(DriverStatus.NotSupported,
-                $"host '{hostName}' is on another machine: signals across machines are not available yet");
-        }
-
-        _local.Kill(process, hostName, processId, signal);
-    }
-
-    public ClusterInfoSnapshot ReadInfo(ProcessRegistration process)
-    {
-        var local = _local.ReadInfo(process);
-        var (hosts, _) = _store.List("hosts/");
-        var names = hosts.Select(h => (Slot: EtcdJson.Read<HostRecord>(h).Slot, Name: EtcdKeys.Last(h.Key)))
-            .OrderBy(h => h.Slot).Select(h => h.Name).ToList();
-        return local with { Hosts = names };
-    }
-
-    public Task<ClusterInfoSnapshot> WatchAsync(Func<ClusterInfoSnapshot, bool> done, CancellationToken cancellationToken) =>
-        _local.WatchAsync(done, cancellationToken);
-
-    // Rails and faults: this machine's for now.
-
-    public int ReadErrorCount(int logicalRail) => _local.ReadErrorCount(logicalRail);
-
-    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
-
-    public bool TryClaimDrop(int logicalRail, int host) => _local.TryClaimDrop(logicalRail, host);
-
-    public void InjectDrops(int logicalRail, int count, string? host) => _local.InjectDrops(logicalRail, count, host);
-
-    public bool FailRail(int physicalRail) => _local.FailRail(physicalRail);
-
-    public bool RepairRail(int physicalRail) => _local.RepairRail(physicalRail);
 
     /// <summary>This machine's view (its control file), with every machine of the cluster and its hosts.</summary>
     public ClusterStatus ReadStatus()

@@ -221,8 +221,16 @@ internal sealed partial class MachineAgent : IDisposable
         PublishReceivers();
         ApplyMemory();
         WithdrawRegions();
+        PassEvents();
+        PassLocks();
         RetireOld();
     }
+
+    /// <summary>Hosts, processes and signals across machines: mirrored into this machine's control file.</summary>
+    partial void PassEvents();
+
+    /// <summary>Lock sets homed on this machine: their words, and owners that died.</summary>
+    partial void PassLocks();
 
     /// <summary>Registers each receive memory that a local host attached, and withdraws those that went.</summary>
     private void PublishReceivers()
