@@ -13,6 +13,46 @@ internal sealed partial class ControlFileDirectory
     /// <summary>Sends <paramref name="signal"/> to <paramref name="processId"/>, which must be registered on <paramref name="hostName"/>.</summary>
     public void Kill(ProcessRegistration process, string hostName, int processId, int signal)
     {
+        CheckSignal(processId, signal);
+        using var scope = EnterRegistered(process);
+        SignalHeld(hostName, processId, signal);
+    }
+
+    /// <summary>
+    /// <see cref="Kill"/> on behalf of a process on another machine, delivered by this machine's agent (imcd): the
+    /// same checks, the outcome as a status.
+    /// </summary>
+    internal DriverStatus DeliverSignal(string hostName, int processId, int signal, out string message)
+    {
+        try
+        {
+            CheckSignal(processId, signal);
+            using (_cluster.EnterDirectory())
+            {
+                SignalHeld(hostName, processId, signal);
+            }
+
+            message = "";
+            return DriverStatus.Success;
+        }
+        catch (DriverException e)
+        {
+            message = e.Message;
+            return e.Status;
+        }
+    }
+
+    /// <summary>Records a host joining or leaving on another machine: an event, and the error counts rise.</summary>
+    internal void RecordRemoteHostChange()
+    {
+        using (_cluster.EnterDirectory())
+        {
+            _cluster.RecordHostChange();
+        }
+    }
+
+    internal static void CheckSignal(int processId, int signal)
+    {
         if (signal is < 1 or > MaxSignal)
         {
             throw new DriverException(DriverStatus.InvalidSignal, $"signal {signal}: signals are 1 to {MaxSignal}");
@@ -22,8 +62,10 @@ internal sealed partial class ControlFileDirectory
         {
             throw new DriverException(DriverStatus.BadParameter, $"process id {processId}: give the pid of one process");
         }
+    }
 
-        using var scope = EnterRegistered(process);
+    private void SignalHeld(string hostName, int processId, int signal)
+    {
         var host = ClusterPaths.IsValidName(hostName) ? _cluster.FindHost(hostName) : -1;
         if (host < 0 || !_cluster.IsHostUp(host))
         {
@@ -45,7 +87,7 @@ internal sealed partial class ControlFileDirectory
                 $"no process {processId} has opened the API on host '{hostName}'");
         }
 
-                if (Libc.Kill(processId, signal) != 0)
+        if (Libc.Kill(processId, signal) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             throw errno == Libc.EPerm

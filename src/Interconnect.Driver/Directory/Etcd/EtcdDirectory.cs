@@ -111,9 +111,10 @@ internal sealed partial class EtcdDirectory : IDirectory
             if (_store.CreateAll(lease, (EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, recv))),
                     (EtcdKeys.Slot(slot), host)))
             {
+                HostInitResult result;
                 try
                 {
-                    return _local.InitializeHost(host, maxAllocBytes, maxRecvBytes, slot);
+                    result = _local.InitializeHost(host, maxAllocBytes, maxRecvBytes, slot);
                 }
                 catch
                 {
@@ -121,6 +122,9 @@ internal sealed partial class EtcdDirectory : IDirectory
                     _store.Delete(EtcdKeys.Slot(slot));
                     throw;
                 }
+
+                WaitHostsApplied(_store.Get(EtcdKeys.Host(host))?.ModRevision ?? 0, $"host '{host}' joining");
+                return result;
             }
 
             if (attempt == 20)
@@ -131,14 +135,46 @@ internal sealed partial class EtcdDirectory : IDirectory
         }
     }
 
+    /// <summary>
+    /// Takes the host down here and in the directory, and returns once every machine has applied the leave (its
+    /// error counts rose and its event fired), so that nothing sent after it is seen before that.
+    /// </summary>
     public void TakeHostDown(string host)
     {
         _local.TakeHostDown(host);
         if (_store.Get(EtcdKeys.Host(host)) is { } entry && EtcdJson.Read<HostRecord>(entry) is { } record && record.Machine == _machine)
         {
-            _store.Delete(EtcdKeys.Host(host));
+            var revision = _store.Delete(EtcdKeys.Host(host));
             _store.Delete(EtcdKeys.Slot(record.Slot));
+            WaitHostsApplied(revision, $"host '{host}' leaving");
         }
+    }
+
+    /// <summary>Waits until every machine's agent has applied the hosts as of <paramref name="revision"/>.</summary>
+    private void WaitHostsApplied(long revision, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        var pause = 1;
+        List<string> missing;
+        do
+        {
+            var (machines, _) = _store.List("machines/");
+            var (acks, _) = _store.List("hostacks/");
+            var applied = acks.Where(a => long.TryParse(a.Value, out var r) && r >= revision).Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
+            missing = [.. machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m))];
+            if (missing.Count == 0)
+            {
+                return;
+            }
+
+            Thread.Sleep(pause);
+            pause = Math.Min(pause * 2, 20);
+        }
+        while (clock.Elapsed < s_applyTimeout);
+
+        throw new DriverException(DriverStatus.Timeout,
+            $"{what} was not applied by machine(s) {string.Join(", ", missing.Select(m => $"'{m}'"))} within " +
+            $"{s_applyTimeout.TotalSeconds:0} s: check that imcd runs there (imcs shows the machines)");
     }
 
     public ProcessRegistration Register(string hostName) => _local.Register(hostName);

@@ -15,6 +15,9 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// receivers/{key}/{host}         ReceiverRecord  lease: the machine's; a host's receive memory exists there
 /// memory/{key}/{host}            MemoryRecord    lease: the machine's; that memory registered for remote puts
 /// acks/{key}/{host}/{machine}    revision        lease: the acking machine's; it applied memory/{key}/{host}
+/// hostacks/{machine}             revision        lease: the machine's; it applied the hosts as of that revision
+/// signals/{machine}/{id}         SignalRecord    lease: the sender's machine's; a Kill for that machine's imcd
+/// signaled/{id}                  SignalResult    lease: the delivering machine's; the Kill's outcome
 /// </code>
 /// </summary>
 internal static class EtcdKeys
@@ -36,6 +39,14 @@ internal static class EtcdKeys
     public static string Ack(int key, string host, string machine) => $"acks/{Num(key)}/{host}/{machine}";
 
     public static string AcksOf(int key, string host) => $"acks/{Num(key)}/{host}/";
+
+    public static string HostAck(string machine) => $"hostacks/{machine}";
+
+    public static string Signal(string machine, string id) => $"signals/{machine}/{id}";
+
+    public static string SignalsTo(string machine) => $"signals/{machine}/";
+
+    public static string Signaled(string id) => $"signaled/{id}";
 
     /// <summary>Splits <c>prefix/{key}/{host}[/...]</c> into its key and host.</summary>
     public static bool TryParseKeyHost(string relative, out int key, out string host)
@@ -66,6 +77,14 @@ internal sealed record ReceiverRecord(string Machine, string Memory, long Length
 /// <summary>That memory, registered by its machine's imcd: where a remote put lands, and the key that opens it.</summary>
 internal sealed record MemoryRecord(string Machine, string Memory, ulong Address, string RemoteKey, long Length, int HostSlot);
 
+/// <summary>A Kill toward a process on another machine, for that machine's agent to deliver.</summary>
+internal sealed record SignalRecord(string Host, int Pid, int Signal);
+
+/// <summary>What became of a Kill: the status, and its message when it failed.</summary>
+internal sealed record SignalResult(int Status, string Message);
+
+[JsonSerializable(typeof(SignalRecord))]
+[JsonSerializable(typeof(SignalResult))]
 [JsonSerializable(typeof(MachineRecord))]
 [JsonSerializable(typeof(HostRecord))]
 [JsonSerializable(typeof(RegionRecord))]

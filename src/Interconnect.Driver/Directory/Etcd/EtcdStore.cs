@@ -110,8 +110,9 @@ internal sealed class EtcdStore : IDisposable
     public long Set(string key, string value, long lease = 0) =>
         Call(() => _client.Put(Put(key, value, lease), deadline: Deadline()), "write", key).Header.Revision;
 
-    public void Delete(string key) =>
-        Call(() => _client.Delete(new DeleteRangeRequest { Key = Bytes(key) }, deadline: Deadline()), "delete", key);
+    /// <summary>Deletes <paramref name="key"/>; returns the store's revision after the delete.</summary>
+    public long Delete(string key) =>
+        Call(() => _client.Delete(new DeleteRangeRequest { Key = Bytes(key) }, deadline: Deadline()), "delete", key).Header.Revision;
 
     /// <summary>A lease of <paramref name="ttlSeconds"/> seconds: the keys bound to it go when it is not kept alive.</summary>
     public long GrantLease(int ttlSeconds) =>

@@ -1,0 +1,87 @@
+using System.Globalization;
+
+namespace Interconnect.Cluster.Tests.AcrossMachines;
+
+/// <summary>Signals, host events and error counts across machines; imc_init and imcs there.</summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(600_000)]
+public sealed class EventTests
+{
+    private const int SigUsr1 = 10;
+    private ImcMachines _imc = null!;
+
+    [OneTimeSetUp]
+    public void StartMachines() => _imc = ImcMachines.Start(2);
+
+    [OneTimeTearDown]
+    public void StopMachines() => _imc?.Dispose();
+
+    /// <summary>Kill of a process on a host of another machine runs its handler; a pid not registered there is NoSuchProcess.</summary>
+    [Test]
+    public void ShouldRunTheHandlerOfAProcessKilledFromAnotherMachine()
+    {
+        var sender = _imc.Peer(_imc[0], "ks");
+        var target = _imc.Peer(_imc[1], "kt");
+        target.Send($"on-signal {SigUsr1}");
+        for (var i = 1; i <= 3; i++)
+        {
+            sender.Send($"kill kt {target.Pid} {SigUsr1}");
+            Assert.That(target.Send($"wait-signals {i} 10000"), Is.EqualTo(i.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        var refused = sender.Ask($"kill kt {sender.Pid} {SigUsr1}");
+        Assert.That(refused.Status, Is.EqualTo("NoSuchProcess"), refused.Text);
+        var invalid = sender.Ask($"kill kt {target.Pid} 99");
+        Assert.That(invalid.Status, Is.EqualTo("InvalidSignal"), invalid.Text);
+    }
+
+    /// <summary>
+    /// A host joining on machine 2 wakes a host-event waiter on machine 1 with both hosts; a host taken down on
+    /// machine 2 (imc_init --down) has raised machine 1's error count by the time the command returns.
+    /// </summary>
+    [Test]
+    public void ShouldRaiseHostEventsAndErrorCountsOnEveryMachine()
+    {
+        var waiter = _imc.Peer(_imc[0], "ew");
+        waiter.Post("wait-host-event 30000");
+        Assert.That(waiter.Receive("wait-host-event").Text, Is.EqualTo("waiting"));
+        _ = _imc.Peer(_imc[1], "ej");
+        var woken = waiter.Receive("wait-host-event", TimeSpan.FromSeconds(40));
+        Assert.That(woken.Ok, Is.True, woken.Text);
+        Assert.That(woken.Text, Does.StartWith("HostChange").And.Contain("ej").And.Contain("ew"));
+
+        var before = int.Parse(waiter.Send("error-count 0"), CultureInfo.InvariantCulture);
+        var down = _imc[1].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "ej", "--down"],
+            TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(down.ExitCode, Is.EqualTo(0), down.Stdout + down.Stderr);
+        var after = int.Parse(waiter.Send("error-count 0"), CultureInfo.InvariantCulture);
+        Assert.That(after, Is.GreaterThan(before), "the leave raised the error count on the other machine before it returned");
+        Assert.That(waiter.Send("hosts").Split(','), Does.Not.Contain("ej"));
+    }
+
+    /// <summary>imc_init brings a host up on a machine; imcs on either machine shows both machines and their hosts.</summary>
+    [Test]
+    public void ShouldShowEveryMachineAndHostInImcsOnAnyMachine()
+    {
+        var init = _imc[0].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "sa"],
+            TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(init.ExitCode, Is.EqualTo(0), init.Stdout + init.Stderr);
+        _ = _imc.Peer(_imc[1], "sb");
+        foreach (var machine in new[] { _imc[0], _imc[1] })
+        {
+            var imcs = machine.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "-m"], TimeSpan.FromSeconds(60),
+                ImcMachines.Environment());
+            Assert.That(imcs.ExitCode, Is.EqualTo(0), imcs.Stderr);
+            Assert.That(imcs.Stdout, Does.Contain("MACHINES"));
+            var rows = imcs.Stdout.Split('\n');
+            Assert.That(rows.Any(r => r.StartsWith(_imc[0].Name + " ", StringComparison.Ordinal) && r.Contains("sa")), imcs.Stdout);
+            Assert.That(rows.Any(r => r.StartsWith(_imc[1].Name + " ", StringComparison.Ordinal) && r.Contains("sb")), imcs.Stdout);
+        }
+
+        var twice = _imc[1].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "sa"],
+            TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(twice.ExitCode, Is.Not.EqualTo(0), "a host is up on one machine only");
+        Assert.That(twice.Stderr, Does.Contain("up on machine"));
+    }
+}
