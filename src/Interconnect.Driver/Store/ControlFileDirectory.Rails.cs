@@ -21,6 +21,33 @@ internal sealed partial class ControlFileDirectory
         return true;
     }
 
+    /// <summary>
+    /// Raises the error count of <paramref name="logicalRail"/> <paramref name="times"/> times, for errors another
+    /// machine of the cluster made (drops toward its receivers).
+    /// </summary>
+    internal void RaiseRemoteErrors(int logicalRail, long times)
+    {
+        for (var i = 0L; i < times; i++)
+        {
+            _cluster.RecordDeliveryError(logicalRail);
+        }
+    }
+
+    /// <summary>
+    /// Arms drops of deliveries toward host number <paramref name="remoteHost"/>, which is up on another machine:
+    /// writers on this machine drop them (a directory across machines).
+    /// </summary>
+    internal void InjectDropsToRemote(int logicalRail, int count, int remoteHost)
+    {
+        if (count < 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter, $"--count {count}: give 0 or more transmissions to drop");
+        }
+
+        CheckLogicalRail(logicalRail);
+        _cluster.InjectDrops(logicalRail, count, remoteHost);
+    }
+
     public void InjectDrops(int logicalRail, int count, string? host)
     {
         if (count < 0)

@@ -85,3 +85,86 @@ public sealed class EventTests
         Assert.That(twice.Stderr, Does.Contain("up on machine"));
     }
 }
+
+/// <summary>
+/// The manual's error patterns across machines: a sender on machine 1 drops chosen writes toward a receiver on
+/// machine 2 (drops it injects itself); with Example 10-3 the receiver flags exactly the messages that lost a write,
+/// with Example 10-4 the sender retransmits until its check succeeds and every message arrives whole.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(600_000)]
+public sealed class ErrorPatternTests
+{
+    private const int Messages = 300;
+    private ImcMachines _imc = null!;
+
+    [OneTimeSetUp]
+    public void StartMachines() => _imc = ImcMachines.Start(2);
+
+    [OneTimeTearDown]
+    public void StopMachines() => _imc?.Dispose();
+
+    [Test]
+    public void ShouldFlagExactlyTheMessagesThatLostAWriteAcrossMachines()
+    {
+        var (sender, receiver) = StartPair(1301);
+        var points = DropPoints(seed: 5, howMany: 15);
+        receiver.Post($"ex3-receive 1301 1302 {Messages} 240000");
+        var sent = sender.Send($"ex3-send 1301 1302 {Messages} {Format(points)}", TimeSpan.FromMinutes(4));
+        var reply = receiver.Receive("ex3-receive", TimeSpan.FromMinutes(4));
+        TestContext.Out.WriteLine($"sender: {sent}; receiver: {reply.Text}");
+        Assert.That(reply.Ok, Is.True, reply.Text);
+        var fields = Fields(reply.Text);
+        Assert.That(fields["corrupt_accepted"], Is.EqualTo("0"), "a message judged whole was not");
+        var flagged = fields["flagged"].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(f => int.Parse(f, CultureInfo.InvariantCulture));
+        Assert.That(flagged, Is.EqualTo(points.Select(p => p.Message)), "flagged messages differ from those that lost a write");
+    }
+
+    [Test]
+    public void ShouldDeliverEveryMessageWholeWhenTheSenderRetransmitsAcrossMachines()
+    {
+        var (sender, receiver) = StartPair(1311);
+        var points = DropPoints(seed: 6, howMany: 15);
+        receiver.Post($"ex4-receive 1311 1312 {Messages} 240000");
+        var sent = Fields(sender.Send($"ex4-send 1311 1312 {Messages} {Format(points)}", TimeSpan.FromMinutes(4)));
+        var reply = receiver.Receive("ex4-receive", TimeSpan.FromMinutes(4));
+        Assert.That(reply.Ok, Is.True, reply.Text);
+        Assert.That(Fields(reply.Text)["received"], Is.EqualTo($"{Messages}"));
+        Assert.That(int.Parse(sent["retransmissions"], CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(points.Count));
+    }
+
+    private (Testing.PeerProcess Sender, Testing.PeerProcess Receiver) StartPair(int key)
+    {
+        var sender = _imc.Peer(_imc[0], $"s{key}");
+        var receiver = _imc.Peer(_imc[1], "beta"); // the peer's error patterns drop writes toward host beta
+        foreach (var peer in new[] { sender, receiver })
+        {
+            peer.Send($"alloc {key} 8192");
+            peer.Send($"alloc {key + 1} 8192");
+        }
+
+        receiver.Send($"rx {key}");
+        receiver.Send($"tx {key + 1}");
+        sender.Send($"rx {key + 1}");
+        sender.Send($"tx {key}");
+        return (sender, receiver);
+    }
+
+    private static List<(int Message, int Write)> DropPoints(int seed, int howMany)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, howMany * 4)
+            .Select(_ => (Message: random.Next(1, Messages + 1), Write: random.Next(0, 3)))
+            .DistinctBy(p => p.Message)
+            .Take(howMany)
+            .OrderBy(p => p.Message)];
+    }
+
+    private static string Format(List<(int Message, int Write)> points) =>
+        string.Join(';', points.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Message}:{p.Write}")));
+
+    private static Dictionary<string, string> Fields(string text) =>
+        text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(f => f.Split('=', 2))
+            .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+}

@@ -56,10 +56,15 @@ public sealed class ImcMachines : IDisposable
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
     };
 
-    /// <summary>Starts imcd on <paramref name="machine"/> and waits for its "imcd: ready" line.</summary>
+    /// <summary>
+    /// Starts imcd on <paramref name="machine"/> and waits for its "imcd: ready" line. Its UCX progress sleeps between
+    /// events (--progress wait): agents spinning on every machine would share this box's two cores with the peers and
+    /// turn every delivery into a wait for a time slice.
+    /// </summary>
     public void StartAgent(SimulatedMachine machine, int leaseSeconds = 3)
     {
-        var process = machine.Start("dotnet", [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+        var process = machine.Start("dotnet",
+            [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--progress", "wait"],
             Environment());
         var agent = new Agent(process);
         _agents[machine.Name] = agent;

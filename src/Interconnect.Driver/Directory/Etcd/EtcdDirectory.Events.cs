@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Interconnect.Driver.Store;
 
 namespace Interconnect.Driver.Directory.Etcd;
@@ -74,9 +75,75 @@ internal sealed partial class EtcdDirectory
 
     public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
 
-    public bool TryClaimDrop(int logicalRail, int host) => _local.TryClaimDrop(logicalRail, host);
+    /// <summary>
+    /// Claims a drop armed on this machine; the error count of the rail rises here and then on every other machine
+    /// (each machine's agent raises its own and acknowledges) before this returns, so that nothing the writer
+    /// delivers after the drop is seen anywhere before the count has risen there.
+    /// </summary>
+    public bool TryClaimDrop(int logicalRail, int host)
+    {
+        if (!_local.TryClaimDrop(logicalRail, host))
+        {
+            return false;
+        }
 
-    public void InjectDrops(int logicalRail, int count, string? host) => _local.InjectDrops(logicalRail, count, host);
+        RaiseEverywhere(logicalRail);
+        return true;
+    }
+
+    /// <summary>
+    /// Arms drops for the writers of this machine, toward <paramref name="host"/> wherever it is (or any host).
+    /// </summary>
+    public void InjectDrops(int logicalRail, int count, string? host)
+    {
+        if (host is not null && ClusterPaths.IsValidName(host) && _local.UpHostSlot(host) < 0 &&
+            _store.Get(EtcdKeys.Host(host)) is { } entry)
+        {
+            _local.InjectDropsToRemote(logicalRail, count, EtcdJson.Read<HostRecord>(entry).Slot);
+            return;
+        }
+
+        _local.InjectDrops(logicalRail, count, host);
+    }
+
+    private void RaiseEverywhere(int logicalRail)
+    {
+        var key = EtcdKeys.Raises(logicalRail, _machine);
+        long raised;
+        while (true)
+        {
+            var entry = _store.Get(key);
+            raised = (entry is null ? 0 : long.Parse(entry.Value, CultureInfo.InvariantCulture)) + 1;
+            if (_store.CompareAndPut(key, raised.ToString(CultureInfo.InvariantCulture), entry?.ModRevision ?? 0))
+            {
+                break;
+            }
+        }
+
+        var clock = Stopwatch.StartNew();
+        var pause = 1;
+        List<string> missing;
+        do
+        {
+            var (machines, _) = _store.List("machines/");
+            var (acks, _) = _store.List(EtcdKeys.RaiseAcksOf(logicalRail, _machine));
+            var applied = acks.Where(a => long.TryParse(a.Value, CultureInfo.InvariantCulture, out var n) && n >= raised)
+                .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
+            missing = [.. machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => m != _machine && !applied.Contains(m))];
+            if (missing.Count == 0)
+            {
+                return;
+            }
+
+            Thread.Sleep(pause);
+            pause = Math.Min(pause * 2, 20);
+        }
+        while (clock.Elapsed < s_applyTimeout);
+
+        throw new DriverException(DriverStatus.Timeout,
+            $"a drop on logical rail {logicalRail} was not applied to the error counts of machine(s) " +
+            $"{string.Join(", ", missing.Select(m => $"'{m}'"))} within {s_applyTimeout.TotalSeconds:0} s: is imcd running there?");
+    }
 
     public bool FailRail(int physicalRail) => _local.FailRail(physicalRail);
 

@@ -18,6 +18,8 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// hostacks/{machine}             revision        lease: the machine's; it applied the hosts as of that revision
 /// signals/{machine}/{id}         SignalRecord    lease: the sender's machine's; a Kill for that machine's imcd
 /// signaled/{id}                  SignalResult    lease: the delivering machine's; the Kill's outcome
+/// raises/{rail}/{origin}         count           no lease; errors raised on machine {origin} (drops it made)
+/// raiseacks/{rail}/{origin}/{m}  count           lease: machine {m}'s; it raised its count as often
 /// </code>
 /// </summary>
 internal static class EtcdKeys
@@ -41,6 +43,12 @@ internal static class EtcdKeys
     public static string AcksOf(int key, string host) => $"acks/{Num(key)}/{host}/";
 
     public static string HostAck(string machine) => $"hostacks/{machine}";
+
+    public static string Raises(int rail, string origin) => $"raises/{Num(rail)}/{origin}";
+
+    public static string RaiseAck(int rail, string origin, string machine) => $"raiseacks/{Num(rail)}/{origin}/{machine}";
+
+    public static string RaiseAcksOf(int rail, string origin) => $"raiseacks/{Num(rail)}/{origin}/";
 
     public static string Signal(string machine, string id) => $"signals/{machine}/{id}";
 

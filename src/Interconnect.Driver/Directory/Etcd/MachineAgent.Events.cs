@@ -10,10 +10,49 @@ internal sealed partial class MachineAgent
     private HashSet<(string Host, long Revision)>? _hosts;
     private HashSet<(string Host, long Revision)>? _remoteHosts;
 
+    // Errors raised by other machines (rail, origin) as last applied here.
+    private readonly Dictionary<(int Rail, string Origin), long> _raises = [];
+    private bool _raisesSeen;
+
     partial void PassEvents()
     {
         ApplyHosts();
+        ApplyRaises();
         DeliverSignals();
+    }
+
+    /// <summary>
+    /// Raises this machine's error counts for every error another machine raised (a drop toward any receiver), then
+    /// acknowledges, which the dropping writer waits for. On its first pass the agent takes what was raised before it
+    /// started as the baseline.
+    /// </summary>
+    private void ApplyRaises()
+    {
+        var (raises, _) = _store.List("raises/");
+        foreach (var entry in raises)
+        {
+            var parts = entry.Key.Split('/');
+            if (parts.Length != 3 || parts[2] == _machine || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var rail) ||
+                !long.TryParse(entry.Value, CultureInfo.InvariantCulture, out var count))
+            {
+                continue;
+            }
+
+            var id = (rail, parts[2]);
+            var applied = _raises.GetValueOrDefault(id, _raisesSeen ? 0 : count);
+            if (count > applied && rail < _local.LogicalRails)
+            {
+                _local.RaiseRemoteErrors(rail, count - applied);
+            }
+
+            if (!_raises.TryGetValue(id, out var acked) || acked != count)
+            {
+                _raises[id] = count;
+                _store.Set(EtcdKeys.RaiseAck(rail, parts[2], _machine), count.ToString(CultureInfo.InvariantCulture), _lease);
+            }
+        }
+
+        _raisesSeen = true;
     }
 
     /// <summary>
