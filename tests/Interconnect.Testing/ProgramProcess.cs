@@ -61,6 +61,9 @@ public sealed class ProgramProcess : IDisposable
     public string Transcript =>
         $"--- {_name} on host {Host} (pid {_process.Id}), stdout:\n{string.Join('\n', _output)}\n--- stderr:\n{string.Join('\n', _errors)}";
 
+    /// <summary>Takes charge of a program that something else started (a simulated machine), redirected both ways.</summary>
+    public static ProgramProcess Adopt(Process process, string program, string host) => new(process, program, host);
+
     /// <summary>
     /// Starts <c>dotnet <paramref name="program"/>.dll <paramref name="args"/></c> from the test's directory with
     /// <c>IMC_ROOT</c>, <c>IMC_CLUSTER</c> and <c>IMC_HOST</c> set (and <c>IMC_AUTO_INIT</c> unset): a process of
