@@ -1,17 +1,25 @@
 /*
  * imc_stream_floor: the memory-copy limit of a byte stream between two processes on this machine, for the streams
  * benchmark (bench/Interconnect.StreamBench). Plain C, no library: a parent and its forked child share an anonymous
- * MAP_SHARED ring of SLOTS slots of WRITE bytes; the parent memcpy's each write from a private buffer into the next
- * free slot and publishes it (a release store of the write count); the child waits for it, memcpy's the slot into
- * its own private buffer (as a reader that consumes the bytes does) and gives the slot back (a release store of the
- * read count). Both spin, yielding the CPU after a few thousand empty looks (so that on a machine shared with other
- * work a waiting side does not hold the core the other side needs); each is pinned to its own CPU where the machine
- * has two. That is two copies per byte, the
- * same two a socket or pipe makes (into and out of the kernel); the Imc stream makes the same two plus the caller's
- * own copy into the span it was given.
+ * MAP_SHARED ring of CHUNK-byte slots. The parent produces each WRITE-byte message in a private buffer (every 8-byte
+ * word holds the message's number, as every sender of the benchmark produces it), memcpy's it into the ring a chunk
+ * at a time, publishing each chunk with a release store of the chunk count; the child waits for a chunk, consumes it
+ * in place (a sum of its 8-byte words, the checksum every receiver of the benchmark computes over the bytes where its
+ * transport hands them over) and gives the slot back (a release store). One copy per byte, through the shared mapping:
+ * no transport between two processes can do with less, so this is the limit the others are measured against.
  *
- *   usage: imc_stream_floor WRITE_BYTES TOTAL_BYTES [RING_BYTES]      (ring default 4 MiB, as imccat's)
- *   prints: write <bytes> total <bytes> seconds <s> mib_per_s <rate>
+ * The ring's shape decides how fast this goes (a ring larger than the cores' L2 caches cycles through L3; a 1 MiB
+ * chunk is a whole L2), so the limit is the best of a few shapes, each run back to back: rings of 256 KiB, 1 MiB and
+ * 4 MiB, chunks of 16 KiB and 64 KiB (never more than WRITE). An earlier version made one 1 MiB slot per 1 MiB write
+ * in a 4 MiB ring and copied every chunk out again: it measured the cache thrash of that shape (below a Unix socket,
+ * whose kernel cuts every write into small buffers), not the machine.
+ *
+ * Both sides spin, yielding the CPU after a few thousand empty looks (so that on a machine shared with other work a
+ * waiting side does not hold the core the other side needs); they are not pinned, as no other transport is.
+ *
+ *   usage: imc_stream_floor WRITE_BYTES TOTAL_BYTES [RING_BYTES CHUNK_BYTES]    (without a shape: the best of all)
+ *   prints: write <bytes> total <bytes> seconds <s> mib_per_s <rate> ring <bytes> chunk <bytes> sum <checksum>
+ *   and, on stderr, one such line for each shape tried.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -28,6 +36,12 @@
 struct control {
     _Alignas(64) volatile uint64_t written;
     _Alignas(64) volatile uint64_t read;
+    _Alignas(64) volatile uint64_t sum;
+};
+
+struct result {
+    double seconds;
+    uint64_t sum;
 };
 
 static double now(void)
@@ -45,72 +59,133 @@ static void wait_a_little(unsigned *spins)
     }
 }
 
-static void pin(int cpu)
+static uint64_t sum_words(const unsigned char *bytes, size_t length)
 {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
-        (void)sched_setaffinity(0, sizeof set, &set);
+    const uint64_t *words = (const uint64_t *)bytes;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    size_t n = length / 8, i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a += words[i];
+        b += words[i + 1];
+        c += words[i + 2];
+        d += words[i + 3];
     }
+    for (; i < n; i++) {
+        a += words[i];
+    }
+    return a + b + c + d;
 }
 
-int main(int argc, char **argv)
+static int run(size_t write, uint64_t total, size_t ring, size_t chunk, struct result *result)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: imc_stream_floor WRITE_BYTES TOTAL_BYTES [RING_BYTES]\n");
-        return 2;
-    }
-    size_t write = strtoull(argv[1], NULL, 10);
-    uint64_t total = strtoull(argv[2], NULL, 10);
-    size_t ring = argc > 3 ? strtoull(argv[3], NULL, 10) : (size_t)4 << 20;
-    if (write == 0 || ring < write) {
-        fprintf(stderr, "imc_stream_floor: give 0 < WRITE_BYTES <= RING_BYTES\n");
-        return 2;
-    }
-    uint64_t slots = ring / write;
+    uint64_t slots = ring / chunk;
     uint64_t count = total / write;
-    struct control *control = mmap(NULL, sizeof *control + slots * write, PROT_READ | PROT_WRITE,
+    uint64_t chunks_per_write = write / chunk;
+    uint64_t chunks = count * chunks_per_write;
+    struct control *control = mmap(NULL, sizeof *control + slots * chunk, PROT_READ | PROT_WRITE,
         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (control == MAP_FAILED) {
         perror("imc_stream_floor: mmap");
         return 2;
     }
     unsigned char *data = (unsigned char *)(control + 1);
-    unsigned char *buffer = malloc(write);
-    memset(buffer, 0x5a, write);
+    memset(data, 0, slots * chunk); /* no first-touch page faults inside the measurement */
+    uint64_t *buffer = malloc(write);
+    memset(buffer, 0, write);
 
     pid_t child = fork();
     if (child == 0) {
-        pin(1);
-        for (uint64_t i = 0; i < count; i++) {
+        uint64_t sum = 0;
+        for (uint64_t i = 0; i < chunks; i++) {
             unsigned spins = 0;
             while (__atomic_load_n(&control->written, __ATOMIC_ACQUIRE) <= i) {
                 wait_a_little(&spins);
             }
-            memcpy(buffer, data + (i % slots) * write, write);
+            sum += sum_words(data + (i % slots) * chunk, chunk);
             __atomic_store_n(&control->read, i + 1, __ATOMIC_RELEASE);
         }
+        control->sum = sum;
         _exit(0);
     }
-    pin(0);
     double start = now();
-    for (uint64_t i = 0; i < count; i++) {
-        unsigned spins = 0;
-        while (i - __atomic_load_n(&control->read, __ATOMIC_ACQUIRE) >= slots) {
-            wait_a_little(&spins);
+    uint64_t next = 0;
+    for (uint64_t m = 0; m < count; m++) {
+        for (size_t w = 0; w < write / 8; w++) {
+            buffer[w] = m; /* produce the message */
         }
-        memcpy(data + (i % slots) * write, buffer, write);
-        __atomic_store_n(&control->written, i + 1, __ATOMIC_RELEASE);
+        for (uint64_t c = 0; c < chunks_per_write; c++, next++) {
+            unsigned spins = 0;
+            while (next - __atomic_load_n(&control->read, __ATOMIC_ACQUIRE) >= slots) {
+                wait_a_little(&spins);
+            }
+            memcpy(data + (next % slots) * chunk, (unsigned char *)buffer + c * chunk, chunk);
+            __atomic_store_n(&control->written, next + 1, __ATOMIC_RELEASE);
+        }
     }
     unsigned spins = 0;
-    while (__atomic_load_n(&control->read, __ATOMIC_ACQUIRE) < count) {
+    while (__atomic_load_n(&control->read, __ATOMIC_ACQUIRE) < chunks) {
         wait_a_little(&spins);
     }
-    double seconds = now() - start;
+    result->seconds = now() - start;
     int status;
     waitpid(child, &status, 0);
-    printf("write %zu total %llu seconds %.6f mib_per_s %.1f\n", write, (unsigned long long)(count * write), seconds,
-        (double)(count * write) / seconds / (1 << 20));
+    result->sum = control->sum;
+    free(buffer);
+    munmap(control, sizeof *control + slots * chunk);
+    return 0;
+}
+
+static void print(FILE *to, size_t write, uint64_t total, size_t ring, size_t chunk, const struct result *r)
+{
+    fprintf(to, "write %zu total %llu seconds %.6f mib_per_s %.1f ring %zu chunk %zu sum %llu\n", write,
+        (unsigned long long)total, r->seconds, (double)total / r->seconds / (1 << 20), ring, chunk,
+        (unsigned long long)r->sum);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: imc_stream_floor WRITE_BYTES TOTAL_BYTES [RING_BYTES CHUNK_BYTES]\n");
+        return 2;
+    }
+    size_t write = strtoull(argv[1], NULL, 10);
+    uint64_t total = strtoull(argv[2], NULL, 10);
+    if (write == 0 || write % 64 != 0 || total < write) {
+        fprintf(stderr, "imc_stream_floor: give WRITE_BYTES a multiple of 64, at most TOTAL_BYTES\n");
+        return 2;
+    }
+    total = total / write * write;
+    static const size_t rings[] = { 256 << 10, 1 << 20, 4 << 20 };
+    static const size_t chunks[] = { 16 << 10, 64 << 10 };
+    size_t best_ring = 0, best_chunk = 0;
+    struct result best = { 0, 0 };
+    for (size_t r = 0; r < sizeof rings / sizeof rings[0]; r++) {
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            size_t ring = argc == 5 ? strtoull(argv[3], NULL, 10) : rings[r];
+            size_t chunk = argc == 5 ? strtoull(argv[4], NULL, 10) : chunks[c];
+            if (chunk > write) {
+                chunk = write;
+            }
+            if (chunk == 0 || write % chunk != 0 || ring < 2 * chunk) {
+                fprintf(stderr, "imc_stream_floor: give a chunk that divides WRITE_BYTES, a ring of two chunks or more\n");
+                return 2;
+            }
+            struct result result;
+            if (run(write, total, ring, chunk, &result) != 0) {
+                return 2;
+            }
+            print(stderr, write, total, ring, chunk, &result);
+            if (best.seconds == 0 || result.seconds < best.seconds) {
+                best = result;
+                best_ring = ring;
+                best_chunk = chunk;
+            }
+            if (argc == 5) {
+                goto done;
+            }
+        }
+    }
+done:
+    print(stdout, write, total, best_ring, best_chunk, &best);
     return 0;
 }

@@ -6,8 +6,9 @@ using System.Net.Sockets;
 namespace Interconnect.StreamBench;
 
 /// <summary>
-/// The child process: "peer KIND MODE SIZE COUNT spin|block ROOT ENDPOINT". Throughput: receives COUNT messages of
-/// SIZE bytes and prints "done SECONDS" (from the first message to the last). Latency: echoes every message until
+/// The child process: "peer KIND MODE SIZE COUNT spin|block ROOT ENDPOINT". Throughput: consumes COUNT messages of
+/// SIZE bytes (summing their words where the transport hands them over) and prints "done SECONDS SUM" (from the first
+/// message to the last). Latency: echoes every message until
 /// one starting with 0xFF, which it echoes too.
 /// </summary>
 internal static class Peer
@@ -21,14 +22,15 @@ internal static class Peer
         var buffer = new byte[size];
         if (mode == "throughput")
         {
-            channel.Receive(buffer);
+            var sum = default(WordSum);
+            channel.Consume(size, ref sum);
             var watch = Stopwatch.StartNew();
             for (var i = 1; i < count; i++)
             {
-                channel.Receive(buffer);
+                channel.Consume(size, ref sum);
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {watch.Elapsed.TotalSeconds:0.000000}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {watch.Elapsed.TotalSeconds:0.000000} {sum.Value}"));
         }
         else
         {

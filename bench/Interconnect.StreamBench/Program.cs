@@ -192,15 +192,18 @@ internal static class Program
         for (var run = 0; run < runs; run++)
         {
             using var session = Session.Start(transport, "throughput", size, count);
-            var message = new byte[size];
-            Random.Shared.NextBytes(message);
             for (var i = 0; i < count; i++)
             {
-                session.Channel.Send(message);
+                session.Channel.SendProduced(size, i);
             }
 
-            var done = session.Peer.WaitForLine("done ");
-            var seconds = double.Parse(done.Split(' ')[1], CultureInfo.InvariantCulture);
+            var done = session.Peer.WaitForLine("done ").Split(' ');
+            var seconds = double.Parse(done[1], CultureInfo.InvariantCulture);
+            if (ulong.Parse(done[2], CultureInfo.InvariantCulture) != Words.Expected(size, count))
+            {
+                throw new InvalidDataException($"{transport} delivered other bytes than were sent (checksum {done[2]})");
+            }
+
             rates.Add((double)(count - 1) * size / seconds / (1 << 20));
         }
 
@@ -247,7 +250,7 @@ internal static class Program
         {
             return scenario();
         }
-        catch (Exception e) when (e is TimeoutException or IOException or System.Net.Sockets.SocketException or NetMQ.NetMQException or AggregateException)
+        catch (Exception e) when (e is TimeoutException or IOException or InvalidDataException or System.Net.Sockets.SocketException or NetMQ.NetMQException or AggregateException)
         {
             var why = e.Message.Split('\n')[0];
             Console.Error.WriteLine($"failed: {why}");
@@ -343,6 +346,7 @@ internal static class Program
         {
             Peer.WaitForExit(TimeSpan.FromSeconds(60));
             Channel.Dispose();
+
             Peer.Dispose();
             if (Root is not null)
             {

@@ -10,6 +10,7 @@ namespace Interconnect.StreamBench;
 internal sealed class SocketChannel(Socket socket, bool spin) : IChannel
 {
     private readonly Socket _socket = Configure(socket, spin);
+    private byte[] _buffer = [];
 
     public void Send(ReadOnlySpan<byte> message)
     {
@@ -50,7 +51,33 @@ internal sealed class SocketChannel(Socket socket, bool spin) : IChannel
         }
     }
 
+    /// <summary>The message is produced in the caller's own array, which <c>send</c> copies into the kernel.</summary>
+    public void SendProduced(int size, long number)
+    {
+        var buffer = Buffer(size);
+        Words.Fill(buffer, (ulong)number);
+        Send(buffer);
+    }
+
+    /// <summary><c>recv</c> copies out of the kernel into the caller's array, where the words are summed.</summary>
+    public void Consume(int size, ref WordSum sum)
+    {
+        var buffer = Buffer(size);
+        Receive(buffer);
+        sum.Add(buffer);
+    }
+
     public void Dispose() => _socket.Dispose();
+
+    private Span<byte> Buffer(int size)
+    {
+        if (_buffer.Length < size)
+        {
+            _buffer = new byte[size];
+        }
+
+        return _buffer.AsSpan(0, size);
+    }
 
     private static Socket Configure(Socket socket, bool spin)
     {
