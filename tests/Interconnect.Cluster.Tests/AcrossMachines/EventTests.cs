@@ -60,6 +60,40 @@ public sealed class EventTests
         Assert.That(waiter.Send("hosts").Split(','), Does.Not.Contain("ej"));
     }
 
+    /// <summary>
+    /// imcctl fail-rail on machine 1 has raised machine 2's error count by the time it returns, and writes on the
+    /// failed rail are lost everywhere; repair-rail brings it back everywhere.
+    /// </summary>
+    [Test]
+    public void ShouldFailAndRepairARailOnEveryMachine()
+    {
+        var writer = _imc.Peer(_imc[1], "fw");
+        var reader = _imc.Peer(_imc[0], "fr");
+        writer.Send("alloc 81 4096");
+        reader.Send("alloc 81 4096");
+        reader.Send("rx 81");
+        writer.Send("tx 81");
+        var before = int.Parse(writer.Send("error-count 0"), CultureInfo.InvariantCulture);
+        Assert.That(ImcCtl(_imc[0], "fail-rail", "0").ExitCode, Is.Zero);
+        var after = int.Parse(writer.Send("error-count 0"), CultureInfo.InvariantCulture);
+        Assert.That(after, Is.Not.EqualTo(before), "the failure changed the error count on the other machine before imcctl returned");
+        writer.Send("write64 81 0 5");
+        writer.Send("write64 81 8 6");
+        Assert.That(ImcCtl(_imc[0], "repair-rail", "0").ExitCode, Is.Zero);
+        writer.Send("write64 81 16 7");
+        Assert.That(reader.Send("wait64 81 16 7 10000"), Is.EqualTo("7"), "the repaired rail delivers again");
+        Assert.That(reader.Send("read64 81 0"), Is.EqualTo("0"), "a write on the failed rail was lost");
+        Assert.That(reader.Send("read64 81 8"), Is.EqualTo("0"), "a write on the failed rail was lost");
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) ImcCtl(Machines.SimulatedMachine machine, params string[] args)
+    {
+        var result = machine.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcctl.dll"), .. args], TimeSpan.FromSeconds(60),
+            ImcMachines.Environment());
+        TestContext.Out.WriteLine($"imcctl {string.Join(' ', args)}: {result.ExitCode} {result.Stdout} {result.Stderr}");
+        return result;
+    }
+
     /// <summary>imc_init brings a host up on a machine; imcs on either machine shows both machines and their hosts.</summary>
     [Test]
     public void ShouldShowEveryMachineAndHostInImcsOnAnyMachine()

@@ -145,7 +145,25 @@ internal sealed partial class EtcdDirectory
             $"{string.Join(", ", missing.Select(m => $"'{m}'"))} within {s_applyTimeout.TotalSeconds:0} s: is imcd running there?");
     }
 
-    public bool FailRail(int physicalRail) => _local.FailRail(physicalRail);
+    /// <summary>
+    /// Fails a physical rail on every machine: recorded in etcd, applied by each machine's agent (its error counts
+    /// rise and a RailChange fires there), and returned once every machine has applied it.
+    /// </summary>
+    public bool FailRail(int physicalRail)
+    {
+        _ = _local.FailRail(physicalRail); // checks the number; this machine at once
+        var wasUp = _store.CreateAll(0, (EtcdKeys.Rail(physicalRail), "failed"));
+        WaitApplied(EtcdKeys.RailAck, _store.Get(EtcdKeys.Rail(physicalRail))?.ModRevision ?? 0, $"the failure of physical rail {physicalRail}");
+        return wasUp;
+    }
 
-    public bool RepairRail(int physicalRail) => _local.RepairRail(physicalRail);
+    /// <summary>Repairs a physical rail on every machine, as <see cref="FailRail"/> fails it.</summary>
+    public bool RepairRail(int physicalRail)
+    {
+        _ = _local.RepairRail(physicalRail);
+        var failed = _store.Get(EtcdKeys.Rail(physicalRail)) is not null;
+        var revision = _store.Delete(EtcdKeys.Rail(physicalRail));
+        WaitApplied(EtcdKeys.RailAck, revision, $"the repair of physical rail {physicalRail}");
+        return failed;
+    }
 }

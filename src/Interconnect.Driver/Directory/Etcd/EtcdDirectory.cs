@@ -150,8 +150,13 @@ internal sealed partial class EtcdDirectory : IDirectory
         }
     }
 
-    /// <summary>Waits until every machine's agent has applied the hosts as of <paramref name="revision"/>.</summary>
-    private void WaitHostsApplied(long revision, string what)
+    private void WaitHostsApplied(long revision, string what) => WaitApplied(EtcdKeys.HostAck, revision, what);
+
+    /// <summary>
+    /// Waits until every machine's agent has acknowledged (in the key <paramref name="ackKey"/> gives for it) a
+    /// reading as of <paramref name="revision"/> or later.
+    /// </summary>
+    private void WaitApplied(Func<string, string> ackKey, long revision, string what)
     {
         var clock = Stopwatch.StartNew();
         var pause = 1;
@@ -159,9 +164,8 @@ internal sealed partial class EtcdDirectory : IDirectory
         do
         {
             var (machines, _) = _store.List("machines/");
-            var (acks, _) = _store.List("hostacks/");
-            var applied = acks.Where(a => long.TryParse(a.Value, out var r) && r >= revision).Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
-            missing = [.. machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m))];
+            missing = [.. machines.Select(m => EtcdKeys.Last(m.Key))
+                .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision))];
             if (missing.Count == 0)
             {
                 return;

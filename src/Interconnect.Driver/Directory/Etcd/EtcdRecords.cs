@@ -18,6 +18,8 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// hostacks/{machine}             revision        lease: the machine's; it applied the hosts as of that revision
 /// signals/{machine}/{id}         SignalRecord    lease: the sender's machine's; a Kill for that machine's imcd
 /// signaled/{id}                  SignalResult    lease: the delivering machine's; the Kill's outcome
+/// rails/{physical}              "failed"        no lease; a failed physical rail (imcctl fail-rail), until repaired
+/// railacks/{machine}             revision        lease: the machine's; it applied the rails as of that revision
 /// raises/{rail}/{origin}         count           no lease; errors raised on machine {origin} (drops it made)
 /// raiseacks/{rail}/{origin}/{m}  count           lease: machine {m}'s; it raised its count as often
 /// </code>
@@ -43,6 +45,10 @@ internal static class EtcdKeys
     public static string AcksOf(int key, string host) => $"acks/{Num(key)}/{host}/";
 
     public static string HostAck(string machine) => $"hostacks/{machine}";
+
+    public static string Rail(int physical) => $"rails/{Num(physical)}";
+
+    public static string RailAck(string machine) => $"railacks/{machine}";
 
     public static string Raises(int rail, string origin) => $"raises/{Num(rail)}/{origin}";
 

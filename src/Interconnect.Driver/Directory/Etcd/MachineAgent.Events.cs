@@ -14,9 +14,13 @@ internal sealed partial class MachineAgent
     private readonly Dictionary<(int Rail, string Origin), long> _raises = [];
     private bool _raisesSeen;
 
+    // The failed physical rails as last applied here; null before the first pass.
+    private HashSet<int>? _failedRails;
+
     partial void PassEvents()
     {
         ApplyHosts();
+        ApplyRails();
         ApplyRaises();
         DeliverSignals();
     }
@@ -79,6 +83,34 @@ internal sealed partial class MachineAgent
         _hosts = all;
         _remoteHosts = remote;
         _store.Set(EtcdKeys.HostAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
+    }
+
+    /// <summary>
+    /// Fails and repairs this machine's physical rails as etcd says (each change raises the error counts and fires a
+    /// RailChange here), then acknowledges, which imcctl fail-rail and repair-rail wait for.
+    /// </summary>
+    private void ApplyRails()
+    {
+        var (rails, revision) = _store.List("rails/");
+        var failed = rails.Select(r => int.Parse(EtcdKeys.Last(r.Key), CultureInfo.InvariantCulture)).ToHashSet();
+        if (_failedRails is not null && failed.SetEquals(_failedRails))
+        {
+            return;
+        }
+
+        var physicalRails = _local.ReadRails().Physical.Count;
+        foreach (var rail in failed.Where(r => r < physicalRails && !(_failedRails?.Contains(r) ?? false)))
+        {
+            _ = _local.FailRail(rail);
+        }
+
+        foreach (var rail in (_failedRails ?? [.. Enumerable.Range(0, physicalRails)]).Where(r => r < physicalRails && !failed.Contains(r)))
+        {
+            _ = _local.RepairRail(rail);
+        }
+
+        _failedRails = failed;
+        _store.Set(EtcdKeys.RailAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
     }
 
     /// <summary>Delivers each Kill sent to this machine's processes, and answers with its outcome.</summary>
