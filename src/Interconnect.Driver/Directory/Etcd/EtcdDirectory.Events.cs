@@ -120,29 +120,7 @@ internal sealed partial class EtcdDirectory
             }
         }
 
-        var clock = Stopwatch.StartNew();
-        var pause = 1;
-        List<string> missing;
-        do
-        {
-            var (machines, _) = _store.List("machines/");
-            var (acks, _) = _store.List(EtcdKeys.RaiseAcksOf(logicalRail, _machine));
-            var applied = acks.Where(a => long.TryParse(a.Value, CultureInfo.InvariantCulture, out var n) && n >= raised)
-                .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
-            missing = [.. machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => m != _machine && !applied.Contains(m))];
-            if (missing.Count == 0)
-            {
-                return;
-            }
-
-            Thread.Sleep(pause);
-            pause = Math.Min(pause * 2, 20);
-        }
-        while (clock.Elapsed < s_applyTimeout);
-
-        throw new DriverException(DriverStatus.Timeout,
-            $"a drop on logical rail {logicalRail} was not applied to the error counts of machine(s) " +
-            $"{string.Join(", ", missing.Select(m => $"'{m}'"))} within {s_applyTimeout.TotalSeconds:0} s: is imcd running there?");
+        WaitApplied(m => EtcdKeys.RaiseAck(logicalRail, _machine, m), raised, $"a drop on logical rail {logicalRail}");
     }
 
     /// <summary>

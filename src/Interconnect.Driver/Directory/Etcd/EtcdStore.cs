@@ -122,33 +122,8 @@ internal sealed class EtcdStore : IDisposable
     /// Keeps <paramref name="lease"/> alive until <paramref name="cancellationToken"/> is cancelled, making the keep-alive
     /// stream again whenever etcd drops it.
     /// </summary>
-    public async Task KeepAliveAsync(long lease, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await _client.LeaseKeepAlive(lease, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                // etcd went away for a while: try again shortly; the lease may outlive the outage.
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            try
-            {
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+    public Task KeepAliveAsync(long lease, CancellationToken cancellationToken) =>
+        AgainAndAgainAsync(() => _client.LeaseKeepAlive(lease, cancellationToken), cancellationToken);
 
     /// <summary>Seconds the lease has left; 0 or less once it has expired.</summary>
     public long LeaseTimeToLive(long lease) =>
@@ -158,43 +133,54 @@ internal sealed class EtcdStore : IDisposable
         Call(() => _client.LeaseRevoke(new LeaseRevokeRequest { ID = lease }, deadline: Deadline()), "revoke the lease", "");
 
     /// <summary>
-    /// Calls <paramref name="changed"/> whenever a key under the cluster's prefix changes, until
-    /// <paramref name="cancellationToken"/> is cancelled; a broken watch is made again. Callers treat it as a wake-up
-    /// and re-read what they need (level-triggered), so a missed event costs only time.
+    /// Calls <paramref name="changed"/> whenever a key under the cluster's prefix changes; returns the watch's id for
+    /// <see cref="CancelWatch"/>. Callers treat it as a wake-up and re-read what they need (level-triggered), so an
+    /// event missed while etcd was away costs only time; after an outage they make the watch again.
     /// </summary>
-    public async Task WatchAsync(Action changed, CancellationToken cancellationToken)
+    public long Watch(Action changed)
+    {
+        var request = new WatchRequest
+        {
+            CreateRequest = new WatchCreateRequest
+            {
+                Key = ByteString.CopyFromUtf8(Prefix),
+                RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(Prefix)),
+            },
+        };
+        // No deadline: it would end the watch's stream with it.
+        return Call(() => _client.GetWatchManager().WatchAsync(request, _ => changed()).GetAwaiter().GetResult(), "watch", "");
+    }
+
+    public void CancelWatch(long id) => _client.CancelWatch(id);
+
+    /// <summary>
+    /// Runs a long-lived call (a keep-alive or watch stream) until <paramref name="cancellationToken"/> is cancelled,
+    /// making it again shortly whenever it ends or etcd drops it.
+    /// </summary>
+    private static async Task AgainAndAgainAsync(Func<Task> call, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var request = new WatchRequest
-                {
-                    CreateRequest = new WatchCreateRequest
-                    {
-                        Key = ByteString.CopyFromUtf8(Prefix),
-                        RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(Prefix)),
-                    },
-                };
-                await _client.WatchAsync(request, (WatchResponse _) => changed(), cancellationToken: cancellationToken)
-                    .ConfigureAwait(false);
+                await call().ConfigureAwait(false);
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
             }
             catch (Exception) when (!cancellationToken.IsCancellationRequested)
             {
-                // etcd went away: the caller's periodic pass keeps going; try again shortly.
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            try
-            {
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
+                // etcd went away for a while: try again shortly (a lease may outlive the outage).
+                try
+                {
+                    await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }

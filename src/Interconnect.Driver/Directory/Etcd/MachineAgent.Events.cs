@@ -27,7 +27,7 @@ internal sealed partial class MachineAgent
 
     /// <summary>
     /// Raises this machine's error counts for every error another machine raised (a drop toward any receiver), then
-    /// acknowledges, which the dropping writer waits for. On its first pass the agent takes what was raised before it
+    /// acknowledges (this machine's own drops too), which the dropping writer waits for. On its first pass the agent takes what was raised before it
     /// started as the baseline.
     /// </summary>
     private void ApplyRaises()
@@ -36,7 +36,7 @@ internal sealed partial class MachineAgent
         foreach (var entry in raises)
         {
             var parts = entry.Key.Split('/');
-            if (parts.Length != 3 || parts[2] == _machine || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var rail) ||
+            if (parts.Length != 3 || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var rail) ||
                 !long.TryParse(entry.Value, CultureInfo.InvariantCulture, out var count))
             {
                 continue;
@@ -44,8 +44,9 @@ internal sealed partial class MachineAgent
 
             var id = (rail, parts[2]);
             var applied = _raises.GetValueOrDefault(id, _raisesSeen ? 0 : count);
-            if (count > applied && rail < _local.LogicalRails)
+            if (count > applied && rail < _local.LogicalRails && parts[2] != _machine)
             {
+                // This machine's own drops raised its counts when they were claimed; it only acknowledges them.
                 _local.RaiseRemoteErrors(rail, count - applied);
             }
 

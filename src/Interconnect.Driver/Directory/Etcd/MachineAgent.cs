@@ -56,7 +56,7 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly Dictionary<string, long> _applied = [];
     private Thread? _progressThread;
     private Task? _keepAlive;
-    private Task? _watch;
+    private long _watch;
     private long _lease;
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
@@ -128,7 +128,7 @@ internal sealed partial class MachineAgent : IDisposable
             RepublishHost(host);
         }
 
-        _watch = Task.Run(() => _store.WatchAsync(() => _changed.Release(), _stop.Token));
+        _watch = _store.Watch(() => _changed.Release());
         Pass();
         _ = Task.Run(PassLoop);
     }
@@ -191,6 +191,7 @@ internal sealed partial class MachineAgent : IDisposable
 
     private async Task PassLoop()
     {
+        var failing = false;
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -202,6 +203,13 @@ internal sealed partial class MachineAgent : IDisposable
                 }
 
                 Pass();
+                if (failing)
+                {
+                    // etcd is back: its watch may have died with the connection; make it again.
+                    _store.CancelWatch(_watch);
+                    _watch = _store.Watch(() => _changed.Release());
+                    failing = false;
+                }
             }
             catch (OperationCanceledException)
             {
@@ -210,6 +218,7 @@ internal sealed partial class MachineAgent : IDisposable
             catch (DriverException e)
             {
                 // etcd unreachable or the control file busy: the data path goes on; try again at the next pass.
+                failing = true;
                 PassFailed(_logger, e.Message);
             }
         }
