@@ -17,7 +17,13 @@ public sealed class ImcMachines : IDisposable
     private readonly List<PeerProcess> _peers = [];
     private readonly Dictionary<string, Agent> _agents = [];
 
-    private ImcMachines(SimulatedCluster cluster) => Cluster = cluster;
+    private readonly string _progress;
+
+    private ImcMachines(SimulatedCluster cluster, string progress)
+    {
+        Cluster = cluster;
+        _progress = progress;
+    }
 
     public SimulatedCluster Cluster { get; }
 
@@ -25,11 +31,15 @@ public sealed class ImcMachines : IDisposable
 
     public static string ImcdPath => Path.Combine(AppContext.BaseDirectory, "imcd.dll");
 
-    /// <summary>Makes <paramref name="machines"/> machines with an imcd each, or skips the test saying why it cannot.</summary>
-    public static ImcMachines Start(int machines)
+    /// <summary>
+    /// Makes <paramref name="machines"/> machines with an imcd each, or skips the test saying why it cannot.
+    /// <paramref name="progress"/> is imcd's <c>--progress</c>: "spin" (its default) or "wait", which keeps the agents
+    /// off the cores when the test's own processes need them (many busy processes on few cores).
+    /// </summary>
+    public static ImcMachines Start(int machines, string progress = "spin")
     {
         var cluster = SimulatedMachines.Create(machines);
-        var imc = new ImcMachines(cluster);
+        var imc = new ImcMachines(cluster, progress);
         try
         {
             foreach (var machine in cluster.Machines)
@@ -59,7 +69,8 @@ public sealed class ImcMachines : IDisposable
     /// <summary>Starts imcd on <paramref name="machine"/> and waits for its "imcd: ready" line.</summary>
     public void StartAgent(SimulatedMachine machine, int leaseSeconds = 3)
     {
-        var process = machine.Start("dotnet", [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+        var process = machine.Start("dotnet",
+            [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--progress", _progress],
             Environment());
         var agent = new Agent(process);
         _agents[machine.Name] = agent;
