@@ -15,7 +15,7 @@ public sealed class LockTests
     private ImcMachines _imc = null!;
 
     [OneTimeSetUp]
-    public void StartMachines() => _imc = ImcMachines.Start(3);
+    public void StartMachines() => _imc = ImcMachines.Start(3, progress: "wait"); // agents off the cores: the tests start many processes
 
     [OneTimeTearDown]
     public void StopMachines() => _imc?.Dispose();
