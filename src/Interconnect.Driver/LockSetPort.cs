@@ -11,6 +11,11 @@ namespace Interconnect.Driver;
 /// The locks of an allocated lock set: words in the control file, taken with one compare-and-swap when free. A
 /// waiter spins briefly, then sleeps on the word's futex; a release wakes one sleeper only when one sleeps. A lock
 /// whose holder died is taken over by the next acquirer.
+/// <para>
+/// A set across machines (<see cref="LockSetHandle.Home"/> set) has no words here: every operation goes to
+/// <see cref="RemoteLockWords"/> (UCX atomics on the home machine's words). That choice is one test of a readonly field
+/// after the index check, not an interface call, so the local path stays as it was.
+/// </para>
 /// </summary>
 internal sealed unsafe class LockSetPort : IDisposable
 {
@@ -18,7 +23,10 @@ internal sealed unsafe class LockSetPort : IDisposable
     private static readonly TimeSpan s_sleepSlice = TimeSpan.FromMilliseconds(50);
     private readonly DriverSession _session;
     private readonly LockWord* _words;
+    private readonly RemoteLockWords? _remote;
     private readonly long _me;
+    [ThreadStatic]
+    private static DriverException? t_failure;
     private int _disposed;
     private long _acquisitions;       // the counting thread's acquisitions: plain adds
     private long _sharedAcquisitions; // every other thread's: atomic adds
@@ -29,8 +37,9 @@ internal sealed unsafe class LockSetPort : IDisposable
     {
         _session = session;
         Handle = handle;
-        _words = session.Directory.LockWords(handle);
-        _me = session.Registration.LockOwner;
+        _remote = session.Directory.OpenRemoteLocks(session.Registration, handle);
+        _words = _remote is null ? session.Directory.LockWords(handle) : null;
+        _me = _remote?.Owner ?? session.Registration.LockOwner;
         session.Track(this);
     }
 
@@ -42,7 +51,18 @@ internal sealed unsafe class LockSetPort : IDisposable
     public long Acquisitions => Volatile.Read(ref _acquisitions) + Volatile.Read(ref _sharedAcquisitions);
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>
-    public long Waits => Volatile.Read(ref _waits);
+    public long Waits => Volatile.Read(ref _waits) + (_remote?.Waits ?? 0);
+
+    /// <summary>
+    /// The failure behind the last status this thread got from a set across machines that was not a lock status
+    /// (McError, Timeout: the home machine or the directory did not answer), once; null otherwise.
+    /// </summary>
+    public static DriverException? TakeFailure()
+    {
+        var failure = t_failure;
+        t_failure = null;
+        return failure;
+    }
 
     /// <summary>
     /// Takes lock <paramref name="index"/>, waiting as long as it takes: <see cref="DriverStatus.Success"/>, or
@@ -53,6 +73,11 @@ internal sealed unsafe class LockSetPort : IDisposable
         if ((uint)index >= (uint)Handle.Count)
         {
             return DriverStatus.BadLock;
+        }
+
+        if (_remote is not null)
+        {
+            return Remote(index, RemoteOperation.Acquire);
         }
 
         ref var word = ref Word(index);
@@ -86,6 +111,11 @@ internal sealed unsafe class LockSetPort : IDisposable
             return DriverStatus.BadLock;
         }
 
+        if (_remote is not null)
+        {
+            return Remote(index, RemoteOperation.TryAcquire);
+        }
+
         ref var word = ref Word(index);
         var owner = Volatile.Read(ref word.Owner);
         if (owner == _me)
@@ -114,6 +144,11 @@ internal sealed unsafe class LockSetPort : IDisposable
         if ((uint)index >= (uint)Handle.Count)
         {
             return DriverStatus.BadLock;
+        }
+
+        if (_remote is not null)
+        {
+            return Remote(index, RemoteOperation.Release);
         }
 
         ref var word = ref Word(index);
@@ -158,7 +193,28 @@ internal sealed unsafe class LockSetPort : IDisposable
     }
 
     /// <summary>Whether this process holds lock <paramref name="index"/>.</summary>
-    public bool Holds(int index) => (uint)index < (uint)Handle.Count && Volatile.Read(ref Word(index).Owner) == _me;
+    public bool Holds(int index)
+    {
+        if ((uint)index >= (uint)Handle.Count)
+        {
+            return false;
+        }
+
+        if (_remote is not null)
+        {
+            ThrowIfDisposed();
+            try
+            {
+                return _remote.Holds(index);
+            }
+            catch (DriverException)
+            {
+                return false; // the home machine does not answer: nothing there to release from here
+            }
+        }
+
+        return Volatile.Read(ref Word(index).Owner) == _me;
+    }
 
     /// <summary>Stops the port; its locks stay as they are until released or reclaimed.</summary>
     public void Dispose()
@@ -167,6 +223,7 @@ internal sealed unsafe class LockSetPort : IDisposable
         {
             DriverMetrics.Retire(this);
             _session.Untrack(this);
+            _remote?.Dispose();
         }
     }
 
@@ -226,12 +283,53 @@ internal sealed unsafe class LockSetPort : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref LockWord Word(int index)
     {
+        ThrowIfDisposed();
+        return ref _words[index];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfDisposed()
+    {
         if (Volatile.Read(ref _disposed) != 0)
         {
             ThrowDisposed();
         }
+    }
 
-        return ref _words[index];
+    /// <summary>An operation on a set across machines; a failure to reach its home is kept for <see cref="TakeFailure"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DriverStatus Remote(int index, RemoteOperation operation)
+    {
+        ThrowIfDisposed();
+        DriverStatus status;
+        try
+        {
+            status = operation switch
+            {
+                RemoteOperation.Acquire => _remote!.Acquire(index),
+                RemoteOperation.TryAcquire => _remote!.TryAcquire(index),
+                _ => _remote!.Release(index),
+            };
+        }
+        catch (DriverException e)
+        {
+            t_failure = e;
+            return e.Status;
+        }
+
+        if (status == DriverStatus.Success && operation != RemoteOperation.Release)
+        {
+            CountAcquisition();
+        }
+
+        return status;
+    }
+
+    private enum RemoteOperation
+    {
+        Acquire,
+        TryAcquire,
+        Release,
     }
 
     [DoesNotReturn]

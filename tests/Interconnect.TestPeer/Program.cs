@@ -174,6 +174,10 @@ internal static class Program
                 return "";
             case "count-under-lock":
                 return CountUnderLock(Int(w[1]), Int(w[2]), Int(w[3]));
+            case "lkcount":
+                return s_locks[Int(w[1])].Count.ToString(CultureInfo.InvariantCulture);
+            case "lock-rtt":
+                return LockRoundTrip(Int(w[1]), Int(w[2]));
             case "cpu-ms":
                 return ((long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
             case "on-signal":
@@ -367,6 +371,24 @@ internal static class Program
         }
 
         return rx.Read<ulong>(0).ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Acquire then release of lock 0, <paramref name="times"/> times: "p50 p99 mean" in µs.</summary>
+    private static string LockRoundTrip(int lockKey, int times)
+    {
+        var locks = s_locks[lockKey];
+        var samples = new double[times];
+        for (var i = 0; i < times; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            locks.Acquire(0);
+            locks.Release(0);
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+
+        Array.Sort(samples);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{samples[times / 2]:0.0} {samples[Math.Min(times - 1, times * 99 / 100)]:0.0} {samples.Average():0.0}");
     }
 
     private static string WaitSignals(int count, int timeoutMs)

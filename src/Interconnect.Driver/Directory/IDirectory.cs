@@ -93,6 +93,12 @@ internal interface IDirectory : IDisposable
     /// <summary>Whether the registration that a lock word names as owner is alive.</summary>
     bool IsLockOwnerAlive(long owner);
 
+    /// <summary>
+    /// The words of a lock set whose words are not in this machine's control file (a set across machines), reached
+    /// through UCX atomics; null for a set with local words (<see cref="LockWords"/>).
+    /// </summary>
+    RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet);
+
     // Signals, information and events.
 
     /// <summary>Delivers <paramref name="signal"/> to <paramref name="processId"/>, which must be registered on <paramref name="hostName"/>.</summary>

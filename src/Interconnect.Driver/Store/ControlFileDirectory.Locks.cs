@@ -21,23 +21,7 @@ internal sealed partial class ControlFileDirectory
     /// </summary>
     public LockSetHandle? AllocateLockSet(ProcessRegistration process, int key, int count, int permissions, bool create)
     {
-        if (key < 0)
-        {
-            throw new DriverException(DriverStatus.BadParameter, $"lock set key {key}: keys are 0 to {int.MaxValue}");
-        }
-
-        if (count is < 1 or > MaxLocksPerSet)
-        {
-            throw new DriverException(DriverStatus.BadParameter,
-                $"lock set key {key} with {count} locks: a set has 1 to {MaxLocksPerSet} locks");
-        }
-
-        if ((permissions & ~0b111) != 0 || permissions == 0)
-        {
-            throw new DriverException(DriverStatus.BadParameter,
-                $"lock set key {key}: give lock permissions User, Group and/or Other");
-        }
-
+        ValidateLockSet(key, count, permissions);
         using var scope = EnterRegistered(process);
         var existing = _cluster.FindLockSetByKey(key);
         if (existing >= 0)
@@ -48,11 +32,9 @@ internal sealed partial class ControlFileDirectory
             }
 
             ref var set = ref _cluster.Control.LockSet(existing);
-            if (!MayUseLockSet(process, ref set))
+            if (!MayUseLockSet(process, set.OwnerUid, set.OwnerGid, set.Permissions))
             {
-                throw new DriverException(DriverStatus.Permit,
-                    $"lock set key {key} (permissions {LockModeString(set.Permissions)}, owner uid {set.OwnerUid}) " +
-                    $"may not be used by uid {process.Credentials.Uid}");
+                throw LockSetNotPermitted(process, key, set.Permissions, set.OwnerUid);
             }
 
             if (_cluster.FindAttachment(process.Slot, AttachmentEntry.KindLockSet, existing, set.Id) >= 0)
@@ -109,6 +91,33 @@ internal sealed partial class ControlFileDirectory
         return LockSetHandleOf(slot);
     }
 
+    /// <summary>Checks a lock set's key, count and permissions as every directory does.</summary>
+    public static void ValidateLockSet(int key, int count, int permissions)
+    {
+        if (key < 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter, $"lock set key {key}: keys are 0 to {int.MaxValue}");
+        }
+
+        if (count is < 1 or > MaxLocksPerSet)
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                $"lock set key {key} with {count} locks: a set has 1 to {MaxLocksPerSet} locks");
+        }
+
+        if ((permissions & ~0b111) != 0 || permissions == 0)
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                $"lock set key {key}: give lock permissions User, Group and/or Other");
+        }
+    }
+
+    /// <summary>Permit: a process may not use a lock set.</summary>
+    public static DriverException LockSetNotPermitted(ProcessRegistration process, int key, int permissions, int ownerUid) =>
+        new(DriverStatus.Permit,
+            $"lock set key {key} (permissions {LockModeString(permissions)}, owner uid {ownerUid}) " +
+            $"may not be used by uid {process.Credentials.Uid}");
+
     /// <summary>Deallocates strictly: <see cref="DriverStatus.LockActive"/> while this process holds one of its locks.</summary>
     public void DeallocateLockSet(ProcessRegistration process, LockSetHandle handle)
     {
@@ -138,6 +147,9 @@ internal sealed partial class ControlFileDirectory
 
     public bool IsLockOwnerAlive(long owner) => _cluster.IsLockOwnerAlive(owner);
 
+    /// <summary>None: every lock set of a cluster on one machine has its words in the control file.</summary>
+    public RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet) => null;
+
     /// <summary>"user,group" for 0110.</summary>
     public static string LockModeString(int permissions)
     {
@@ -160,13 +172,13 @@ internal sealed partial class ControlFileDirectory
         return parts.Count == 0 ? "none" : string.Join(',', parts);
     }
 
-    private static bool MayUseLockSet(ProcessRegistration process, ref LockSetEntry set)
+    public static bool MayUseLockSet(ProcessRegistration process, int ownerUid, int ownerGid, int permissions)
     {
         // Lock permissions are one bit per class; expressed as rw bits they reuse the UNIX class choice.
-        var asMode = ((set.Permissions & LockUser) != 0 ? 0b110_000_000 : 0) |
-            ((set.Permissions & LockGroup) != 0 ? 0b000_110_000 : 0) |
-            ((set.Permissions & LockOther) != 0 ? 0b000_000_110 : 0);
-        return process.Credentials.MayAccess(set.OwnerUid, set.OwnerGid, asMode, Credentials.Read | Credentials.Write);
+        var asMode = ((permissions & LockUser) != 0 ? 0b110_000_000 : 0) |
+            ((permissions & LockGroup) != 0 ? 0b000_110_000 : 0) |
+            ((permissions & LockOther) != 0 ? 0b000_000_110 : 0);
+        return process.Credentials.MayAccess(ownerUid, ownerGid, asMode, Credentials.Read | Credentials.Write);
     }
 
     private LockSetHandle LockSetHandleOf(int slot)

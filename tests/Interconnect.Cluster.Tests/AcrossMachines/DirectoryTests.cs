@@ -107,12 +107,10 @@ public sealed class DirectoryTests
 
     /// <summary>What is not built across machines yet is refused clearly, never silently machine-local.</summary>
     [Test]
-    public void ShouldRefuseLockSetsAndCoherentRegionsAcrossMachinesForNow()
+    public void ShouldRefuseCoherentRegionsAcrossMachinesForNow()
     {
         using var imc = ImcMachines.Start(2);
         var peer = imc.Peer(imc[0], "nl");
-        var locks = peer.Ask("lkalloc 71 4");
-        Assert.That(locks.Status, Is.EqualTo("NotSupported"), locks.Text);
         var coherent = peer.Ask("alloc 72 4096 600 1");
         Assert.That(coherent.Status, Is.EqualTo("NotSupported"), coherent.Text);
     }

@@ -17,7 +17,13 @@ public sealed class ImcMachines : IDisposable
     private readonly List<PeerProcess> _peers = [];
     private readonly Dictionary<string, Agent> _agents = [];
 
-    private ImcMachines(SimulatedCluster cluster) => Cluster = cluster;
+    private readonly string _progress;
+
+    private ImcMachines(SimulatedCluster cluster, string progress)
+    {
+        Cluster = cluster;
+        _progress = progress;
+    }
 
     public SimulatedCluster Cluster { get; }
 
@@ -25,11 +31,16 @@ public sealed class ImcMachines : IDisposable
 
     public static string ImcdPath => Path.Combine(AppContext.BaseDirectory, "imcd.dll");
 
-    /// <summary>Makes <paramref name="machines"/> machines with an imcd each, or skips the test saying why it cannot.</summary>
-    public static ImcMachines Start(int machines)
+    /// <summary>
+    /// Makes <paramref name="machines"/> machines with an imcd each, or skips the test saying why it cannot.
+    /// <paramref name="progress"/> is imcd's <c>--progress</c>: "wait" (the tests' default: it sleeps between events)
+    /// or "spin" (imcd's own default). Agents spinning on every machine would share this box's two cores with the
+    /// test's peers and turn every delivery into a wait for a time slice.
+    /// </summary>
+    public static ImcMachines Start(int machines, string progress = "wait")
     {
         var cluster = SimulatedMachines.Create(machines);
-        var imc = new ImcMachines(cluster);
+        var imc = new ImcMachines(cluster, progress);
         try
         {
             foreach (var machine in cluster.Machines)
@@ -57,14 +68,12 @@ public sealed class ImcMachines : IDisposable
     };
 
     /// <summary>
-    /// Starts imcd on <paramref name="machine"/> and waits for its "imcd: ready" line. Its UCX progress sleeps between
-    /// events (--progress wait): agents spinning on every machine would share this box's two cores with the peers and
-    /// turn every delivery into a wait for a time slice.
+    /// Starts imcd on <paramref name="machine"/> with this cluster's progress mode and waits for its "imcd: ready" line.
     /// </summary>
     public void StartAgent(SimulatedMachine machine, int leaseSeconds = 3)
     {
         var process = machine.Start("dotnet",
-            [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--progress", "wait"],
+            [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--progress", _progress],
             Environment());
         var agent = new Agent(process);
         _agents[machine.Name] = agent;

@@ -16,7 +16,8 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// machine's agent has applied it, so every write issued after it reaches the new receiver.
 /// <para>
 /// Built so far across machines: hosts, keyed regions (not coherent), receive attaches, broadcast, point-to-point and
-/// loopback writes. Lock sets, coherent regions, drops, signals and rail events across machines are refused with
+/// loopback writes, lock sets (UCX atomics on words in their home machine's lock arena: EtcdDirectory.Locks.cs).
+/// Coherent regions, drops, signals and rail events across machines are refused with
 /// <see cref="DriverStatus.NotSupported"/> or stay this machine's (error counts, rails), as the messages say.
 /// </para>
 /// </summary>
@@ -183,7 +184,11 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public ProcessRegistration Register(string hostName) => _local.Register(hostName);
 
-    public void Unregister(ProcessRegistration process) => _local.Unregister(process); // imcd withdraws what it held
+    public void Unregister(ProcessRegistration process)
+    {
+        WithdrawOwner(process); // waiters take over the locks it still holds
+        _local.Unregister(process); // imcd withdraws what it held
+    }
 
     // Regions.
 

@@ -22,6 +22,11 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// railacks/{machine}             revision        lease: the machine's; it applied the rails as of that revision
 /// raises/{rail}/{origin}         count           no lease; errors raised on machine {origin} (drops it made)
 /// raiseacks/{rail}/{origin}/{m}  count           lease: machine {m}'s; it raised its count as often
+/// arenas/{machine}               ArenaRecord     lease: the machine's; its lock arena, registered for UCX atomics
+/// arenamap/{machine}             ArenaMapRecord  no lease; which words of the machine's lock arena are reserved
+/// locksets/{key}                 LockSetRecord   no lease; a lock set: its home machine and its words there
+/// lockusers/{key}/{owner}        machine         lease: the user's machine's; a process that allocated the set
+/// owners/{owner}                 OwnerRecord     lease: the owner's machine's; a live process that may hold locks
 /// </code>
 /// </summary>
 internal static class EtcdKeys
@@ -61,6 +66,20 @@ internal static class EtcdKeys
     public static string SignalsTo(string machine) => $"signals/{machine}/";
 
     public static string Signaled(string id) => $"signaled/{id}";
+    public static string Arena(string machine) => $"arenas/{machine}";
+
+    public static string ArenaMap(string machine) => $"arenamap/{machine}";
+
+    public static string LockSet(int key) => $"locksets/{Num(key)}";
+
+    public static string LockUser(int key, long owner) => $"lockusers/{Num(key)}/{Owner(owner)}";
+
+    public static string LockUsersOf(int key) => $"lockusers/{Num(key)}/";
+
+    public static string LockOwner(long owner) => $"owners/{Owner(owner)}";
+
+    /// <summary>An owner value as it appears in keys: 16 hex digits.</summary>
+    public static string Owner(long owner) => owner.ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>Splits <c>prefix/{key}/{host}[/...]</c> into its key and host.</summary>
     public static bool TryParseKeyHost(string relative, out int key, out string host)
@@ -97,9 +116,31 @@ internal sealed record SignalRecord(string Host, int Pid, int Signal);
 /// <summary>What became of a Kill: the status, and its message when it failed.</summary>
 internal sealed record SignalResult(int Status, string Message);
 
+/// <summary>A machine's lock arena as its imcd registered it: <see cref="Words"/> 8-byte words from <see cref="Address"/>.</summary>
+internal sealed record ArenaRecord(ulong Address, string RemoteKey, int Words);
+
+/// <summary>Words [<see cref="First"/>, First + <see cref="Count"/>) of an arena, reserved for lock set <see cref="Key"/>.</summary>
+internal sealed record ArenaRange(int First, int Count, int Key, long AtUnixMs);
+
+/// <summary>The reserved ranges of one machine's lock arena.</summary>
+internal sealed record ArenaMapRecord(ArenaRange[] Ranges);
+
+/// <summary>
+/// A lock set across machines: its words are <see cref="Count"/> 8-byte words from word <see cref="First"/> of the
+/// lock arena of <see cref="Home"/>; <see cref="Id"/> tells this set from an earlier one of the same key.
+/// </summary>
+internal sealed record LockSetRecord(long Id, int Count, int Permissions, int Uid, int Gid, string Home, int First);
+
+/// <summary>A process that may hold locks: on <see cref="Machine"/>, registration slot and incarnation there, pid.</summary>
+internal sealed record OwnerRecord(string Machine, string Host, int Slot, int Incarnation, int Pid);
+
 [JsonSerializable(typeof(SignalRecord))]
 [JsonSerializable(typeof(SignalResult))]
 [JsonSerializable(typeof(MachineRecord))]
+[JsonSerializable(typeof(ArenaRecord))]
+[JsonSerializable(typeof(ArenaMapRecord))]
+[JsonSerializable(typeof(LockSetRecord))]
+[JsonSerializable(typeof(OwnerRecord))]
 [JsonSerializable(typeof(HostRecord))]
 [JsonSerializable(typeof(RegionRecord))]
 [JsonSerializable(typeof(ReceiverRecord))]

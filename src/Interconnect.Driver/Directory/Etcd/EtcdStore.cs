@@ -97,6 +97,36 @@ internal sealed class EtcdStore : IDisposable
         return Call(() => _client.Transaction(request, deadline: Deadline()), "change", key).Succeeded;
     }
 
+    /// <summary>
+    /// One transaction: if every key of <paramref name="unchanged"/> was last changed at its revision (0: does not
+    /// exist), makes every put (bound to its lease, 0: none) and deletes every key of <paramref name="deletes"/>; false
+    /// when one of them changed, and then nothing was done.
+    /// </summary>
+    public bool Commit(IEnumerable<(string Key, long ModRevision)> unchanged, IEnumerable<(string Key, string Value, long Lease)> puts,
+        IEnumerable<string>? deletes = null)
+    {
+        var request = new TxnRequest();
+        var first = "";
+        foreach (var (key, modRevision) in unchanged)
+        {
+            request.Compare.Add(Unchanged(key, modRevision));
+            first = first.Length == 0 ? key : first;
+        }
+
+        foreach (var (key, value, lease) in puts)
+        {
+            request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+            first = first.Length == 0 ? key : first;
+        }
+
+        foreach (var key in deletes ?? [])
+        {
+            request.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = Bytes(key) } });
+        }
+
+        return Call(() => _client.Transaction(request, deadline: Deadline()), "change", first).Succeeded;
+    }
+
     /// <summary>Deletes <paramref name="key"/> if it was last changed at <paramref name="modRevision"/>.</summary>
     public bool CompareAndDelete(string key, long modRevision)
     {

@@ -165,6 +165,7 @@ internal sealed partial class MachineAgent : IDisposable
         _stop.Cancel();
         _worker.Signal();
         _progressThread?.Join(TimeSpan.FromSeconds(5));
+        DisposeLocks();
         foreach (var memory in _registered.Values.Concat(_retiring.Select(r => r.Memory)))
         {
             memory.Dispose();
@@ -240,6 +241,9 @@ internal sealed partial class MachineAgent : IDisposable
 
     /// <summary>Lock sets homed on this machine: their words, and owners that died.</summary>
     partial void PassLocks();
+
+    /// <summary>Releases what <see cref="PassLocks"/> made, once the progress thread has stopped.</summary>
+    partial void DisposeLocks();
 
     /// <summary>Registers each receive memory that a local host attached, and withdraws those that went.</summary>
     private void PublishReceivers()

@@ -26,17 +26,94 @@ internal sealed class UcxPeers
     {
         lock (_endpoints)
         {
-            var id = Convert.ToBase64String(memory.Worker);
-            if (!_endpoints.TryGetValue(id, out var endpoint) || endpoint.IsBroken)
-            {
-                endpoint?.Dispose();
-                endpoint = _worker.Connect(memory.Worker, $"machine '{memory.Machine}'");
-                _endpoints[id] = endpoint;
-            }
-
+            var endpoint = Endpoint(memory.Worker, memory.Machine);
             return new UcxTarget(endpoint, endpoint.UnpackKey(memory.RemoteKey), memory.Address, memory.Length);
         }
     }
+
+    /// <summary>Opens 8-byte words in memory that <paramref name="machine"/>'s agent registered (a lock arena).</summary>
+    public UcxWords OpenWords(string machine, byte[] worker, ulong address, byte[] packedKey, int words)
+    {
+        lock (_endpoints)
+        {
+            var endpoint = Endpoint(worker, machine);
+            return new UcxWords(endpoint, endpoint.UnpackKey(packedKey), address, words);
+        }
+    }
+
+    /// <summary>
+    /// Returns once every put this process issued so far has landed in its remote memory: each endpoint is flushed
+    /// (one that has nothing outstanding completes at once).
+    /// </summary>
+    public void FlushAll()
+    {
+        UcxEndpoint[] endpoints;
+        lock (_endpoints)
+        {
+            endpoints = [.. _endpoints.Values];
+        }
+
+        foreach (var endpoint in endpoints)
+        {
+            if (!endpoint.IsBroken)
+            {
+                endpoint.Flush(); // a broken one lost its puts anyway: the receivers' error counts say so
+            }
+        }
+    }
+
+    /// <summary>Whether any endpoint was opened: a process that never reached another machine has nothing to flush.</summary>
+    public static bool Started => s_shared.IsValueCreated;
+
+    /// <summary>The endpoint to a machine's agent, made again when broken. Under the lock.</summary>
+    private UcxEndpoint Endpoint(byte[] worker, string machine)
+    {
+        var id = Convert.ToBase64String(worker);
+        if (!_endpoints.TryGetValue(id, out var endpoint) || endpoint.IsBroken)
+        {
+            endpoint?.Dispose();
+            endpoint = _worker.Connect(worker, $"machine '{machine}'");
+            _endpoints[id] = endpoint;
+        }
+
+        return endpoint;
+    }
+}
+
+/// <summary>
+/// 8-byte words in another machine's registered memory (a lock arena), changed only by UCX atomics, so that every
+/// process, on that machine too, shares one atomicity domain: the target's UCX.
+/// </summary>
+internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong address, int words) : IDisposable
+{
+    /// <summary>True once the endpoint broke (the home machine's agent failed or a call timed out): open the words again.</summary>
+    public bool IsBroken => endpoint.IsBroken;
+
+    /// <summary>Replaces word <paramref name="index"/> by <paramref name="desired"/> if it holds <paramref name="expected"/>; returns what it held.</summary>
+    public long CompareAndSwap(int index, long expected, long desired) =>
+        (long)endpoint.CompareAndSwap64(At(index), key, (ulong)expected, (ulong)desired);
+
+    /// <summary>Reads words from <paramref name="index"/> into <paramref name="destination"/> (each word whole).</summary>
+    public void Read(int index, Span<long> destination)
+    {
+        _ = At(index + destination.Length - 1);
+        endpoint.Get(System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination), At(index), key);
+    }
+
+    /// <summary>Writes words from <paramref name="index"/> and returns once they have landed.</summary>
+    public void Write(int index, ReadOnlySpan<long> source)
+    {
+        _ = At(index + source.Length - 1);
+        endpoint.Put(System.Runtime.InteropServices.MemoryMarshal.AsBytes(source), At(index), key);
+        endpoint.Flush();
+    }
+
+    public void Dispose() => key.Dispose();
+
+    private ulong At(int index) =>
+        (uint)index < (uint)words
+            ? address + ((ulong)index * sizeof(long))
+            : throw new ArgumentOutOfRangeException(nameof(index), $"word {index} is outside the {words} words of the arena");
 }
 
 /// <summary>

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Interconnect.Driver.Fabric.Ucx;
+
+namespace Interconnect.Driver;
+
+/// <summary>
+/// The locks of a lock set across machines: 8-byte words in the lock arena of the set's home machine, each changed
+/// only by a UCX compare-and-swap, also from processes on the home machine, so every process shares one atomicity
+/// domain. A waiter retries with a growing pause (there is no futex across machines) and, every
+/// <see cref="s_livenessEvery"/>, asks whether the holder is still registered: a holder that died is taken over with a
+/// compare-and-swap from its value, as <see cref="LockSetPort"/> does on one machine.
+/// <para>
+/// A release first flushes every put this process issued (<see cref="UcxPeers.FlushAll"/>), so what was written under
+/// the lock has landed in every receiver's memory before the next holder can take the lock and read it.
+/// </para>
+/// </summary>
+internal sealed class RemoteLockWords : IDisposable
+{
+    private static readonly TimeSpan s_livenessEvery = TimeSpan.FromMilliseconds(100);
+    private readonly Func<UcxWords> _open;
+    private readonly Func<long, bool> _isOwnerAlive;
+    private readonly int _first;
+    private readonly long _me;
+    private readonly Lock _lock = new();
+    private UcxWords? _words;
+    private long _waits;
+
+    /// <param name="open">Opens the home arena's words (again, once the endpoint broke).</param>
+    /// <param name="isOwnerAlive">Whether the process named by an owner value is still registered somewhere.</param>
+    /// <param name="first">The set's first word in the arena.</param>
+    /// <param name="me">This process's owner value, unique in the cluster and never 0.</param>
+    public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me)
+    {
+        _open = open;
+        _isOwnerAlive = isOwnerAlive;
+        _first = first;
+        _me = me;
+    }
+
+    /// <summary>Acquisitions that found the lock held and waited.</summary>
+    public long Waits => Volatile.Read(ref _waits);
+
+    /// <summary>This process's owner value.</summary>
+    public long Owner => _me;
+
+    public DriverStatus Acquire(int index)
+    {
+        var old = Swap(index, 0, _me);
+        if (old == 0)
+        {
+            return DriverStatus.Success;
+        }
+
+        if (old == _me)
+        {
+            return DriverStatus.LockPrior;
+        }
+
+        Interlocked.Increment(ref _waits);
+        var lastLivenessCheck = Stopwatch.GetTimestamp();
+        for (var attempt = 0; ; attempt++)
+        {
+            Pause(attempt);
+            old = Swap(index, 0, _me);
+            if (old == 0)
+            {
+                return DriverStatus.Success;
+            }
+
+            if (Stopwatch.GetElapsedTime(lastLivenessCheck) >= s_livenessEvery)
+            {
+                lastLivenessCheck = Stopwatch.GetTimestamp();
+                if (!_isOwnerAlive(old) && Swap(index, old, _me) == old)
+                {
+                    return DriverStatus.Success; // the holder died: the lock passes to us
+                }
+            }
+        }
+    }
+
+    public DriverStatus TryAcquire(int index)
+    {
+        var old = Swap(index, 0, _me);
+        if (old == 0)
+        {
+            return DriverStatus.Success;
+        }
+
+        if (old == _me)
+        {
+            return DriverStatus.LockPrior;
+        }
+
+        return !_isOwnerAlive(old) && Swap(index, old, _me) == old ? DriverStatus.Success : DriverStatus.NoLockGot;
+    }
+
+    public DriverStatus Release(int index)
+    {
+        if (UcxPeers.Started)
+        {
+            UcxPeers.Shared.FlushAll(); // what was written under the lock lands before the lock reads free
+        }
+
+        return Swap(index, _me, 0) == _me ? DriverStatus.Success : DriverStatus.LockNotHeld;
+    }
+
+    /// <summary>Whether this process holds lock <paramref name="index"/> (one read of the word).</summary>
+    public bool Holds(int index)
+    {
+        Span<long> word = stackalloc long[1];
+        Words().Read(_first + index, word);
+        return word[0] == _me;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _words?.Dispose();
+            _words = null;
+        }
+    }
+
+    private long Swap(int index, long expected, long desired) => Words().CompareAndSwap(_first + index, expected, desired);
+
+    private UcxWords Words()
+    {
+        var words = Volatile.Read(ref _words);
+        if (words is not null && !words.IsBroken)
+        {
+            return words;
+        }
+
+        lock (_lock)
+        {
+            if (_words is null || _words.IsBroken)
+            {
+                _words?.Dispose();
+                _words = _open();
+            }
+
+            return _words;
+        }
+    }
+
+    /// <summary>
+    /// A waiter's pause between attempts: a few yields, then sleeps growing to 2 ms. Every attempt is a round trip
+    /// that the home machine's agent serves, so waiters must not flood it while the holder tries to release.
+    /// </summary>
+    private static void Pause(int attempt)
+    {
+        if (attempt < 4)
+        {
+            Thread.Yield();
+        }
+        else
+        {
+            Thread.Sleep(attempt < 8 ? 0 : attempt < 16 ? 1 : 2);
+        }
+    }
+}
