@@ -27,6 +27,13 @@ internal static class MarkdownReport
         }
 
         o.WriteLine();
+        if (options.Machines)
+        {
+            MachinesReport.Write(o, runs, aggregates);
+            Notes(o, runs, failures);
+            return;
+        }
+
         PingPong(o, aggregates);
         Broadcast(o, aggregates);
         CacheLine(o, aggregates);
@@ -164,7 +171,7 @@ internal static class MarkdownReport
         o.WriteLine();
     }
 
-    private static void Notes(TextWriter o, IReadOnlyList<ScenarioRun> runs, IReadOnlyList<string> failures)
+    internal static void Notes(TextWriter o, IReadOnlyList<ScenarioRun> runs, IReadOnlyList<string> failures)
     {
         o.WriteLine("## Per-round notes");
         o.WriteLine();
