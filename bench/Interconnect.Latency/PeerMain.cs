@@ -52,6 +52,8 @@ internal static class PeerMain
                 MachinesPeers.Ping => MachinesPeers.RunPing(values),
                 MachinesPeers.Echo => MachinesPeers.RunEcho(values),
                 MachinesPeers.Attach => MachinesPeers.RunAttach(values),
+                RawUcxPeers.Ping => RawUcxPeers.Run(values, ping: true),
+                RawUcxPeers.Echo => RawUcxPeers.Run(values, ping: false),
                 _ => throw new ArgumentException($"unknown peer role {role}"),
             };
             Console.WriteLine($"jit {jit}");

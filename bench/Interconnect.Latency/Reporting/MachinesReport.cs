@@ -57,6 +57,13 @@ internal static class MachinesReport
         }
 
         o.WriteLine();
+        foreach (var row in aggregates.Where(a => a.Group == MachinesScenario.WriteGroup).OrderBy(a => a.Transport, StringComparer.Ordinal))
+        {
+            o.WriteLine($"{row.Transport}: the writer's own time in one 8-byte write to a host on the other machine (the call, not its delivery): " +
+                $"p50 {Format.Ns(row.Median.P50)} ns, p99 {Format.Ns(row.Median.P99)} ns.");
+            o.WriteLine();
+        }
+
         o.WriteLine("## Across machines: 64 KiB streaming bandwidth, machine 1 → machine 2, GB/s (10^9 B/s)");
         o.WriteLine();
         o.WriteLine("| transport | GB/s (median of rounds) | rounds | × ucp_put_bw |");

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime;
 using Interconnect.Imc;
 using Interconnect.Latency.Protocol;
+using Interconnect.Latency.Reporting;
 using Interconnect.Latency.Transports;
 
 namespace Interconnect.Latency.Scenarios;
@@ -56,6 +57,21 @@ internal static class MachinesPeers
         using var ringTx = ring.AttachTransmit();
         PeerMain.Ready();
         Expect("go");
+
+        // The writer's own cost of one 8-byte write to a host on the other machine (the payload word only: the echo
+        // side waits for a flag, so these land unseen), before the ping-pong.
+        var writes = new long[Math.Min(samples.Length, 5000)];
+        for (var i = 0; i < writes.Length * 2; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            pingTx.Write(0, (ulong)i);
+            writes[i % writes.Length] = Stopwatch.GetTimestamp() - start;
+        }
+
+        foreach (var (value, count) in Ticks.ToHistogram(writes, writes.Length).Buckets())
+        {
+            Console.WriteLine(FormattableString.Invariant($"write 8 {value} {count}"));
+        }
 
         var payload = new byte[PingPongProtocol.MessageArea];
         payload.AsSpan().Fill(PingPongProtocol.PayloadByte);

@@ -25,6 +25,8 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
     public const string AllocAttachFirst = "alloc+attach, first (creates the key)";
     public const string AllocAttachLater = "alloc+attach, later (key exists)";
     public const string ImcdCpu = "imcd CPU";
+    public const string WriteGroup = "machines write";
+    public const string RawUcx = "raw UCX put through UcxEndpoint (.NET, no imcd)";
 
     private const string ClusterName = "xbench";
     private const string ImcRoot = "/dev/shm/imc";
@@ -63,6 +65,10 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             notes.Add(Format.Invariant(
                 $"`{bandwidth.Command}`: {bandwidth.BandwidthOverallMiBs:0.00} MB/s (2^20 B) = {bandwidth.OverallGBs:0.000} GB/s, overhead p50 {bandwidth.P50Us:0.000} µs"));
 
+            // The profile: the same put ping-pong in .NET through the driver's UcxEndpoint, each side progressing itself.
+            var raw = RawPingPong(m1, m2, options.MachinesLatencyIterations, processes);
+            measurements.Add(new Measurement(PingPongGroup, RawUcx, 8, Groups.OneWay, raw, 0.5));
+
             // (2) imcd on both machines, then the Imc ping-pong and stream between a host on each.
             var agents = new List<MachineProcess> { StartImcd(m1, processes), StartImcd(m2, processes) };
             var ping = StartPeer(m1, "alpha", MachinesPeers.Ping, 0, processes,
@@ -80,6 +86,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             var load = RunInfo.LoadAverage();
             ping.Send("go");
             var histogram = new Histogram();
+            var writeCost = new Histogram();
             var streams = new List<double>();
             string? line;
             while ((line = ping.ReadLine(TimeSpan.FromMinutes(3))) is not null)
@@ -89,6 +96,9 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
                 {
                     case "bucket":
                         histogram.Record(Long(fields[2]), Long(fields[3]));
+                        break;
+                    case "write":
+                        writeCost.Record(Long(fields[2]), Long(fields[3]));
                         break;
                     case "warmup":
                         notes.Add($"ping-pong warm-up {fields[1]} ms; methods compiled while measuring: ping side {fields[2]}");
@@ -113,6 +123,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             figures.Add(new Figure(StreamGroup, ImcdCpu, 1, "m1", cpu[0] * 100, "% of a core"));
             figures.Add(new Figure(StreamGroup, ImcdCpu, 2, "m2", cpu[1] * 100, "% of a core"));
             measurements.Add(new Measurement(PingPongGroup, Transport, 8, Groups.OneWay, histogram, 0.5));
+            measurements.Add(new Measurement(WriteGroup, Transport, 8, Groups.Write, writeCost, 1));
             if (streams.Count > 0)
             {
                 var median = streams.Order().ElementAt(streams.Count / 2);
@@ -172,6 +183,32 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
         }
 
         return new ScenarioRun(Name, round.Round, measurements, notes, figures);
+    }
+
+    /// <summary>The raw UCX put ping-pong (<see cref="RawUcxPeers"/>) between a process on each machine.</summary>
+    private static Histogram RawPingPong(SimulatedMachine m1, SimulatedMachine m2, int samples, List<MachineProcess> processes)
+    {
+        var ping = StartPeer(m1, "raw", RawUcxPeers.Ping, 0, processes, "--samples", samples.ToString(CultureInfo.InvariantCulture));
+        var echo = StartPeer(m2, "raw", RawUcxPeers.Echo, 1, processes);
+        var pingMe = ping.WaitFor("me ", s_ready);
+        var echoMe = echo.WaitFor("me ", s_ready);
+        echo.Send("peer" + pingMe[2..]);
+        ping.Send("peer" + echoMe[2..]);
+        echo.WaitFor("ready", s_ready);
+        var histogram = new Histogram();
+        string? line;
+        while ((line = ping.ReadLine(TimeSpan.FromMinutes(3))) is not null)
+        {
+            var fields = line.Split(' ');
+            if (fields[0] == "bucket")
+            {
+                histogram.Record(Long(fields[2]), Long(fields[3]));
+            }
+        }
+
+        ping.WaitExit(TimeSpan.FromSeconds(30));
+        echo.WaitExit(TimeSpan.FromSeconds(30));
+        return histogram;
     }
 
     private static int NextPort() => Interlocked.Increment(ref s_port);
