@@ -115,8 +115,9 @@ internal static class MachinesReport
         var perftestP50 = Find(figures, MachinesScenario.PingPongGroup, MachinesScenario.Perftest, "p50")?.Median;
         var perftestBandwidth = Find(figures, MachinesScenario.StreamGroup, MachinesScenario.Perftest, MachinesScenario.Bandwidth)?.Median;
         var results = new List<TargetResult>();
+        // The targets are the product's: the raw UCX row is a profile, not a transport a user has.
         foreach (var transport in aggregates.Where(a => a.Group is MachinesScenario.PingPongGroup or MachinesScenario.DirectoryGroup)
-            .Select(a => a.Transport).Distinct().Order(StringComparer.Ordinal))
+            .Select(a => a.Transport).Where(t => t != MachinesScenario.RawUcx).Distinct().Order(StringComparer.Ordinal))
         {
             var latency = aggregates.FirstOrDefault(a => a.Group == MachinesScenario.PingPongGroup && a.Transport == transport);
             if (latency is not null && perftestP50 is { } lat)
