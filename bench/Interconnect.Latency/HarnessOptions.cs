@@ -22,6 +22,13 @@ internal sealed class HarnessOptions
           --max-samples N     most samples per size per round
           --only a,b          only the scenarios whose name contains one of these words (e.g. imc,floor)
           --json PATH         where the JSON report goes (default: artifacts/latency/latency-<time>.json)
+          --machines          instead: across machines (needs root): 2-3 simulated machines with an imcd each; Imc
+                              8 B ping-pong and 64 KiB stream beside ucx_perftest ucp_put_lat / ucp_put_bw, and
+                              allocate + receive attach on 3 machines (default 2 rounds; about a minute a round)
+          --progress MODES    with --machines: imcd's --progress, spin, wait or spin,wait (default spin,wait)
+          --iterations N      with --machines: ping-pong samples and ucp_put_lat iterations (default 20000)
+          --chunks N          with --machines: 64 KiB chunks per stream and ucp_put_bw iterations (default 2000)
+          --keys N            with --machines: keys allocated and attached by each of the 3 hosts (default 50)
           -h, --help          this text
         """;
 
@@ -42,6 +49,17 @@ internal sealed class HarnessOptions
 
     public string? JsonPath { get; private set; }
 
+    /// <summary>The across-machines scenarios instead of the one-machine ones (issue 12).</summary>
+    public bool Machines { get; private set; }
+
+    public IReadOnlyList<string> Progress { get; private set; } = ["spin", "wait"];
+
+    public int MachinesLatencyIterations { get; private set; } = 20_000;
+
+    public int MachinesBandwidthIterations { get; private set; } = 2_000;
+
+    public int MachinesKeys { get; private set; } = 50;
+
     public bool Help { get; private set; }
 
     public string CommandLine { get; private set; } = "";
@@ -60,6 +78,12 @@ internal sealed class HarnessOptions
             options.Rounds = 3;
             options.PerParameter = TimeSpan.FromMilliseconds(150);
             options.MaxSamples = 500_000;
+        }
+
+        if (args.Contains("--machines"))
+        {
+            options.Machines = true;
+            options.Rounds = 2;
         }
 
         for (var i = 0; i < args.Length; i++)
@@ -86,6 +110,25 @@ internal sealed class HarnessOptions
                     break;
                 case "--json":
                     options.JsonPath = Value();
+                    break;
+                case "--machines":
+                    break;
+                case "--progress":
+                    options.Progress = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (options.Progress.Count == 0 || options.Progress.Any(p => p is not ("spin" or "wait")))
+                    {
+                        throw new ArgumentException("--progress takes spin, wait or spin,wait");
+                    }
+
+                    break;
+                case "--iterations":
+                    options.MachinesLatencyIterations = Positive(Value(), "--iterations");
+                    break;
+                case "--chunks":
+                    options.MachinesBandwidthIterations = Positive(Value(), "--chunks");
+                    break;
+                case "--keys":
+                    options.MachinesKeys = Positive(Value(), "--keys");
                     break;
                 case "-h" or "--help":
                     options.Help = true;

@@ -49,6 +49,11 @@ internal static class PeerMain
                 PipeEcho => RunPipeEcho(values),
                 ImcLockHandOff => ImcLockHandOffScenario.RunPeer(values["--root"], values["--cluster"]),
                 ImcKill => ImcKillScenario.RunPeer(values["--root"], values["--cluster"]),
+                MachinesPeers.Ping => MachinesPeers.RunPing(values),
+                MachinesPeers.Echo => MachinesPeers.RunEcho(values),
+                MachinesPeers.Attach => MachinesPeers.RunAttach(values),
+                RawUcxPeers.Ping => RawUcxPeers.Run(values, ping: true),
+                RawUcxPeers.Echo => RawUcxPeers.Run(values, ping: false),
                 _ => throw new ArgumentException($"unknown peer role {role}"),
             };
             Console.WriteLine($"jit {jit}");

@@ -85,8 +85,25 @@ internal static class JsonReport
 
         json.WriteEndArray();
 
+        json.WriteStartArray("figures");
+        foreach (var figure in MachinesReport.Figures(runs))
+        {
+            json.WriteStartObject();
+            json.WriteString("group", figure.Group);
+            json.WriteString("transport", figure.Transport);
+            json.WriteNumber("parameter", figure.Parameter);
+            json.WriteString("metric", figure.Metric);
+            json.WriteString("unit", figure.Unit);
+            json.WriteNumber("median", figure.Median);
+            json.WriteStartArray("rounds");
+            figure.Rounds.ToList().ForEach(json.WriteNumberValue);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
         json.WriteStartArray("targets");
-        foreach (var target in Targets.Evaluate(aggregates))
+        foreach (var target in options.Machines ? MachinesReport.Targets(runs, aggregates) : Targets.Evaluate(aggregates))
         {
             json.WriteStartObject();
             json.WriteString("target", target.Target);

@@ -15,6 +15,19 @@ internal static class MarkdownReport
         o.WriteLine($"- command: `{info.CommandLine}`");
         o.WriteLine($"- machine: {info.Cpu}, {info.ProcessorCount} CPUs, Linux {info.Kernel}; load average before: {info.LoadBefore}, after: {info.LoadAfter}");
         o.WriteLine($"- runtime: {info.Framework}; " + string.Join("; ", info.RuntimeSettings.Select(s => $"{s.Name}={s.Value}")));
+        if (options.Machines)
+        {
+            var modes = string.Join(", ", options.Progress);
+            o.WriteLine(Format.Invariant(
+                $"- plan: {options.Rounds} rounds of each imcd --progress mode ({modes}), each on a fresh cluster of simulated machines (UCX_TLS=tcp); per round ucx_perftest -n {options.MachinesLatencyIterations} (ucp_put_lat 8 B) and -n {options.MachinesBandwidthIterations} (ucp_put_bw 64 KiB), raw UCX and Imc ping-pong {options.MachinesLatencyIterations:#,0} round trips or 20 s after a warm-up of at least {options.Warmup.TotalMilliseconds:0} ms, 3 Imc streams of {options.MachinesBandwidthIterations} × 64 KiB after a warm-up stream, {options.MachinesKeys} keys × 3 hosts allocated and attached after 5 warm-up keys"));
+            o.WriteLine("- pinned: the ping side (machine 1) to CPU 0, the echo side (machine 2) to CPU 1, ucx_perftest's client and server alike (-c 0, -c 1); imcd is not pinned");
+            o.WriteLine("- figures: median over rounds of each round's figure; ns unless marked; \"p50 range\" is the lowest and highest round p50");
+            o.WriteLine();
+            MachinesReport.Write(o, runs, aggregates);
+            Notes(o, runs, failures);
+            return;
+        }
+
         o.WriteLine(Format.Invariant(
             $"- plan: {options.Rounds} interleaved rounds (scenario order rotates each round); per size and round {options.PerParameter.TotalMilliseconds:0} ms or {options.MaxSamples:#,0} samples; .NET warm-up at least {options.Warmup.TotalMilliseconds:0} ms and until a {MeasurePlanPass()} ms pass compiles no method (at most {options.Plan.MaxWarmup.TotalMilliseconds:0} ms); C floor warm-up {options.FloorWarmup.TotalMilliseconds:0} ms"));
         o.WriteLine("- hot threads pinned: the measuring thread to CPU 0, the peer's to CPU 1 (sched_setaffinity); other runtime threads are not pinned");
@@ -27,6 +40,13 @@ internal static class MarkdownReport
         }
 
         o.WriteLine();
+        if (options.Machines)
+        {
+            MachinesReport.Write(o, runs, aggregates);
+            Notes(o, runs, failures);
+            return;
+        }
+
         PingPong(o, aggregates);
         Broadcast(o, aggregates);
         CacheLine(o, aggregates);
@@ -164,7 +184,7 @@ internal static class MarkdownReport
         o.WriteLine();
     }
 
-    private static void Notes(TextWriter o, IReadOnlyList<ScenarioRun> runs, IReadOnlyList<string> failures)
+    internal static void Notes(TextWriter o, IReadOnlyList<ScenarioRun> runs, IReadOnlyList<string> failures)
     {
         o.WriteLine("## Per-round notes");
         o.WriteLine();

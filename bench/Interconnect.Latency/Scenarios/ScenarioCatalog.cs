@@ -18,6 +18,10 @@ internal static class ScenarioCatalog
         new ImcKillScenario(),
     ];
 
+    /// <summary>With --machines: the across-machines scenario once per imcd progress mode.</summary>
+    public static IReadOnlyList<ILatencyScenario> AcrossMachines(IEnumerable<string> progress) =>
+        [.. progress.Select(mode => new MachinesScenario(mode))];
+
     public static IReadOnlyList<PendingScenario> Pending { get; } =
     [
         new("lock acquire + release, uncontended", "a per-call cost: measured by the BenchmarkDotNet suite (LockBenchmarks)",

@@ -1,0 +1,160 @@
+using Interconnect.Latency.Scenarios;
+
+namespace Interconnect.Latency.Reporting;
+
+/// <summary>
+/// The report of the across-machines scenarios (--machines): Imc beside ucx_perftest over the same transport between
+/// the same simulated machines, the directory's allocate + attach on three machines, imcd's CPU use, and the targets of
+/// DESIGN.md "Across machines".
+/// </summary>
+internal static class MachinesReport
+{
+    private const double LatencyRatio = 1.5;
+    private const double BandwidthRatio = 0.7;
+    private const double AttachMs = 20;
+
+    /// <summary>One figure over every round: the median of the rounds' values.</summary>
+    public sealed record FigureAggregate(string Group, string Transport, int Parameter, string Metric, string Unit, IReadOnlyList<double> Rounds)
+    {
+        public double Median
+        {
+            get
+            {
+                var sorted = Rounds.Order().ToArray();
+                var middle = sorted.Length / 2;
+                return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+            }
+        }
+    }
+
+    public static IReadOnlyList<FigureAggregate> Figures(IEnumerable<ScenarioRun> runs) =>
+        runs.SelectMany(r => r.Figures ?? [])
+            .GroupBy(f => (f.Group, f.Transport, f.Parameter, f.Metric, f.Unit))
+            .Select(g => new FigureAggregate(g.Key.Group, g.Key.Transport, g.Key.Parameter, g.Key.Metric, g.Key.Unit, [.. g.Select(f => f.Value)]))
+            .ToList();
+
+    public static void Write(TextWriter o, IReadOnlyList<ScenarioRun> runs, IReadOnlyList<Aggregate> aggregates)
+    {
+        var figures = Figures(runs);
+        var perftestP50 = Find(figures, MachinesScenario.PingPongGroup, MachinesScenario.Perftest, "p50");
+        var perftestAverage = Find(figures, MachinesScenario.PingPongGroup, MachinesScenario.Perftest, "average");
+        var perftestBandwidth = Find(figures, MachinesScenario.StreamGroup, MachinesScenario.Perftest, MachinesScenario.Bandwidth);
+
+        o.WriteLine("## Across machines: 8 B one-way latency (round trip / 2), machine 1 → machine 2, ns");
+        o.WriteLine();
+        o.WriteLine("| transport | p50 | p99 | p99.9 | max | average | × ucp_put_lat p50 | p50 range | samples/round |");
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        if (perftestP50 is not null)
+        {
+            o.WriteLine($"| ucx_perftest ucp_put_lat | {Format.Ns(perftestP50.Median)} | – | – | – | {(perftestAverage is null ? "–" : Format.Ns(perftestAverage.Median))} | 1.00× | {Format.Range((perftestP50.Rounds.Min(), perftestP50.Rounds.Max()))} | – |");
+        }
+
+        foreach (var row in aggregates.Where(a => a.Group == MachinesScenario.PingPongGroup).OrderBy(a => a.Transport, StringComparer.Ordinal))
+        {
+            var m = row.Median;
+            var mean = row.Rounds.Select(r => r.Histogram.Mean * r.Scale).Order().ElementAt(row.Rounds.Count / 2);
+            o.WriteLine($"| {row.Transport} | {Format.Ns(m.P50)} | {Format.Ns(m.P99)} | {Format.Ns(m.P999)} | {Format.Ns(m.Max)} | {Format.Ns(mean)} | {Ratio(m.P50, perftestP50?.Median)} | {Format.Range(row.P50Range)} | {m.Count:#,0} |");
+        }
+
+        o.WriteLine();
+        foreach (var row in aggregates.Where(a => a.Group == MachinesScenario.WriteGroup).OrderBy(a => a.Transport, StringComparer.Ordinal))
+        {
+            o.WriteLine($"{row.Transport}: the writer's own time in one 8-byte write to a host on the other machine (the call, not its delivery): " +
+                $"p50 {Format.Ns(row.Median.P50)} ns, p99 {Format.Ns(row.Median.P99)} ns.");
+            o.WriteLine();
+        }
+
+        o.WriteLine("## Across machines: 64 KiB streaming bandwidth, machine 1 → machine 2, GB/s (10^9 B/s)");
+        o.WriteLine();
+        o.WriteLine("| transport | GB/s (median of rounds) | rounds | × ucp_put_bw |");
+        o.WriteLine("|---|---:|---|---:|");
+        foreach (var row in figures.Where(f => f.Group == MachinesScenario.StreamGroup && f.Metric == MachinesScenario.Bandwidth)
+            .OrderBy(f => f.Transport == MachinesScenario.Perftest ? 0 : 1).ThenBy(f => f.Transport, StringComparer.Ordinal))
+        {
+            var name = row.Transport == MachinesScenario.Perftest ? "ucx_perftest ucp_put_bw" : row.Transport + " (ring of 8 × 64 KiB, credit word)";
+            o.WriteLine(Format.Invariant($"| {name} | {row.Median:0.000} | {string.Join(", ", row.Rounds.Select(r => r.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)))} | {Ratio(row.Median, perftestBandwidth?.Median)} |"));
+        }
+
+        o.WriteLine();
+        o.WriteLine("## Across machines: allocate + receive attach, 3 machines (a host on each, one after another), ms");
+        o.WriteLine();
+        o.WriteLine("| imcd | metric | p50 | p99 | max | p50 range | samples/round |");
+        o.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var row in aggregates.Where(a => a.Group == MachinesScenario.DirectoryGroup).OrderBy(a => a.Transport, StringComparer.Ordinal).ThenBy(a => a.Metric, StringComparer.Ordinal))
+        {
+            var m = row.Median;
+            o.WriteLine(Format.Invariant($"| {row.Transport} | {row.Metric} | {Ms(m.P50)} | {Ms(m.P99)} | {Ms(m.Max)} | {Ms(row.P50Range.Low)}–{Ms(row.P50Range.High)} | {m.Count:#,0} |"));
+        }
+
+        o.WriteLine();
+        var cpu = figures.Where(f => f.Transport == MachinesScenario.ImcdCpu).ToList();
+        if (cpu.Count > 0)
+        {
+            o.WriteLine("imcd CPU use during the ping-pong and stream (% of one core; the scenario's rounds are in its notes): " +
+                string.Join("; ", runs.Where(r => r.Figures is not null).Select(r => r.Scenario).Distinct().Select(s =>
+                    s + ": " + string.Join(", ", runs.Where(r => r.Scenario == s).SelectMany(r => r.Figures!)
+                        .Where(f => f.Transport == MachinesScenario.ImcdCpu).Select(f => Format.Invariant($"{f.Metric} {f.Value:0}%"))))));
+            o.WriteLine();
+        }
+
+        o.WriteLine("## DESIGN.md targets, across machines");
+        o.WriteLine();
+        o.WriteLine("| target | measured (medians) | verdict |");
+        o.WriteLine("|---|---|---|");
+        foreach (var target in Targets(runs, aggregates))
+        {
+            o.WriteLine($"| {target.Target} | {target.Measured} | {target.Verdict} |");
+        }
+
+        o.WriteLine();
+    }
+
+    public static IReadOnlyList<TargetResult> Targets(IEnumerable<ScenarioRun> runs, IReadOnlyList<Aggregate> aggregates)
+    {
+        var figures = Figures(runs);
+        var perftestP50 = Find(figures, MachinesScenario.PingPongGroup, MachinesScenario.Perftest, "p50")?.Median;
+        var perftestBandwidth = Find(figures, MachinesScenario.StreamGroup, MachinesScenario.Perftest, MachinesScenario.Bandwidth)?.Median;
+        var results = new List<TargetResult>();
+        // The targets are the product's: the raw UCX row is a profile, not a transport a user has.
+        foreach (var transport in aggregates.Where(a => a.Group is MachinesScenario.PingPongGroup or MachinesScenario.DirectoryGroup)
+            .Select(a => a.Transport).Where(t => t != MachinesScenario.RawUcx).Distinct().Order(StringComparer.Ordinal))
+        {
+            var latency = aggregates.FirstOrDefault(a => a.Group == MachinesScenario.PingPongGroup && a.Transport == transport);
+            if (latency is not null && perftestP50 is { } lat)
+            {
+                var ratio = latency.Median.P50 / lat;
+                results.Add(new TargetResult($"{transport}: 8 B one-way p50 within {LatencyRatio}× of ucp_put_lat",
+                    $"{Format.Ns(latency.Median.P50)} / {Format.Ns(lat)} ns = {Format.Ratio(ratio)}", Verdict(ratio <= LatencyRatio, ratio / LatencyRatio)));
+            }
+
+            var stream = Find(figures, MachinesScenario.StreamGroup, transport, MachinesScenario.Bandwidth);
+            if (stream is not null && perftestBandwidth is { } bw && bw > 0)
+            {
+                var ratio = stream.Median / bw;
+                results.Add(new TargetResult($"{transport}: 64 KiB streaming bandwidth at least {BandwidthRatio}× of ucp_put_bw",
+                    Format.Invariant($"{stream.Median:0.000} / {bw:0.000} GB/s = {Format.Ratio(ratio)}"),
+                    ratio >= BandwidthRatio ? "met" : Format.Invariant($"missed: {Format.Ratio(ratio)} is {(1 - ratio / BandwidthRatio) * 100:0}% under {BandwidthRatio}×")));
+            }
+
+            var attach = aggregates.FirstOrDefault(a => a.Group == MachinesScenario.DirectoryGroup && a.Transport == transport && a.Metric == MachinesScenario.AllocAttach);
+            if (attach is not null)
+            {
+                var ms = attach.Median.P50 / 1e6;
+                results.Add(new TargetResult($"{transport}: allocate + attach with 3 machines, p50 under {AttachMs} ms",
+                    $"{Ms(attach.Median.P50)} ms", Verdict(ms < AttachMs, ms / AttachMs)));
+            }
+        }
+
+        return results;
+    }
+
+    private static string Verdict(bool met, double overBy) =>
+        met ? "met" : Format.Invariant($"missed: {(overBy - 1) * 100:0}% over");
+
+    private static FigureAggregate? Find(IReadOnlyList<FigureAggregate> figures, string group, string transport, string metric) =>
+        figures.FirstOrDefault(f => f.Group == group && f.Transport == transport && f.Metric == metric);
+
+    private static string Ratio(double value, double? baseline) => baseline is > 0 ? Format.Ratio(value / baseline.Value) : "–";
+
+    private static string Ms(double nanoseconds) => Format.Invariant($"{nanoseconds / 1e6:0.00}");
+}
