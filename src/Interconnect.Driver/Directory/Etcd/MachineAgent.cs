@@ -405,10 +405,13 @@ internal sealed partial class MachineAgent : IDisposable
         throw new DriverException(DriverStatus.NotAllocated, $"receive memory {name} has no receiver in the directory");
     }
 
-    /// <summary>Runs <paramref name="action"/> on the progress thread, which alone uses the worker, and waits for it.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> on the progress thread, which alone uses the worker, and waits for it; inline when
+    /// there is no progress thread (before it starts, after it stopped at <see cref="Dispose"/>).
+    /// </summary>
     private void OnProgressThread(Action action)
     {
-        if (Thread.CurrentThread == _progressThread || _progressThread is null)
+        if (_progressThread is not { IsAlive: true } || Thread.CurrentThread == _progressThread)
         {
             action();
             return;
