@@ -58,6 +58,7 @@ internal sealed partial class MachineAgent : IDisposable
     private Task? _keepAlive;
     private long _watch;
     private long _lease;
+    private int _leaving; // 1 once Dispose began: no pass starts after that (the lease is about to go)
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
         ILogger logger, ControlFileDirectory local, EtcdStore store, UcxContext ucx)
@@ -136,7 +137,7 @@ internal sealed partial class MachineAgent : IDisposable
     /// <summary>Leaves the cluster: this machine's hosts leave (each a host leave), then the lease and everything bound to it.</summary>
     public void Dispose()
     {
-        if (_stop.IsCancellationRequested)
+        if (_stop.IsCancellationRequested || Interlocked.Exchange(ref _leaving, 1) != 0)
         {
             return;
         }
@@ -193,7 +194,7 @@ internal sealed partial class MachineAgent : IDisposable
     private async Task PassLoop()
     {
         var failing = false;
-        while (!_stop.IsCancellationRequested)
+        while (!_stop.IsCancellationRequested && Volatile.Read(ref _leaving) == 0)
         {
             try
             {
@@ -201,6 +202,11 @@ internal sealed partial class MachineAgent : IDisposable
                 while (_changed.CurrentCount > 0)
                 {
                     _ = _changed.Wait(0); // one pass serves every change so far
+                }
+
+                if (Volatile.Read(ref _leaving) != 0)
+                {
+                    return;
                 }
 
                 Pass();
