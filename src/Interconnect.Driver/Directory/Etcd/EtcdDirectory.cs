@@ -173,7 +173,7 @@ internal sealed partial class EtcdDirectory : IDirectory
             }
 
             Thread.Sleep(pause);
-            pause = Math.Min(pause * 2, 20);
+            pause = Math.Min(pause * 2, 5);
         }
         while (clock.Elapsed < s_applyTimeout);
 
@@ -415,7 +415,7 @@ internal sealed partial class EtcdDirectory : IDirectory
             }
 
             Thread.Sleep(pause);
-            pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 20));
+            pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 5));
         }
         while (clock.Elapsed < s_applyTimeout);
 

@@ -178,10 +178,25 @@ internal sealed class EtcdStore : IDisposable
             },
         };
         // No deadline: it would end the watch's stream with it.
-        return Call(() => _client.GetWatchManager().WatchAsync(request, _ => changed()).GetAwaiter().GetResult(), "watch", "");
+        return Call(() => _client.GetWatchManager().WatchAsync(request, response =>
+        {
+            if (response.Events.Count == 0 || response.Events.Any(e => !IsAcknowledgement(e.Kv.Key.ToStringUtf8())))
+            {
+                changed();
+            }
+        }).GetAwaiter().GetResult(), "watch", "");
     }
 
     public void CancelWatch(long id) => _client.CancelWatch(id);
+
+    /// <summary>
+    /// Whether <paramref name="key"/> (full) only acknowledges or answers a change: every agent writes such keys as it
+    /// applies one, and waking every agent for each of them would make a pass per machine per acknowledgement.
+    /// </summary>
+    private bool IsAcknowledgement(string key) =>
+        key.Length > Prefix.Length && key.AsSpan(Prefix.Length) is var relative &&
+        (relative.StartsWith("acks/") || relative.StartsWith("hostacks/") || relative.StartsWith("railacks/") ||
+         relative.StartsWith("raiseacks/") || relative.StartsWith("signaled/"));
 
     /// <summary>
     /// Runs a long-lived call (a keep-alive or watch stream) until <paramref name="cancellationToken"/> is cancelled,
