@@ -97,9 +97,11 @@ public sealed class DirectoryTests
         var refused = writer.Ask("alloc 62 4096", TimeSpan.FromSeconds(60));
         Assert.That(refused.Status, Is.EqualTo("Timeout"), refused.Text);
         Assert.That(refused.Text, Does.Contain(imc.Cluster.EtcdEndpoints));
+        Assert.That(reader.Ask("alloc 63 4096", TimeSpan.FromSeconds(60)).Status, Is.EqualTo("Timeout"));
 
         imc.Cluster.StartEtcd();
         Poll.Until(() => writer.Ask("alloc 62 4096").Ok, "allocation works again once etcd is back", TimeSpan.FromSeconds(30));
+        // The reader's connection failed too while etcd was away: its first operation now must not need a retry.
         reader.Send("alloc 62 4096");
         reader.Send("rx 62");
         writer.Send("tx 62");

@@ -36,7 +36,14 @@ internal sealed class EtcdStore : IDisposable
         Endpoints = endpoints;
         Prefix = $"/imc/{cluster}/";
         Timeout = timeout ?? TimeSpan.FromSeconds(5);
-        _client = new EtcdClient(endpoints);
+        // After etcd was away, gRPC reconnects with a backoff that grows to two minutes by default, failing calls fast
+        // meanwhile: capped at a second, a directory operation soon after etcd is back reaches it (Call retries within
+        // its deadline).
+        _client = new EtcdClient(endpoints, configureChannelOptions: options =>
+        {
+            options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
+            options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
+        });
     }
 
     public string Endpoints { get; }
@@ -248,9 +255,23 @@ internal sealed class EtcdStore : IDisposable
 
     private T Call<T>(Func<T> call, string what, string key)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            return call();
+            while (true)
+            {
+                try
+                {
+                    return call();
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && clock.Elapsed < Timeout)
+                {
+                    // No connection now (etcd away, or gRPC between two reconnect attempts): try again within the
+                    // deadline. A change that did reach etcd before the connection broke is found by the caller's
+                    // compare (create-if-absent, compare-and-put), never applied twice.
+                    Thread.Sleep(100);
+                }
+            }
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled)
         {
@@ -258,6 +279,13 @@ internal sealed class EtcdStore : IDisposable
                 $"the directory (etcd at {Endpoints}) did not answer within {Timeout.TotalSeconds:0.#} s to {what} " +
                 $"{Prefix}{key}: {e.Status.Detail}; check that etcd runs and is reachable, then retry (nothing was changed " +
                 "unless the change shows in imcs)");
+        }
+        catch (OperationCanceledException e)
+        {
+            // The gRPC client reports some deadlines as a cancelled task rather than DeadlineExceeded.
+            throw new DriverException(DriverStatus.Timeout,
+                $"the directory (etcd at {Endpoints}) did not answer within {Timeout.TotalSeconds:0.#} s to {what} " +
+                $"{Prefix}{key} ({e.Message}); check that etcd runs and is reachable, then retry");
         }
         catch (RpcException e)
         {
