@@ -17,23 +17,34 @@ internal static class Teardown
 
         // The namespaces as the nsfs mounts name them, taken before the mounts go: afterwards no name leads to them.
         var namespaces = Namespaces(tag);
-        KillProcesses(namespaces, Left);
-        Unmount(tag, Left);
-        DeleteNetworkNamespaces(tag, Left);
-        if (MountsOf(tag).Count == 0)
+        while (true)
         {
-            // Only with nothing mounted below it: a recursive delete must never walk into a mount.
-            try
+            KillProcesses(namespaces, Left);
+            Unmount(tag, Left);
+            DeleteNetworkNamespaces(tag, Left);
+            if (MountsOf(tag).Count == 0)
             {
-                Directory.Delete(tag.Folder, recursive: true);
+                // Only with nothing mounted below it: a recursive delete must never walk into a mount.
+                try
+                {
+                    Directory.Delete(tag.Folder, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // Gone already, or being removed by another sweep of the same leftovers: the check below tells.
+                }
             }
-            catch (IOException)
-            {
-                // Gone already, or being removed by another sweep of the same leftovers: the check below tells.
-            }
-        }
 
-        return Leftovers(tag, namespaces);
+            // A process of a killed owner may still be starting (forked before the kill) or exiting when first looked
+            // at: look again, and remove again, until nothing is left or the time is up.
+            var left = Leftovers(tag, namespaces);
+            if (left.Count == 0 || Left() <= TimeSpan.Zero)
+            {
+                return left;
+            }
+
+            Thread.Sleep(50);
+        }
     }
 
     /// <summary>What of <paramref name="tag"/> is still there: named namespaces, mounts, processes in its namespaces, its folder.</summary>
