@@ -15,10 +15,10 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// process into memory the other machine's agent (imcd) registered; an attach for receive returns only once every
 /// machine's agent has applied it, so every write issued after it reaches the new receiver.
 /// <para>
-/// Built so far across machines: hosts, keyed regions (not coherent), receive attaches, broadcast, point-to-point and
-/// loopback writes, lock sets (UCX atomics on words in their home machine's lock arena: EtcdDirectory.Locks.cs).
-/// Coherent regions, drops, signals and rail events across machines are refused with
-/// <see cref="DriverStatus.NotSupported"/> or stay this machine's (error counts, rails), as the messages say.
+/// Across machines: hosts, keyed regions, receive attaches, broadcast, point-to-point and loopback writes, Kill,
+/// host and rail events with their error counts, drops (EtcdDirectory.Events.cs), and lock sets (UCX atomics on words
+/// in their home machine's lock arena: EtcdDirectory.Locks.cs). Coherent and direct regions are refused with
+/// <see cref="DriverStatus.NotSupported"/>.
 /// </para>
 /// </summary>
 internal sealed partial class EtcdDirectory : IDirectory
