@@ -75,6 +75,35 @@ public sealed class DirectoryTests
     }
 
     /// <summary>
+    /// An imcd killed and started again before its lease expired keeps its machine's hosts and receivers: the new agent
+    /// binds them to its own lease, registers the receive memory again, and writes from another machine reach it.
+    /// </summary>
+    [Test]
+    public void ShouldKeepAMachinesHostsAndReceiversWhenItsAgentRestartsWithinItsLease()
+    {
+        using var imc = ImcMachines.Start(2);
+        var writer = imc.Peer(imc[0], "rw");
+        var reader = imc.Peer(imc[1], "rr");
+        writer.Send("alloc 95 4096");
+        reader.Send("alloc 95 4096");
+        reader.Send("rx 95");
+        writer.Send("tx 95");
+        writer.Send("write64 95 0 1");
+        Assert.That(reader.Send("wait64 95 0 1 10000"), Does.StartWith("1"));
+
+        imc.KillAgent(imc[1]);
+        imc.StartAgent(imc[1]);
+        Thread.Sleep(TimeSpan.FromSeconds(5)); // longer than the old lease (3 s): what was bound only to it is gone
+
+        Assert.That(writer.Send("hosts").Split(','), Is.EquivalentTo(new[] { "rw", "rr" }));
+        Poll.Until(() =>
+        {
+            writer.Send("write64 95 0 2");
+            return reader.Send("read64 95 0") == "2";
+        }, "a write reaches the receiver through the restarted agent", TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>
     /// etcd stopped: writes keep landing on routes made before; a directory operation fails with Timeout naming the
     /// endpoints and leaves nothing; etcd back: the same operation succeeds, without restarting anything.
     /// </summary>
