@@ -69,6 +69,12 @@ public sealed class DirectoryTests
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(watcher.Send("hosts").Split(','), Is.EquivalentTo(new[] { "stay", "dies" }));
 
+        // API.md: imc_init on a machine that has no imcd running fails with one clear line.
+        var init = imc[2].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "again"],
+            TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(init.ExitCode, Is.Not.EqualTo(0), init.Stdout);
+        Assert.That(init.Stderr, Does.Contain("start imcd"), init.Stderr);
+
         imc.KillAgent(imc[1]);
         Poll.Until(() => !watcher.Send("hosts").Split(',').Contains("dies"),
             "the killed machine's host leaves within its lease (3 s)", TimeSpan.FromSeconds(20));

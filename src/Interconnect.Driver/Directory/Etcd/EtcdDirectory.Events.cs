@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Interconnect.Driver.Store;
 
@@ -26,24 +25,17 @@ internal sealed partial class EtcdDirectory
         var machine = EtcdJson.Read<HostRecord>(entry).Machine;
         var id = $"{_machine}-{Environment.ProcessId}-{Guid.NewGuid():N}";
         _store.Set(EtcdKeys.Signal(machine, id), EtcdJson.Write(new SignalRecord(hostName, processId, signal)), MachineLease());
-        var clock = Stopwatch.StartNew();
-        var pause = 1;
-        while (clock.Elapsed < s_applyTimeout)
+        EtcdEntry? answer = null;
+        if (AwaitNothingMissing(() => (answer = _store.Get(EtcdKeys.Signaled(id))) is null ? "an answer" : null) is null)
         {
-            if (_store.Get(EtcdKeys.Signaled(id)) is { } answer)
+            _store.Delete(EtcdKeys.Signaled(id));
+            var result = EtcdJson.Read<SignalResult>(answer!);
+            if (result.Status != (int)DriverStatus.Success)
             {
-                _store.Delete(EtcdKeys.Signaled(id));
-                var result = EtcdJson.Read<SignalResult>(answer);
-                if (result.Status != (int)DriverStatus.Success)
-                {
-                    throw new DriverException((DriverStatus)result.Status, result.Message);
-                }
-
-                return;
+                throw new DriverException((DriverStatus)result.Status, result.Message);
             }
 
-            Thread.Sleep(pause);
-            pause = Math.Min(pause * 2, 20);
+            return;
         }
 
         _store.Delete(EtcdKeys.Signal(machine, id));

@@ -159,27 +159,40 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// </summary>
     private void WaitApplied(Func<string, string> ackKey, long revision, string what)
     {
-        var clock = Stopwatch.StartNew();
-        var pause = 1;
-        List<string> missing;
-        do
+        var missing = AwaitNothingMissing(() =>
         {
             var (machines, _) = _store.List("machines/");
-            missing = [.. machines.Select(m => EtcdKeys.Last(m.Key))
-                .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision))];
-            if (missing.Count == 0)
+            var late = machines.Select(m => EtcdKeys.Last(m.Key))
+                .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision)).ToList();
+            return late.Count == 0 ? null : "machine(s) " + string.Join(", ", late.Select(m => $"'{m}'"));
+        });
+        if (missing is not null)
+        {
+            throw new DriverException(DriverStatus.Timeout,
+                $"{what} was not applied by {missing} within {s_applyTimeout.TotalSeconds:0} s: check that imcd runs " +
+                "there (imcs shows the machines)");
+        }
+    }
+
+    /// <summary>
+    /// Asks <paramref name="missing"/> what is still missing (null: nothing) until nothing is or the apply timeout has
+    /// passed, with short pauses that grow to 5 ms; returns what was missing last (null: done).
+    /// </summary>
+    private static string? AwaitNothingMissing(Func<string?> missing)
+    {
+        var clock = Stopwatch.StartNew();
+        var pause = 1;
+        while (true)
+        {
+            var left = missing();
+            if (left is null || clock.Elapsed >= s_applyTimeout)
             {
-                return;
+                return left;
             }
 
             Thread.Sleep(pause);
             pause = Math.Min(pause * 2, 5);
         }
-        while (clock.Elapsed < s_applyTimeout);
-
-        throw new DriverException(DriverStatus.Timeout,
-            $"{what} was not applied by machine(s) {string.Join(", ", missing.Select(m => $"'{m}'"))} within " +
-            $"{s_applyTimeout.TotalSeconds:0} s: check that imcd runs there (imcs shows the machines)");
     }
 
     public ProcessRegistration Register(string hostName) => _local.Register(hostName);
@@ -403,29 +416,16 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// </summary>
     private void WaitApplied(int key, string host, string name)
     {
-        var clock = Stopwatch.StartNew();
-        var pause = TimeSpan.FromMilliseconds(1);
-        string waiting;
-        do
+        if (AwaitNothingMissing(() => Unapplied(key, host, name)) is { } missing)
         {
-            waiting = Unapplied(key, host, name);
-            if (waiting.Length == 0)
-            {
-                return;
-            }
-
-            Thread.Sleep(pause);
-            pause = TimeSpan.FromMilliseconds(Math.Min(pause.TotalMilliseconds * 2, 5));
+            throw new DriverException(DriverStatus.Timeout,
+                $"the receive attach of region key {key} on host '{host}' was not applied by {missing} within " +
+                $"{s_applyTimeout.TotalSeconds:0} s: check that imcd runs there (imcs shows the machines); nothing was attached");
         }
-        while (clock.Elapsed < s_applyTimeout);
-
-        throw new DriverException(DriverStatus.Timeout,
-            $"the receive attach of region key {key} on host '{host}' was not applied by {waiting} within " +
-            $"{s_applyTimeout.TotalSeconds:0} s: check that imcd runs there (imcs shows the machines); nothing was attached");
     }
 
-    /// <summary>Who has not yet applied the memory <paramref name="name"/>: "" when everyone has.</summary>
-    private string Unapplied(int key, string host, string name)
+    /// <summary>Who has not yet applied the memory <paramref name="name"/>: null when everyone has.</summary>
+    private string? Unapplied(int key, string host, string name)
     {
         var memory = _store.Get(EtcdKeys.Memory(key, host));
         if (memory is null || EtcdJson.Read<MemoryRecord>(memory).Memory != name)
@@ -438,6 +438,6 @@ internal sealed partial class EtcdDirectory : IDirectory
         var applied = acks.Where(a => long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision)
             .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
         var missing = machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m)).ToList();
-        return missing.Count == 0 ? "" : "machine(s) " + string.Join(", ", missing.Select(m => $"'{m}'"));
+        return missing.Count == 0 ? null : "machine(s) " + string.Join(", ", missing.Select(m => $"'{m}'"));
     }
 }
