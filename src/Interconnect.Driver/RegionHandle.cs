@@ -8,4 +8,7 @@ internal sealed record RegionHandle(int Slot, long Id, int Key, long Size, int L
     /// shared memory, so a plain store through a transmit mapping reaches every receiver.
     /// </summary>
     public bool Direct { get; init; }
+
+    /// <summary>A coherent region across machines: where its write lock is (<see cref="ClusterWriteLock"/>); null otherwise.</summary>
+    public LockSetHome? WriteLock { get; init; }
 }

@@ -25,6 +25,7 @@ internal sealed unsafe class Transmitter : IDisposable
     private readonly string _writeLockName;
     private readonly Lock _refreshLock = new();
     private readonly Dictionary<string, IDeliveryTarget> _targets = [];
+    private readonly ClusterWriteLock? _clusterLock; // a coherent region across machines: taken before the local write lock
     private Route _route = Route.Stale;
 
     // The thread whose writes are counted with plain adds (the first to write); 0 until one has written.
@@ -38,6 +39,7 @@ internal sealed unsafe class Transmitter : IDisposable
         _words = attachment.Words;
         _length = region.Size;
         _writeLockName = $"the write lock of region key {region.Key}";
+        _clusterLock = region.Coherent ? session.Directory.OpenWriteLock(session.Registration, region) : null;
         session.Track(this);
     }
 
@@ -169,6 +171,8 @@ internal sealed unsafe class Transmitter : IDisposable
             _targets.Clear();
         }
 
+        _clusterLock?.Dispose();
+
         DriverMetrics.Retire(this);
         _session.Untrack(this);
         _session.DetachQuietly(_region, receive: false, transmit: true);
@@ -206,22 +210,31 @@ internal sealed unsafe class Transmitter : IDisposable
                 return;
             }
 
-            // Coherent: under the region's write lock, so a host making its copy sees no write half-applied.
+            // Coherent: under the region's write lock, so a host making its copy sees no write half-applied. Across
+            // machines the clusterwide lock comes first; its release waits until the puts made under it have landed.
             var me = _lockValue;
-            _ = RobustLock.Enter(ref *_words.WriteLock, me, s_writeLockTimeout, _writeLockName);
+            _clusterLock?.Enter();
             try
             {
-                if (route.Generation != Volatile.Read(ref *_words.Generation))
+                _ = RobustLock.Enter(ref *_words.WriteLock, me, s_writeLockTimeout, _writeLockName);
+                try
                 {
-                    continue; // a host joined while we waited: take the new route first
-                }
+                    if (route.Generation != Volatile.Read(ref *_words.Generation))
+                    {
+                        continue; // a host joined while we waited: take the new route first
+                    }
 
-                Deliver(route, offset, source);
-                return;
+                    Deliver(route, offset, source);
+                    return;
+                }
+                finally
+                {
+                    RobustLock.Exit(ref *_words.WriteLock, me);
+                }
             }
             finally
             {
-                RobustLock.Exit(ref *_words.WriteLock, me);
+                _clusterLock?.Exit();
             }
         }
     }

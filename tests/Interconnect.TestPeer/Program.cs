@@ -130,6 +130,8 @@ internal static class Program
                 return s_receive[Int(w[1])].Read<ulong>(Long(w[2])).ToString(CultureInfo.InvariantCulture);
             case "wait64":
                 return Wait64(Int(w[1]), Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture), Int(w[4]));
+            case "wait64-at-least":
+                return Wait64(Int(w[1]), Long(w[2]), ulong.Parse(w[3], CultureInfo.InvariantCulture), Int(w[4]), atLeast: true);
             case "stream-write":
                 return StreamWrite(Int(w[1]), Int(w[2]));
             case "words-write":
@@ -249,12 +251,12 @@ internal static class Program
 
     private static ImcContext Context => s_context ?? throw new InvalidOperationException("no context: send 'open' first");
 
-    private static string Wait64(int key, long offset, ulong expected, int timeoutMs)
+    private static string Wait64(int key, long offset, ulong expected, int timeoutMs, bool atLeast = false)
     {
         var window = s_receive[key];
         var watch = Stopwatch.StartNew();
         ulong seen;
-        while ((seen = window.Read<ulong>(offset)) != expected)
+        while ((seen = window.Read<ulong>(offset)) != expected && !(atLeast && seen > expected))
         {
             if (watch.ElapsedMilliseconds > timeoutMs)
             {

@@ -99,6 +99,12 @@ internal interface IDirectory : IDisposable
     /// </summary>
     RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet);
 
+    /// <summary>
+    /// The clusterwide write lock of a coherent region across machines (<see cref="RegionHandle.WriteLock"/>), which its
+    /// writers take before the region's write lock in the control file; null for a region on one machine.
+    /// </summary>
+    ClusterWriteLock? OpenWriteLock(ProcessRegistration process, RegionHandle region);
+
     // Signals, information and events.
 
     /// <summary>Delivers <paramref name="signal"/> to <paramref name="processId"/>, which must be registered on <paramref name="hostName"/>.</summary>

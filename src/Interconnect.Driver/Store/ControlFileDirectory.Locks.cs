@@ -150,6 +150,8 @@ internal sealed partial class ControlFileDirectory
     /// <summary>None: every lock set of a cluster on one machine has its words in the control file.</summary>
     public RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet) => null;
 
+    public ClusterWriteLock? OpenWriteLock(ProcessRegistration process, RegionHandle region) => null;
+
     /// <summary>"user,group" for 0110.</summary>
     public static string LockModeString(int permissions)
     {

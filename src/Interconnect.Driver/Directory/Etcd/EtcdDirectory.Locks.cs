@@ -272,7 +272,10 @@ internal sealed partial class EtcdDirectory
             Convert.FromBase64String(arena.RemoteKey), arena.Words);
     }
 
-    /// <summary>Reserves <paramref name="count"/> consecutive words of this machine's arena for set <paramref name="key"/>.</summary>
+    /// <summary>
+    /// Reserves <paramref name="count"/> consecutive words of this machine's arena for set <paramref name="key"/> (or,
+    /// under a negative key, a coherent region's write lock: <see cref="WriteLockRangeKey"/>).
+    /// </summary>
     private int ReserveWords(int key, int count, int arenaWords)
     {
         for (var attempt = 0; attempt < 20; attempt++)
@@ -292,9 +295,10 @@ internal sealed partial class EtcdDirectory
 
             if (first + count > arenaWords)
             {
+                var what = key >= 0 ? $"lock set key {key} with {count} locks" : $"the write lock of coherent region key {-1 - key}";
                 throw new DriverException(DriverStatus.NoResources,
-                    $"lock set key {key} with {count} locks does not fit: machine '{_machine}' has {arenaWords} lock words " +
-                    "and the lock sets homed there use the rest; use fewer or smaller lock sets");
+                    $"{what} does not fit: machine '{_machine}' has {arenaWords} lock words and the lock sets and coherent " +
+                    "regions homed there use the rest; use fewer or smaller lock sets");
             }
 
             var map = new ArenaMapRecord([.. ranges, new ArenaRange(first, count, key, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())]);

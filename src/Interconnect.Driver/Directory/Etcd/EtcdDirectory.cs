@@ -17,7 +17,8 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// <para>
 /// Across machines: hosts, keyed regions, receive attaches, broadcast, point-to-point and loopback writes, Kill,
 /// host and rail events with their error counts, drops (EtcdDirectory.Events.cs), and lock sets (UCX atomics on words
-/// in their home machine's lock arena: EtcdDirectory.Locks.cs). Coherent and direct regions are refused with
+/// in their home machine's lock arena: EtcdDirectory.Locks.cs), coherent regions (a clusterwide write lock, and late
+/// joiners' copies made under it: EtcdDirectory.Coherent.cs). Direct regions are refused with
 /// <see cref="DriverStatus.NotSupported"/>.
 /// </para>
 /// </summary>
@@ -208,11 +209,16 @@ internal sealed partial class EtcdDirectory : IDirectory
     public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent,
         int logicalRail, bool direct = false)
     {
-        if (coherent || direct)
+        if (direct)
         {
             throw new DriverException(DriverStatus.NotSupported,
-                $"region key {key}: {(coherent ? "coherent" : "direct")} regions are not available across machines yet " +
-                "(IMC_DIRECTORY is set); use a non-coherent region, or a cluster on one machine");
+                $"region key {key}: direct regions (C transmit pointers) are one machine's, and IMC_DIRECTORY is set: " +
+                "write through imc_bcopy, or use a cluster on one machine");
+        }
+
+        if (coherent)
+        {
+            return AllocateCoherent(process, key, size, permissions, logicalRail);
         }
 
         for (var attempt = 0; ; attempt++)
@@ -221,7 +227,7 @@ internal sealed partial class EtcdDirectory : IDirectory
             if (entry is not null)
             {
                 var record = EtcdJson.Read<RegionRecord>(entry);
-                CheckCompatible(key, record, size, logicalRail);
+                CheckCompatible(key, record, size, logicalRail, coherent: false);
                 var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent, logicalRail);
                 try
                 {
@@ -280,24 +286,26 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public (ReceiveFileName Memory, long MappedLength) AttachReceive(ProcessRegistration process, RegionHandle region, bool nonShared)
     {
-        var attached = _local.AttachReceive(process, region, nonShared);
+        // A coherent region: the host's copy is made under the clusterwide write lock, held until every machine applied it.
+        using var writeLock = OpenWriteLock(process, region);
+        writeLock?.Enter();
         try
         {
-            var receiver = EtcdKeys.Receiver(region.Key, process.HostName);
-            var name = attached.Memory.ToString();
-            var existing = _store.Get(receiver);
-            if (existing is null || EtcdJson.Read<ReceiverRecord>(existing).Memory != name)
+            var attached = _local.AttachReceive(process, region, nonShared);
+            try
             {
-                _store.Set(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, attached.MappedLength)), MachineLease());
+                PublishCopy(region.Key, process.HostName);
+                return attached;
             }
-
-            WaitApplied(region.Key, process.HostName, name);
-            return attached;
+            catch
+            {
+                _local.Detach(process, region, receive: true, transmit: false); // imcd withdraws the receiver if it is gone here
+                throw;
+            }
         }
-        catch
+        finally
         {
-            _local.Detach(process, region, receive: true, transmit: false); // imcd withdraws the receiver if it is gone here
-            throw;
+            writeLock?.Exit();
         }
     }
 
@@ -345,20 +353,14 @@ internal sealed partial class EtcdDirectory : IDirectory
             return local;
         }
 
-        var (machines, _) = _store.List("machines/");
-        var workers = machines.ToDictionary(m => EtcdKeys.Last(m.Key), m => EtcdJson.Read<MachineRecord>(m).Worker);
+        // This machine's receivers come from its control file; a machine gone has no memory left.
         var receivers = local.Receivers.ToList();
-        foreach (var entry in memories)
+        foreach (var (memory, remote) in RemoteMemories(memories))
         {
-            var memory = EtcdJson.Read<MemoryRecord>(entry);
-            var reaches = attachment.TargetHost >= 0 ? memory.HostSlot == attachment.TargetHost : true;
-            if (memory.Machine == _machine || !reaches || !workers.TryGetValue(memory.Machine, out var worker))
+            if (attachment.TargetHost < 0 || memory.HostSlot == attachment.TargetHost)
             {
-                continue; // this machine's receivers come from its control file; a machine gone has no memory left
+                receivers.Add(new RouteReceiver(memory.HostSlot, default, remote));
             }
-
-            receivers.Add(new RouteReceiver(memory.HostSlot, default, new RemoteMemory(memory.Machine, memory.Memory,
-                Convert.FromBase64String(worker), memory.Address, Convert.FromBase64String(memory.RemoteKey), memory.Length)));
         }
 
         return local with { Receivers = receivers };
@@ -395,8 +397,14 @@ internal sealed partial class EtcdDirectory : IDirectory
             : throw new DriverException(DriverStatus.NotInitialized,
                 $"machine '{_machine}' has left cluster '{ClusterName}' (its imcd stopped, or its lease expired): restart imcd");
 
-    private static void CheckCompatible(int key, RegionRecord record, long size, int logicalRail)
+    private static void CheckCompatible(int key, RegionRecord record, long size, int logicalRail, bool coherent)
     {
+        if (record.Coherent != coherent)
+        {
+            throw new DriverException(DriverStatus.CoherencyError,
+                $"region key {key} exists as a {(record.Coherent ? "coherent" : "non-coherent")} region: allocate it with the same coherency");
+        }
+
         if (record.Rail != logicalRail)
         {
             throw new DriverException(DriverStatus.WrongRail,

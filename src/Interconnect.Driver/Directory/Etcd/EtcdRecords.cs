@@ -101,8 +101,13 @@ internal sealed record MachineRecord(string Address, string Worker, long Lease, 
 /// <summary>A host that is up, on <see cref="Machine"/>, numbered <see cref="Slot"/> on every machine.</summary>
 internal sealed record HostRecord(string Machine, int Slot, long MaxRecvBytes);
 
-/// <summary>A region as its first allocator made it, and the machines on which it is allocated now.</summary>
-internal sealed record RegionRecord(long Size, int Permissions, int Uid, int Gid, bool Coherent, int Rail, string[] Machines);
+/// <summary>
+/// A region as its first allocator made it, and the machines on which it is allocated now. A coherent region has a
+/// <see cref="WriteLock"/>: one word in the lock arena of the machine that made it (see <see cref="ClusterWriteLock"/>),
+/// reserved in that arena's map under the range key <c>-1 - key</c>.
+/// </summary>
+internal sealed record RegionRecord(long Size, int Permissions, int Uid, int Gid, bool Coherent, int Rail, string[] Machines,
+    LockSetHome? WriteLock = null);
 
 /// <summary>A host's receive memory of a region exists on <see cref="Machine"/>, named <see cref="Memory"/>.</summary>
 internal sealed record ReceiverRecord(string Machine, string Memory, long Length);

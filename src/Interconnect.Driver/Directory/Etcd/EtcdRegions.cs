@@ -24,11 +24,20 @@ internal static class EtcdRegions
                 return;
             }
 
-            var done = left.Length == 0
-                ? store.CompareAndDelete(EtcdKeys.Region(key), entry.ModRevision)
-                : store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { Machines = left }), entry.ModRevision);
-            if (done)
+            if (left.Length > 0)
             {
+                if (store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { Machines = left }), entry.ModRevision))
+                {
+                    return;
+                }
+            }
+            else if (store.CompareAndDelete(EtcdKeys.Region(key), entry.ModRevision))
+            {
+                if (record.WriteLock is { } writeLock)
+                {
+                    EtcdDirectory.FreeWords(store, writeLock.Machine, EtcdDirectory.WriteLockRangeKey(key), writeLock.First);
+                }
+
                 return;
             }
         }

@@ -8,7 +8,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// <summary>
 /// Lock sets across machines, this machine's part: the lock arena (a file of <see cref="ArenaWords"/> 8-byte words in
 /// the cluster's folder, mapped and registered with UCX, published as <c>arenas/{machine}</c>), which holds the words
-/// of every lock set homed here; owners on this machine that died (their <c>owners/</c> and <c>lockusers/</c> keys are
+/// of every lock set homed here and the write locks of coherent regions made here; owners on this machine that died (their <c>owners/</c> and <c>lockusers/</c> keys are
 /// withdrawn, so waiters anywhere take their locks over); and sets homed here that no one uses any more, or words that
 /// a creator reserved and never used.
 /// </summary>
@@ -130,6 +130,16 @@ internal sealed partial class MachineAgent
 
             used.Add((key, record.First));
             EtcdDirectory.CollectLockSet(_store, key, record.Id);
+        }
+
+        var (regions, _) = _store.List("regions/");
+        foreach (var entry in regions)
+        {
+            if (EtcdJson.Read<RegionRecord>(entry).WriteLock is { } writeLock && writeLock.Machine == _machine &&
+                int.TryParse(EtcdKeys.Last(entry.Key), System.Globalization.CultureInfo.InvariantCulture, out var key))
+            {
+                used.Add((EtcdDirectory.WriteLockRangeKey(key), writeLock.First)); // a coherent region's write lock
+            }
         }
 
         if (_store.Get(EtcdKeys.ArenaMap(_machine)) is not { } map)

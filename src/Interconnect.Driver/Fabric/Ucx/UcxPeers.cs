@@ -42,6 +42,32 @@ internal sealed class UcxPeers
     }
 
     /// <summary>
+    /// Reads the first <paramref name="length"/> bytes of a remote receive memory into <paramref name="destination"/>
+    /// (gets of at most 1 MiB each, so each stays well within the worker's deadline).
+    /// </summary>
+    public unsafe void Read(RemoteMemory memory, byte* destination, long length)
+    {
+        const int Piece = 1 << 20;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, memory.Length);
+        UcxEndpoint endpoint;
+        UcxRemoteKey key;
+        lock (_endpoints)
+        {
+            endpoint = Endpoint(memory.Worker, memory.Machine);
+            key = endpoint.UnpackKey(memory.RemoteKey);
+        }
+
+        using (key)
+        {
+            for (long done = 0; done < length; done += Piece)
+            {
+                var size = (int)Math.Min(Piece, length - done);
+                endpoint.Get(new Span<byte>(destination + done, size), memory.Address + (ulong)done, key);
+            }
+        }
+    }
+
+    /// <summary>
     /// Returns once every put this process issued so far has landed in its remote memory: each endpoint is flushed
     /// (one that has nothing outstanding completes at once).
     /// </summary>

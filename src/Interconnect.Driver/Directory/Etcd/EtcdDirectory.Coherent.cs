@@ -1,0 +1,260 @@
+using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Interop;
+
+namespace Interconnect.Driver.Directory.Etcd;
+
+/// <summary>
+/// Coherent regions across machines. Every host that keeps a copy of the contents is a receiver of every write; a write
+/// takes the region's clusterwide write lock (one word in the lock arena of the machine that made the region, changed
+/// by UCX compare-and-swap: <see cref="ClusterWriteLock"/>) and lets it go only once its puts have landed. A machine
+/// joining the region makes its first copy under that lock, by a UCX get from a copy on another machine, and publishes
+/// it; the lock is let go only once every machine has applied the new copy, so every later write reaches it. A host
+/// joining where its machine already has a copy copies that one under the same lock (the control file's join, with
+/// the clusterwide lock around it).
+/// <para>
+/// The region's maker holds the lock from before the region exists in etcd until its first copy is published, so a
+/// machine that joins always finds a copy to start from, unless every machine that had one has gone: then it starts
+/// from zeroes, as a new region does.
+/// </para>
+/// </summary>
+internal sealed partial class EtcdDirectory
+{
+    /// <summary>The key under which a coherent region's write lock is reserved in a lock arena's map (lock sets use theirs).</summary>
+    internal static int WriteLockRangeKey(int regionKey) => -1 - regionKey;
+
+    public ClusterWriteLock? OpenWriteLock(ProcessRegistration process, RegionHandle region)
+    {
+        if (region.WriteLock is not { } home)
+        {
+            return null;
+        }
+
+        var owner = ClusterOwner(process);
+        PublishOwner(process, owner); // waiters must see a holder alive as long as it is
+        return OpenWriteLock(home, owner, region.Key);
+    }
+
+    private ClusterWriteLock OpenWriteLock(LockSetHome home, long owner, int key) =>
+        new(new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, owner), key);
+
+    private RegionHandle AllocateCoherent(ProcessRegistration process, int key, long size, int permissions, int logicalRail)
+    {
+        var owner = ClusterOwner(process);
+        PublishOwner(process, owner);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var handle = _store.Get(EtcdKeys.Region(key)) is { } entry
+                ? JoinCoherent(process, key, size, logicalRail, entry, owner)
+                : MakeCoherent(process, key, size, permissions, logicalRail, owner);
+            if (handle is not null)
+            {
+                return handle;
+            }
+        }
+
+        throw new DriverException(DriverStatus.Timeout,
+            $"region key {key} kept changing in cluster '{ClusterName}' while this process allocated it; retry");
+    }
+
+    /// <summary>
+    /// Makes coherent region <paramref name="key"/>: its write lock word (held by this process from the start), this
+    /// machine's entry with the allocating host's copy (zeroes), then the region in etcd; publishes the copy and lets
+    /// the lock go. Null when another machine made the region first.
+    /// </summary>
+    private RegionHandle? MakeCoherent(ProcessRegistration process, int key, long size, int permissions, int logicalRail, long owner)
+    {
+        var word = ReserveWords(WriteLockRangeKey(key), 1, ArenaOf(_machine).Words);
+        var home = new LockSetHome(_machine, word);
+        var made = false;
+        try
+        {
+            using (var words = OpenWords(_machine))
+            {
+                words.Write(word, [owner]);
+            }
+
+            using var writeLock = OpenWriteLock(home, owner, key);
+            writeLock.EnterMadeHeld();
+            try
+            {
+                var handle = _local.AllocateRegion(process, key, size, permissions, coherent: true, logicalRail) with { WriteLock = home };
+                try
+                {
+                    var record = new RegionRecord(size, permissions, process.Credentials.Uid, process.Credentials.Gid, true,
+                        logicalRail, [_machine], home);
+                    made = _store.CreateAll(0, (EtcdKeys.Region(key), EtcdJson.Write(record)));
+                    if (!made)
+                    {
+                        _local.DeallocateRegion(process, handle); // another machine made it first: join theirs
+                        return null;
+                    }
+
+                    PublishCopy(key, process.HostName);
+                    return handle;
+                }
+                catch
+                {
+                    _local.DeallocateRegion(process, handle);
+                    throw;
+                }
+            }
+            finally
+            {
+                writeLock.Exit();
+            }
+        }
+        catch when (made)
+        {
+            TryWithdraw(key); // the region in etcd goes with this machine's half, and its word with it
+            throw;
+        }
+        finally
+        {
+            if (!made)
+            {
+                TryFreeWords(_machine, WriteLockRangeKey(key), word);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Allocates coherent region <paramref name="key"/>, which exists in etcd: under its write lock, this machine's
+    /// entry and, when the machine had none, the allocating host's copy made from a copy on another machine and
+    /// published. Null when the region changed meanwhile (decide again).
+    /// </summary>
+    private RegionHandle? JoinCoherent(ProcessRegistration process, int key, long size, int logicalRail, EtcdEntry entry, long owner)
+    {
+        var record = EtcdJson.Read<RegionRecord>(entry);
+        CheckCompatible(key, record, size, logicalRail, coherent: true);
+        var home = record.WriteLock ?? throw new DriverException(DriverStatus.McError,
+            $"coherent region key {key} has no write lock in the directory (made by an older imc?): deallocate it everywhere");
+        using var writeLock = OpenWriteLock(home, owner, key);
+        writeLock.Enter();
+        try
+        {
+            var fresh = !_local.AllocatedKeys().Contains(key); // no copy here yet: the first is made from another machine's
+            var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent: true, logicalRail) with { WriteLock = home };
+            try
+            {
+                if (!record.Machines.Contains(_machine) &&
+                    !_store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { Machines = [.. record.Machines, _machine] }),
+                        entry.ModRevision))
+                {
+                    _local.DeallocateRegion(process, handle);
+                    return null;
+                }
+
+                if (fresh)
+                {
+                    CopyFromAnotherMachine(key, process.HostName);
+                    PublishCopy(key, process.HostName);
+                }
+
+                return handle;
+            }
+            catch
+            {
+                _local.DeallocateRegion(process, handle); // imcd withdraws what this machine published of it
+                throw;
+            }
+        }
+        finally
+        {
+            writeLock.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="host"/>'s copy of region <paramref name="key"/> from a copy on another machine (a UCX get).
+    /// Under the region's write lock: no write is under way anywhere.
+    /// </summary>
+    private void CopyFromAnotherMachine(int key, string host)
+    {
+        var (memories, _) = _store.List(EtcdKeys.MemoryOf(key));
+        var sources = RemoteMemories(memories).Select(m => m.Remote).ToList();
+        if (sources.Count == 0)
+        {
+            return; // no machine keeps a copy any more: the contents went with them, and this copy starts from zeroes
+        }
+
+        var (name, length) = _local.ReceiveMemoryOf(key, host) ?? throw new DriverException(DriverStatus.McError,
+            $"host '{host}' has no copy of coherent region key {key} on this machine after allocating it");
+        using var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
+        DriverException? failure = null;
+        foreach (var source in sources)
+        {
+            try
+            {
+                unsafe
+                {
+                    UcxPeers.Shared.Read(source, file.Pointer, Math.Min(length, source.Length));
+                }
+
+                return;
+            }
+            catch (DriverException e)
+            {
+                failure = e; // that machine did not answer: another copy will do
+            }
+        }
+
+        throw new DriverException(DriverStatus.McError,
+            $"the contents of coherent region key {key} could not be read from any other machine: {failure!.Message}");
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="host"/>'s receive memory of region <paramref name="key"/> (its imcd registers it) and
+    /// returns once every machine has applied it: every write issued from now on reaches it.
+    /// </summary>
+    private void PublishCopy(int key, string host)
+    {
+        var (memory, length) = _local.ReceiveMemoryOf(key, host) ?? throw new DriverException(DriverStatus.McError,
+            $"host '{host}' has no receive memory of region key {key} on this machine to publish");
+        var receiver = EtcdKeys.Receiver(key, host);
+        var name = memory.ToString();
+        var existing = _store.Get(receiver);
+        if (existing is null || EtcdJson.Read<ReceiverRecord>(existing).Memory != name)
+        {
+            _store.Set(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, length)), MachineLease());
+        }
+
+        WaitApplied(key, host, name);
+    }
+
+    /// <summary>The receive memories among <paramref name="memories"/> (memory/ entries) on other machines that are still in the cluster.</summary>
+    private List<(MemoryRecord Record, RemoteMemory Remote)> RemoteMemories(IReadOnlyCollection<EtcdEntry> memories)
+    {
+        var found = new List<(MemoryRecord, RemoteMemory)>();
+        if (memories.Count == 0)
+        {
+            return found;
+        }
+
+        var (machines, _) = _store.List("machines/");
+        var workers = machines.ToDictionary(m => EtcdKeys.Last(m.Key), m => EtcdJson.Read<MachineRecord>(m).Worker);
+        foreach (var entry in memories)
+        {
+            var memory = EtcdJson.Read<MemoryRecord>(entry);
+            if (memory.Machine != _machine && workers.TryGetValue(memory.Machine, out var worker))
+            {
+                found.Add((memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Address,
+                    Convert.FromBase64String(memory.RemoteKey), memory.Length)));
+            }
+        }
+
+        return found;
+    }
+
+    private void TryWithdraw(int key)
+    {
+        try
+        {
+            EtcdRegions.Withdraw(_store, key, _machine);
+        }
+        catch (DriverException)
+        {
+            // etcd unreachable: this machine's imcd withdraws it once it can (the region is not allocated here).
+        }
+    }
+}
