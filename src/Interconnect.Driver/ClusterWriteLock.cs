@@ -8,6 +8,11 @@ namespace Interconnect.Driver;
 /// is half-applied anywhere. Releasing flushes this process's puts first, so a write made under the lock has landed in
 /// every copy before the next holder can read one.
 /// <para>
+/// When the machine that holds the word leaves the cluster, the word goes with it: the next writer that cannot reach it
+/// asks the directory to move the lock (<c>rehome</c>: a new free word, on the writer's machine unless another moved it
+/// first) and takes it there. A holder on the machine that left is gone with it; one elsewhere fails its release.
+/// </para>
+/// <para>
 /// The word names a process, not a thread; threads of one process (and its joins) take turns on a lock of their own
 /// first, so that a second thread never mistakes the process's hold for its own.
 /// </para>
@@ -15,15 +20,30 @@ namespace Interconnect.Driver;
 internal sealed class ClusterWriteLock : IDisposable
 {
     private static readonly ConcurrentDictionary<(long Owner, int Key), Lock> s_turns = new();
-    private readonly RemoteLockWords _words;
+    private readonly Func<LockSetHome, RemoteLockWords> _open;
+    private readonly Func<LockSetHome, LockSetHome> _rehome;
     private readonly Lock _turn;
     private readonly int _key;
+    private LockSetHome _home;
+    private RemoteLockWords _words;
 
-    public ClusterWriteLock(RemoteLockWords words, int regionKey)
+    /// <param name="home">Where the word is, as the region's handle says.</param>
+    /// <param name="owner">This process's owner value (see <see cref="RemoteLockWords"/>).</param>
+    /// <param name="regionKey">The region's key, for messages.</param>
+    /// <param name="open">Opens the word at a home.</param>
+    /// <param name="rehome">
+    /// Given a home that could not be reached, where the word is now: the same home while its machine is still in the
+    /// cluster, else a new one.
+    /// </param>
+    public ClusterWriteLock(LockSetHome home, long owner, int regionKey, Func<LockSetHome, RemoteLockWords> open,
+        Func<LockSetHome, LockSetHome> rehome)
     {
-        _words = words;
+        _home = home;
+        _open = open;
+        _rehome = rehome;
         _key = regionKey;
-        _turn = s_turns.GetOrAdd((words.Owner, regionKey), static _ => new Lock());
+        _words = open(home);
+        _turn = s_turns.GetOrAdd((owner, regionKey), static _ => new Lock());
     }
 
     /// <summary>Takes the lock; waits while a process anywhere holds it, and takes it over from one that died.</summary>
@@ -32,7 +52,25 @@ internal sealed class ClusterWriteLock : IDisposable
         _turn.Enter();
         try
         {
-            var status = _words.Acquire(0);
+            DriverStatus status;
+            try
+            {
+                status = _words.Acquire(0);
+            }
+            catch (DriverException)
+            {
+                var moved = _rehome(_home);
+                if (moved == _home)
+                {
+                    throw; // its machine is still in the cluster: the failure is the caller's to see
+                }
+
+                _words.Dispose();
+                _home = moved;
+                _words = _open(moved);
+                status = _words.Acquire(0);
+            }
+
             if (status is not (DriverStatus.Success or DriverStatus.LockPrior)) // LockPrior: an earlier release failed half-way
             {
                 throw new DriverException(status, $"the write lock of coherent region key {_key} could not be taken ({status})");

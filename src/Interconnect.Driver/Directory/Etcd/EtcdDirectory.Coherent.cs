@@ -13,7 +13,8 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// joining where its machine already has a copy copies that one under the same lock (the control file's join, with
 /// the clusterwide lock around it).
 /// <para>
-/// The region's maker holds the lock from before the region exists in etcd until its first copy is published, so a
+/// The lock moves to another machine when its machine leaves (<see cref="RehomeWriteLock"/>). The region's maker holds
+/// the lock from before the region exists in etcd until its first copy is published, so a
 /// machine that joins always finds a copy to start from, unless every machine that had one has gone: then it starts
 /// from zeroes, as a new region does.
 /// </para>
@@ -36,7 +37,57 @@ internal sealed partial class EtcdDirectory
     }
 
     private ClusterWriteLock OpenWriteLock(LockSetHome home, long owner, int key) =>
-        new(new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, owner), key);
+        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner),
+            failed => RehomeWriteLock(key, failed));
+
+    /// <summary>
+    /// Where the write lock of coherent region <paramref name="key"/> is, now that <paramref name="failed"/> could not
+    /// be reached: there still while its machine is in the cluster (or wherever another machine moved it), else moved
+    /// to a new free word in this machine's arena by a compare-and-put on the region's record.
+    /// </summary>
+    private LockSetHome RehomeWriteLock(int key, LockSetHome failed)
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var entry = _store.Get(EtcdKeys.Region(key)) ?? throw new DriverException(DriverStatus.NotAllocated,
+                $"coherent region key {key} is no longer in cluster '{ClusterName}'");
+            var record = EtcdJson.Read<RegionRecord>(entry);
+            var home = record.WriteLock ?? throw new DriverException(DriverStatus.McError,
+                $"coherent region key {key} has no write lock in the directory: deallocate it everywhere");
+            if (home != failed || _store.Get(EtcdKeys.Machine(home.Machine)) is not null)
+            {
+                return home;
+            }
+
+            var word = ReserveWords(WriteLockRangeKey(key), 1, ArenaOf(_machine).Words);
+            var moved = new LockSetHome(_machine, word);
+            var done = false;
+            try
+            {
+                using (var words = OpenWords(_machine))
+                {
+                    words.Write(word, [0L]);
+                }
+
+                done = _store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { WriteLock = moved }), entry.ModRevision);
+            }
+            finally
+            {
+                if (!done)
+                {
+                    TryFreeWords(_machine, WriteLockRangeKey(key), word);
+                }
+            }
+
+            if (done)
+            {
+                return moved;
+            }
+        }
+
+        throw new DriverException(DriverStatus.Timeout,
+            $"the write lock of coherent region key {key} kept changing while this process moved it; retry");
+    }
 
     private RegionHandle AllocateCoherent(ProcessRegistration process, int key, long size, int permissions, int logicalRail)
     {
