@@ -55,7 +55,7 @@ public sealed class DirectoryTests
     /// stopped (SIGTERM) leaves at once, and its imcd, which held registered receive memory, exits 0.
     /// </summary>
     [Test]
-    public void ShouldTakeAMachinesHostsOutWhenItsAgentStopsOrDies()
+    public void ShouldTakeAMachinesHostsOutWhenItsAgentStopsOrDiesAndTellEveryOtherMachine()
     {
         using var imc = ImcMachines.Start(3);
         var watcher = imc.Peer(imc[0], "stay");
@@ -75,9 +75,18 @@ public sealed class DirectoryTests
         Assert.That(init.ExitCode, Is.Not.EqualTo(0), init.Stdout);
         Assert.That(init.Stderr, Does.Contain("start imcd"), init.Stderr);
 
+        // A machine that dies (its imcd killed): its lease expires, its host leaves, and every other machine sees a
+        // host change with its error count risen.
+        var before = int.Parse(watcher.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture);
+        watcher.Post("wait-host-event 30000");
+        Assert.That(watcher.Receive("wait-host-event").Text, Is.EqualTo("waiting"));
         imc.KillAgent(imc[1]);
-        Poll.Until(() => !watcher.Send("hosts").Split(',').Contains("dies"),
-            "the killed machine's host leaves within its lease (3 s)", TimeSpan.FromSeconds(20));
+        var woken = watcher.Receive("wait-host-event", TimeSpan.FromSeconds(40));
+        Assert.That(woken.Ok, Is.True, woken.Text);
+        Assert.That(woken.Text, Does.StartWith("HostChange").And.Not.Contain("dies"), "the event fires once the host left");
+        Assert.That(int.Parse(watcher.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture),
+            Is.GreaterThan(before), "the dead machine's host leaving raised the error count here");
+        Assert.That(watcher.Send("hosts").Split(','), Does.Not.Contain("dies"), "the killed machine's host left with its lease (3 s)");
     }
 
     /// <summary>
@@ -142,15 +151,5 @@ public sealed class DirectoryTests
         writer.Send("tx 62");
         writer.Send("write64 62 0 3");
         Assert.That(reader.Send("wait64 62 0 3 10000"), Does.StartWith("3"));
-    }
-
-    /// <summary>What is not built across machines yet is refused clearly, never silently machine-local.</summary>
-    [Test]
-    public void ShouldRefuseCoherentRegionsAcrossMachinesForNow()
-    {
-        using var imc = ImcMachines.Start(2);
-        var peer = imc.Peer(imc[0], "nl");
-        var coherent = peer.Ask("alloc 72 4096 600 1");
-        Assert.That(coherent.Status, Is.EqualTo("NotSupported"), coherent.Text);
     }
 }
