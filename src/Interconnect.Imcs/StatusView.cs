@@ -75,10 +75,16 @@ internal static class StatusView
     private static string Pid(int pid, bool alive) =>
         alive ? pid.ToString(CultureInfo.InvariantCulture) : $"{pid.ToString(CultureInfo.InvariantCulture)}(dead)";
 
+    /// <summary>host/pid (+loopback, ->target, ! non-shared); across machines host/pid@machine, host@machine, @machine.</summary>
     private static string Holders(IReadOnlyList<AttachStatus> attaches) => attaches.Count == 0
         ? "-"
-        : string.Join(" ", attaches.Select(a =>
-            $"{a.Host}/{Pid(a.Pid, a.Alive)}{(a.Loopback ? "+loopback" : "")}{(a.Target is null ? "" : "->" + a.Target)}{(a.NonShared ? "!" : "")}"));
+        : string.Join(" ", attaches.Select(a => a.Pid == 0 && a.Machine is not null
+            ? $"{a.Host}@{a.Machine}"
+            : $"{a.Host}/{Pid(a.Pid, a.Alive)}{(a.Loopback ? "+loopback" : "")}{(a.Target is null ? "" : "->" + a.Target)}" +
+              $"{(a.NonShared ? "!" : "")}{(a.Machine is null ? "" : "@" + a.Machine)}"));
+
+    /// <summary>A region's or lock set's id; 0 (one known only from the directory, across machines) shows as "-".</summary>
+    private static string Id(long id) => id == 0 ? "-" : Str(id);
 
     private static Table Machines(IReadOnlyList<MachineStatus> machines)
     {
@@ -108,9 +114,9 @@ internal static class StatusView
     private static Table Regions(ClusterStatus status)
     {
         var table = NewTable("TYPE", "ID", "KEY", "SIZE", "MODE", "OWNER", "GROUP", "RAIL", "COHERENT", "ALLOCATED BY", "TRANSMIT", "RECEIVE");
-        foreach (var r in status.Regions.OrderBy(r => r.Id))
+        foreach (var r in status.Regions.OrderBy(r => r.Id == 0).ThenBy(r => r.Id).ThenBy(r => r.Key))
         {
-            Row(table, "IMC", Str(r.Id), Str(r.Key), Units.Bytes(r.Size), r.Mode, r.Owner, r.Group, Str(r.LogicalRail),
+            Row(table, "IMC", Id(r.Id), Str(r.Key), Units.Bytes(r.Size), r.Mode, r.Owner, r.Group, Str(r.LogicalRail),
                 r.Coherent ? "yes" : "no", Holders(r.Allocations), Holders(r.Transmit), Holders(r.Receive));
         }
 
@@ -120,12 +126,12 @@ internal static class StatusView
     private static Table LockSets(ClusterStatus status)
     {
         var table = NewTable("TYPE", "ID", "KEY", "LOCKS", "MODE", "OWNER", "GROUP", "USERS", "HELD");
-        foreach (var set in status.LockSets.OrderBy(s => s.Id))
+        foreach (var set in status.LockSets.OrderBy(s => s.Id == 0).ThenBy(s => s.Id).ThenBy(s => s.Key))
         {
-            var held = set.Held.Count == 0
-                ? "-"
+            var held = set.HeldUnknown ? $"? ({set.Home} did not answer)"
+                : set.Held.Count == 0 ? "-"
                 : string.Join(" ", set.Held.Select(h => $"{Str(h.Index)}:{h.Host}/{Pid(h.Pid, h.Alive)}"));
-            Row(table, "IMC", Str(set.Id), Str(set.Key), Str(set.Count), set.Mode, set.Owner, set.Group, Holders(set.Users), held);
+            Row(table, "IMC", Id(set.Id), Str(set.Key), Str(set.Count), set.Mode, set.Owner, set.Group, Holders(set.Users), held);
         }
 
         return table;

@@ -33,7 +33,7 @@ internal sealed record HostStatus(string Name, string State, long MaxRecvBytes, 
 /// <summary>A registered process; <see cref="Alive"/> is false for one that died and awaits reclamation.</summary>
 internal sealed record ProcessStatus(int Pid, string Host, int Uid, bool Alive);
 
-/// <summary>A region with its attaches.</summary>
+/// <summary>A region with its attaches. <see cref="Id"/> is 0 for a region that only other machines have allocated.</summary>
 internal sealed record RegionStatus(
     long Id, int Key, long Size, string Mode, string Owner, string Group, int LogicalRail, bool Coherent,
     IReadOnlyList<AttachStatus> Allocations, IReadOnlyList<AttachStatus> Transmit, IReadOnlyList<AttachStatus> Receive);
@@ -42,12 +42,29 @@ internal sealed record RegionStatus(
 /// One process's hold on a region: its allocation, or an attach. <see cref="Target"/> names a point-to-point
 /// transmit attach's host.
 /// </summary>
-internal sealed record AttachStatus(string Host, int Pid, bool Alive, bool Loopback, string? Target, bool NonShared);
+internal sealed record AttachStatus(string Host, int Pid, bool Alive, bool Loopback, string? Target, bool NonShared)
+{
+    /// <summary>
+    /// Across machines: the machine of a hold seen in the directory (a receiver or a lock-set user elsewhere, or a
+    /// machine that has the region allocated: then <see cref="Host"/> is empty and <see cref="Pid"/> 0).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Machine { get; init; }
+}
 
 /// <summary>A lock set, its users and the locks held.</summary>
 internal sealed record LockSetStatus(
     long Id, int Key, int Count, string Mode, string Owner, string Group, IReadOnlyList<AttachStatus> Users,
-    IReadOnlyList<HeldLock> Held);
+    IReadOnlyList<HeldLock> Held)
+{
+    /// <summary>Across machines: the machine whose lock arena holds the set's words (then <see cref="Id"/> is 0).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Home { get; init; }
+
+    /// <summary>Across machines: the words could not be read (the home machine did not answer), so <see cref="Held"/> is not known.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool HeldUnknown { get; init; }
+}
 
 /// <summary>A held lock and its holder.</summary>
 internal sealed record HeldLock(int Index, string Host, int Pid, bool Alive);

@@ -108,6 +108,34 @@ internal sealed partial class ControlFileDirectory
         }
     }
 
+    /// <summary>
+    /// What this machine holds, read entry by entry without the directory lock, as <c>imcs</c> reads (the control file
+    /// may be mapped read-only): its up hosts, the keys allocated here, and each host's receive memory by key and host.
+    /// </summary>
+    internal (HashSet<string> Hosts, HashSet<int> Keys, Dictionary<(int Key, string Host), string> Memories) ReadHoldings()
+    {
+        var up = _cluster.UpHosts().ToList();
+        var keys = new HashSet<int>();
+        var memories = new Dictionary<(int Key, string Host), string>();
+        for (var slot = 0; slot < ControlLayout.MaxRegions; slot++)
+        {
+            ref var region = ref _cluster.Control.Region(slot);
+            if (Volatile.Read(ref region.State) != RegionEntry.StateLive)
+            {
+                continue;
+            }
+
+            keys.Add(region.Key);
+            var mask = region.ReceiveFileMask;
+            foreach (var host in up.Where(h => (mask & (1u << h)) != 0))
+            {
+                memories[(region.Key, _cluster.HostName(host))] = _cluster.FileName(slot, host).ToString();
+            }
+        }
+
+        return ([.. up.Select(_cluster.HostName)], keys, memories);
+    }
+
     /// <summary>Where this machine's receive memory files live, for its agent to map and register them.</summary>
     internal string RegionsDirectory => _cluster.Paths.RegionsDirectory;
 }

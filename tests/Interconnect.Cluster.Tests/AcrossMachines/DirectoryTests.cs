@@ -74,6 +74,10 @@ public sealed class DirectoryTests
             TimeSpan.FromSeconds(60), ImcMachines.Environment());
         Assert.That(init.ExitCode, Is.Not.EqualTo(0), init.Stdout);
         Assert.That(init.Stderr, Does.Contain("start imcd"), init.Stderr);
+        var check = imc[2].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "--check"],
+            TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(check.ExitCode, Is.Not.EqualTo(0), "a machine without imcd is not in the directory: " + check.Stdout);
+        Assert.That(check.Stdout + check.Stderr, Does.Contain("imcd"));
 
         // A machine that dies (its imcd killed): its lease expires, its host leaves, and every other machine sees a
         // host change with its error count risen.

@@ -113,11 +113,35 @@ public sealed class EventTests
             Assert.That(rows.Any(r => r.StartsWith(_imc[1].Name + " ", StringComparison.Ordinal) && r.Contains("sb")), imcs.Stdout);
         }
 
+        // The whole cluster from either machine: a region only machine 2 has, with its receiver there; a lock set
+        // across machines with a lock held on machine 2; and --check finds this machine agreeing with the directory.
+        var other = _imc.Peer(_imc[1], "sb");
+        other.Send("alloc 88 4096");
+        other.Send("rx 88");
+        other.Send("lkalloc 89 2");
+        other.Send("acquire 89 1");
+        foreach (var machine in new[] { _imc[0], _imc[1] })
+        {
+            var imcs = machine.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "-f"], TimeSpan.FromSeconds(60),
+                ImcMachines.Environment());
+            Assert.That(imcs.ExitCode, Is.EqualTo(0), imcs.Stderr);
+            var rows = imcs.Stdout.Split('\n');
+            Assert.That(rows.Any(r => Columns(r) is ["IMC", _, "88", ..] && r.Contains("sb", StringComparison.Ordinal)), imcs.Stdout);
+            Assert.That(rows.Any(r => Columns(r) is ["IMC", _, "89", "2", ..] && r.Contains($"1:sb/{other.Pid}", StringComparison.Ordinal)),
+                imcs.Stdout);
+            var check = machine.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "--check"], TimeSpan.FromSeconds(60),
+                ImcMachines.Environment());
+            Assert.That(check.ExitCode, Is.EqualTo(0), check.Stdout + check.Stderr);
+        }
+
+        other.Send("release 89 1");
         var twice = _imc[1].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "sa"],
             TimeSpan.FromSeconds(60), ImcMachines.Environment());
         Assert.That(twice.ExitCode, Is.Not.EqualTo(0), "a host is up on one machine only");
         Assert.That(twice.Stderr, Does.Contain("up on machine"));
     }
+
+    private static string[] Columns(string row) => row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 }
 
 /// <summary>

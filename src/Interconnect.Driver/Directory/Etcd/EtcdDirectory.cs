@@ -371,23 +371,6 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
 
-    /// <summary>This machine's view (its control file), with every machine of the cluster and its hosts.</summary>
-    public ClusterStatus ReadStatus()
-    {
-        var (machines, _) = _store.List("machines/");
-        var (hosts, _) = _store.List("hosts/");
-        var byMachine = hosts.Select(h => (Host: EtcdKeys.Last(h.Key), Record: EtcdJson.Read<HostRecord>(h)))
-            .OrderBy(h => h.Record.Slot).ToLookup(h => h.Record.Machine, h => h.Host);
-        return _local.ReadStatus() with
-        {
-            Machines = [.. machines.Select(m => (Name: EtcdKeys.Last(m.Key), Record: EtcdJson.Read<MachineRecord>(m)))
-                .OrderBy(m => m.Name, StringComparer.Ordinal)
-                .Select(m => new MachineStatus(m.Name, m.Record.Address, "up", [.. byMachine[m.Name]]))],
-        };
-    }
-
-    public CheckReport Check(TimeSpan patience) => _local.Check(patience);
-
     public RailStatus ReadRails() => _local.ReadRails();
 
     /// <summary>The lease of this machine (its imcd's): keys bound to it go when the machine leaves.</summary>
