@@ -95,8 +95,8 @@ internal sealed class ClusterWriteLock : IDisposable
             if (status != DriverStatus.Success)
             {
                 throw new DriverException(DriverStatus.McError,
-                    $"the write lock of coherent region key {_key} was not held by this process when released ({status}): " +
-                    "a waiter took it over, which happens only when this process was thought dead");
+                    $"the write lock of coherent region key {_key} was not held by this process ({_words.Owner:x16}) when " +
+                    $"released: it holds {_words.Holder(0):x16} (word {_home.First} on machine '{_home.Machine}')");
             }
         }
         finally

@@ -105,11 +105,14 @@ internal sealed class RemoteLockWords : IDisposable
     }
 
     /// <summary>Whether this process holds lock <paramref name="index"/> (one read of the word).</summary>
-    public bool Holds(int index)
+    public bool Holds(int index) => Holder(index) == _me;
+
+    /// <summary>The owner value in lock <paramref name="index"/>'s word now (0: free).</summary>
+    public long Holder(int index)
     {
         Span<long> word = stackalloc long[1];
         Words().Read(_first + index, word);
-        return word[0] == _me;
+        return word[0];
     }
 
     public void Dispose()

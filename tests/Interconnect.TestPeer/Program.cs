@@ -147,7 +147,7 @@ internal static class Program
             case "hammer":
                 return Hammer(Int(w[1]), Int(w[2]));
             case "join-cycles":
-                return JoinCycles(Int(w[1]), Int(w[2]), Int(w[3]));
+                return JoinCycles(Int(w[1]), Int(w[2]), Int(w[3]), w.Length > 4 ? Int(w[4]) : 0);
             case "verify-hammer":
                 return VerifyHammer(Int(w[1]), Int(w[2]));
             case "lkalloc":
@@ -286,8 +286,9 @@ internal static class Program
     }
 
     // Attaches and detaches a coherent region over and over until the hammer's counter reaches its target, checking
-    // each time that the copy it got is exact: no word newer than the counter, none older than its last write.
-    private static string JoinCycles(int key, int target, int timeoutMs)
+    // each time that the copy it got is exact: no word newer than the counter, none older than its last write. A pause
+    // between cycles lets the writer through (a join holds the region's write lock while it is applied everywhere).
+    private static string JoinCycles(int key, int target, int timeoutMs, int pauseMs)
     {
         var region = s_regions[key];
         var watch = Stopwatch.StartNew();
@@ -299,6 +300,11 @@ internal static class Program
         ulong counter = 0;
         while (counter < (ulong)target && watch.ElapsedMilliseconds < timeoutMs)
         {
+            if (pauseMs > 0 && cycles > 0)
+            {
+                Thread.Sleep(pauseMs);
+            }
+
             using var window = region.AttachReceive();
             counter = window.Read<ulong>(CounterOffset);
             for (var k = 0; k < 512; k++)

@@ -30,7 +30,7 @@ public sealed class CoherentTests
     [Test]
     public void ShouldGiveLateJoinersOnEitherMachineExactlyTheCurrentContentsWhileAWriterRacesTheirJoins()
     {
-        const int Writes = 1_000; // each write across machines takes the clusterwide lock, which the joiners hold while they join
+        const int Writes = 1_000;
         var writer = _imc.Peer(_imc[0], "alpha");
         var gamma = _imc.Peer(_imc[0], "gamma");
         var beta = _imc.Peer(_imc[1], "beta");
@@ -47,7 +47,7 @@ public sealed class CoherentTests
         delta.Send("alloc 3 8192 600 1");
         foreach (var joiner in new[] { beta, delta, gamma })
         {
-            joiner.Post($"join-cycles 3 {Writes} 180000");
+            joiner.Post($"join-cycles 3 {Writes} 180000 50"); // a join holds the write lock until every machine applied it
         }
 
         var hammered = writer.Receive("hammer", TimeSpan.FromMinutes(4));

@@ -109,15 +109,21 @@ internal sealed partial class EtcdDirectory
     }
 
     /// <summary>
-    /// Makes coherent region <paramref name="key"/>: its write lock word (held by this process from the start), this
-    /// machine's entry with the allocating host's copy (zeroes), then the region in etcd; publishes the copy and lets
-    /// the lock go. Null when another machine made the region first.
+    /// Makes coherent region <paramref name="key"/>: its write lock word, held by this process from the start; the
+    /// region in etcd, held by no machine yet; then, under that lock, this machine's entry with the allocating host's
+    /// copy (zeroes), this machine added to the region's machines, and the copy published before the lock goes, so a
+    /// machine that joins always finds it. Null when another machine made the region first. Nothing of this machine's
+    /// is made before the region is in etcd (a process here that joins it meanwhile never takes a copy made for a
+    /// region that lost the race for the region's contents), and the region names this machine only once it has it
+    /// (imcd withdraws a machine from regions it does not have). A region left with no machine by a process that died
+    /// half-way is joined by the next allocator as any region is, from zeroes.
     /// </summary>
     private RegionHandle? MakeCoherent(ProcessRegistration process, int key, long size, int permissions, int logicalRail, long owner)
     {
         var word = ReserveWords(WriteLockRangeKey(key), 1, ArenaOf(_machine).Words);
         var home = new LockSetHome(_machine, word);
-        var made = false;
+        var record = new RegionRecord(size, permissions, process.Credentials.Uid, process.Credentials.Gid, true, logicalRail,
+            [], home);
         try
         {
             using (var words = OpenWords(_machine))
@@ -125,47 +131,41 @@ internal sealed partial class EtcdDirectory
                 words.Write(word, [owner]);
             }
 
-            using var writeLock = OpenWriteLock(home, owner, key);
-            writeLock.EnterMadeHeld();
-            try
+            if (!_store.CreateAll(0, (EtcdKeys.Region(key), EtcdJson.Write(record))))
             {
-                var handle = _local.AllocateRegion(process, key, size, permissions, coherent: true, logicalRail) with { WriteLock = home };
-                try
-                {
-                    var record = new RegionRecord(size, permissions, process.Credentials.Uid, process.Credentials.Gid, true,
-                        logicalRail, [_machine], home);
-                    made = _store.CreateAll(0, (EtcdKeys.Region(key), EtcdJson.Write(record)));
-                    if (!made)
-                    {
-                        _local.DeallocateRegion(process, handle); // another machine made it first: join theirs
-                        return null;
-                    }
-
-                    PublishCopy(key, process.HostName);
-                    return handle;
-                }
-                catch
-                {
-                    _local.DeallocateRegion(process, handle);
-                    throw;
-                }
-            }
-            finally
-            {
-                writeLock.Exit();
+                TryFreeWords(_machine, WriteLockRangeKey(key), word); // another machine made it first: join theirs
+                return null;
             }
         }
-        catch when (made)
+        catch
         {
-            TryWithdraw(key); // the region in etcd goes with this machine's half, and its word with it
+            TryFreeWords(_machine, WriteLockRangeKey(key), word);
+            throw;
+        }
+
+        using var writeLock = OpenWriteLock(home, owner, key);
+        writeLock.EnterMadeHeld();
+        RegionHandle? handle = null;
+        try
+        {
+            handle = _local.AllocateRegion(process, key, size, permissions, coherent: true, logicalRail) with { WriteLock = home };
+            AddThisMachine(key);
+            PublishLocalCopies(key);
+            return handle;
+        }
+        catch
+        {
+            if (handle is not null)
+            {
+                _local.DeallocateRegion(process, handle);
+            }
+
+            TryWithdraw(key); // the region in etcd goes, and its word with it
             throw;
         }
         finally
         {
-            if (!made)
-            {
-                TryFreeWords(_machine, WriteLockRangeKey(key), word);
-            }
+            writeLock.Exit();
         }
     }
 
@@ -199,9 +199,9 @@ internal sealed partial class EtcdDirectory
                 if (fresh)
                 {
                     CopyFromAnotherMachine(key, process.HostName);
-                    PublishCopy(key, process.HostName);
                 }
 
+                PublishLocalCopies(key);
                 return handle;
             }
             catch
@@ -255,6 +255,18 @@ internal sealed partial class EtcdDirectory
     }
 
     /// <summary>
+    /// Publishes every copy this machine has of coherent region <paramref name="key"/> that the directory does not have
+    /// yet (the allocating host's, when the machine had none). Under the region's write lock.
+    /// </summary>
+    private void PublishLocalCopies(int key)
+    {
+        foreach (var host in _local.UpHostNames().Where(h => _local.ReceiveMemoryOf(key, h) is not null))
+        {
+            PublishCopy(key, host);
+        }
+    }
+
+    /// <summary>
     /// Publishes <paramref name="host"/>'s receive memory of region <paramref name="key"/> (its imcd registers it) and
     /// returns once every machine has applied it: every write issued from now on reaches it.
     /// </summary>
@@ -297,11 +309,31 @@ internal sealed partial class EtcdDirectory
         return found;
     }
 
+    /// <summary>Adds this machine to region <paramref name="key"/>'s machines (compare-and-put on its record).</summary>
+    private void AddThisMachine(int key)
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var entry = _store.Get(EtcdKeys.Region(key)) ?? throw new DriverException(DriverStatus.McError,
+                $"region key {key} left the directory while this process allocated it; retry");
+            var record = EtcdJson.Read<RegionRecord>(entry);
+            if (record.Machines.Contains(_machine) ||
+                _store.CompareAndPut(EtcdKeys.Region(key), EtcdJson.Write(record with { Machines = [.. record.Machines, _machine] }),
+                    entry.ModRevision))
+            {
+                return;
+            }
+        }
+
+        throw new DriverException(DriverStatus.Timeout, $"region key {key} kept changing while this process allocated it; retry");
+    }
+
+    /// <summary>Takes this machine out of region <paramref name="key"/>, and the region out of etcd when no machine is left in it.</summary>
     private void TryWithdraw(int key)
     {
         try
         {
-            EtcdRegions.Withdraw(_store, key, _machine);
+            EtcdRegions.Withdraw(_store, key, _machine, removeEmpty: true);
         }
         catch (DriverException)
         {

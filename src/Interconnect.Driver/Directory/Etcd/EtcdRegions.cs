@@ -6,9 +6,11 @@ internal static class EtcdRegions
     /// <summary>
     /// Takes <paramref name="machine"/> out of region <paramref name="key"/>'s machines (it no longer has the region
     /// allocated), removing the region when no machine that is still in the cluster has it. Compare-and-swap on the
-    /// region's record: a concurrent allocation elsewhere wins, and this is decided again.
+    /// region's record: a concurrent allocation elsewhere wins, and this is decided again. With
+    /// <paramref name="removeEmpty"/>, a region that names no machine at all (one that was being made) is removed too.
     /// </summary>
-    public static void Withdraw(EtcdStore store, int key, string machine, IReadOnlySet<string>? liveMachines = null)
+    public static void Withdraw(EtcdStore store, int key, string machine, IReadOnlySet<string>? liveMachines = null,
+        bool removeEmpty = false)
     {
         for (var attempt = 0; attempt < 20; attempt++)
         {
@@ -19,7 +21,7 @@ internal static class EtcdRegions
 
             var record = EtcdJson.Read<RegionRecord>(entry);
             var left = record.Machines.Where(m => m != machine && (liveMachines is null || liveMachines.Contains(m))).ToArray();
-            if (left.Length == record.Machines.Length)
+            if (left.Length == record.Machines.Length && !(removeEmpty && left.Length == 0))
             {
                 return;
             }
