@@ -34,19 +34,18 @@ internal sealed partial class ControlFileDirectory
     }
 
     /// <summary>
-    /// Arms drops of deliveries toward host number <paramref name="remoteHost"/>, which is up on another machine:
-    /// writers on this machine drop them (a directory across machines).
+    /// Arms drops of <paramref name="count"/> deliveries toward host number <paramref name="host"/> (-1: any), which
+    /// may be up on another machine, for the writers of this machine (a directory across machines: its agent arms
+    /// every machine with what is left of the clusterwide budget).
     /// </summary>
-    internal void InjectDropsToRemote(int logicalRail, int count, int remoteHost)
+    internal void ArmDrops(int logicalRail, int count, int host)
     {
-        if (count < 0)
-        {
-            throw new DriverException(DriverStatus.BadParameter, $"--count {count}: give 0 or more transmissions to drop");
-        }
-
         CheckLogicalRail(logicalRail);
-        _cluster.InjectDrops(logicalRail, count, remoteHost);
+        _cluster.InjectDrops(logicalRail, Math.Max(count, 0), host);
     }
+
+    /// <summary>Claims one of the drops armed on this machine, without raising the error count (the caller decides).</summary>
+    internal bool TryClaimArmedDrop(int logicalRail, int host) => _cluster.TryClaimDrop(logicalRail, host);
 
     public void InjectDrops(int logicalRail, int count, string? host)
     {

@@ -94,6 +94,39 @@ public sealed class EventTests
         return result;
     }
 
+    /// <summary>
+    /// imcctl inject-error on machine 2 toward a host there drops exactly that many deliveries of a writer on machine 1
+    /// (the budget is clusterwide), and raises the error count on both machines before the writer goes on.
+    /// </summary>
+    [Test]
+    public void ShouldDropTheDeliveriesOfAWriterOnAnotherMachineWhenImcctlInjectsErrors()
+    {
+        var writer = _imc.Peer(_imc[0], "dw");
+        var reader = _imc.Peer(_imc[1], "dr");
+        writer.Send("alloc 83 4096");
+        reader.Send("alloc 83 4096");
+        reader.Send("rx 83");
+        writer.Send("tx 83");
+        var readerBefore = int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture);
+        var writerBefore = int.Parse(writer.Send("error-count 0"), CultureInfo.InvariantCulture);
+
+        var inject = ImcCtl(_imc[1], "inject-error", "--rail", "0", "--count", "2", "--host", "dr");
+        Assert.That(inject.ExitCode, Is.Zero, inject.Stdout + inject.Stderr);
+        writer.Send("write64 83 0 1");
+        var writerAfter = int.Parse(writer.Send("error-count 0"), CultureInfo.InvariantCulture);
+        writer.Send("write64 83 8 2");
+        writer.Send("write64 83 16 3");
+        writer.Send("write64 83 24 4");
+
+        Assert.That(reader.Send("wait64 83 24 4 10000"), Is.EqualTo("4"), "the deliveries after the budget arrive");
+        Assert.That(reader.Send("read64 83 16"), Is.EqualTo("3"));
+        Assert.That(reader.Send("read64 83 0"), Is.EqualTo("0"), "the first write was dropped");
+        Assert.That(reader.Send("read64 83 8"), Is.EqualTo("0"), "the second write was dropped");
+        Assert.That(writerAfter, Is.GreaterThan(writerBefore), "the writer's machine counted the drop before its write returned");
+        Assert.That(int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(readerBefore + 2),
+            "the reader's machine counted both drops");
+    }
+
     /// <summary>imc_init brings a host up on a machine; imcs on either machine shows both machines and their hosts.</summary>
     [Test]
     public void ShouldShowEveryMachineAndHostInImcsOnAnyMachine()

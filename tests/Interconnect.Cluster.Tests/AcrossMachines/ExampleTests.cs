@@ -27,6 +27,15 @@ public sealed partial class ExampleTests
     [OneTimeTearDown]
     public void StopMachines() => _imc?.Dispose();
 
+    [TearDown]
+    public void ShowAgentsWhenFailed()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_imc.AgentOutput());
+        }
+    }
+
     [Test]
     public void ShouldRunExample1WithTheMasterAndTheSlaveOnTwoMachines()
     {

@@ -111,6 +111,9 @@ public sealed class ImcMachines : IDisposable
         return peer;
     }
 
+    /// <summary>What every imcd printed so far (its warnings say why a pass failed).</summary>
+    public string AgentOutput() => string.Join("\n", _agents.Select(a => $"{a.Key}: {a.Value.Output}"));
+
     public void Dispose()
     {
         foreach (var peer in _peers)

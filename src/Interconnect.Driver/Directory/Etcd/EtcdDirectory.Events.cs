@@ -68,34 +68,93 @@ internal sealed partial class EtcdDirectory
     public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
 
     /// <summary>
-    /// Claims a drop armed on this machine; the error count of the rail rises here and then on every other machine
-    /// (each machine's agent raises its own and acknowledges) before this returns, so that nothing the writer
-    /// delivers after the drop is seen anywhere before the count has risen there.
+    /// Claims one of the drops armed clusterwide: one of this machine's armed drops (its agent arms it with what is
+    /// left of the budget), then one of the budget in etcd (compare-and-put on <c>drops/{rail}</c>), so that no more
+    /// deliveries are dropped in the whole cluster than were injected. The error count of the rail rises here and then
+    /// on every other machine (each machine's agent raises its own and acknowledges) before this returns, so that
+    /// nothing the writer delivers after the drop is seen anywhere before the count has risen there.
     /// </summary>
     public bool TryClaimDrop(int logicalRail, int host)
     {
-        if (!_local.TryClaimDrop(logicalRail, host))
+        if (!_local.TryClaimArmedDrop(logicalRail, host) || !TryClaimBudget(logicalRail, host))
         {
             return false;
         }
 
+        _local.RecordDeliveryError(logicalRail); // here first: the writer delivers nothing else before it
         RaiseEverywhere(logicalRail);
         return true;
     }
 
     /// <summary>
-    /// Arms drops for the writers of this machine, toward <paramref name="host"/> wherever it is (or any host).
+    /// Arms <paramref name="count"/> drops on <paramref name="logicalRail"/> for the whole cluster, toward
+    /// <paramref name="host"/> wherever it is (or any host): the budget goes to etcd (0 disarms), and this returns once
+    /// every machine's agent has armed its writers with it (or writers have spent it already).
     /// </summary>
     public void InjectDrops(int logicalRail, int count, string? host)
     {
-        if (host is not null && ClusterPaths.IsValidName(host) && _local.UpHostSlot(host) < 0 &&
-            _store.Get(EtcdKeys.Host(host)) is { } entry)
+        if (count < 0)
         {
-            _local.InjectDropsToRemote(logicalRail, count, EtcdJson.Read<HostRecord>(entry).Slot);
+            throw new DriverException(DriverStatus.BadParameter, $"--count {count}: give 0 or more transmissions to drop");
+        }
+
+        _local.InjectDrops(logicalRail, 0, null); // checks the rail (this machine's agent arms it below, as every machine's)
+        var slot = -1;
+        if (host is not null)
+        {
+            slot = ClusterPaths.IsValidName(host) && _store.Get(EtcdKeys.Host(host)) is { } entry
+                ? EtcdJson.Read<HostRecord>(entry).Slot
+                : throw new DriverException(DriverStatus.BadHost,
+                    $"--host {ClusterPaths.Printable(host)}: no such host is up in cluster '{ClusterName}' (see imcs -m)");
+        }
+
+        if (count == 0)
+        {
+            // Disarmed at once everywhere: a writer drops only what it claims from the budget, and there is none now.
+            _ = _store.Delete(EtcdKeys.Drops(logicalRail));
             return;
         }
 
-        _local.InjectDrops(logicalRail, count, host);
+        // Armed everywhere, unless writers spent the budget first (then no machine has anything left to arm).
+        var revision = _store.Set(EtcdKeys.Drops(logicalRail), EtcdJson.Write(new DropsRecord(count, slot)));
+        var missing = AwaitNothingMissing(() => _store.Get(EtcdKeys.Drops(logicalRail)) is { } budget && budget.ModRevision == revision
+            ? Unacknowledged(EtcdKeys.DropAck, revision)
+            : null);
+        if (missing is not null)
+        {
+            throw new DriverException(DriverStatus.Timeout,
+                $"the drops injected on logical rail {logicalRail} were not armed by {missing} within {s_applyTimeout.TotalSeconds:0} s: " +
+                "check that imcd runs there (imcs shows the machines)");
+        }
+    }
+
+    /// <summary>Takes one drop toward <paramref name="host"/> out of the rail's clusterwide budget; false when none is left.</summary>
+    private bool TryClaimBudget(int logicalRail, int host)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (_store.Get(EtcdKeys.Drops(logicalRail)) is not { } entry)
+            {
+                return false; // spent, or disarmed
+            }
+
+            var budget = EtcdJson.Read<DropsRecord>(entry);
+            if (budget.Count <= 0 || (budget.Host >= 0 && budget.Host != host))
+            {
+                return false;
+            }
+
+            var claimed = budget.Count == 1
+                ? _store.CompareAndDelete(EtcdKeys.Drops(logicalRail), entry.ModRevision)
+                : _store.CompareAndPut(EtcdKeys.Drops(logicalRail), EtcdJson.Write(budget with { Count = budget.Count - 1 }),
+                    entry.ModRevision);
+            if (claimed)
+            {
+                return true;
+            }
+        }
+
+        return false; // other writers kept claiming: this delivery goes through
     }
 
     private void RaiseEverywhere(int logicalRail)

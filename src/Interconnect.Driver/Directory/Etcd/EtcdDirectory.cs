@@ -160,19 +160,22 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// </summary>
     private void WaitApplied(Func<string, string> ackKey, long revision, string what)
     {
-        var missing = AwaitNothingMissing(() =>
-        {
-            var (machines, _) = _store.List("machines/");
-            var late = machines.Select(m => EtcdKeys.Last(m.Key))
-                .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision)).ToList();
-            return late.Count == 0 ? null : "machine(s) " + string.Join(", ", late.Select(m => $"'{m}'"));
-        });
+        var missing = AwaitNothingMissing(() => Unacknowledged(ackKey, revision));
         if (missing is not null)
         {
             throw new DriverException(DriverStatus.Timeout,
                 $"{what} was not applied by {missing} within {s_applyTimeout.TotalSeconds:0} s: check that imcd runs " +
                 "there (imcs shows the machines)");
         }
+    }
+
+    /// <summary>The machines that have not acknowledged (in <paramref name="ackKey"/>) a reading as of <paramref name="revision"/>; null: none.</summary>
+    private string? Unacknowledged(Func<string, string> ackKey, long revision)
+    {
+        var (machines, _) = _store.List("machines/");
+        var late = machines.Select(m => EtcdKeys.Last(m.Key))
+            .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision)).ToList();
+        return late.Count == 0 ? null : "machine(s) " + string.Join(", ", late.Select(m => $"'{m}'"));
     }
 
     /// <summary>

@@ -22,6 +22,9 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// railacks/{machine}             revision        lease: the machine's; it applied the rails as of that revision
 /// raises/{rail}/{origin}         count           no lease; errors raised on machine {origin} (drops it made)
 /// raiseacks/{rail}/{origin}/{m}  count           lease: machine {m}'s; it raised its count as often
+/// drops/{rail}                   DropsRecord     no lease; drops armed on a logical rail (imcctl inject-error), the
+///                                                clusterwide budget that each claim decrements; gone when spent
+/// dropacks/{machine}             revision        lease: the machine's; it armed the drops as of that revision
 /// arenas/{machine}               ArenaRecord     lease: the machine's; its lock arena, registered for UCX atomics
 /// arenamap/{machine}             ArenaMapRecord  no lease; which words of the machine's lock arena are reserved
 /// locksets/{key}                 LockSetRecord   no lease; a lock set: its home machine and its words there
@@ -54,6 +57,10 @@ internal static class EtcdKeys
     public static string Rail(int physical) => $"rails/{Num(physical)}";
 
     public static string RailAck(string machine) => $"railacks/{machine}";
+
+    public static string Drops(int rail) => $"drops/{Num(rail)}";
+
+    public static string DropAck(string machine) => $"dropacks/{machine}";
 
     public static string Raises(int rail, string origin) => $"raises/{Num(rail)}/{origin}";
 
@@ -115,6 +122,9 @@ internal sealed record ReceiverRecord(string Machine, string Memory, long Length
 /// <summary>That memory, registered by its machine's imcd: where a remote put lands, and the key that opens it.</summary>
 internal sealed record MemoryRecord(string Machine, string Memory, ulong Address, string RemoteKey, long Length, int HostSlot);
 
+/// <summary>Drops armed on a logical rail: <see cref="Count"/> deliveries left to drop, toward host number <see cref="Host"/> (-1: any).</summary>
+internal sealed record DropsRecord(int Count, int Host);
+
 /// <summary>A Kill toward a process on another machine, for that machine's agent to deliver.</summary>
 internal sealed record SignalRecord(string Host, int Pid, int Signal);
 
@@ -139,6 +149,7 @@ internal sealed record LockSetRecord(long Id, int Count, int Permissions, int Ui
 /// <summary>A process that may hold locks: on <see cref="Machine"/>, registration slot and incarnation there, pid.</summary>
 internal sealed record OwnerRecord(string Machine, string Host, int Slot, int Incarnation, int Pid);
 
+[JsonSerializable(typeof(DropsRecord))]
 [JsonSerializable(typeof(SignalRecord))]
 [JsonSerializable(typeof(SignalResult))]
 [JsonSerializable(typeof(MachineRecord))]

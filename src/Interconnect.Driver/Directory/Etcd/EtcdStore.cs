@@ -202,7 +202,7 @@ internal sealed class EtcdStore : IDisposable
     /// </summary>
     private bool IsAcknowledgement(string key) =>
         key.Length > Prefix.Length && key.AsSpan(Prefix.Length) is var relative &&
-        (relative.StartsWith("acks/") || relative.StartsWith("hostacks/") || relative.StartsWith("railacks/") ||
+        (relative.StartsWith("acks/") || relative.StartsWith("hostacks/") || relative.StartsWith("railacks/") || relative.StartsWith("dropacks/") ||
          relative.StartsWith("raiseacks/") || relative.StartsWith("signaled/"));
 
     /// <summary>

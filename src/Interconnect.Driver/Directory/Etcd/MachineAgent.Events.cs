@@ -17,10 +17,15 @@ internal sealed partial class MachineAgent
     // The failed physical rails as last applied here; null before the first pass.
     private HashSet<int>? _failedRails;
 
+    // The drops armed here, by logical rail, as the revision of their key last applied (absent: none armed).
+    private readonly Dictionary<int, long> _drops = [];
+    private bool _dropsAckDue;
+
     partial void PassEvents()
     {
         ApplyHosts();
         ApplyRails();
+        ApplyDrops();
         ApplyRaises();
         DeliverSignals();
     }
@@ -112,6 +117,45 @@ internal sealed partial class MachineAgent
 
         _failedRails = failed;
         _store.Set(EtcdKeys.RailAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
+    }
+
+    /// <summary>
+    /// Arms this machine's writers with the drops injected anywhere (what is left of each rail's clusterwide budget;
+    /// a writer claims each drop from the budget too), then acknowledges, which imcctl inject-error waits for.
+    /// </summary>
+    private void ApplyDrops()
+    {
+        var (drops, revision) = _store.List("drops/");
+        var armed = new Dictionary<int, (long Revision, DropsRecord Record)>();
+        foreach (var entry in drops)
+        {
+            if (int.TryParse(EtcdKeys.Last(entry.Key), CultureInfo.InvariantCulture, out var rail) && rail < _local.LogicalRails)
+            {
+                armed[rail] = (entry.ModRevision, EtcdJson.Read<DropsRecord>(entry));
+            }
+        }
+
+        var changed = false;
+        foreach (var (rail, (modRevision, record)) in armed.Where(a => _drops.GetValueOrDefault(a.Key) != a.Value.Revision))
+        {
+            _local.ArmDrops(rail, record.Count, record.Host);
+            _drops[rail] = modRevision;
+            changed = true;
+        }
+
+        foreach (var rail in _drops.Keys.Where(r => !armed.ContainsKey(r)).ToList())
+        {
+            _local.ArmDrops(rail, 0, -1); // spent or disarmed
+            _drops.Remove(rail);
+            changed = true;
+        }
+
+        _dropsAckDue |= changed;
+        if (_dropsAckDue || _store.Get(EtcdKeys.DropAck(_machine)) is null)
+        {
+            _store.Set(EtcdKeys.DropAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
+            _dropsAckDue = false; // only once it is written: a pass that failed before acknowledges at the next
+        }
     }
 
     /// <summary>Delivers each Kill sent to this machine's processes, and answers with its outcome.</summary>
