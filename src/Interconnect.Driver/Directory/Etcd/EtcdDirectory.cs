@@ -162,8 +162,14 @@ internal sealed partial class EtcdDirectory : IDirectory
         var missing = AwaitNothingMissing(() =>
         {
             var (machines, _) = _store.List("machines/");
-            var late = machines.Select(m => EtcdKeys.Last(m.Key))
-                .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision)).ToList();
+            var names = machines.Select(m => EtcdKeys.Last(m.Key)).ToList();
+            if (names.Count == 0)
+            {
+                return null;
+            }
+
+            var (acks, _) = _store.Read([.. names.Select(ackKey)]); // one round trip for every machine's
+            var late = names.Where((m, i) => !(acks[i].Count == 1 && long.TryParse(acks[i][0].Value, out var r) && r >= revision)).ToList();
             return late.Count == 0 ? null : "machine(s) " + string.Join(", ", late.Select(m => $"'{m}'"));
         });
         if (missing is not null)
@@ -427,14 +433,13 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// <summary>Who has not yet applied the memory <paramref name="name"/>: null when everyone has.</summary>
     private string? Unapplied(int key, string host, string name)
     {
-        var memory = _store.Get(EtcdKeys.Memory(key, host));
+        var (read, _) = _store.Read(EtcdKeys.Memory(key, host), "machines/", EtcdKeys.AcksOf(key, host)); // one round trip
+        var (memory, machines, acks) = (read[0].Count > 0 ? read[0][0] : null, read[1], read[2]);
         if (memory is null || EtcdJson.Read<MemoryRecord>(memory).Memory != name)
         {
             return $"this machine's imcd ('{_machine}')";
         }
 
-        var (machines, _) = _store.List("machines/");
-        var (acks, _) = _store.List(EtcdKeys.AcksOf(key, host));
         var applied = acks.Where(a => long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision)
             .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
         var missing = machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m)).ToList();
