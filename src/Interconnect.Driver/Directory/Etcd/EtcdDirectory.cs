@@ -27,6 +27,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     private readonly ControlFileDirectory _local;
     private readonly EtcdStore _store;
     private readonly string _machine;
+    private EtcdEntry? _machineRecord; // machines/{machine} as last read: its lease binds this machine's keys
 
     private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine)
     {
@@ -291,11 +292,7 @@ internal sealed partial class EtcdDirectory : IDirectory
         {
             var receiver = EtcdKeys.Receiver(region.Key, process.HostName);
             var name = attached.Memory.ToString();
-            var existing = _store.Get(receiver);
-            if (existing is null || EtcdJson.Read<ReceiverRecord>(existing).Memory != name)
-            {
-                _store.Set(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, attached.MappedLength)), MachineLease());
-            }
+            SetBoundToMachine(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, attached.MappedLength)));
 
             WaitApplied(region.Key, process.HostName, name);
             return attached;
@@ -394,12 +391,39 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public RailStatus ReadRails() => _local.ReadRails();
 
+    /// <summary>
+    /// Sets <paramref name="key"/> bound to this machine's lease, in one round trip while the machine's record is the
+    /// one last read (its imcd rewrites it, with its new lease, when it restarts): a key set again to the same value
+    /// changes nothing that matters (a receiver's agent keeps its registration, its memory record and acks stand).
+    /// </summary>
+    private void SetBoundToMachine(string key, string value)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var known = Volatile.Read(ref _machineRecord) ?? MachineEntry(); // any thread's reading will do
+            if (_store.SetIfUnchanged(EtcdKeys.Machine(_machine), known.ModRevision, key, value,
+                    EtcdJson.Read<MachineRecord>(known).Lease, out var now))
+            {
+                Volatile.Write(ref _machineRecord, known);
+                return;
+            }
+
+            Volatile.Write(ref _machineRecord, now ?? throw MachineLeft());
+            if (attempt == 5)
+            {
+                throw new DriverException(DriverStatus.Timeout,
+                    $"machine '{_machine}''s record kept changing in cluster '{ClusterName}' (its imcd restarting?): retry");
+            }
+        }
+    }
+
+    private EtcdEntry MachineEntry() => _store.Get(EtcdKeys.Machine(_machine)) ?? throw MachineLeft();
+
+    private DriverException MachineLeft() => new(DriverStatus.NotInitialized,
+        $"machine '{_machine}' has left cluster '{ClusterName}' (its imcd stopped, or its lease expired): restart imcd");
+
     /// <summary>The lease of this machine (its imcd's): keys bound to it go when the machine leaves.</summary>
-    private long MachineLease() =>
-        _store.Get(EtcdKeys.Machine(_machine)) is { } entry
-            ? EtcdJson.Read<MachineRecord>(entry).Lease
-            : throw new DriverException(DriverStatus.NotInitialized,
-                $"machine '{_machine}' has left cluster '{ClusterName}' (its imcd stopped, or its lease expired): restart imcd");
+    private long MachineLease() => EtcdJson.Read<MachineRecord>(MachineEntry()).Lease;
 
     private static void CheckCompatible(int key, RegionRecord record, long size, int logicalRail)
     {
@@ -440,7 +464,8 @@ internal sealed partial class EtcdDirectory : IDirectory
             return $"this machine's imcd ('{_machine}')";
         }
 
-        var applied = acks.Where(a => long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision)
+        var applied = acks.Where(a => (long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision) ||
+                a.ModRevision == memory.ModRevision) // the memory's own machine, with the memory
             .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
         var missing = machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m)).ToList();
         return missing.Count == 0 ? null : "machine(s) " + string.Join(", ", missing.Select(m => $"'{m}'"));

@@ -157,6 +157,24 @@ internal sealed class EtcdStore : IDisposable
         return Call(() => _client.Transaction(request, deadline: Deadline()), "change", first).Succeeded;
     }
 
+    /// <summary>
+    /// In one round trip: sets <paramref name="key"/> (bound to <paramref name="lease"/>) if <paramref name="guard"/> was
+    /// last changed at <paramref name="guardRevision"/>; otherwise changes nothing and gives <paramref name="guard"/> as
+    /// it is now (null: it does not exist).
+    /// </summary>
+    public bool SetIfUnchanged(string guard, long guardRevision, string key, string value, long lease, out EtcdEntry? guardNow)
+    {
+        var request = new TxnRequest();
+        request.Compare.Add(Unchanged(guard, guardRevision));
+        request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+        request.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = Bytes(guard) } });
+        var response = Call(() => _client.Transaction(request, deadline: Deadline()), "write", key);
+        guardNow = response.Succeeded || response.Responses[0].ResponseRange.Kvs.Count == 0
+            ? null
+            : Entry(response.Responses[0].ResponseRange.Kvs[0]);
+        return response.Succeeded;
+    }
+
     /// <summary>Deletes <paramref name="key"/> if it was last changed at <paramref name="modRevision"/>.</summary>
     public bool CompareAndDelete(string key, long modRevision)
     {
@@ -164,6 +182,18 @@ internal sealed class EtcdStore : IDisposable
         request.Compare.Add(Unchanged(key, modRevision));
         request.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = Bytes(key) } });
         return Call(() => _client.Transaction(request, deadline: Deadline()), "delete", key).Succeeded;
+    }
+
+    /// <summary>Sets every key given, bound to <paramref name="lease"/> (0: none), in one revision; returns it.</summary>
+    public long SetAll(long lease, params (string Key, string Value)[] entries)
+    {
+        var request = new TxnRequest();
+        foreach (var (key, value) in entries)
+        {
+            request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+        }
+
+        return Call(() => _client.Transaction(request, deadline: Deadline()), "write", entries[0].Key).Header.Revision;
     }
 
     /// <summary>Sets <paramref name="key"/>, bound to <paramref name="lease"/> (0: none); returns the new revision.</summary>

@@ -43,6 +43,10 @@ internal sealed partial class MachineAgent
     private long _receiversRead;
     private long _memoryRead;
 
+    // During a pass: what it read at its start in one round trip (by prefix or key), and the revision of that reading.
+    private Dictionary<string, IReadOnlyList<EtcdEntry>>? _reading;
+    private long _readingRevision;
+
     /// <summary>What a change asks of the agent.</summary>
     [Flags]
     private enum Work
@@ -182,4 +186,31 @@ internal sealed partial class MachineAgent
             }
         }
     }
+
+    /// <summary>
+    /// Reads, in one round trip and at one revision, everything a pass looks at; until the pass ends, its steps read
+    /// from there (<see cref="ReadList"/>, <see cref="ReadKey"/>), and changes at or before that revision are skipped
+    /// as the reading holds them.
+    /// </summary>
+    private void ReadForPass()
+    {
+        string[] read =
+        [
+            "receivers/", "memory/", "machines/", "regions/", "hosts/", "rails/", "raises/", EtcdKeys.SignalsTo(_machine),
+            "owners/", "locksets/", EtcdKeys.Arena(_machine), EtcdKeys.ArenaMap(_machine),
+        ];
+        var (entries, revision) = _store.Read(read);
+        _reading = read.Zip(entries).ToDictionary(r => r.First, r => r.Second);
+        _readingRevision = revision;
+        _receiversRead = revision;
+        _memoryRead = revision;
+    }
+
+    /// <summary>Every key under <paramref name="prefix"/>: from the pass's reading during a pass, else from etcd.</summary>
+    private (IReadOnlyList<EtcdEntry> Entries, long Revision) ReadList(string prefix) =>
+        _reading is not null && _reading.TryGetValue(prefix, out var entries) ? (entries, _readingRevision) : _store.List(prefix);
+
+    /// <summary><paramref name="key"/>: from the pass's reading during a pass, else from etcd.</summary>
+    private EtcdEntry? ReadKey(string key) =>
+        _reading is not null && _reading.TryGetValue(key, out var entries) ? (entries.Count > 0 ? entries[0] : null) : _store.Get(key);
 }

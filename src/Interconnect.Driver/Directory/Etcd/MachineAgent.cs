@@ -256,13 +256,27 @@ internal sealed partial class MachineAgent : IDisposable
     }
 
     /// <summary>
-    /// One pass: converge this machine's registrations and control file on what etcd says. Changes that come meanwhile
-    /// are applied between its steps, so a receive attach does not wait for a whole pass.
+    /// One pass: converge this machine's registrations and control file on what etcd says, as read at its start in one
+    /// round trip (<see cref="ReadForPass"/>). Changes that come meanwhile are applied between its steps, so a receive
+    /// attach does not wait for a whole pass.
     /// </summary>
     private void Pass()
     {
+        ReadForPass();
+        try
+        {
+            PassSteps();
+        }
+        finally
+        {
+            _reading = null;
+        }
+    }
+
+    private void PassSteps()
+    {
+        // These two first, with no change applied since the reading: they withdraw and unapply what the reading lacks.
         PublishReceivers();
-        ApplyChanges();
         ApplyMemory();
         ApplyChanges();
         WithdrawRegions();
@@ -286,7 +300,7 @@ internal sealed partial class MachineAgent : IDisposable
     /// <summary>Registers each receive memory that a local host attached, and withdraws those that went.</summary>
     private void PublishReceivers()
     {
-        var (receivers, revision) = _store.List("receivers/");
+        var (receivers, revision) = ReadList("receivers/");
         var wanted = new HashSet<string>();
         foreach (var entry in receivers)
         {
@@ -329,10 +343,15 @@ internal sealed partial class MachineAgent : IDisposable
             var registered = Register(local.Value.Memory, local.Value.Length, key, host);
             _registered[record.Memory] = registered;
             var slot = _local.UpHostSlot(host);
-            var revision = _store.Set(EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory,
-                (ulong)registered.Memory.Address, Convert.ToBase64String(registered.Key), registered.Memory.Length, slot)), _lease);
+            // Applied here first, and acknowledged with the record itself (same revision: EtcdRecords), rather than a
+            // round trip later or when the watch brings the change back.
+            _ = _local.BumpRegionGeneration(key);
+            var revision = _store.SetAll(_lease,
+                (EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory, (ulong)registered.Memory.Address,
+                    Convert.ToBase64String(registered.Key), registered.Memory.Length, slot))),
+                (EtcdKeys.Ack(key, host, _machine), "0"));
+            _applied[(key, host)] = revision;
             MemoryRegistered(_logger, record.Memory, host, key);
-            ApplyMemory(key, host, revision); // here now, rather than when the watch brings the change back
         }
 
         return true;
@@ -358,7 +377,7 @@ internal sealed partial class MachineAgent : IDisposable
     /// </summary>
     private void ApplyMemory()
     {
-        var (memories, revision) = _store.List("memory/");
+        var (memories, revision) = ReadList("memory/");
         var present = new HashSet<(int, string)>();
         foreach (var entry in memories)
         {
@@ -371,7 +390,7 @@ internal sealed partial class MachineAgent : IDisposable
 
         foreach (var (key, host) in _applied.Keys.Where(k => !present.Contains(k)).ToList())
         {
-            UnapplyMemory(key, host, long.MaxValue);
+            UnapplyMemory(key, host, revision); // unless a change applied it after this reading
         }
 
         _memoryRead = revision;
@@ -406,10 +425,10 @@ internal sealed partial class MachineAgent : IDisposable
     /// <summary>Takes this machine (and machines that left) out of the regions it no longer has allocated.</summary>
     private void WithdrawRegions()
     {
-        var (machines, _) = _store.List("machines/");
+        var (machines, _) = ReadList("machines/");
         var live = machines.Select(m => EtcdKeys.Last(m.Key)).ToHashSet();
         var allocated = _local.AllocatedKeys();
-        var (regions, _) = _store.List("regions/");
+        var (regions, _) = ReadList("regions/");
         foreach (var entry in regions)
         {
             var record = EtcdJson.Read<RegionRecord>(entry);
