@@ -29,6 +29,8 @@ internal sealed class HarnessOptions
           --iterations N      with --machines: ping-pong samples and ucp_put_lat iterations (default 20000)
           --chunks N          with --machines: 64 KiB chunks per stream and ucp_put_bw iterations (default 2000)
           --keys N            with --machines: keys allocated and attached by each of the 3 hosts (default 50)
+          --parts a,b         with --machines: only these parts of a round: perftest, raw, imc (ping-pong and
+                              stream), attach (allocate + receive attach); default: all
           -h, --help          this text
         """;
 
@@ -59,6 +61,9 @@ internal sealed class HarnessOptions
     public int MachinesBandwidthIterations { get; private set; } = 2_000;
 
     public int MachinesKeys { get; private set; } = 50;
+
+    /// <summary>The parts of a machines round to run (perftest, raw, imc, attach); empty: all.</summary>
+    public IReadOnlyList<string> MachinesParts { get; private set; } = [];
 
     public bool Help { get; private set; }
 
@@ -129,6 +134,14 @@ internal sealed class HarnessOptions
                     break;
                 case "--keys":
                     options.MachinesKeys = Positive(Value(), "--keys");
+                    break;
+                case "--parts":
+                    options.MachinesParts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (options.MachinesParts.Count == 0 || options.MachinesParts.Any(p => p is not ("perftest" or "raw" or "imc" or "attach")))
+                    {
+                        throw new ArgumentException("--parts takes perftest, raw, imc, attach, comma-separated");
+                    }
+
                     break;
                 case "-h" or "--help":
                     options.Help = true;

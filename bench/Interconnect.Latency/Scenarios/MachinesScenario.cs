@@ -56,7 +56,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             notes.Add(Format.Invariant($"2 machines and etcd up in {clock.Elapsed.TotalSeconds:0.0} s ({m1}, {m2}; etcd {cluster.EtcdEndpoints})"));
 
             // (1) UCX's own figures, between the same namespaces over the same transport, before any imcd spins.
-            Phase("ucx_perftest", () =>
+            Phase("ucx_perftest", "perftest", () =>
             {
                 var latency = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_lat", 8, options.MachinesLatencyIterations);
                 var bandwidth = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_bw", MachinesPeers.Chunk, options.MachinesBandwidthIterations);
@@ -69,12 +69,12 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             });
 
             // The profile: the same put ping-pong in .NET through the driver's UcxEndpoint, each side progressing itself.
-            Phase("raw UCX ping-pong", () =>
+            Phase("raw UCX ping-pong", "raw", () =>
                 measurements.Add(new Measurement(PingPongGroup, RawUcx, 8, Groups.OneWay, RawPingPong(m1, m2, options.MachinesLatencyIterations, processes), 0.5)));
 
             // (2) imcd on both machines, then the Imc ping-pong and stream between a host on each.
             var agents = new List<MachineProcess> { StartImcd(m1, processes), StartImcd(m2, processes) };
-            Phase("Imc ping-pong and stream", () =>
+            Phase("Imc ping-pong and stream", "imc", () =>
             {
                 var ping = StartPeer(m1, "alpha", MachinesPeers.Ping, 0, processes,
                     "--sizes", "8",
@@ -139,7 +139,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             });
 
             // (3) a third machine; a host on each machine allocates and receive-attaches every key, one after another.
-            Phase("alloc+attach", () =>
+            Phase("alloc+attach", "attach", () =>
             {
                 var m3 = cluster.AddMachine();
                 agents.Add(StartImcd(m3, processes));
@@ -193,9 +193,16 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
 
         return new ScenarioRun(Name, round.Round, measurements, notes, figures);
 
-        // One part of the round: its failure is reported in the notes and the other parts still run and report.
-        void Phase(string name, Action action)
+        // One part of the round (skipped when --parts leaves it out): its failure is reported in the notes and the
+        // other parts still run and report.
+        void Phase(string name, string part, Action action)
         {
+            if (options.MachinesParts.Count > 0 && !options.MachinesParts.Contains(part))
+            {
+                notes.Add($"{name}: not run (--parts)");
+                return;
+            }
+
             try
             {
                 action();

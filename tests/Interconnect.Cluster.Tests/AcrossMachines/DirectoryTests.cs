@@ -95,7 +95,8 @@ public sealed class DirectoryTests
 
     /// <summary>
     /// An imcd killed and started again before its lease expired keeps its machine's hosts and receivers: the new agent
-    /// binds them to its own lease, registers the receive memory again, and writes from another machine reach it.
+    /// binds them to its own lease, registers the receive memory again, and writes from another machine reach it; a
+    /// process that attached before the restart attaches again after it (under the new agent's lease).
     /// </summary>
     [Test]
     public void ShouldKeepAMachinesHostsAndReceiversWhenItsAgentRestartsWithinItsLease()
@@ -120,6 +121,13 @@ public sealed class DirectoryTests
             writer.Send("write64 95 0 2");
             return reader.Send("read64 95 0") == "2";
         }, "a write reaches the receiver through the restarted agent", TimeSpan.FromSeconds(20));
+
+        writer.Send("alloc 96 4096");
+        reader.Send("alloc 96 4096");
+        reader.Send("rx 96");
+        writer.Send("tx 96");
+        writer.Send("write64 96 0 3");
+        Assert.That(reader.Send("wait64 96 0 3 10000"), Does.StartWith("3"));
     }
 
     /// <summary>

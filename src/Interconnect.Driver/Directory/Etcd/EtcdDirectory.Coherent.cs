@@ -270,16 +270,19 @@ internal sealed partial class EtcdDirectory
     /// Publishes <paramref name="host"/>'s receive memory of region <paramref name="key"/> (its imcd registers it) and
     /// returns once every machine has applied it: every write issued from now on reaches it.
     /// </summary>
-    private void PublishCopy(int key, string host)
+    /// <param name="setAnyway">
+    /// Write the receiver without reading it first (one round trip; writing it again to the same value changes nothing
+    /// that matters): for a receive attach, whose memory is most often new.
+    /// </param>
+    private void PublishCopy(int key, string host, bool setAnyway = false)
     {
         var (memory, length) = _local.ReceiveMemoryOf(key, host) ?? throw new DriverException(DriverStatus.McError,
             $"host '{host}' has no receive memory of region key {key} on this machine to publish");
         var receiver = EtcdKeys.Receiver(key, host);
         var name = memory.ToString();
-        var existing = _store.Get(receiver);
-        if (existing is null || EtcdJson.Read<ReceiverRecord>(existing).Memory != name)
+        if (setAnyway || !(_store.Get(receiver) is { } existing && EtcdJson.Read<ReceiverRecord>(existing).Memory == name))
         {
-            _store.Set(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, length)), MachineLease());
+            SetBoundToMachine(receiver, EtcdJson.Write(new ReceiverRecord(_machine, name, length)));
         }
 
         WaitApplied(key, host, name);

@@ -28,6 +28,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     private readonly ControlFileDirectory _local;
     private readonly EtcdStore _store;
     private readonly string _machine;
+    private EtcdEntry? _machineRecord; // machines/{machine} as last read: its lease binds this machine's keys
 
     private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine)
     {
@@ -173,8 +174,14 @@ internal sealed partial class EtcdDirectory : IDirectory
     private string? Unacknowledged(Func<string, string> ackKey, long revision)
     {
         var (machines, _) = _store.List("machines/");
-        var late = machines.Select(m => EtcdKeys.Last(m.Key))
-            .Where(m => !(_store.Get(ackKey(m)) is { } ack && long.TryParse(ack.Value, out var r) && r >= revision)).ToList();
+        var names = machines.Select(m => EtcdKeys.Last(m.Key)).ToList();
+        if (names.Count == 0)
+        {
+            return null;
+        }
+
+        var (acks, _) = _store.Read([.. names.Select(ackKey)]); // one round trip for every machine's
+        var late = names.Where((m, i) => !(acks[i].Count == 1 && long.TryParse(acks[i][0].Value, out var r) && r >= revision)).ToList();
         return late.Count == 0 ? null : "machine(s) " + string.Join(", ", late.Select(m => $"'{m}'"));
     }
 
@@ -297,7 +304,7 @@ internal sealed partial class EtcdDirectory : IDirectory
             var attached = _local.AttachReceive(process, region, nonShared);
             try
             {
-                PublishCopy(region.Key, process.HostName);
+                PublishCopy(region.Key, process.HostName, setAnyway: true);
                 return attached;
             }
             catch
@@ -376,12 +383,39 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public RailStatus ReadRails() => _local.ReadRails();
 
+    /// <summary>
+    /// Sets <paramref name="key"/> bound to this machine's lease, in one round trip while the machine's record is the
+    /// one last read (its imcd rewrites it, with its new lease, when it restarts): a key set again to the same value
+    /// changes nothing that matters (a receiver's agent keeps its registration, its memory record and acks stand).
+    /// </summary>
+    private void SetBoundToMachine(string key, string value)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var known = Volatile.Read(ref _machineRecord) ?? MachineEntry(); // any thread's reading will do
+            if (_store.SetIfUnchanged(EtcdKeys.Machine(_machine), known.ModRevision, key, value,
+                    EtcdJson.Read<MachineRecord>(known).Lease, out var now))
+            {
+                Volatile.Write(ref _machineRecord, known);
+                return;
+            }
+
+            Volatile.Write(ref _machineRecord, now ?? throw MachineLeft());
+            if (attempt == 5)
+            {
+                throw new DriverException(DriverStatus.Timeout,
+                    $"machine '{_machine}''s record kept changing in cluster '{ClusterName}' (its imcd restarting?): retry");
+            }
+        }
+    }
+
+    private EtcdEntry MachineEntry() => _store.Get(EtcdKeys.Machine(_machine)) ?? throw MachineLeft();
+
+    private DriverException MachineLeft() => new(DriverStatus.NotInitialized,
+        $"machine '{_machine}' has left cluster '{ClusterName}' (its imcd stopped, or its lease expired): restart imcd");
+
     /// <summary>The lease of this machine (its imcd's): keys bound to it go when the machine leaves.</summary>
-    private long MachineLease() =>
-        _store.Get(EtcdKeys.Machine(_machine)) is { } entry
-            ? EtcdJson.Read<MachineRecord>(entry).Lease
-            : throw new DriverException(DriverStatus.NotInitialized,
-                $"machine '{_machine}' has left cluster '{ClusterName}' (its imcd stopped, or its lease expired): restart imcd");
+    private long MachineLease() => EtcdJson.Read<MachineRecord>(MachineEntry()).Lease;
 
     private static void CheckCompatible(int key, RegionRecord record, long size, int logicalRail, bool coherent)
     {
@@ -421,15 +455,15 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// <summary>Who has not yet applied the memory <paramref name="name"/>: null when everyone has.</summary>
     private string? Unapplied(int key, string host, string name)
     {
-        var memory = _store.Get(EtcdKeys.Memory(key, host));
+        var (read, _) = _store.Read(EtcdKeys.Memory(key, host), "machines/", EtcdKeys.AcksOf(key, host)); // one round trip
+        var (memory, machines, acks) = (read[0].Count > 0 ? read[0][0] : null, read[1], read[2]);
         if (memory is null || EtcdJson.Read<MemoryRecord>(memory).Memory != name)
         {
             return $"this machine's imcd ('{_machine}')";
         }
 
-        var (machines, _) = _store.List("machines/");
-        var (acks, _) = _store.List(EtcdKeys.AcksOf(key, host));
-        var applied = acks.Where(a => long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision)
+        var applied = acks.Where(a => (long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision) ||
+                a.ModRevision == memory.ModRevision) // the memory's own machine, with the memory
             .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
         var missing = machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m)).ToList();
         return missing.Count == 0 ? null : "machine(s) " + string.Join(", ", missing.Select(m => $"'{m}'"));

@@ -14,7 +14,9 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// regions/{key}                  RegionRecord    no lease; Machines = the machines that have it allocated
 /// receivers/{key}/{host}         ReceiverRecord  lease: the machine's; a host's receive memory exists there
 /// memory/{key}/{host}            MemoryRecord    lease: the machine's; that memory registered for remote puts
-/// acks/{key}/{host}/{machine}    revision        lease: the acking machine's; it applied memory/{key}/{host}
+/// acks/{key}/{host}/{machine}    revision        lease: the acking machine's; it applied memory/{key}/{host} as of that
+///                                                revision; 0 from the memory's own machine, written in the memory's
+///                                                transaction (so with the same mod revision as the memory)
 /// hostacks/{machine}             revision        lease: the machine's; it applied the hosts as of that revision
 /// signals/{machine}/{id}         SignalRecord    lease: the sender's machine's; a Kill for that machine's imcd
 /// signaled/{id}                  SignalResult    lease: the delivering machine's; the Kill's outcome

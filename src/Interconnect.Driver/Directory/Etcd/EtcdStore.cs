@@ -75,6 +75,29 @@ internal sealed class EtcdStore : IDisposable
         return ([.. response.Kvs.Select(Entry)], response.Header.Revision);
     }
 
+    /// <summary>
+    /// Several keys and prefixes (relative; a prefix ends with '/') read at one revision in one round trip: an entry
+    /// list for each, in the order given (a key's list holds it or nothing), and the store's revision at the reading.
+    /// </summary>
+    public (IReadOnlyList<EtcdEntry>[] Entries, long Revision) Read(params string[] keysAndPrefixes)
+    {
+        var request = new TxnRequest();
+        foreach (var key in keysAndPrefixes)
+        {
+            var full = Prefix + key;
+            request.Success.Add(new RequestOp
+            {
+                RequestRange = key.EndsWith('/')
+                    ? new RangeRequest { Key = ByteString.CopyFromUtf8(full), RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(full)) }
+                    : new RangeRequest { Key = ByteString.CopyFromUtf8(full) },
+            });
+        }
+
+        var response = Call(() => _client.Transaction(request, deadline: Deadline()), "read", keysAndPrefixes[0]);
+        return ([.. response.Responses.Select(r => (IReadOnlyList<EtcdEntry>)[.. r.ResponseRange.Kvs.Select(Entry)])],
+            response.Header.Revision);
+    }
+
     /// <summary>Creates every key given, all or none: false when one of them exists.</summary>
     public bool CreateAll(long lease, params (string Key, string Value)[] entries)
     {
@@ -134,6 +157,24 @@ internal sealed class EtcdStore : IDisposable
         return Call(() => _client.Transaction(request, deadline: Deadline()), "change", first).Succeeded;
     }
 
+    /// <summary>
+    /// In one round trip: sets <paramref name="key"/> (bound to <paramref name="lease"/>) if <paramref name="guard"/> was
+    /// last changed at <paramref name="guardRevision"/>; otherwise changes nothing and gives <paramref name="guard"/> as
+    /// it is now (null: it does not exist).
+    /// </summary>
+    public bool SetIfUnchanged(string guard, long guardRevision, string key, string value, long lease, out EtcdEntry? guardNow)
+    {
+        var request = new TxnRequest();
+        request.Compare.Add(Unchanged(guard, guardRevision));
+        request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+        request.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = Bytes(guard) } });
+        var response = Call(() => _client.Transaction(request, deadline: Deadline()), "write", key);
+        guardNow = response.Succeeded || response.Responses[0].ResponseRange.Kvs.Count == 0
+            ? null
+            : Entry(response.Responses[0].ResponseRange.Kvs[0]);
+        return response.Succeeded;
+    }
+
     /// <summary>Deletes <paramref name="key"/> if it was last changed at <paramref name="modRevision"/>.</summary>
     public bool CompareAndDelete(string key, long modRevision)
     {
@@ -141,6 +182,18 @@ internal sealed class EtcdStore : IDisposable
         request.Compare.Add(Unchanged(key, modRevision));
         request.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = Bytes(key) } });
         return Call(() => _client.Transaction(request, deadline: Deadline()), "delete", key).Succeeded;
+    }
+
+    /// <summary>Sets every key given, bound to <paramref name="lease"/> (0: none), in one revision; returns it.</summary>
+    public long SetAll(long lease, params (string Key, string Value)[] entries)
+    {
+        var request = new TxnRequest();
+        foreach (var (key, value) in entries)
+        {
+            request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
+        }
+
+        return Call(() => _client.Transaction(request, deadline: Deadline()), "write", entries[0].Key).Header.Revision;
     }
 
     /// <summary>Sets <paramref name="key"/>, bound to <paramref name="lease"/> (0: none); returns the new revision.</summary>
@@ -170,11 +223,13 @@ internal sealed class EtcdStore : IDisposable
         Call(() => _client.LeaseRevoke(new LeaseRevokeRequest { ID = lease }, deadline: Deadline()), "revoke the lease", "");
 
     /// <summary>
-    /// Calls <paramref name="changed"/> whenever a key under the cluster's prefix changes; returns the watch's id for
-    /// <see cref="CancelWatch"/>. Callers treat it as a wake-up and re-read what they need (level-triggered), so an
-    /// event missed while etcd was away costs only time; after an outage they make the watch again.
+    /// Calls <paramref name="changed"/> with the changes to keys under the cluster's prefix, one call per response of
+    /// etcd, in revision order; with none when etcd answered without changes (the watch was made, or etcd cancelled
+    /// it), which tells the caller to re-read what it needs. Returns the watch's id for <see cref="CancelWatch"/>.
+    /// Callers apply each change, and re-read everything now and then (level-triggered), so a change missed while
+    /// etcd was away costs only time; after an outage they make the watch again.
     /// </summary>
-    public long Watch(Action changed)
+    public long Watch(Action<IReadOnlyList<EtcdChange>> changed)
     {
         var request = new WatchRequest
         {
@@ -185,25 +240,12 @@ internal sealed class EtcdStore : IDisposable
             },
         };
         // No deadline: it would end the watch's stream with it.
-        return Call(() => _client.GetWatchManager().WatchAsync(request, response =>
-        {
-            if (response.Events.Count == 0 || response.Events.Any(e => !IsAcknowledgement(e.Kv.Key.ToStringUtf8())))
-            {
-                changed();
-            }
-        }).GetAwaiter().GetResult(), "watch", "");
+        return Call(() => _client.GetWatchManager().WatchAsync(request, response => changed(
+            [.. response.Events.Select(e => new EtcdChange(Entry(e.Kv), e.Type == Mvccpb.Event.Types.EventType.Delete))])
+        ).GetAwaiter().GetResult(), "watch", "");
     }
 
     public void CancelWatch(long id) => _client.CancelWatch(id);
-
-    /// <summary>
-    /// Whether <paramref name="key"/> (full) only acknowledges or answers a change: every agent writes such keys as it
-    /// applies one, and waking every agent for each of them would make a pass per machine per acknowledgement.
-    /// </summary>
-    private bool IsAcknowledgement(string key) =>
-        key.Length > Prefix.Length && key.AsSpan(Prefix.Length) is var relative &&
-        (relative.StartsWith("acks/") || relative.StartsWith("hostacks/") || relative.StartsWith("railacks/") || relative.StartsWith("dropacks/") ||
-         relative.StartsWith("raiseacks/") || relative.StartsWith("signaled/"));
 
     /// <summary>
     /// Runs a long-lived call (a keep-alive or watch stream) until <paramref name="cancellationToken"/> is cancelled,

@@ -37,7 +37,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void ApplyRaises()
     {
-        var (raises, _) = _store.List("raises/");
+        var (raises, _) = ReadList("raises/");
         foreach (var entry in raises)
         {
             var parts = entry.Key.Split('/');
@@ -72,7 +72,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void ApplyHosts()
     {
-        var (hosts, revision) = _store.List("hosts/");
+        var (hosts, revision) = ReadList("hosts/");
         var all = hosts.Select(h => (EtcdKeys.Last(h.Key), h.ModRevision)).ToHashSet();
         if (_hosts is not null && all.SetEquals(_hosts))
         {
@@ -97,7 +97,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void ApplyRails()
     {
-        var (rails, revision) = _store.List("rails/");
+        var (rails, revision) = ReadList("rails/");
         var failed = rails.Select(r => int.Parse(EtcdKeys.Last(r.Key), CultureInfo.InvariantCulture)).ToHashSet();
         if (_failedRails is not null && failed.SetEquals(_failedRails))
         {
@@ -125,7 +125,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void ApplyDrops()
     {
-        var (drops, revision) = _store.List("drops/");
+        var (drops, revision) = ReadList("drops/");
         var armed = new Dictionary<int, (long Revision, DropsRecord Record)>();
         foreach (var entry in drops)
         {
@@ -161,7 +161,7 @@ internal sealed partial class MachineAgent
     /// <summary>Delivers each Kill sent to this machine's processes, and answers with its outcome.</summary>
     private void DeliverSignals()
     {
-        var (signals, _) = _store.List(EtcdKeys.SignalsTo(_machine));
+        var (signals, _) = ReadList(EtcdKeys.SignalsTo(_machine));
         foreach (var entry in signals)
         {
             var request = EtcdJson.Read<SignalRecord>(entry);

@@ -77,7 +77,7 @@ internal sealed partial class MachineAgent
             }
         }
 
-        var published = _store.Get(EtcdKeys.Arena(_machine));
+        var published = ReadKey(EtcdKeys.Arena(_machine));
         if (published is null || published.Lease != _lease || EtcdJson.Read<ArenaRecord>(published) != _arena)
         {
             _store.Set(EtcdKeys.Arena(_machine), EtcdJson.Write(_arena), _lease);
@@ -88,7 +88,7 @@ internal sealed partial class MachineAgent
     /// <summary>Withdraws the owners of this machine whose process is gone, and binds the others to this agent's lease.</summary>
     private void WithdrawDeadOwners()
     {
-        var (owners, _) = _store.List("owners/");
+        var (owners, _) = ReadList("owners/");
         foreach (var entry in owners)
         {
             var record = EtcdJson.Read<OwnerRecord>(entry);
@@ -117,7 +117,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void CollectLockSets()
     {
-        var (sets, _) = _store.List("locksets/");
+        var (sets, _) = ReadList("locksets/");
         var used = new HashSet<(int Key, int First)>();
         foreach (var entry in sets)
         {
@@ -132,7 +132,7 @@ internal sealed partial class MachineAgent
             EtcdDirectory.CollectLockSet(_store, key, record.Id);
         }
 
-        var (regions, _) = _store.List("regions/");
+        var (regions, _) = ReadList("regions/");
         foreach (var entry in regions)
         {
             if (EtcdJson.Read<RegionRecord>(entry).WriteLock is { } writeLock && writeLock.Machine == _machine &&
@@ -142,7 +142,7 @@ internal sealed partial class MachineAgent
             }
         }
 
-        if (_store.Get(EtcdKeys.ArenaMap(_machine)) is not { } map)
+        if (ReadKey(EtcdKeys.ArenaMap(_machine)) is not { } map)
         {
             return;
         }

@@ -27,8 +27,10 @@ internal enum ProgressMode
 /// receive waits for every machine's acknowledgement. The agent is not on the data path: writes already routed keep
 /// landing without it (over RDMA; over tcp, puts need its progress).
 /// <para>
-/// It works level-triggered: every change under the cluster's prefix (a watch) and a periodic pass make it re-read
-/// what it needs and converge, so a missed event or an etcd restart costs time, not correctness.
+/// It works on changes, and level-triggered underneath: a watch on the cluster's prefix hands it each change, which it
+/// applies alone (a receiver of this machine: register that memory; a memory anywhere: apply it and acknowledge) or
+/// by re-reading only the part it touches (hosts, rails, ...; MachineAgent.Changes.cs); and a periodic pass re-reads
+/// everything and converges, so a missed change or an etcd restart costs time, not correctness.
 /// </para>
 /// </summary>
 internal sealed partial class MachineAgent : IDisposable
@@ -50,10 +52,11 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly SemaphoreSlim _changed = new(0);
     private readonly ConcurrentQueue<Action> _onProgressThread = new();
 
-    // Registered receive memory by name, and what this machine has applied of every machine's memory (by key/host).
+    // Registered receive memory by name, and what this machine has applied of every machine's memory (the revision of
+    // memory/{key}/{host}).
     private readonly Dictionary<string, Registered> _registered = [];
     private readonly List<(Registered Memory, DateTime At)> _retiring = [];
-    private readonly Dictionary<string, long> _applied = [];
+    private readonly Dictionary<(int Key, string Host), long> _applied = [];
     private Thread? _progressThread;
     private Task? _keepAlive;
     private long _watch;
@@ -129,7 +132,7 @@ internal sealed partial class MachineAgent : IDisposable
             RepublishHost(host);
         }
 
-        _watch = _store.Watch(() => _changed.Release());
+        _watch = _store.Watch(OnChanges);
         Pass();
         _ = Task.Run(PassLoop);
     }
@@ -191,17 +194,28 @@ internal sealed partial class MachineAgent : IDisposable
         _store.Set(EtcdKeys.Slot(slot), host, _lease);
     }
 
+    /// <summary>
+    /// Applies the watch's changes as they come, and runs a whole pass every <see cref="s_pass"/>, after a failure, and
+    /// when a change asks for it.
+    /// </summary>
     private async Task PassLoop()
     {
         var failing = false;
+        var clock = Stopwatch.StartNew();
+        var nextPass = clock.Elapsed + s_pass; // Join has just run one
         while (!_stop.IsCancellationRequested && Volatile.Read(ref _leaving) == 0)
         {
             try
             {
-                _ = await _changed.WaitAsync(s_pass, _stop.Token).ConfigureAwait(false);
+                var wait = nextPass - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    _ = await _changed.WaitAsync(wait, _stop.Token).ConfigureAwait(false);
+                }
+
                 while (_changed.CurrentCount > 0)
                 {
-                    _ = _changed.Wait(0); // one pass serves every change so far
+                    _ = _changed.Wait(0); // one round serves every change so far
                 }
 
                 if (Volatile.Read(ref _leaving) != 0)
@@ -209,12 +223,22 @@ internal sealed partial class MachineAgent : IDisposable
                     return;
                 }
 
-                Pass();
+                var work = TakeWork();
+                if (failing || (work & Work.Everything) != 0 || clock.Elapsed >= nextPass)
+                {
+                    Pass();
+                    nextPass = clock.Elapsed + s_pass;
+                }
+                else
+                {
+                    Apply(work);
+                }
+
                 if (failing)
                 {
                     // etcd is back: its watch may have died with the connection; make it again.
                     _store.CancelWatch(_watch);
-                    _watch = _store.Watch(() => _changed.Release());
+                    _watch = _store.Watch(OnChanges);
                     failing = false;
                 }
             }
@@ -231,14 +255,36 @@ internal sealed partial class MachineAgent : IDisposable
         }
     }
 
-    /// <summary>One pass: converge this machine's registrations and control file on what etcd says.</summary>
+    /// <summary>
+    /// One pass: converge this machine's registrations and control file on what etcd says, as read at its start in one
+    /// round trip (<see cref="ReadForPass"/>). Changes that come meanwhile are applied between its steps, so a receive
+    /// attach does not wait for a whole pass.
+    /// </summary>
     private void Pass()
     {
+        ReadForPass();
+        try
+        {
+            PassSteps();
+        }
+        finally
+        {
+            _reading = null;
+        }
+    }
+
+    private void PassSteps()
+    {
+        // These two first, with no change applied since the reading: they withdraw and unapply what the reading lacks.
         PublishReceivers();
         ApplyMemory();
+        ApplyChanges();
         WithdrawRegions();
+        ApplyChanges();
         PassEvents();
+        ApplyChanges();
         PassLocks();
+        ApplyChanges();
         RetireOld();
     }
 
@@ -254,53 +300,75 @@ internal sealed partial class MachineAgent : IDisposable
     /// <summary>Registers each receive memory that a local host attached, and withdraws those that went.</summary>
     private void PublishReceivers()
     {
-        var (receivers, _) = _store.List("receivers/");
+        var (receivers, revision) = ReadList("receivers/");
         var wanted = new HashSet<string>();
         foreach (var entry in receivers)
         {
-            var record = EtcdJson.Read<ReceiverRecord>(entry);
-            if (record.Machine != _machine || !EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
+            if (EtcdJson.Read<ReceiverRecord>(entry) is { } record && record.Machine == _machine &&
+                EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host) && PublishReceiver(entry, record, key, host))
             {
-                continue;
-            }
-
-            var local = _local.ReceiveMemoryOf(key, host);
-            if (local is null || local.Value.Memory.ToString() != record.Memory)
-            {
-                _ = _store.CompareAndDelete(entry.Key, entry.ModRevision); // its attachers are gone: withdraw it
-                continue;
-            }
-
-            wanted.Add(record.Memory);
-            if (entry.Lease != _lease)
-            {
-                // Published under an earlier agent's lease (this agent restarted): bind it to this one's.
-                _store.Set(entry.Key, entry.Value, _lease);
-            }
-
-            if (!_registered.ContainsKey(record.Memory))
-            {
-                var registered = Register(local.Value.Memory, local.Value.Length);
-                _registered[record.Memory] = registered;
-                var slot = _local.UpHostSlot(host);
-                _store.Set(EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory,
-                    (ulong)registered.Memory.Address, Convert.ToBase64String(registered.Key), registered.Memory.Length, slot)), _lease);
-                MemoryRegistered(_logger, record.Memory, host, key);
+                wanted.Add(record.Memory);
             }
         }
 
         foreach (var name in _registered.Keys.Where(n => !wanted.Contains(n)).ToList())
         {
-            var registered = _registered[name];
-            _registered.Remove(name);
-            var memoryKey = EtcdKeys.Memory(registered.RegionKey, registered.Host);
-            if (_store.Get(memoryKey) is { } entry && EtcdJson.Read<MemoryRecord>(entry).Memory == name)
-            {
-                _ = _store.CompareAndDelete(memoryKey, entry.ModRevision);
-            }
-
-            _retiring.Add((registered, DateTime.UtcNow)); // writers may still hold the old route for a moment
+            WithdrawMemory(name);
         }
+
+        _receiversRead = revision;
+    }
+
+    /// <summary>
+    /// Registers and publishes the receive memory of a receiver of this machine (<paramref name="entry"/>), and applies
+    /// it here at once; withdraws the receiver instead when its attachers are gone. False when it was withdrawn.
+    /// </summary>
+    private bool PublishReceiver(EtcdEntry entry, ReceiverRecord record, int key, string host)
+    {
+        var local = _local.ReceiveMemoryOf(key, host);
+        if (local is null || local.Value.Memory.ToString() != record.Memory)
+        {
+            _ = _store.CompareAndDelete(entry.Key, entry.ModRevision); // its attachers are gone: withdraw it
+            return false;
+        }
+
+        if (entry.Lease != _lease)
+        {
+            // Published under an earlier agent's lease (this agent restarted): bind it to this one's.
+            _store.Set(entry.Key, entry.Value, _lease);
+        }
+
+        if (!_registered.ContainsKey(record.Memory))
+        {
+            var registered = Register(local.Value.Memory, local.Value.Length, key, host);
+            _registered[record.Memory] = registered;
+            var slot = _local.UpHostSlot(host);
+            // Applied here first, and acknowledged with the record itself (same revision: EtcdRecords), rather than a
+            // round trip later or when the watch brings the change back.
+            _ = _local.BumpRegionGeneration(key);
+            var revision = _store.SetAll(_lease,
+                (EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory, (ulong)registered.Memory.Address,
+                    Convert.ToBase64String(registered.Key), registered.Memory.Length, slot))),
+                (EtcdKeys.Ack(key, host, _machine), "0"));
+            _applied[(key, host)] = revision;
+            MemoryRegistered(_logger, record.Memory, host, key);
+        }
+
+        return true;
+    }
+
+    /// <summary>Withdraws the registered receive memory <paramref name="name"/>: its receiver went.</summary>
+    private void WithdrawMemory(string name)
+    {
+        var registered = _registered[name];
+        _registered.Remove(name);
+        var memoryKey = EtcdKeys.Memory(registered.RegionKey, registered.Host);
+        if (_store.Get(memoryKey) is { } entry && EtcdJson.Read<MemoryRecord>(entry).Memory == name)
+        {
+            _ = _store.CompareAndDelete(memoryKey, entry.ModRevision);
+        }
+
+        _retiring.Add((registered, DateTime.UtcNow)); // writers may still hold the old route for a moment
     }
 
     /// <summary>
@@ -309,43 +377,58 @@ internal sealed partial class MachineAgent : IDisposable
     /// </summary>
     private void ApplyMemory()
     {
-        var (memories, _) = _store.List("memory/");
-        var present = new HashSet<string>();
+        var (memories, revision) = ReadList("memory/");
+        var present = new HashSet<(int, string)>();
         foreach (var entry in memories)
         {
-            if (!EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
+            if (EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
             {
-                continue;
+                present.Add((key, host));
+                ApplyMemory(key, host, entry.ModRevision);
             }
-
-            var id = $"{key}/{host}";
-            present.Add(id);
-            if (_applied.TryGetValue(id, out var revision) && revision == entry.ModRevision)
-            {
-                continue;
-            }
-
-            _ = _local.BumpRegionGeneration(key);
-            _store.Set(EtcdKeys.Ack(key, host, _machine), entry.ModRevision.ToString(System.Globalization.CultureInfo.InvariantCulture), _lease);
-            _applied[id] = entry.ModRevision;
         }
 
-        foreach (var id in _applied.Keys.Where(k => !present.Contains(k)).ToList())
+        foreach (var (key, host) in _applied.Keys.Where(k => !present.Contains(k)).ToList())
         {
-            var parts = id.Split('/');
-            _ = _local.BumpRegionGeneration(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture));
-            _store.Delete(EtcdKeys.Ack(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), parts[1], _machine));
-            _applied.Remove(id);
+            UnapplyMemory(key, host, revision); // unless a change applied it after this reading
         }
+
+        _memoryRead = revision;
+    }
+
+    /// <summary>Applies memory/{key}/{host} as of <paramref name="revision"/>, unless it was applied as of then or later.</summary>
+    private void ApplyMemory(int key, string host, long revision)
+    {
+        if (_applied.TryGetValue((key, host), out var applied) && applied >= revision)
+        {
+            return;
+        }
+
+        _ = _local.BumpRegionGeneration(key);
+        _store.Set(EtcdKeys.Ack(key, host, _machine), revision.ToString(System.Globalization.CultureInfo.InvariantCulture), _lease);
+        _applied[(key, host)] = revision;
+    }
+
+    /// <summary>memory/{key}/{host} went (deleted at <paramref name="revision"/>): routes to it go here too.</summary>
+    private void UnapplyMemory(int key, string host, long revision)
+    {
+        if (!_applied.TryGetValue((key, host), out var applied) || applied >= revision)
+        {
+            return; // not applied here, or applied again since
+        }
+
+        _ = _local.BumpRegionGeneration(key);
+        _store.Delete(EtcdKeys.Ack(key, host, _machine));
+        _applied.Remove((key, host));
     }
 
     /// <summary>Takes this machine (and machines that left) out of the regions it no longer has allocated.</summary>
     private void WithdrawRegions()
     {
-        var (machines, _) = _store.List("machines/");
+        var (machines, _) = ReadList("machines/");
         var live = machines.Select(m => EtcdKeys.Last(m.Key)).ToHashSet();
         var allocated = _local.AllocatedKeys();
-        var (regions, _) = _store.List("regions/");
+        var (regions, _) = ReadList("regions/");
         foreach (var entry in regions)
         {
             var record = EtcdJson.Read<RegionRecord>(entry);
@@ -369,7 +452,7 @@ internal sealed partial class MachineAgent : IDisposable
         }
     }
 
-    private Registered Register(ReceiveFileName name, long length)
+    private Registered Register(ReceiveFileName name, long length, int regionKey, string host)
     {
         var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
         try
@@ -387,7 +470,6 @@ internal sealed partial class MachineAgent : IDisposable
                 memory = _ucx.Map(address, length);
                 key = memory.PackKey();
             });
-            var (regionKey, host) = ParseOwner(name);
             return new Registered(file, memory!, key!, regionKey, host, this);
         }
         catch
@@ -395,20 +477,6 @@ internal sealed partial class MachineAgent : IDisposable
             file.Dispose();
             throw;
         }
-    }
-
-    private (int Key, string Host) ParseOwner(ReceiveFileName name)
-    {
-        var (receivers, _) = _store.List("receivers/");
-        foreach (var entry in receivers)
-        {
-            if (EtcdJson.Read<ReceiverRecord>(entry).Memory == name.ToString() && EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host))
-            {
-                return (key, host);
-            }
-        }
-
-        throw new DriverException(DriverStatus.NotAllocated, $"receive memory {name} has no receiver in the directory");
     }
 
     /// <summary>
