@@ -270,6 +270,8 @@ internal sealed partial class EtcdDirectory
     /// Publishes <paramref name="host"/>'s receive memory of region <paramref name="key"/> (its imcd registers it) and
     /// returns once every machine has applied it: every write issued from now on reaches it.
     /// </summary>
+    /// <param name="key">The region's key.</param>
+    /// <param name="host">The host whose copy (receive memory) it is, on this machine.</param>
     /// <param name="setAnyway">
     /// Write the receiver without reading it first (one round trip; writing it again to the same value changes nothing
     /// that matters): for a receive attach, whose memory is most often new.
