@@ -57,7 +57,38 @@ internal static class MachinesPeers
         using var ringTx = ring.AttachTransmit();
         PeerMain.Ready();
         Expect("go");
+        var parts = Parts(values);
+        long jit = 0;
+        if (parts.Contains("latency"))
+        {
+            jit = PingPong(values, pingTx, pongRx, plan, sizes, samples);
+        }
 
+        if (parts.Contains("stream"))
+        {
+            var chunks = Int(values, "--chunks");
+            var stream = new Streamer(ringTx, creditRx);
+            _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
+            for (var i = 0; i < Int(values, "--repeats"); i++)
+            {
+                var elapsed = stream.Run(chunks);
+                Console.WriteLine(FormattableString.Invariant($"stream {(long)chunks * Chunk} {elapsed}"));
+            }
+
+            ringTx.Write(HeadOffset, StreamEnd);
+        }
+
+        return jit;
+    }
+
+    /// <summary>The parts the round runs (--parts: latency, stream; both when not given).</summary>
+    private static string[] Parts(Dictionary<string, string> values) =>
+        values.TryGetValue("--parts", out var parts) ? parts.Split(',') : ["latency", "stream"];
+
+    /// <summary>The ping side's 8-byte writes and ping-pong; returns the methods compiled while measuring.</summary>
+    private static long PingPong(Dictionary<string, string> values, ImcTransmitWindow pingTx, ImcReceiveWindow pongRx,
+        MeasurePlan plan, int[] sizes, long[] samples)
+    {
         // The writer's own cost of one 8-byte write to a host on the other machine (the payload word only: the echo
         // side waits for a flag, so these land unseen), before the ping-pong.
         var writes = new long[Math.Min(samples.Length, 5000)];
@@ -86,17 +117,6 @@ internal static class MachinesPeers
         }
 
         Console.WriteLine(FormattableString.Invariant($"warmup {result.Warmup.TotalMilliseconds:0} {result.MethodsCompiledWhileMeasuring}"));
-
-        var chunks = Int(values, "--chunks");
-        var stream = new Streamer(ringTx, creditRx);
-        _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
-        for (var i = 0; i < Int(values, "--repeats"); i++)
-        {
-            var elapsed = stream.Run(chunks);
-            Console.WriteLine(FormattableString.Invariant($"stream {(long)chunks * Chunk} {elapsed}"));
-        }
-
-        ringTx.Write(HeadOffset, StreamEnd);
         return result.MethodsCompiledWhileMeasuring;
     }
 
@@ -113,9 +133,19 @@ internal static class MachinesPeers
         using var pongTx = pong.AttachTransmit();
         using var creditTx = credit.AttachTransmit();
         PeerMain.Ready();
-        var channel = new ImcEchoChannel(pingRx, pongTx);
-        var jit = EchoLoop.Run(ref channel, PingPongProtocol.Sizes[0]);
-        Consume(ringRx, creditTx);
+        var parts = Parts(values);
+        long jit = 0;
+        if (parts.Contains("latency"))
+        {
+            var channel = new ImcEchoChannel(pingRx, pongTx);
+            jit = EchoLoop.Run(ref channel, PingPongProtocol.Sizes[0]);
+        }
+
+        if (parts.Contains("stream"))
+        {
+            Consume(ringRx, creditTx);
+        }
+
         return jit;
     }
 
