@@ -154,9 +154,9 @@ internal sealed class HarnessOptions
                     var variants = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(v => v == "default" ? "" : v).ToArray();
                     if (variants.Length == 0 || variants.Any(v => v.Length > 0 &&
-                        v.Split(',').Any(pair => !pair.StartsWith("UCX_", StringComparison.Ordinal) || !pair.Contains('='))))
+                        v.Split(',').Any(pair => pair.IndexOf('=', StringComparison.Ordinal) < 1)))
                     {
-                        throw new ArgumentException("--ucx-env takes variants joined by ';', each 'default' or UCX_K=V pairs joined by ','");
+                        throw new ArgumentException("--ucx-env takes variants joined by ';', each 'default' or NAME=VALUE pairs joined by ','");
                     }
 
                     options.UcxVariants = variants;

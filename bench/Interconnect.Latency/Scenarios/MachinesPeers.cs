@@ -68,11 +68,17 @@ internal static class MachinesPeers
         {
             var chunks = Int(values, "--chunks");
             var stream = new Streamer(ringTx, creditRx);
+            var worker = Interconnect.Driver.Fabric.Ucx.UcxPeers.Shared.Worker;
             _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
             for (var i = 0; i < Int(values, "--repeats"); i++)
             {
+                var (puts, waited, waitTicks) = (worker.Puts, worker.PutsWaited, worker.PutWaitTicks);
                 var elapsed = stream.Run(chunks);
                 Console.WriteLine(FormattableString.Invariant($"stream {(long)chunks * Chunk} {elapsed}"));
+                Console.WriteLine(FormattableString.Invariant(
+                    $"streamucx {worker.Puts - puts} {worker.PutsWaited - waited} {Ticks.ToNanoseconds(worker.PutWaitTicks - waitTicks)}"));
+                Console.WriteLine(FormattableString.Invariant(
+                    $"streamparts {Ticks.ToNanoseconds(stream.ChunkTicks)} {Ticks.ToNanoseconds(stream.HeadTicks)} {Ticks.ToNanoseconds(stream.CreditTicks)}"));
             }
 
             ringTx.Write(HeadOffset, StreamEnd);
@@ -250,21 +256,38 @@ internal static class MachinesPeers
         private readonly byte[] _chunk = new byte[Chunk];
         private ulong _next;
 
+        /// <summary>The last run's time in the chunk writes, the head writes and the waits for credit.</summary>
+        public long ChunkTicks { get; private set; }
+
+        public long HeadTicks { get; private set; }
+
+        public long CreditTicks { get; private set; }
+
         /// <summary>Streams <paramref name="chunks"/> chunks; returns the nanoseconds from the first write to the last credit.</summary>
         public long Run(int chunks)
         {
             var start = Stopwatch.GetTimestamp();
             var end = _next + (ulong)chunks;
+            long chunkTicks = 0, headTicks = 0, creditTicks = 0;
             for (; _next < end; _next++)
             {
+                var t0 = Stopwatch.GetTimestamp();
                 WaitCredit(_next + 1 > Slots ? _next + 1 - Slots : 0);
                 BinaryPrimitives.WriteUInt64LittleEndian(_chunk, _next);
                 BinaryPrimitives.WriteUInt64LittleEndian(_chunk.AsSpan(Chunk - sizeof(ulong)), _next);
+                var t1 = Stopwatch.GetTimestamp();
                 ring.Write((long)(_next % Slots) * Chunk, _chunk);
+                var t2 = Stopwatch.GetTimestamp();
                 ring.Write(HeadOffset, _next + 1);
+                var t3 = Stopwatch.GetTimestamp();
+                creditTicks += t1 - t0;
+                chunkTicks += t2 - t1;
+                headTicks += t3 - t2;
             }
 
+            var last = Stopwatch.GetTimestamp();
             WaitCredit(end);
+            (ChunkTicks, HeadTicks, CreditTicks) = (chunkTicks, headTicks, creditTicks + (Stopwatch.GetTimestamp() - last));
             return (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
         }
 

@@ -153,6 +153,7 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
                 var histogram = new Histogram();
                 var writeCost = new Histogram();
                 var streams = new List<double>();
+                var streamParts = new List<string>();
                 string? line;
                 while ((line = ping.ReadLine(TimeSpan.FromMinutes(3))) is not null)
                 {
@@ -170,6 +171,14 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
                             break;
                         case "stream":
                             streams.Add(Long(fields[1]) / (double)Long(fields[2])); // bytes per ns = GB/s
+                            break;
+                        case "streamparts":
+                            streamParts.Add(Format.Invariant(
+                                $"chunk writes {Long(fields[1]) / 1e6:0} ms, head writes {Long(fields[2]) / 1e6:0} ms, waits for credit {Long(fields[3]) / 1e6:0} ms"));
+                            break;
+                        case "streamucx":
+                            streamParts.Add(Format.Invariant(
+                                $"{Long(fields[1])} puts, {Long(fields[2])} not complete at once, waited {Long(fields[3]) / 1e6:0} ms"));
                             break;
                         case "jit":
                             break;
@@ -199,9 +208,10 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
                     figures.Add(new Figure(StreamGroup, Transport, MachinesPeers.Chunk, Bandwidth, median, "GB/s"));
                     notes.Add("Imc 64 KiB stream, " + options.MachinesBandwidthIterations + " chunks per run: " +
                         string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}"))) + " GB/s" +
-                        (perftestBandwidth is { } baseline ? Format.Invariant($"; median {median / baseline:0.00}× of ucp_put_bw this round") : ""));
+                        (perftestBandwidth is { } baseline ? Format.Invariant($"; median {median / baseline:0.00}× of ucp_put_bw this round") : "") +
+                        "; the writer's time per run: " + string.Join("; ", streamParts));
                     Console.Error.WriteLine(Format.Invariant(
-                        $"  {Name}: Imc stream {string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}")))} GB/s, ucp_put_bw {perftestBandwidth:0.000} GB/s, imcd CPU {cpu[0] * 100:0}% / {cpu[1] * 100:0}%, load {RunInfo.LoadAverage()}"));
+                        $"  {Name}: Imc stream {string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}")))} GB/s, ucp_put_bw {perftestBandwidth:0.000} GB/s, imcd CPU {cpu[0] * 100:0}% / {cpu[1] * 100:0}%, load {RunInfo.LoadAverage()}; writer: {string.Join("; ", streamParts)}"));
                 }
             });
 

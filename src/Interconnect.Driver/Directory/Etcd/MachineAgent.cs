@@ -452,8 +452,17 @@ internal sealed partial class MachineAgent : IDisposable
         }
     }
 
+    /// <summary>
+    /// Progresses the worker: puts from other machines land only while it runs. In wait mode it sleeps on the
+    /// worker's event descriptor when idle, but first lingers (keeps progressing) for a short while after the last
+    /// event: the next fragment of a stream or the next message of an exchange usually comes within it, and an agent
+    /// that slept must be woken and scheduled again (on a busy machine, a time slice) before that put lands.
+    /// </summary>
     private void ProgressLoop()
     {
+        var lingerUs = int.TryParse(Environment.GetEnvironmentVariable("IMCD_LINGER_US"), out var us) ? us : 0;
+        var linger = Stopwatch.Frequency * lingerUs / 1_000_000;
+        long idleSince = 0;
         while (!_stop.IsCancellationRequested)
         {
             while (_onProgressThread.TryDequeue(out var action))
@@ -461,11 +470,29 @@ internal sealed partial class MachineAgent : IDisposable
                 action();
             }
 
-            if (_worker.Progress() != 0 || _progress == ProgressMode.Spin)
+            if (_worker.Progress() != 0)
+            {
+                idleSince = 0;
+                continue;
+            }
+
+            if (_progress == ProgressMode.Spin)
             {
                 continue;
             }
 
+            var now = Stopwatch.GetTimestamp();
+            if (idleSince == 0)
+            {
+                idleSince = now;
+            }
+
+            if (now - idleSince < linger)
+            {
+                continue;
+            }
+
+            idleSince = 0;
             if (_worker.Arm())
             {
                 _ = Libc.PollIn(_worker.EventFd, timeoutMs: 100);
