@@ -461,6 +461,11 @@ internal sealed partial class MachineAgent : IDisposable
     private void ProgressLoop()
     {
         var lingerUs = int.TryParse(Environment.GetEnvironmentVariable("IMCD_LINGER_US"), out var us) ? us : 0;
+        if (int.TryParse(Environment.GetEnvironmentVariable("IMCD_NICE"), out var nice))
+        {
+            _ = Libc.SetPriority(Libc.PrioProcess, (uint)Libc.GetTid(), nice);
+        }
+
         var linger = Stopwatch.Frequency * lingerUs / 1_000_000;
         long idleSince = 0;
         while (!_stop.IsCancellationRequested)
