@@ -113,7 +113,7 @@ internal static unsafe class UcxBench
         total.Stop();
         Console.WriteLine(
             $"{what,-58} {(double)iterations * bytes / total.Elapsed.TotalSeconds / 1e9,8:F3} GB/s  " +
-            $"({iterations} × {bytes} B, UCX_TCP_TX_SEG_SIZE {UcxContext.TcpTxSegSize ?? "(tcp unused)"})");
+            $"({iterations} × {bytes} B, {string.Join(' ', UcxContext.TcpSegments.Select(s => $"{s.Key}={s.Value}"))})");
     }
 
     private static void Report(string what, int iterations, Action operation)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Latency.Reporting;
 using Interconnect.Machines;
 
@@ -59,16 +60,20 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
     }
 
     /// <summary>
-    /// ucx_perftest's environment: the variant's, plus the tcp send segment the driver uses unless told otherwise
-    /// (<see cref="Interconnect.Driver.Fabric.Ucx.UcxContext.DefaultTcpTxSegSize"/>), so UCX's baseline runs with
-    /// the same setting as Imc.
+    /// ucx_perftest's environment: the variant's, plus the tcp segment sizes the driver uses unless told otherwise
+    /// (<see cref="UcxContext.TcpSegmentDefaults"/>), so UCX's baseline runs with the same settings as Imc.
     /// </summary>
     private Dictionary<string, string?> PerftestEnvironment()
     {
         var environment = UcxEnvironment();
-        if (!environment.ContainsKey("UCX_TCP_TX_SEG_SIZE") && System.Environment.GetEnvironmentVariable("UCX_TCP_TX_SEG_SIZE") is null)
+        var set = UcxContext.TcpSegmentDefaults.Any(d =>
+            environment.ContainsKey(d.Key) || System.Environment.GetEnvironmentVariable(d.Key) is { Length: > 0 });
+        if (!set)
         {
-            environment["UCX_TCP_TX_SEG_SIZE"] = Interconnect.Driver.Fabric.Ucx.UcxContext.DefaultTcpTxSegSize;
+            foreach (var (variable, value) in UcxContext.TcpSegmentDefaults)
+            {
+                environment[variable] = value;
+            }
         }
 
         return environment;
@@ -94,7 +99,7 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
             var perftestEnvironment = PerftestEnvironment();
             var perftestSettings = string.Join(' ', perftestEnvironment.Select(e => $"{e.Key}={e.Value}"));
             notes.Add($"UCX settings: Imc processes {(ucxVariant.Length == 0 ? "as the environment is" : ucxVariant)} " +
-                $"(the driver's tcp send segment unless set: {Interconnect.Driver.Fabric.Ucx.UcxContext.DefaultTcpTxSegSize}); " +
+                $"(the driver's tcp segments unless set: {string.Join(' ', UcxContext.TcpSegmentDefaults.Select(d => $"{d.Key}={d.Value}"))}); " +
                 $"ucx_perftest {perftestSettings}");
             Console.Error.WriteLine($"  {Name}: ucx_perftest with {perftestSettings}");
             double? perftestBandwidth = null;
