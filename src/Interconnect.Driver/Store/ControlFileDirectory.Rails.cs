@@ -95,7 +95,8 @@ internal sealed partial class ControlFileDirectory
 
     public CheckReport Check(TimeSpan patience) => _cluster.Check(patience);
 
-    private void CheckLogicalRail(int rail)
+    /// <summary>Throws <see cref="DriverStatus.BadRail"/> for a logical rail the cluster does not have.</summary>
+    internal void CheckLogicalRail(int rail)
     {
         var rails = _cluster.Control.Header.LogicalRails;
         if ((uint)rail >= (uint)rails)

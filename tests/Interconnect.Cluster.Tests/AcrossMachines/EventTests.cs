@@ -125,6 +125,12 @@ public sealed class EventTests
         Assert.That(writerAfter, Is.GreaterThan(writerBefore), "the writer's machine counted the drop before its write returned");
         Assert.That(int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(readerBefore + 2),
             "the reader's machine counted both drops");
+
+        // --count 0 on the other machine disarms what is left everywhere: the writer's next write arrives.
+        Assert.That(ImcCtl(_imc[1], "inject-error", "--rail", "0", "--count", "5", "--host", "dr").ExitCode, Is.Zero);
+        Assert.That(ImcCtl(_imc[0], "inject-error", "--rail", "0", "--count", "0").ExitCode, Is.Zero);
+        writer.Send("write64 83 32 5");
+        Assert.That(reader.Send("wait64 83 32 5 10000"), Is.EqualTo("5"), "nothing is dropped once disarmed");
     }
 
     /// <summary>imc_init brings a host up on a machine; imcs on either machine shows both machines and their hosts.</summary>

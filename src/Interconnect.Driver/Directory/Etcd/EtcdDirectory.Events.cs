@@ -98,7 +98,7 @@ internal sealed partial class EtcdDirectory
             throw new DriverException(DriverStatus.BadParameter, $"--count {count}: give 0 or more transmissions to drop");
         }
 
-        _local.InjectDrops(logicalRail, 0, null); // checks the rail (this machine's agent arms it below, as every machine's)
+        _local.CheckLogicalRail(logicalRail); // this machine's agent arms it below, as every machine's
         var slot = -1;
         if (host is not null)
         {

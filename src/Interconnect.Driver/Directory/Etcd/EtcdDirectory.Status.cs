@@ -201,9 +201,7 @@ internal sealed partial class EtcdDirectory
         foreach (var entry in memories)
         {
             if (EtcdKeys.TryParseKeyHost(entry.Key, out var key, out var host) &&
-                !(_store.Get(EtcdKeys.Ack(key, host, _machine)) is { } ack &&
-                  ((long.TryParse(ack.Value, out var revision) && revision >= entry.ModRevision) ||
-                   ack.ModRevision == entry.ModRevision))) // the memory's own machine acknowledges with the memory
+                !(_store.Get(EtcdKeys.Ack(key, host, _machine)) is { } ack && Acknowledges(ack, entry)))
             {
                 found.Add($"host '{host}''s receive memory of region key {key} is not applied on this machine (writers here miss it)");
             }

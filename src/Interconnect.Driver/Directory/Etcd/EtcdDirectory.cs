@@ -452,6 +452,13 @@ internal sealed partial class EtcdDirectory : IDirectory
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="ack"/> (an acks/ key) says its machine applied <paramref name="memory"/> as it is now:
+    /// a revision at or after the memory's, or the memory's own machine's ack, written in the memory's transaction.
+    /// </summary>
+    internal static bool Acknowledges(EtcdEntry ack, EtcdEntry memory) =>
+        (long.TryParse(ack.Value, out var revision) && revision >= memory.ModRevision) || ack.ModRevision == memory.ModRevision;
+
     /// <summary>Who has not yet applied the memory <paramref name="name"/>: null when everyone has.</summary>
     private string? Unapplied(int key, string host, string name)
     {
@@ -462,9 +469,7 @@ internal sealed partial class EtcdDirectory : IDirectory
             return $"this machine's imcd ('{_machine}')";
         }
 
-        var applied = acks.Where(a => (long.TryParse(a.Value, out var revision) && revision >= memory.ModRevision) ||
-                a.ModRevision == memory.ModRevision) // the memory's own machine, with the memory
-            .Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
+        var applied = acks.Where(a => Acknowledges(a, memory)).Select(a => EtcdKeys.Last(a.Key)).ToHashSet();
         var missing = machines.Select(m => EtcdKeys.Last(m.Key)).Where(m => !applied.Contains(m)).ToList();
         return missing.Count == 0 ? null : "machine(s) " + string.Join(", ", missing.Select(m => $"'{m}'"));
     }
