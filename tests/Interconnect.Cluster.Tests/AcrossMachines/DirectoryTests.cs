@@ -88,8 +88,9 @@ public sealed class DirectoryTests
         var woken = watcher.Receive("wait-host-event", TimeSpan.FromSeconds(40));
         Assert.That(woken.Ok, Is.True, woken.Text);
         Assert.That(woken.Text, Does.StartWith("HostChange").And.Not.Contain("dies"), "the event fires once the host left");
+        // The manual's check (imc_ckerrcnt_mr) is for a change of the count, as the rail test checks.
         Assert.That(int.Parse(watcher.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture),
-            Is.GreaterThan(before), "the dead machine's host leaving raised the error count here");
+            Is.Not.EqualTo(before), "the dead machine's host leaving changed the error count here");
         Assert.That(watcher.Send("hosts").Split(','), Does.Not.Contain("dies"), "the killed machine's host left with its lease (3 s)");
     }
 
