@@ -173,8 +173,10 @@ public sealed class PeerProcess : IDisposable
             Kill();
         }
 
+        // _lines is not disposed: the output reader may still deliver the end of the stream (CompleteAdding) after
+        // the process has exited and this returned, and a disposed collection would throw on the thread pool and
+        // take the whole test host down. It holds no kernel handle; the collector takes it.
         _process.Dispose();
-        _lines.Dispose();
     }
 }
 
