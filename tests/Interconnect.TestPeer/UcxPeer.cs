@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Interconnect.Driver.Fabric.Ucx;
@@ -37,8 +38,26 @@ internal static unsafe class UcxPeer
         "ucx-connect" => Connect(w[1], w[2], ulong.Parse(w[3], CultureInfo.InvariantCulture)),
         // ucx-lock-increments counter-offset lock-offset times id → done
         "ucx-lock-increments" => LockIncrements(Long(w[1]), Long(w[2]), (int)Long(w[3]), ulong.Parse(w[4], CultureInfo.InvariantCulture)),
+        // ucx-null-reference → caught: a managed null dereference (a SIGSEGV the runtime turns into an exception)
+        "ucx-null-reference" => CatchNullReference(),
         _ => throw new ArgumentException($"unknown command {w[0]}"),
     };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string CatchNullReference()
+    {
+        try
+        {
+            return Length(null!).ToString(CultureInfo.InvariantCulture);
+        }
+        catch (NullReferenceException)
+        {
+            return "caught";
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static int Length(int[] array) => array.Length; // a load through null: the hardware faults, the runtime's handler throws
+    }
 
     private static string Serve(long size)
     {

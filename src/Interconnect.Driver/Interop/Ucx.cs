@@ -216,6 +216,14 @@ internal static unsafe partial class Ucx
     [LibraryImport(Ucp, EntryPoint = "ucp_request_free")]
     public static partial void RequestFree(nint request);
 
+    /// <summary>
+    /// Gives the error signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE) back to the handlers UCX found when it loaded: UCX
+    /// installs its own at load time, which print "Caught signal 11" and freeze or kill the process, and which took
+    /// them from the .NET runtime (it handles SIGSEGV itself). UCX's Java binding does the same.
+    /// </summary>
+    [LibraryImport(Ucs, EntryPoint = "ucs_debug_disable_signals")]
+    public static partial void DebugDisableSignals();
+
     [LibraryImport(Ucs, EntryPoint = "ucs_status_string")]
     private static partial byte* StatusStringNative(sbyte status);
 

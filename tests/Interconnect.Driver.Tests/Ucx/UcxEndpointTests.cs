@@ -27,6 +27,19 @@ public sealed class UcxEndpointTests
     [OneTimeTearDown]
     public void RestoreTransports() => Environment.SetEnvironmentVariable("UCX_TLS", _previousTransports);
 
+    /// <summary>
+    /// UCX installs handlers for SIGSEGV and its kin when it loads; the .NET runtime turns a null dereference (a SIGSEGV)
+    /// into a NullReferenceException, and with UCX's handler in its place the process froze instead ("Caught signal 11").
+    /// A process that started UCX keeps the runtime's handlers.
+    /// </summary>
+    [Test]
+    public void ShouldLeaveTheRuntimesSignalHandlersToAProcessThatStartedUcx()
+    {
+        using var target = UcxTarget.Start(4096); // a UCX context, worker and registered memory in that process
+        Assert.That(target.Peer.Send("ucx-null-reference", TimeSpan.FromSeconds(30)), Is.EqualTo("caught"));
+        Assert.That(target.Hash(0, 64), Is.Not.Empty, "the process lives on");
+    }
+
     [Test]
     public void ShouldLandPutsOfEverySizeAtTheirOffsets()
     {

@@ -220,10 +220,21 @@ internal sealed partial class EtcdDirectory
     /// Fills <paramref name="host"/>'s copy of region <paramref name="key"/> from a copy on another machine (a UCX get).
     /// Under the region's write lock: no write is under way anywhere.
     /// </summary>
+    /// <remarks>
+    /// Only a copy whose host is still a receiver is current: a host that detached has withdrawn its receiver (under
+    /// this lock), while its registered memory stays listed until its imcd withdraws it too, no longer written.
+    /// </remarks>
     private void CopyFromAnotherMachine(int key, string host)
     {
         var (memories, _) = _store.List(EtcdKeys.MemoryOf(key));
-        var sources = RemoteMemories(memories).Select(m => m.Remote).ToList();
+        var (receivers, _) = _store.List(EtcdKeys.ReceiversOf(key));
+        var current = receivers
+            .Select(r => (Host: EtcdKeys.Last(r.Key), EtcdJson.Read<ReceiverRecord>(r).Memory))
+            .ToHashSet();
+        var sources = RemoteMemories(memories)
+            .Where(m => current.Contains((m.Host, m.Record.Memory)))
+            .Select(m => m.Remote)
+            .ToList();
         if (sources.Count == 0)
         {
             return; // no machine keeps a copy any more: the contents went with them, and this copy starts from zeroes
@@ -290,10 +301,13 @@ internal sealed partial class EtcdDirectory
         WaitApplied(key, host, name);
     }
 
-    /// <summary>The receive memories among <paramref name="memories"/> (memory/ entries) on other machines that are still in the cluster.</summary>
-    private List<(MemoryRecord Record, RemoteMemory Remote)> RemoteMemories(IReadOnlyCollection<EtcdEntry> memories)
+    /// <summary>
+    /// The receive memories among <paramref name="memories"/> (memory/ entries) on other machines that are still in the
+    /// cluster, with the host each belongs to.
+    /// </summary>
+    private List<(string Host, MemoryRecord Record, RemoteMemory Remote)> RemoteMemories(IReadOnlyCollection<EtcdEntry> memories)
     {
-        var found = new List<(MemoryRecord, RemoteMemory)>();
+        var found = new List<(string, MemoryRecord, RemoteMemory)>();
         if (memories.Count == 0)
         {
             return found;
@@ -306,7 +320,7 @@ internal sealed partial class EtcdDirectory
             var memory = EtcdJson.Read<MemoryRecord>(entry);
             if (memory.Machine != _machine && workers.TryGetValue(memory.Machine, out var worker))
             {
-                found.Add((memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Address,
+                found.Add((EtcdKeys.Last(entry.Key), memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Address,
                     Convert.FromBase64String(memory.RemoteKey), memory.Length)));
             }
         }

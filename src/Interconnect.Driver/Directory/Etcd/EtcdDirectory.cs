@@ -285,14 +285,18 @@ internal sealed partial class EtcdDirectory : IDirectory
         }
     }
 
-    public void DeallocateRegion(ProcessRegistration process, RegionHandle region)
-    {
-        _local.DeallocateRegion(process, region);
-        if (!_local.AllocatedKeys().Contains(region.Key))
+    public void DeallocateRegion(ProcessRegistration process, RegionHandle region) =>
+        UnderWriteLock(process, region, () =>
         {
-            EtcdRegions.Withdraw(_store, region.Key, _machine);
-        }
-    }
+            _local.DeallocateRegion(process, region);
+            if (!_local.AllocatedKeys().Contains(region.Key))
+            {
+                EtcdRegions.Withdraw(_store, region.Key, _machine);
+            }
+
+            WithdrawDroppedCopies(region.Key, quietly: false);
+            return true;
+        });
 
     public (ReceiveFileName Memory, long MappedLength) AttachReceive(ProcessRegistration process, RegionHandle region, bool nonShared)
     {
@@ -336,22 +340,58 @@ internal sealed partial class EtcdDirectory : IDirectory
         return _local.AttachTransmitToRemote(process, region, nonShared, EtcdJson.Read<HostRecord>(entry).Slot);
     }
 
-    public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit)
+    public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit) =>
+        receive
+            ? UnderWriteLock(process, region, () =>
+            {
+                var detached = _local.Detach(process, region, receive, transmit);
+                WithdrawDroppedCopies(region.Key, quietly: true); // etcd unreachable: the machine's imcd withdraws them
+                return detached;
+            })
+            : _local.Detach(process, region, receive, transmit);
+
+    /// <summary>
+    /// Runs <paramref name="change"/>, which may drop copies of coherent region <paramref name="region"/> on this
+    /// machine, under the region's write lock (other regions: as it is). A machine making its first copy, under that lock
+    /// too, then never reads a copy that stopped receiving writes but is still listed in etcd.
+    /// </summary>
+    private T UnderWriteLock<T>(ProcessRegistration process, RegionHandle region, Func<T> change)
     {
-        var detached = _local.Detach(process, region, receive, transmit);
-        if (receive && detached && _local.ReceiveMemoryOf(region.Key, process.HostName) is null)
+        using var writeLock = region.Coherent ? OpenWriteLock(process, region) : null;
+        writeLock?.Enter();
+        try
         {
-            try
+            return change();
+        }
+        finally
+        {
+            writeLock?.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Withdraws the receivers of region <paramref name="key"/> that name a copy on this machine that is gone (a host's
+    /// copy goes when its last receive attach does, and a coherent region's when another host's copy remains). The
+    /// machine's imcd withdraws them too, later; a detach does it at once so that no one reads such a copy.
+    /// </summary>
+    private void WithdrawDroppedCopies(int key, bool quietly)
+    {
+        try
+        {
+            var (receivers, _) = _store.List(EtcdKeys.ReceiversOf(key));
+            foreach (var entry in receivers)
             {
-                _store.Delete(EtcdKeys.Receiver(region.Key, process.HostName));
-            }
-            catch (DriverException)
-            {
-                // etcd unreachable: the machine's agent withdraws the receiver once it can.
+                var receiver = EtcdJson.Read<ReceiverRecord>(entry);
+                if (receiver.Machine == _machine &&
+                    _local.ReceiveMemoryOf(key, EtcdKeys.Last(entry.Key))?.Memory.ToString() != receiver.Memory)
+                {
+                    _ = _store.CompareAndDelete(entry.Key, entry.ModRevision);
+                }
             }
         }
-
-        return detached;
+        catch (DriverException) when (quietly)
+        {
+        }
     }
 
     public RouteSet ReadRoutes(ProcessRegistration process, RegionHandle region, TransmitAttachment attachment)
@@ -365,7 +405,7 @@ internal sealed partial class EtcdDirectory : IDirectory
 
         // This machine's receivers come from its control file; a machine gone has no memory left.
         var receivers = local.Receivers.ToList();
-        foreach (var (memory, remote) in RemoteMemories(memories))
+        foreach (var (_, memory, remote) in RemoteMemories(memories))
         {
             if (attachment.TargetHost < 0 || memory.HostSlot == attachment.TargetHost)
             {

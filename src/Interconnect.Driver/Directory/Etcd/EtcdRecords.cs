@@ -46,6 +46,8 @@ internal static class EtcdKeys
 
     public static string Receiver(int key, string host) => $"receivers/{Num(key)}/{host}";
 
+    public static string ReceiversOf(int key) => $"receivers/{Num(key)}/";
+
     public static string Memory(int key, string host) => $"memory/{Num(key)}/{host}";
 
     public static string MemoryOf(int key) => $"memory/{Num(key)}/";

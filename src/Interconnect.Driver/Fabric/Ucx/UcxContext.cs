@@ -26,6 +26,9 @@ internal sealed unsafe class UcxContext : IDisposable
     /// <summary>Reads the UCX configuration from the environment and creates a context (UCP API 1.13).</summary>
     public static UcxContext Create()
     {
+        // Before anything else of UCX runs in this process: the runtime's signal handlers back (see DebugDisableSignals).
+        // A SIGSEGV that UCX caught in a test peer froze it ("Caught signal 11 ... address not mapped") with no trace.
+        Native.DebugDisableSignals();
         nint config;
         UcxException.Check(Native.ConfigRead(null, null, &config), DriverStatus.InitError,
             "reading the UCX configuration (UCX_* environment variables) failed");
