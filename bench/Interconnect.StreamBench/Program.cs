@@ -5,6 +5,8 @@
 // imc_floor's ping-pong for latency). Writes a JSON file and SVG charts (OxyPlot) and prints markdown tables.
 //
 //   dotnet run -c Release --project bench/Interconnect.StreamBench -- [--quick] [--out DIR]
+//   (also: --throughput-only, --latency-only, --transports A,B, --throughput-sizes BYTES,..., --latency-sizes BYTES,...,
+//   --imc-ring SLOTSxKIB, --no-floor, --total-mib N, --runs N)
 //
 // The child process is this program too: "imc-stream-bench peer ..." (see Peer).
 
@@ -44,8 +46,11 @@ internal static class Program
         }
 
         var throughputOnly = args.Contains("--throughput-only");
+        var noFloor = args.Contains("--no-floor");
         var latencyOnly = args.Contains("--latency-only");
         var sizesIndex = Array.IndexOf(args, "--latency-sizes");
+        var writeSizesIndex = Array.IndexOf(args, "--throughput-sizes");
+        int[] writeSizes = writeSizesIndex >= 0 ? [.. args[writeSizesIndex + 1].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] : [64 * 1024, 1024 * 1024];
         int[] latencySizes = sizesIndex >= 0 ? [.. args[sizesIndex + 1].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] : [8, 4096];
         var transportsIndex = Array.IndexOf(args, "--transports");
         string[]? only = transportsIndex >= 0 ? args[transportsIndex + 1].Split(',') : null;
@@ -53,8 +58,10 @@ internal static class Program
         var output = outIndex >= 0 ? args[outIndex + 1] : Path.Combine("bench", "results", "streams");
         Directory.CreateDirectory(output);
         var repo = FindRepository();
-        var total = quick ? 64L << 20 : 256L << 20;
-        var runs = quick ? 1 : 3;
+        var totalIndex = Array.IndexOf(args, "--total-mib");
+        var total = totalIndex >= 0 ? long.Parse(args[totalIndex + 1], CultureInfo.InvariantCulture) << 20 : quick ? 64L << 20 : 256L << 20;
+        var runsIndex = Array.IndexOf(args, "--runs");
+        var runs = runsIndex >= 0 ? int.Parse(args[runsIndex + 1], CultureInfo.InvariantCulture) : quick ? 1 : 3;
         var samples = quick ? 5_000 : 20_000;
         var warmup = TimeSpan.FromSeconds(quick ? 0.3 : 1);
         var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
@@ -62,9 +69,13 @@ internal static class Program
 
         Build(repo);
         var throughput = new List<ThroughputResult>();
-        foreach (var size in latencyOnly ? [] : new[] { 64 * 1024, 1024 * 1024 })
+        foreach (var size in latencyOnly ? [] : writeSizes)
         {
-            throughput.Add(Floor(repo, size, total, runs));
+            if (!noFloor)
+            {
+                throughput.Add(Floor(repo, size, total, runs));
+            }
+
             foreach (var transport in s_throughputTransports.Where(t => only is null || only.Contains(t)))
             {
                 throughput.Add(Guarded(() => Throughput(transport, size, total, runs),

@@ -34,6 +34,7 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
     private readonly int[] _lengths;
     private readonly long[] _candidateChecks;
     private readonly int _slotCount;
+    private readonly int _framesPerRead;
     private readonly int _rail;
     private readonly long _incarnation;
     private readonly PeerWatch _peer;
@@ -68,6 +69,7 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
         _options.Validate();
         _context = context;
         _slotCount = _options.SlotCount;
+        _framesPerRead = Math.Max(1, _slotCount / 2);
         _rail = _options.LogicalRail;
         _ring = context.AllocateRegion(_options.Key, _options.RingRegionSize, ImcPermissions.UserReadWrite,
             ImcRegionFlags.None, _rail);
@@ -290,14 +292,14 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
         }
 
         var end = AvailableEnd();
-        var completed = _endFrame >= 0;
-        if (end <= _examined && !completed)
+        if (end <= _examined && _endFrame < 0)
         {
             result = default;
             return false;
         }
 
-        result = new ReadResult(BuildSequence(), isCanceled: false, isCompleted: completed);
+        var buffer = BuildSequence(out var whole);
+        result = new ReadResult(buffer, isCanceled: false, isCompleted: _endFrame >= 0 && whole);
         return true;
     }
 
@@ -414,16 +416,34 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
         return released;
     }
 
-    private ReadOnlySequence<byte> BuildSequence()
+    /// <summary>
+    /// The buffer of a read: the validated frames from the position on, but at most <see cref="_framesPerRead"/> of them
+    /// past what was examined (<paramref name="whole"/> is false when frames were left for the next read).
+    /// </summary>
+    /// <remarks>
+    /// The buffers are the ring itself, so the frames of a buffer go back to the writer only when the caller advances
+    /// past them. Handing out the whole ring at once lets a caller that consumes a buffer before advancing hold every
+    /// slot: the writer then waits while the caller works, and the caller waits while the writer refills, and the two
+    /// ends take turns. With half the ring per read, the writer fills one half while the caller consumes the other.
+    /// </remarks>
+    private ReadOnlySequence<byte> BuildSequence(out bool whole)
     {
         ReceiveSegment? first = null;
         ReceiveSegment? last = null;
         var firstIndex = 0;
+        var fresh = 0;
+        whole = true;
         for (var i = 0; i < _validated; i++)
         {
             var slot = (int)((_frame + i) % _slotCount);
             if (_lengths[slot] < 0)
             {
+                break;
+            }
+
+            if (_starts[slot] >= _examined && ++fresh > _framesPerRead)
+            {
+                whole = false;
                 break;
             }
 

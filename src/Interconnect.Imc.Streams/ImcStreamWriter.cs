@@ -30,6 +30,9 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
     private const long NoPending = long.MaxValue;
     private static readonly long s_heartbeatTicks = Stopwatch.Frequency / 10;
 
+    /// <summary>The longest a span waits for credit before it is staged: GetSpan must not block for long.</summary>
+    private static readonly TimeSpan s_creditSpin = TimeSpan.FromMilliseconds(1);
+
     private readonly ImcContext _context;
     private readonly ImcStreamOptions _options;
     private readonly string _receiverHost;
@@ -46,6 +49,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
     private readonly Lock _gate = new();
     private readonly PeerWatch _peer;
     private readonly Thread _pump;
+    private readonly TimeSpan _creditSpin;
 
     // The caller's side: the open frame and the staging buffer.
     private bool _open;
@@ -66,6 +70,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
     private long _position;
     private long _acked;
     private long _verified;
+    private long _verifiedWritten;
     private long _incarnation;
     private long _pendingFrom = NoPending;
     private long _heartbeat;
@@ -109,6 +114,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
         _mirror = GC.AllocateUninitializedArray<byte>(checked(_mirrorStride * _slotCount));
         _session = Random.Shared.NextInt64(1, long.MaxValue);
         _peer = new PeerWatch(_options.PeerTimeout);
+        _creditSpin = _options.SpinBeforeSleep < s_creditSpin ? _options.SpinBeforeSleep : s_creditSpin;
         _pump = new Thread(PumpLoop) { IsBackground = true, Name = $"imc stream writer {_options.Key}" };
         _pump.Start();
     }
@@ -325,14 +331,38 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
         return (_staging!, start, _staging!.Length - start);
     }
 
+    /// <summary>
+    /// Out of credit: looks at the reader's answers until a slot is free, for as long as a wait spins before it sleeps
+    /// (at most <see cref="s_creditSpin"/>); false when none came, and the caller's bytes go to the staging buffer.
+    /// </summary>
+    /// <remarks>
+    /// A reader that consumes as fast as the writer produces frees a slot within microseconds. Staging at once would
+    /// cost every byte that goes through the staging buffer a second copy (into the frame, when FlushAsync drains it),
+    /// and once the staging buffer holds bytes, every span comes from it until the next flush: a writer a little ahead
+    /// of its reader copied most of its bytes twice.
+    /// </remarks>
     private bool PumpAndCheckCredit()
     {
-        lock (_gate)
+        var backoff = new Backoff(_creditSpin);
+        while (true)
         {
-            Pump();
-        }
+            lock (_gate)
+            {
+                Pump();
+            }
 
-        return HasCredit;
+            if (HasCredit)
+            {
+                return true;
+            }
+
+            if (_failure is not null || backoff.ShouldSleep)
+            {
+                return false;
+            }
+
+            backoff.Spin();
+        }
     }
 
     private void EnsureStaging(int need)
@@ -492,9 +522,10 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
 
     /// <summary>
     /// Under the gate: reads the reader's answers (a new incarnation means a restarted reader: send everything it has
-    /// not consumed again), resends what is pending, and keeps the header words fresh.
+    /// not consumed again), resends what is pending, and keeps the header words fresh (with <paramref name="repeat"/>,
+    /// writes the Verified word again even if it did not move).
     /// </summary>
-    private void Pump()
+    private void Pump(bool repeat = false)
     {
         if (_disposed || _failure is not null)
         {
@@ -543,10 +574,14 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
             _tx.Write(StreamLayout.SenderHeartbeatOffset, ++_heartbeat);
         }
 
-        if (_incarnation != 0 && _verified > Volatile.Read(ref _acked))
+        var verified = StreamLayout.Tag(_incarnation, _verified);
+        if (_incarnation != 0 && _verified > Volatile.Read(ref _acked) && (verified != _verifiedWritten || repeat))
         {
-            // Frames checked but not consumed: say so, so the reader may take a frame whose count it doubts.
-            _tx.Write(StreamLayout.VerifiedOffset, StreamLayout.Tag(_incarnation, _verified));
+            // Frames checked but not consumed: say so, so the reader may take a frame whose count it doubts. Written
+            // when it moves, and again by the background thread (a lost write is repaired within its period), not on
+            // every look of a wait on the caller's thread: the reader reads this line on every look of its own.
+            _tx.Write(StreamLayout.VerifiedOffset, verified);
+            _verifiedWritten = verified;
         }
     }
 
@@ -590,7 +625,7 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
                 {
                     if (!_stopping)
                     {
-                        Pump();
+                        Pump(repeat: true);
                     }
                 }
             }

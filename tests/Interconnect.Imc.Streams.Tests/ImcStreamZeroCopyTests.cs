@@ -32,6 +32,9 @@ public sealed class ImcStreamZeroCopyTests
         // Fill the ring: four frames, delivered and checked, none consumed.
         _ = await writer.WriteAsync(data.AsMemory(0, Slots * SlotSize));
         var held = await reader.ReadAsync().AsTask().WaitAsync(StreamPair.Deadline);
+        Assert.That(held.Buffer.Length, Is.EqualTo(Slots / 2 * SlotSize), "a read hands out half the ring at most");
+        reader.AdvanceTo(held.Buffer.Start, held.Buffer.End); // examined, not consumed: the next read gives the rest too
+        held = await reader.ReadAsync().AsTask().WaitAsync(StreamPair.Deadline);
         Assert.That(held.Buffer.Length, Is.EqualTo(Slots * SlotSize));
         Assert.That(MemoryMarshal.TryGetArray(held.Buffer.First, out _), Is.False, "the buffer is the receive memory, not a copy");
 
@@ -60,6 +63,52 @@ public sealed class ImcStreamZeroCopyTests
         await writer.CompleteAsync();
         Assert.That(reading.Wait(StreamPair.Deadline), Is.True, "the reader did not reach the end");
         Assert.That(sink.ToArray(), Is.EqualTo(data));
+    }
+
+    [Test]
+    public async Task ShouldHandOutAtMostHalfTheRingPerReadSoTheWriterRefillsTheOtherHalfMeanwhile()
+    {
+        const int SlotSize = 4096;
+        const int Slots = 8;
+        var options = new ImcStreamOptions { Key = 765, SlotCount = Slots, SlotSize = SlotSize };
+        var data = StreamPair.Bytes(9, (Slots + (Slots / 2)) * SlotSize);
+        using var reader = new ImcStreamReader(_cluster.Open("beta"), options);
+        using var writer = new ImcStreamWriter(_cluster.Open("alpha"), "beta", options);
+
+        // A full ring, then the end: a read gives the first half only, and does not say the stream is complete.
+        _ = await writer.WriteAsync(data.AsMemory(0, Slots * SlotSize));
+        var first = await reader.ReadAsync().AsTask().WaitAsync(StreamPair.Deadline);
+        Assert.That(first.Buffer.ToArray(), Is.EqualTo(data[..(Slots / 2 * SlotSize)]));
+        Assert.That(first.IsCompleted, Is.False);
+
+        // The caller consumes that half while holding nothing else: the writer gets that half of the ring back and
+        // sends more into it, while the second half still waits for the caller.
+        reader.AdvanceTo(first.Buffer.End);
+        _ = await writer.WriteAsync(data.AsMemory(Slots * SlotSize)).AsTask().WaitAsync(StreamPair.Deadline);
+        var completing = writer.CompleteAsync().AsTask();
+
+        var sink = new MemoryStream();
+        sink.Write(data, 0, Slots / 2 * SlotSize);
+        var sizes = new List<long>();
+        while (true)
+        {
+            var result = await reader.ReadAsync().AsTask().WaitAsync(StreamPair.Deadline);
+            sizes.Add(result.Buffer.Length);
+            foreach (var segment in result.Buffer)
+            {
+                sink.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        await completing.WaitAsync(StreamPair.Deadline);
+        Assert.That(sizes, Has.All.LessThanOrEqualTo(Slots / 2 * SlotSize), "no read handed out more than half the ring");
+        Assert.That(sink.ToArray(), Is.EqualTo(data), "every byte, once, in order, and the end after the last");
     }
 
     [Test]
