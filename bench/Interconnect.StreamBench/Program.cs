@@ -9,6 +9,10 @@
 //   --imc-ring SLOTSxKIB, --no-floor, --total-mib N, --runs N)
 //
 // The child process is this program too: "imc-stream-bench peer ..." (see Peer).
+//
+// Pinning, the same for every transport: IMC_BENCH_PEER_CPUS=1 taskset -c 0 dotnet .../imc-stream-bench.dll ...
+// runs this process (every thread of it) on CPU 0 and starts each peer under "taskset -c 1". Unpinned, on 2 CPUs, the
+// two busy ends of a stream may share one CPU for a while and take turns, and one run differs from the next by 3x.
 
 using System.Diagnostics;
 using System.Globalization;
