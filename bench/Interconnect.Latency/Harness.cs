@@ -17,7 +17,7 @@ internal static class Harness
         var floor = options.Machines ? "" : BuildFloor(repository); // across machines needs no C floor
         var root = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"imc-latency-{Environment.ProcessId}");
         Directory.CreateDirectory(root);
-        var scenarios = (options.Machines ? ScenarioCatalog.AcrossMachines(options.Progress) : ScenarioCatalog.Measured)
+        var scenarios = (options.Machines ? ScenarioCatalog.AcrossMachines(options) : ScenarioCatalog.Measured)
             .Where(s => options.Only.Count == 0 || options.Only.Any(w => s.Name.Contains(w, StringComparison.OrdinalIgnoreCase)))
             .ToList();
         var samples = Touched(options.MaxSamples);

@@ -29,8 +29,11 @@ internal sealed class HarnessOptions
           --iterations N      with --machines: ping-pong samples and ucp_put_lat iterations (default 20000)
           --chunks N          with --machines: 64 KiB chunks per stream and ucp_put_bw iterations (default 2000)
           --keys N            with --machines: keys allocated and attached by each of the 3 hosts (default 50)
-          --parts a,b         with --machines: only these parts of a round: perftest, raw, imc (ping-pong and
-                              stream), attach (allocate + receive attach); default: all
+          --parts P           with --machines: which parts to run, of latency (ucp_put_lat, raw UCX and Imc
+                              ping-pong), stream (ucp_put_bw and the Imc stream) and attach (default all three)
+          --ucx-env V;V       with --machines: UCX settings to compare, one scenario each per round: each V is
+                              "default" (the environment as it is) or K=V pairs joined by commas, given to every
+                              process on the machines (imcd, hosts, ucx_perftest); e.g. "default;UCX_TCP_TX_SEG_SIZE=8K"
           -h, --help          this text
         """;
 
@@ -62,8 +65,11 @@ internal sealed class HarnessOptions
 
     public int MachinesKeys { get; private set; } = 50;
 
-    /// <summary>The parts of a machines round to run (perftest, raw, imc, attach); empty: all.</summary>
-    public IReadOnlyList<string> MachinesParts { get; private set; } = [];
+    /// <summary>With --machines: the parts of each round to run (latency, stream, attach).</summary>
+    public IReadOnlySet<string> MachinesParts { get; private set; } = new HashSet<string>(["latency", "stream", "attach"]);
+
+    /// <summary>With --machines: the UCX environments compared, "" for the environment as it is.</summary>
+    public IReadOnlyList<string> UcxVariants { get; private set; } = [""];
 
     public bool Help { get; private set; }
 
@@ -136,12 +142,24 @@ internal sealed class HarnessOptions
                     options.MachinesKeys = Positive(Value(), "--keys");
                     break;
                 case "--parts":
-                    options.MachinesParts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                    if (options.MachinesParts.Count == 0 || options.MachinesParts.Any(p => p is not ("perftest" or "raw" or "imc" or "attach")))
+                    var parts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (parts.Length == 0 || parts.Any(p => p is not ("latency" or "stream" or "attach")))
                     {
-                        throw new ArgumentException("--parts takes perftest, raw, imc, attach, comma-separated");
+                        throw new ArgumentException("--parts takes latency, stream and attach, joined by commas");
                     }
 
+                    options.MachinesParts = new HashSet<string>(parts);
+                    break;
+                case "--ucx-env":
+                    var variants = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(v => v == "default" ? "" : v).ToArray();
+                    if (variants.Length == 0 || variants.Any(v => v.Length > 0 &&
+                        v.Split(',').Any(pair => pair.IndexOf('=', StringComparison.Ordinal) < 1)))
+                    {
+                        throw new ArgumentException("--ucx-env takes variants joined by ';', each 'default' or NAME=VALUE pairs joined by ','");
+                    }
+
+                    options.UcxVariants = variants;
                     break;
                 case "-h" or "--help":
                     options.Help = true;

@@ -15,7 +15,7 @@ internal static unsafe class UcxBench
     {
         using var targetContext = UcxContext.Create();
         var target = targetContext.CreateWorker();
-        const int Size = 1 << 16;
+        const int Size = 1 << 20;
         var memory = NativeMemory.AlignedAlloc(Size, 4096);
         NativeMemory.Clear(memory, Size);
         var registration = targetContext.Map((nint)memory, Size);
@@ -60,6 +60,25 @@ internal static unsafe class UcxBench
             endpoint.Put(word, remote + 64, key);
         });
         endpoint.Flush();
+        var chunk = new byte[1 << 16];
+        Bandwidth("64 KiB puts, fence before each, local completion; flush at the end", iterations / 4, chunk.Length, () =>
+        {
+            client.Fence();
+            endpoint.Put(chunk, remote, key);
+        }, endpoint.Flush);
+        Bandwidth("64 KiB puts, no fence, local completion; flush at the end", iterations / 4, chunk.Length,
+            () => endpoint.Put(chunk, remote, key), endpoint.Flush);
+        Bandwidth("64 KiB put + flush each", iterations / 4, chunk.Length, () =>
+        {
+            endpoint.Put(chunk, remote, key);
+            endpoint.Flush();
+        }, () => { });
+        var mebibyte = new byte[1 << 20];
+        Bandwidth("1 MiB put + flush each", iterations / 40, mebibyte.Length, () =>
+        {
+            endpoint.Put(mebibyte, remote, key);
+            endpoint.Flush();
+        }, () => { });
         var gate = new Lock();
         Report("uncontended lock enter+exit (the worker's serialisation)", iterations * 100, () =>
         {
@@ -74,6 +93,27 @@ internal static unsafe class UcxBench
         targetContext.Dispose();
         NativeMemory.AlignedFree(memory);
         return 0;
+    }
+
+    private static void Bandwidth(string what, int iterations, int bytes, Action operation, Action end)
+    {
+        for (var i = 0; i < Math.Min(iterations, 200); i++)
+        {
+            operation();
+        }
+
+        end();
+        var total = Stopwatch.StartNew();
+        for (var i = 0; i < iterations; i++)
+        {
+            operation();
+        }
+
+        end();
+        total.Stop();
+        Console.WriteLine(
+            $"{what,-58} {(double)iterations * bytes / total.Elapsed.TotalSeconds / 1e9,8:F3} GB/s  " +
+            $"({iterations} × {bytes} B, {string.Join(' ', UcxContext.TcpSegments.Select(s => $"{s.Key}={s.Value}"))})");
     }
 
     private static void Report(string what, int iterations, Action operation)

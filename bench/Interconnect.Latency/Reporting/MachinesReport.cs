@@ -71,7 +71,7 @@ internal static class MachinesReport
         foreach (var row in figures.Where(f => f.Group == MachinesScenario.StreamGroup && f.Metric == MachinesScenario.Bandwidth)
             .OrderBy(f => f.Transport == MachinesScenario.Perftest ? 0 : 1).ThenBy(f => f.Transport, StringComparer.Ordinal))
         {
-            var name = row.Transport == MachinesScenario.Perftest ? "ucx_perftest ucp_put_bw" : row.Transport + " (ring of 8 × 64 KiB, credit word)";
+            var name = row.Transport.StartsWith(MachinesScenario.Perftest, StringComparison.Ordinal) ? "ucp_put_bw: " + row.Transport : row.Transport + " (ring of 8 × 64 KiB, credit word)";
             o.WriteLine(Format.Invariant($"| {name} | {row.Median:0.000} | {string.Join(", ", row.Rounds.Select(r => r.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)))} | {Ratio(row.Median, perftestBandwidth?.Median)} |"));
         }
 

@@ -57,7 +57,44 @@ internal static class MachinesPeers
         using var ringTx = ring.AttachTransmit();
         PeerMain.Ready();
         Expect("go");
+        var parts = Parts(values);
+        long jit = 0;
+        if (parts.Contains("latency"))
+        {
+            jit = PingPong(values, pingTx, pongRx, plan, sizes, samples);
+        }
 
+        if (parts.Contains("stream"))
+        {
+            var chunks = Int(values, "--chunks");
+            var stream = new Streamer(ringTx, creditRx);
+            var worker = Interconnect.Driver.Fabric.Ucx.UcxPeers.Shared.Worker;
+            _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
+            for (var i = 0; i < Int(values, "--repeats"); i++)
+            {
+                var (puts, waited, waitTicks) = (worker.Puts, worker.PutsWaited, worker.PutWaitTicks);
+                var elapsed = stream.Run(chunks);
+                Console.WriteLine(FormattableString.Invariant($"stream {(long)chunks * Chunk} {elapsed}"));
+                Console.WriteLine(FormattableString.Invariant(
+                    $"streamucx {worker.Puts - puts} {worker.PutsWaited - waited} {Ticks.ToNanoseconds(worker.PutWaitTicks - waitTicks)}"));
+                Console.WriteLine(FormattableString.Invariant(
+                    $"streamparts {Ticks.ToNanoseconds(stream.ChunkTicks)} {Ticks.ToNanoseconds(stream.HeadTicks)} {Ticks.ToNanoseconds(stream.CreditTicks)}"));
+            }
+
+            ringTx.Write(HeadOffset, StreamEnd);
+        }
+
+        return jit;
+    }
+
+    /// <summary>The parts the round runs (--parts: latency, stream; both when not given).</summary>
+    private static string[] Parts(Dictionary<string, string> values) =>
+        values.TryGetValue("--parts", out var parts) ? parts.Split(',') : ["latency", "stream"];
+
+    /// <summary>The ping side's 8-byte writes and ping-pong; returns the methods compiled while measuring.</summary>
+    private static long PingPong(Dictionary<string, string> values, ImcTransmitWindow pingTx, ImcReceiveWindow pongRx,
+        MeasurePlan plan, int[] sizes, long[] samples)
+    {
         // The writer's own cost of one 8-byte write to a host on the other machine (the payload word only: the echo
         // side waits for a flag, so these land unseen), before the ping-pong.
         var writes = new long[Math.Min(samples.Length, 5000)];
@@ -86,17 +123,6 @@ internal static class MachinesPeers
         }
 
         Console.WriteLine(FormattableString.Invariant($"warmup {result.Warmup.TotalMilliseconds:0} {result.MethodsCompiledWhileMeasuring}"));
-
-        var chunks = Int(values, "--chunks");
-        var stream = new Streamer(ringTx, creditRx);
-        _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
-        for (var i = 0; i < Int(values, "--repeats"); i++)
-        {
-            var elapsed = stream.Run(chunks);
-            Console.WriteLine(FormattableString.Invariant($"stream {(long)chunks * Chunk} {elapsed}"));
-        }
-
-        ringTx.Write(HeadOffset, StreamEnd);
         return result.MethodsCompiledWhileMeasuring;
     }
 
@@ -113,9 +139,19 @@ internal static class MachinesPeers
         using var pongTx = pong.AttachTransmit();
         using var creditTx = credit.AttachTransmit();
         PeerMain.Ready();
-        var channel = new ImcEchoChannel(pingRx, pongTx);
-        var jit = EchoLoop.Run(ref channel, PingPongProtocol.Sizes[0]);
-        Consume(ringRx, creditTx);
+        var parts = Parts(values);
+        long jit = 0;
+        if (parts.Contains("latency"))
+        {
+            var channel = new ImcEchoChannel(pingRx, pongTx);
+            jit = EchoLoop.Run(ref channel, PingPongProtocol.Sizes[0]);
+        }
+
+        if (parts.Contains("stream"))
+        {
+            Consume(ringRx, creditTx);
+        }
+
         return jit;
     }
 
@@ -220,21 +256,38 @@ internal static class MachinesPeers
         private readonly byte[] _chunk = new byte[Chunk];
         private ulong _next;
 
+        /// <summary>The last run's time in the chunk writes, the head writes and the waits for credit.</summary>
+        public long ChunkTicks { get; private set; }
+
+        public long HeadTicks { get; private set; }
+
+        public long CreditTicks { get; private set; }
+
         /// <summary>Streams <paramref name="chunks"/> chunks; returns the nanoseconds from the first write to the last credit.</summary>
         public long Run(int chunks)
         {
             var start = Stopwatch.GetTimestamp();
             var end = _next + (ulong)chunks;
+            long chunkTicks = 0, headTicks = 0, creditTicks = 0;
             for (; _next < end; _next++)
             {
+                var t0 = Stopwatch.GetTimestamp();
                 WaitCredit(_next + 1 > Slots ? _next + 1 - Slots : 0);
                 BinaryPrimitives.WriteUInt64LittleEndian(_chunk, _next);
                 BinaryPrimitives.WriteUInt64LittleEndian(_chunk.AsSpan(Chunk - sizeof(ulong)), _next);
+                var t1 = Stopwatch.GetTimestamp();
                 ring.Write((long)(_next % Slots) * Chunk, _chunk);
+                var t2 = Stopwatch.GetTimestamp();
                 ring.Write(HeadOffset, _next + 1);
+                var t3 = Stopwatch.GetTimestamp();
+                creditTicks += t1 - t0;
+                chunkTicks += t2 - t1;
+                headTicks += t3 - t2;
             }
 
+            var last = Stopwatch.GetTimestamp();
             WaitCredit(end);
+            (ChunkTicks, HeadTicks, CreditTicks) = (chunkTicks, headTicks, creditTicks + (Stopwatch.GetTimestamp() - last));
             return (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Latency.Reporting;
 using Interconnect.Machines;
 
@@ -14,7 +15,7 @@ namespace Interconnect.Latency.Scenarios;
 /// imcd; a host on each machine allocates and receive-attaches each of a series of keys, one after another, timed.
 /// Everything runs inside the machines; the cluster is disposed (nothing left behind) whatever happens.
 /// </summary>
-internal sealed class MachinesScenario(string progress) : ILatencyScenario
+internal sealed class MachinesScenario(string progress, string ucxVariant = "") : ILatencyScenario
 {
     public const string PingPongGroup = "machines ping-pong";
     public const string StreamGroup = "machines stream";
@@ -34,11 +35,49 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
     private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(120);
     private static int s_port = 14000 + (System.Environment.ProcessId % 1000 * 20);
 
-    public string Name => $"machines (imcd --progress {progress})";
+    public string Name => $"machines (imcd --progress {progress}{VariantSuffix})";
 
-    public string Transport => ImcTransport(progress);
+    public string Transport => ImcTransport(progress) + VariantSuffix;
+
+    /// <summary>ucx_perftest's rows: the plain name for the environment as it is, else the variant after it.</summary>
+    private string PerftestTransport => Perftest + VariantSuffix;
+
+    private string VariantSuffix => ucxVariant.Length == 0 ? "" : $" [{ucxVariant}]";
 
     public static string ImcTransport(string progress) => $"Imc, imcd {progress}";
+
+    /// <summary>The variant's UCX settings, given to every process on the machines.</summary>
+    private Dictionary<string, string?> UcxEnvironment()
+    {
+        var environment = new Dictionary<string, string?>();
+        foreach (var pair in ucxVariant.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            environment[pair[..equals]] = pair[(equals + 1)..];
+        }
+
+        return environment;
+    }
+
+    /// <summary>
+    /// ucx_perftest's environment: the variant's, plus the tcp segment sizes the driver uses unless told otherwise
+    /// (<see cref="UcxContext.TcpSegmentDefaults"/>), so UCX's baseline runs with the same settings as Imc.
+    /// </summary>
+    private Dictionary<string, string?> PerftestEnvironment()
+    {
+        var environment = UcxEnvironment();
+        var set = UcxContext.TcpSegmentDefaults.Any(d =>
+            environment.ContainsKey(d.Key) || System.Environment.GetEnvironmentVariable(d.Key) is { Length: > 0 });
+        if (!set)
+        {
+            foreach (var (variable, value) in UcxContext.TcpSegmentDefaults)
+            {
+                environment[variable] = value;
+            }
+        }
+
+        return environment;
+    }
 
     public ScenarioRun Run(RoundContext round)
     {
@@ -56,27 +95,53 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
             notes.Add(Format.Invariant($"2 machines and etcd up in {clock.Elapsed.TotalSeconds:0.0} s ({m1}, {m2}; etcd {cluster.EtcdEndpoints})"));
 
             // (1) UCX's own figures, between the same namespaces over the same transport, before any imcd spins.
-            Phase("ucx_perftest", "perftest", () =>
+            var parts = options.MachinesParts;
+            var perftestEnvironment = PerftestEnvironment();
+            var perftestSettings = string.Join(' ', perftestEnvironment.Select(e => $"{e.Key}={e.Value}"));
+            notes.Add($"UCX settings: Imc processes {(ucxVariant.Length == 0 ? "as the environment is" : ucxVariant)} " +
+                $"(the driver's tcp segments unless set: {string.Join(' ', UcxContext.TcpSegmentDefaults.Select(d => $"{d.Key}={d.Value}"))}); " +
+                $"ucx_perftest {perftestSettings}");
+            Console.Error.WriteLine($"  {Name}: ucx_perftest with {perftestSettings}");
+            double? perftestBandwidth = null;
+            Phase("ucx_perftest", () =>
             {
-                var latency = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_lat", 8, options.MachinesLatencyIterations);
-                var bandwidth = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_bw", MachinesPeers.Chunk, options.MachinesBandwidthIterations);
-                figures.Add(new Figure(PingPongGroup, Perftest, 8, "p50", latency.P50Us * 1000, "ns"));
-                figures.Add(new Figure(PingPongGroup, Perftest, 8, "average", latency.AverageUs * 1000, "ns"));
-                figures.Add(new Figure(StreamGroup, Perftest, MachinesPeers.Chunk, Bandwidth, bandwidth.OverallGBs, "GB/s"));
-                notes.Add(Format.Invariant($"`{latency.Command}`: one-way p50 {latency.P50Us:0.000} µs, average {latency.AverageUs:0.000} µs"));
-                notes.Add(Format.Invariant(
-                    $"`{bandwidth.Command}`: {bandwidth.BandwidthOverallMiBs:0.00} MB/s (2^20 B) = {bandwidth.OverallGBs:0.000} GB/s, overhead p50 {bandwidth.P50Us:0.000} µs"));
+                if (parts.Contains("latency"))
+                {
+                    var latency = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_lat", 8, options.MachinesLatencyIterations, perftestEnvironment);
+                    figures.Add(new Figure(PingPongGroup, PerftestTransport, 8, "p50", latency.P50Us * 1000, "ns"));
+                    figures.Add(new Figure(PingPongGroup, PerftestTransport, 8, "average", latency.AverageUs * 1000, "ns"));
+                    notes.Add(Format.Invariant($"`{perftestSettings} {latency.Command}`: one-way p50 {latency.P50Us:0.000} µs, average {latency.AverageUs:0.000} µs"));
+                }
+
+                if (parts.Contains("stream"))
+                {
+                    var bandwidth = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_bw", MachinesPeers.Chunk, options.MachinesBandwidthIterations, perftestEnvironment);
+                    figures.Add(new Figure(StreamGroup, PerftestTransport, MachinesPeers.Chunk, Bandwidth, bandwidth.OverallGBs, "GB/s"));
+                    perftestBandwidth = bandwidth.OverallGBs;
+                    notes.Add(Format.Invariant(
+                        $"`{perftestSettings} {bandwidth.Command}`: {bandwidth.BandwidthOverallMiBs:0.00} MB/s (2^20 B) = {bandwidth.OverallGBs:0.000} GB/s, overhead p50 {bandwidth.P50Us:0.000} µs; load average {RunInfo.LoadAverage()}"));
+                }
             });
 
             // The profile: the same put ping-pong in .NET through the driver's UcxEndpoint, each side progressing itself.
-            Phase("raw UCX ping-pong", "raw", () =>
-                measurements.Add(new Measurement(PingPongGroup, RawUcx, 8, Groups.OneWay, RawPingPong(m1, m2, options.MachinesLatencyIterations, processes), 0.5)));
+            if (parts.Contains("latency"))
+            {
+                Phase("raw UCX ping-pong", () =>
+                    measurements.Add(new Measurement(PingPongGroup, RawUcx + VariantSuffix, 8, Groups.OneWay, RawPingPong(m1, m2, options.MachinesLatencyIterations, processes), 0.5)));
+            }
 
             // (2) imcd on both machines, then the Imc ping-pong and stream between a host on each.
             var agents = new List<MachineProcess> { StartImcd(m1, processes), StartImcd(m2, processes) };
-            Phase("Imc ping-pong and stream", "imc", () =>
+            var peerParts = string.Join(',', parts.Where(p => p is "latency" or "stream"));
+            Phase("Imc ping-pong and stream", () =>
             {
+                if (peerParts.Length == 0)
+                {
+                    return;
+                }
+
                 var ping = StartPeer(m1, "alpha", MachinesPeers.Ping, 0, processes,
+                    "--parts", peerParts,
                     "--sizes", "8",
                     "--samples", options.MachinesLatencyIterations.ToString(CultureInfo.InvariantCulture),
                     "--warmup-ms", ((int)options.Warmup.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
@@ -84,7 +149,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
                     "--chunks", options.MachinesBandwidthIterations.ToString(CultureInfo.InvariantCulture),
                     "--repeats", "3");
                 ping.WaitFor("ready", s_ready);
-                var echo = StartPeer(m2, "beta", MachinesPeers.Echo, 1, processes);
+                var echo = StartPeer(m2, "beta", MachinesPeers.Echo, 1, processes, "--parts", peerParts);
                 echo.WaitFor("ready", s_ready);
                 var cpuBefore = agents.Select(a => a.CpuTime()).ToArray();
                 var wall = Stopwatch.StartNew();
@@ -93,6 +158,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
                 var histogram = new Histogram();
                 var writeCost = new Histogram();
                 var streams = new List<double>();
+                var streamParts = new List<string>();
                 string? line;
                 while ((line = ping.ReadLine(TimeSpan.FromMinutes(3))) is not null)
                 {
@@ -111,6 +177,14 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
                         case "stream":
                             streams.Add(Long(fields[1]) / (double)Long(fields[2])); // bytes per ns = GB/s
                             break;
+                        case "streamparts":
+                            streamParts.Add(Format.Invariant(
+                                $"chunk writes {Long(fields[1]) / 1e6:0} ms, head writes {Long(fields[2]) / 1e6:0} ms, waits for credit {Long(fields[3]) / 1e6:0} ms"));
+                            break;
+                        case "streamucx":
+                            streamParts.Add(Format.Invariant(
+                                $"{Long(fields[1])} puts, {Long(fields[2])} not complete at once, waited {Long(fields[3]) / 1e6:0} ms"));
+                            break;
                         case "jit":
                             break;
                         default:
@@ -125,22 +199,35 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
                 var cpu = agents.Select((a, i) => (a.CpuTime() - cpuBefore[i]).TotalSeconds / seconds).ToArray();
                 notes.Add(Format.Invariant(
                     $"during ping-pong and stream ({seconds:0.0} s): imcd CPU m1 {cpu[0] * 100:0}%, m2 {cpu[1] * 100:0}% of a core; load average at its start: {load}, at its end: {RunInfo.LoadAverage()}"));
-                figures.Add(new Figure(StreamGroup, ImcdCpu, 1, "m1", cpu[0] * 100, "% of a core"));
-                figures.Add(new Figure(StreamGroup, ImcdCpu, 2, "m2", cpu[1] * 100, "% of a core"));
-                measurements.Add(new Measurement(PingPongGroup, Transport, 8, Groups.OneWay, histogram, 0.5));
-                measurements.Add(new Measurement(WriteGroup, Transport, 8, Groups.Write, writeCost, 1));
+                figures.Add(new Figure(StreamGroup, ImcdCpu + VariantSuffix, 1, "m1", cpu[0] * 100, "% of a core"));
+                figures.Add(new Figure(StreamGroup, ImcdCpu + VariantSuffix, 2, "m2", cpu[1] * 100, "% of a core"));
+                if (histogram.Count > 0)
+                {
+                    measurements.Add(new Measurement(PingPongGroup, Transport, 8, Groups.OneWay, histogram, 0.5));
+                    measurements.Add(new Measurement(WriteGroup, Transport, 8, Groups.Write, writeCost, 1));
+                }
+
                 if (streams.Count > 0)
                 {
                     var median = streams.Order().ElementAt(streams.Count / 2);
                     figures.Add(new Figure(StreamGroup, Transport, MachinesPeers.Chunk, Bandwidth, median, "GB/s"));
                     notes.Add("Imc 64 KiB stream, " + options.MachinesBandwidthIterations + " chunks per run: " +
-                        string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}"))) + " GB/s");
+                        string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}"))) + " GB/s" +
+                        (perftestBandwidth is { } baseline ? Format.Invariant($"; median {median / baseline:0.00}× of ucp_put_bw this round") : "") +
+                        "; the writer's time per run: " + string.Join("; ", streamParts));
+                    Console.Error.WriteLine(Format.Invariant(
+                        $"  {Name}: Imc stream {string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}")))} GB/s, ucp_put_bw {perftestBandwidth:0.000} GB/s, imcd CPU {cpu[0] * 100:0}% / {cpu[1] * 100:0}%, load {RunInfo.LoadAverage()}; writer: {string.Join("; ", streamParts)}"));
                 }
             });
 
             // (3) a third machine; a host on each machine allocates and receive-attaches every key, one after another.
-            Phase("alloc+attach", "attach", () =>
+            Phase("alloc+attach", () =>
             {
+                if (!parts.Contains("attach"))
+                {
+                    return;
+                }
+
                 var m3 = cluster.AddMachine();
                 agents.Add(StartImcd(m3, processes));
                 var hosts = new[] { (m1, "a1"), (m2, "a2"), (m3, "a3") }
@@ -193,16 +280,9 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
 
         return new ScenarioRun(Name, round.Round, measurements, notes, figures);
 
-        // One part of the round (skipped when --parts leaves it out): its failure is reported in the notes and the
-        // other parts still run and report.
-        void Phase(string name, string part, Action action)
+        // One part of the round: its failure is reported in the notes and the other parts still run and report.
+        void Phase(string name, Action action)
         {
-            if (options.MachinesParts.Count > 0 && !options.MachinesParts.Contains(part))
-            {
-                notes.Add($"{name}: not run (--parts)");
-                return;
-            }
-
             try
             {
                 action();
@@ -216,7 +296,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
     }
 
     /// <summary>The raw UCX put ping-pong (<see cref="RawUcxPeers"/>) between a process on each machine.</summary>
-    private static Histogram RawPingPong(SimulatedMachine m1, SimulatedMachine m2, int samples, List<MachineProcess> processes)
+    private Histogram RawPingPong(SimulatedMachine m1, SimulatedMachine m2, int samples, List<MachineProcess> processes)
     {
         var ping = StartPeer(m1, "raw", RawUcxPeers.Ping, 0, processes, "--samples", samples.ToString(CultureInfo.InvariantCulture));
         var echo = StartPeer(m2, "raw", RawUcxPeers.Echo, 1, processes);
@@ -245,14 +325,16 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
 
     private static long Long(string text) => long.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
 
-    private static Dictionary<string, string?> ImcEnvironment(string? host) => new()
+    private Dictionary<string, string?> ImcEnvironment(string? host)
     {
-        ["IMC_ROOT"] = ImcRoot,
-        ["IMC_CLUSTER"] = ClusterName,
-        ["IMC_HOST"] = host,
-        ["IMC_AUTO_INIT"] = host is null ? null : "1",
-        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-    };
+        var environment = UcxEnvironment();
+        environment["IMC_ROOT"] = ImcRoot;
+        environment["IMC_CLUSTER"] = ClusterName;
+        environment["IMC_HOST"] = host;
+        environment["IMC_AUTO_INIT"] = host is null ? null : "1";
+        environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        return environment;
+    }
 
     private MachineProcess StartImcd(SimulatedMachine machine, List<MachineProcess> processes)
     {
@@ -263,7 +345,7 @@ internal sealed class MachinesScenario(string progress) : ILatencyScenario
         return agent;
     }
 
-    private static MachineProcess StartPeer(SimulatedMachine machine, string host, string role, int cpu, List<MachineProcess> processes,
+    private MachineProcess StartPeer(SimulatedMachine machine, string host, string role, int cpu, List<MachineProcess> processes,
         params string[] arguments)
     {
         string[] args =

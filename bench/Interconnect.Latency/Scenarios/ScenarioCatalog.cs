@@ -18,9 +18,9 @@ internal static class ScenarioCatalog
         new ImcKillScenario(),
     ];
 
-    /// <summary>With --machines: the across-machines scenario once per imcd progress mode.</summary>
-    public static IReadOnlyList<ILatencyScenario> AcrossMachines(IEnumerable<string> progress) =>
-        [.. progress.Select(mode => new MachinesScenario(mode))];
+    /// <summary>With --machines: the across-machines scenario once per imcd progress mode and UCX environment.</summary>
+    public static IReadOnlyList<ILatencyScenario> AcrossMachines(HarnessOptions options) =>
+        [.. options.Progress.SelectMany(mode => options.UcxVariants.Select(variant => new MachinesScenario(mode, variant)))];
 
     public static IReadOnlyList<PendingScenario> Pending { get; } =
     [

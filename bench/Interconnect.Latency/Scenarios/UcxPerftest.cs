@@ -24,7 +24,8 @@ internal static class UcxPerftest
         public double OverallGBs => BandwidthOverallMiBs * 1024 * 1024 / 1e9;
     }
 
-    public static Result Run(SimulatedMachine client, SimulatedMachine server, int port, string test, int size, int iterations)
+    public static Result Run(SimulatedMachine client, SimulatedMachine server, int port, string test, int size, int iterations,
+        IDictionary<string, string?>? environment = null)
     {
         var portText = port.ToString(CultureInfo.InvariantCulture);
         string[] arguments =
@@ -37,9 +38,9 @@ internal static class UcxPerftest
         for (var attempt = 1; ; attempt++)
         {
             using var listener = MachineProcess.Start(server, "ucx_perftest server", "ucx_perftest", ["-p", portText, "-c", "1"],
-                stderrIsOutput: true);
+                environment, stderrIsOutput: true);
             Thread.Sleep(TimeSpan.FromMilliseconds(300 * attempt));
-            var (exit, stdout, stderr) = client.Run("ucx_perftest", arguments, s_timeout);
+            var (exit, stdout, stderr) = client.Run("ucx_perftest", arguments, s_timeout, environment);
             if (exit == 0 && Parse(command, stdout) is { } result)
             {
                 listener.Stop(TimeSpan.FromSeconds(5));

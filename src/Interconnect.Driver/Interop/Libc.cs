@@ -81,6 +81,15 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "mremap", SetLastError = true)]
     public static partial nint Mremap(nint oldAddress, nuint oldLength, nuint newLength, int flags, nint newAddress);
 
+    /// <summary><c>PRIO_PROCESS</c>: with a thread id, <c>setpriority</c> sets that one thread's nice value on Linux.</summary>
+    public const int PrioProcess = 0;
+
+    [LibraryImport(LibraryName, EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, uint who, int priority);
+
+    [LibraryImport(LibraryName, EntryPoint = "gettid")]
+    public static partial int GetTid();
+
     [LibraryImport(LibraryName, EntryPoint = "getuid")]
     public static partial int GetUid();
 

@@ -133,6 +133,14 @@ internal static unsafe partial class Ucx
     [LibraryImport(Ucp, EntryPoint = "ucp_config_read")]
     public static partial sbyte ConfigRead(byte* envPrefix, byte* fileName, nint* config);
 
+    /// <summary>
+    /// <c>ucp_config_modify</c>: a name UCP's own table does not hold (such as the tcp transport's <c>TX_SEG_SIZE</c>)
+    /// is kept and applied to the transports' configuration when the context opens them, over what the environment
+    /// said; one that no transport takes makes UCX warn ("invalid configuration") when a worker is created.
+    /// </summary>
+    [LibraryImport(Ucp, EntryPoint = "ucp_config_modify", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial sbyte ConfigModify(nint config, string name, string value);
+
     [LibraryImport(Ucp, EntryPoint = "ucp_config_release")]
     public static partial void ConfigRelease(nint config);
 

@@ -45,7 +45,11 @@ public sealed class UcxEndpointTests
     {
         using var target = UcxTarget.Start(4 << 20);
         using var client = Client.Connect(target);
-        var cases = new[] { (Offset: 64L, Length: 8), (Offset: 8192L, Length: 4096), (Offset: 1L << 20, Length: 1 << 20) };
+        var cases = new[]
+        {
+            (Offset: 64L, Length: 8), (Offset: 8192L, Length: 4096), (Offset: 1L << 20, Length: 1 << 20),
+            (Offset: 3L << 20, Length: 1 << 16), // one tcp segment with the driver's defaults
+        };
         foreach (var (offset, length) in cases)
         {
             var data = RandomNumberGenerator.GetBytes(length);

@@ -82,7 +82,15 @@ internal sealed unsafe class UcxEndpoint : IDisposable
             fixed (byte* buffer = source)
             {
                 var request = Native.PutNbx(endpoint, buffer, (nuint)source.Length, remoteAddress, rkey, &param);
+                if (request == 0)
+                {
+                    Worker.CountPut(0);
+                    return;
+                }
+
+                var start = Stopwatch.GetTimestamp();
                 Complete(request, Worker.TimeoutTicks, "put", remoteAddress);
+                Worker.CountPut(Math.Max(1, Stopwatch.GetTimestamp() - start));
             }
         }
     }

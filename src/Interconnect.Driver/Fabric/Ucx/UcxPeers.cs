@@ -88,6 +88,9 @@ internal sealed class UcxPeers
         }
     }
 
+    /// <summary>This process's worker, for its counters.</summary>
+    internal UcxWorker Worker => _worker;
+
     /// <summary>Whether any endpoint was opened: a process that never reached another machine has nothing to flush.</summary>
     public static bool Started => s_shared.IsValueCreated;
 

@@ -33,6 +33,9 @@ internal sealed unsafe class UcxWorker : IDisposable
     private nint _handle;
     private int _eventFd = -1;
     private long _timeoutTicks;
+    private long _puts;
+    private long _putsWaited;
+    private long _putWaitTicks;
 
     private UcxWorker(UcxContext context, nint handle, byte[] address)
     {
@@ -58,6 +61,15 @@ internal sealed unsafe class UcxWorker : IDisposable
             Volatile.Write(ref _timeoutTicks, ToStopwatchTicks(value)); // read without the lock by every operation
         }
     }
+
+    /// <summary>Puts issued on this worker's endpoints (counted under <see cref="Lock"/>).</summary>
+    public long Puts => Volatile.Read(ref _puts);
+
+    /// <summary>Puts that did not complete locally at once: the caller progressed the worker until they did.</summary>
+    public long PutsWaited => Volatile.Read(ref _putsWaited);
+
+    /// <summary>Stopwatch ticks spent waiting for the local completion of <see cref="PutsWaited"/>.</summary>
+    public long PutWaitTicks => Volatile.Read(ref _putWaitTicks);
 
     /// <summary>The lock every use of the worker, its endpoints and its keys takes.</summary>
     internal Lock Lock { get; } = new();
@@ -210,6 +222,18 @@ internal sealed unsafe class UcxWorker : IDisposable
 
     internal static long ToStopwatchTicks(TimeSpan timeout) =>
         (long)Math.Min(timeout.TotalSeconds * Stopwatch.Frequency, long.MaxValue / 2);
+
+    /// <summary>Counts a put; <paramref name="waitedTicks"/> is 0 when it completed at once. Under <see cref="Lock"/>.</summary>
+    internal void CountPut(long waitedTicks)
+    {
+        // Volatile: the counters are read without the lock by whoever reports them.
+        Volatile.Write(ref _puts, _puts + 1);
+        if (waitedTicks != 0)
+        {
+            Volatile.Write(ref _putsWaited, _putsWaited + 1);
+            Volatile.Write(ref _putWaitTicks, _putWaitTicks + waitedTicks);
+        }
+    }
 
     /// <summary>Called by an endpoint's dispose, under <see cref="Lock"/>.</summary>
     internal void Forget(UcxEndpoint endpoint) => _endpoints.Remove(endpoint);
