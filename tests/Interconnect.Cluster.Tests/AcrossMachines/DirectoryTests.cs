@@ -98,6 +98,48 @@ public sealed class DirectoryTests
     }
 
     /// <summary>
+    /// An imcd that stalls longer than its lease (SIGSTOP for the test) finds its machine taken for dead when it runs
+    /// again, as the other machine saw it (its host left there): it takes its own hosts down, so a process on them learns
+    /// it on its next call instead of going on under a lease the cluster no longer honours, and joins again under a new
+    /// lease, where a host initialised anew receives writes from the other machine.
+    /// </summary>
+    [Test]
+    public void ShouldTakeAMachineForDeadWhenItsAgentStallsPastItsLeaseAndLetItJoinAgain()
+    {
+        using var imc = ImcMachines.Start(2);
+        var stays = imc.Peer(imc[0], "stays");
+        var stalled = imc.Peer(imc[1], "stalled");
+        Assert.That(stays.Send("hosts").Split(','), Is.EquivalentTo(new[] { "stays", "stalled" }));
+
+        imc.SignalAgent(imc[1], Signals.Stop);
+        try
+        {
+            Poll.Until(() => !stays.Send("hosts").Split(',').Contains("stalled"),
+                "the stalled machine's host to leave with its lease (3 s)", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            imc.SignalAgent(imc[1], Signals.Continue);
+        }
+
+        // Its host is down on its own machine too: the process's next call says so.
+        var refused = Poll.Until(() => stalled.Ask("alloc 97 4096"), reply => !reply.Ok,
+            "the stalled machine's agent to take its host down once it runs again", TimeSpan.FromSeconds(30));
+        TestContext.Out.WriteLine($"the stalled host's process, after the rejoin: {refused.Status} {refused.Text}");
+
+        // The machine is in the cluster again: a host initialised there now is seen everywhere and receives.
+        var again = imc.Peer(imc[1], "again");
+        Poll.Until(() => stays.Send("hosts").Split(',').Contains("again"), "the new host on the rejoined machine", TimeSpan.FromSeconds(30));
+        again.Send("alloc 98 4096");
+        again.Send("rx 98");
+        stays.Send("alloc 98 4096");
+        stays.Send("tx 98");
+        stays.Send("write64 98 0 7");
+        Assert.That(again.Send("wait64 98 0 7 10000"), Does.StartWith("7"), imc.AgentOutput());
+        Assert.That(imc.AgentOutput(), Does.Contain("lost its lease").And.Contain("joined again"));
+    }
+
+    /// <summary>
     /// An imcd killed and started again before its lease expired keeps its machine's hosts and receivers: the new agent
     /// binds them to its own lease, registers the receive memory again, and writes from another machine reach it; a
     /// process that attached before the restart attaches again after it (under the new agent's lease).

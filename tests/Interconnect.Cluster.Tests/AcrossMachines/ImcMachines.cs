@@ -83,6 +83,9 @@ public sealed class ImcMachines : IDisposable
         }
     }
 
+    /// <summary>Sends <paramref name="signal"/> to the imcd of <paramref name="machine"/> (SIGSTOP, SIGCONT: a stall).</summary>
+    public void SignalAgent(SimulatedMachine machine, int signal) => Signals.Send(_agents[machine.Name].Process.Id, signal);
+
     /// <summary>SIGKILLs the imcd of <paramref name="machine"/>: the machine's lease then expires.</summary>
     public void KillAgent(SimulatedMachine machine) => _agents[machine.Name].Process.Kill();
 

@@ -59,6 +59,7 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly Dictionary<(int Key, string Host), long> _applied = [];
     private Thread? _progressThread;
     private Task? _keepAlive;
+    private CancellationTokenSource? _keepingAlive; // stops the keep-alive of the current lease
     private long _watch;
     private long _lease;
     private int _leaving; // 1 once Dispose began: no pass starts after that (the lease is about to go)
@@ -119,12 +120,10 @@ internal sealed partial class MachineAgent : IDisposable
                 $"machine '{_machine}' is already served by imcd (pid {old.Pid}) in cluster '{_paths.Cluster}': one imcd per machine");
         }
 
-        _lease = _store.GrantLease(_leaseSeconds);
-        _keepAlive = Task.Run(() => _store.KeepAliveAsync(_lease, _stop.Token));
+        StartLease();
         _progressThread = new Thread(ProgressLoop) { IsBackground = true, Name = "imcd progress" };
         _progressThread.Start();
-        _store.Set(EtcdKeys.Machine(_machine), EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address),
-            _lease, Environment.ProcessId)), _lease);
+        PublishMachine();
         // Hosts that were up here before a restart are up again under the new lease.
         foreach (var host in _local.UpHostNames())
         {
@@ -135,6 +134,58 @@ internal sealed partial class MachineAgent : IDisposable
         _watch = _store.Watch(OnChanges);
         Pass();
         _ = Task.Run(PassLoop);
+    }
+
+    /// <summary>A new lease for the machine, kept alive until the next one or <see cref="Dispose"/>.</summary>
+    private void StartLease()
+    {
+        var lease = _store.GrantLease(_leaseSeconds);
+        var keeping = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        _keepingAlive?.Cancel(); // the old lease's keep-alive: that lease is gone
+        _keepingAlive = keeping;
+        _lease = lease;
+        _keepAlive = Task.Run(() => _store.KeepAliveAsync(lease, keeping.Token));
+    }
+
+    private void PublishMachine() =>
+        _store.Set(EtcdKeys.Machine(_machine), EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address),
+            _lease, Environment.ProcessId)), _lease);
+
+    /// <summary>True while etcd, as the pass read it, still has this machine under this agent's lease.</summary>
+    private bool HoldsLease() =>
+        ReadList("machines/").Entries.Any(e => EtcdKeys.Last(e.Key) == _machine && e.Lease == _lease);
+
+    /// <summary>
+    /// The machine's lease expired while this agent ran: it stalled longer than the lease (a frozen VM, a stopped
+    /// process, etcd out of reach). The cluster has taken the machine for dead, as it takes one whose agent was killed:
+    /// its hosts left, every machine raised its error counts, its receive memory left the routes, and locks its processes
+    /// held were taken over. Nothing done here under the old lease is to be trusted, so the hosts here are taken down too
+    /// (their processes get HostDown, as after a restart of the machine), and the machine joins again under a new lease
+    /// with no host up: a program initialises its host again (imc_init, or an auto-initialising context) and goes on.
+    /// Every acknowledgement is written again by the next pass, under the new lease.
+    /// </summary>
+    private void Rejoin()
+    {
+        LeaseLost(_logger, _machine, _leaseSeconds);
+        foreach (var host in _local.UpHostNames())
+        {
+            try
+            {
+                _local.TakeHostDown(host);
+            }
+            catch (DriverException e)
+            {
+                HostNotTakenDown(_logger, host, e.Message);
+            }
+        }
+
+        StartLease();
+        PublishMachine();
+        _hosts = null;
+        _remoteHosts = null;
+        _failedRails = null;
+        _applied.Clear();
+        Rejoined(_logger, _machine, _lease);
     }
 
     /// <summary>Leaves the cluster: this machine's hosts leave (each a host leave), then the lease and everything bound to it.</summary>
@@ -265,6 +316,14 @@ internal sealed partial class MachineAgent : IDisposable
         ReadForPass();
         try
         {
+            if (!HoldsLease())
+            {
+                Rejoin();
+                _ = Interlocked.Or(ref _work, (int)Work.Everything); // the next pass at once, on a fresh reading
+                _changed.Release();
+                return;
+            }
+
             PassSteps();
         }
         finally
@@ -581,6 +640,13 @@ internal sealed partial class MachineAgent : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "host '{Host}' could not be taken down: {Reason}")]
     private static partial void HostNotTakenDown(ILogger logger, string host, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "machine '{Machine}' lost its lease: this imcd made no contact with etcd for " +
+        "{LeaseSeconds} s and the cluster took the machine for dead; its hosts are taken down and it joins again (start its programs again)")]
+    private static partial void LeaseLost(ILogger logger, string machine, int leaseSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' joined again under lease {Lease:x}")]
+    private static partial void Rejoined(ILogger logger, string machine, long lease);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the lease could not be revoked (it expires by itself): {Reason}")]
     private static partial void LeaseNotRevoked(ILogger logger, string reason);
