@@ -40,6 +40,8 @@ internal static unsafe class UcxPeer
         "ucx-lock-increments" => LockIncrements(Long(w[1]), Long(w[2]), (int)Long(w[3]), ulong.Parse(w[4], CultureInfo.InvariantCulture)),
         // ucx-null-reference → caught: a managed null dereference (a SIGSEGV the runtime turns into an exception)
         "ucx-null-reference" => CatchNullReference(),
+        // ucx-prologue function → the first 16 bytes of a C library function, in hex (UCX's hooks patch them)
+        "ucx-prologue" => Prologue(w[1]),
         _ => throw new ArgumentException($"unknown command {w[0]}"),
     };
 
@@ -57,6 +59,12 @@ internal static unsafe class UcxPeer
 
         [MethodImpl(MethodImplOptions.NoInlining)]
         static int Length(int[] array) => array.Length; // a load through null: the hardware faults, the runtime's handler throws
+    }
+
+    private static string Prologue(string function)
+    {
+        var libc = NativeLibrary.Load("libc.so.6");
+        return Convert.ToHexString(new ReadOnlySpan<byte>((void*)NativeLibrary.GetExport(libc, function), 16));
     }
 
     private static string Serve(long size)

@@ -44,6 +44,13 @@ internal static unsafe partial class Libc
         public short Revents;
     }
 
+    /// <summary>
+    /// <c>setenv</c>: the C library's environment, which native libraries read with <c>getenv</c> (the runtime's
+    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach it).
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int SetEnv(string name, string value, int overwrite);
+
     [LibraryImport(LibraryName, EntryPoint = "poll", SetLastError = true)]
     private static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 

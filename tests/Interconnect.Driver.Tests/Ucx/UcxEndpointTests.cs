@@ -40,6 +40,35 @@ public sealed class UcxEndpointTests
         Assert.That(target.Hash(0, 64), Is.Not.Empty, "the process lives on");
     }
 
+    /// <summary>
+    /// With memory events on (UCX's default), a UCX context patches the C library's mmap, munmap and madvise in place
+    /// while the runtime's threads call them, and processes crashed now and then (SIGSEGV in the garbage collector). The
+    /// driver turns the hooks off unless the environment sets them: the functions stay as they were. The same process
+    /// with UCX's defaults set in its environment shows that this check sees a patch.
+    /// </summary>
+    [Test]
+    public void ShouldLeaveTheCLibrarysMemoryFunctionsUnpatched()
+    {
+        string[] functions = ["mmap", "munmap", "madvise"];
+        using (var peer = UcxTarget.StartPeer())
+        {
+            var before = functions.Select(f => peer.Send($"ucx-prologue {f}")).ToList();
+            _ = peer.Send("ucx-serve 4096"); // a context, a worker and registered memory
+            Assert.That(functions.Select(f => peer.Send($"ucx-prologue {f}")), Is.EqualTo(before));
+        }
+
+        using var hooked = PeerProcess.Start(new Dictionary<string, string?>
+        {
+            ["UCX_TLS"] = "tcp",
+            ["UCX_MEM_EVENTS"] = "y",
+            ["UCX_MEM_MMAP_HOOK_MODE"] = "bistro",
+        });
+        var unpatched = functions.Select(f => hooked.Send($"ucx-prologue {f}")).ToList();
+        _ = hooked.Send("ucx-serve 4096");
+        Assert.That(functions.Select(f => hooked.Send($"ucx-prologue {f}")), Is.Not.EqualTo(unpatched),
+            "with UCX's own defaults its hooks patch at least one of them (else this test could not tell)");
+    }
+
     [Test]
     public void ShouldLandPutsOfEverySizeAtTheirOffsets()
     {

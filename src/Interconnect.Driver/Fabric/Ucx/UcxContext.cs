@@ -57,9 +57,31 @@ internal sealed unsafe class UcxContext : IDisposable
     private static bool TcpSegmentsSet() =>
         TcpSegmentDefaults.Any(d => Environment.GetEnvironmentVariable(d.Key) is { Length: > 0 });
 
+    /// <summary>
+    /// UCX's memory hooks, off unless the environment sets them: with memory events on, a context patches the C
+    /// library's mmap, munmap, madvise and their kin in place ("bistro") and hooks malloc, while the runtime's threads
+    /// (the garbage collector's first) call them; a thread caught in a function being patched runs half-written code.
+    /// Processes of ours crashed so (SIGSEGV in the collector's memcpy, "address not mapped", now and then at a
+    /// deallocation across machines). The driver needs no memory events: it registers memory once and keeps no
+    /// registration cache, and tcp has none to invalidate.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> MemoryHooksOff { get; } =
+    [
+        new("UCX_MEM_EVENTS", "n"),
+        new("UCX_MEM_MALLOC_HOOKS", "n"),
+        new("UCX_MEM_MALLOC_RELOC", "n"),
+        new("UCX_MEM_MMAP_HOOK_MODE", "none"),
+    ];
+
     /// <summary>Reads the UCX configuration from the environment and creates a context (UCP API 1.13).</summary>
     public static UcxContext Create()
     {
+        // Before UCX loads in this process: its memory hooks off (overwrite 0: a setting of the environment stays).
+        foreach (var (name, value) in MemoryHooksOff)
+        {
+            _ = Interop.Libc.SetEnv(name, value, overwrite: 0);
+        }
+
         // Before anything else of UCX runs in this process: the runtime's signal handlers back (see DebugDisableSignals).
         // A SIGSEGV that UCX caught in a test peer froze it ("Caught signal 11 ... address not mapped") with no trace.
         Native.DebugDisableSignals();
