@@ -73,18 +73,27 @@ internal sealed unsafe class UcxContext : IDisposable
         new("UCX_MEM_MMAP_HOOK_MODE", "none"),
     ];
 
-    /// <summary>Reads the UCX configuration from the environment and creates a context (UCP API 1.13).</summary>
-    public static UcxContext Create()
+    /// <summary>
+    /// Once per process, before UCX loads: its memory hooks off (overwrite 0: a setting of the environment stays), then
+    /// the runtime's signal handlers back (see <see cref="Native.DebugDisableSignals"/>: a SIGSEGV that UCX caught froze
+    /// a test peer with no trace). Not a static constructor: reading this class's settings (the harness reports
+    /// <see cref="TcpSegments"/>) must not load UCX.
+    /// </summary>
+    private static readonly Lazy<bool> s_processPrepared = new(() =>
     {
-        // Before UCX loads in this process: its memory hooks off (overwrite 0: a setting of the environment stays).
         foreach (var (name, value) in MemoryHooksOff)
         {
             _ = Interop.Libc.SetEnv(name, value, overwrite: 0);
         }
 
-        // Before anything else of UCX runs in this process: the runtime's signal handlers back (see DebugDisableSignals).
-        // A SIGSEGV that UCX caught in a test peer froze it ("Caught signal 11 ... address not mapped") with no trace.
         Native.DebugDisableSignals();
+        return true;
+    });
+
+    /// <summary>Reads the UCX configuration from the environment and creates a context (UCP API 1.13).</summary>
+    public static UcxContext Create()
+    {
+        _ = s_processPrepared.Value;
         nint config;
         UcxException.Check(Native.ConfigRead(null, null, &config), DriverStatus.InitError,
             "reading the UCX configuration (UCX_* environment variables) failed");
