@@ -15,7 +15,8 @@
  * whose kernel cuts every write into small buffers), not the machine.
  *
  * Both sides spin, yielding the CPU after a few thousand empty looks (so that on a machine shared with other work a
- * waiting side does not hold the core the other side needs); they are not pinned, as no other transport is.
+ * waiting side does not hold the core the other side needs). With IMC_BENCH_PIN=A,B they are pinned as the benchmark
+ * pins every transport, the sender on CPU A and the receiver on CPU B; without it neither is.
  *
  *   usage: imc_stream_floor WRITE_BYTES TOTAL_BYTES [RING_BYTES CHUNK_BYTES]    (without a shape: the best of all)
  *   prints: write <bytes> total <bytes> seconds <s> mib_per_s <rate> ring <bytes> chunk <bytes> sum <checksum>
@@ -32,6 +33,36 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * IMC_BENCH_PIN=A,B, as the benchmark pins every transport: the sender (the parent) on CPU A, the receiver (the child)
+ * on CPU B. Returns 1 with the two CPUs when it is set, 0 when it is not (no pinning), -1 (after a message) when it is
+ * not two CPU numbers.
+ */
+static int pinned_cpus(int *sender, int *receiver)
+{
+    const char *value = getenv("IMC_BENCH_PIN");
+    if (value == NULL || *value == '\0') {
+        return 0;
+    }
+    char end;
+    if (sscanf(value, "%d,%d%c", sender, receiver, &end) != 2 || *sender < 0 || *receiver < 0 ||
+        *sender >= CPU_SETSIZE || *receiver >= CPU_SETSIZE) {
+        fprintf(stderr, "imc_stream_floor: IMC_BENCH_PIN=%s: give two CPU numbers, the sender's and the receiver's (like 0,1)\n", value);
+        return -1;
+    }
+    return 1;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        perror("imc_stream_floor: sched_setaffinity (IMC_BENCH_PIN)");
+    }
+}
 
 struct control {
     _Alignas(64) volatile uint64_t written;
@@ -78,6 +109,11 @@ static uint64_t sum_words(const unsigned char *bytes, size_t length)
 
 static int run(size_t write, uint64_t total, size_t ring, size_t chunk, struct result *result)
 {
+    int sender_cpu, receiver_cpu;
+    int pinned = pinned_cpus(&sender_cpu, &receiver_cpu);
+    if (pinned < 0) {
+        return 2;
+    }
     uint64_t slots = ring / chunk;
     uint64_t count = total / write;
     uint64_t chunks_per_write = write / chunk;
@@ -95,6 +131,9 @@ static int run(size_t write, uint64_t total, size_t ring, size_t chunk, struct r
 
     pid_t child = fork();
     if (child == 0) {
+        if (pinned) {
+            pin(receiver_cpu);
+        }
         uint64_t sum = 0;
         for (uint64_t i = 0; i < chunks; i++) {
             unsigned spins = 0;
@@ -106,6 +145,9 @@ static int run(size_t write, uint64_t total, size_t ring, size_t chunk, struct r
         }
         control->sum = sum;
         _exit(0);
+    }
+    if (pinned) {
+        pin(sender_cpu);
     }
     double start = now();
     uint64_t next = 0;

@@ -13,7 +13,7 @@ internal static class Markdown
         text.AppendLine(c, $"- started {report.StartedUtc:yyyy-MM-dd HH:mm} UTC on {report.Machine} ({report.Cpus} CPUs), .NET {report.Runtime}");
         text.AppendLine(c, $"- command: `{report.Command}`");
         text.AppendLine(c, $"- load average before: {report.LoadBefore}; after: {report.LoadAfter}");
-        text.AppendLine(c, $"- throughput: {report.ThroughputBytes >> 20} MiB per run, median of {report.ThroughputRuns} run(s); latency: {report.LatencySamples} round trips after warm-up");
+        text.AppendLine(c, $"- throughput: {report.ThroughputBytes >> 20} MiB per run timed after {report.ThroughputWarmupBytes >> 20} MiB of warm-up, median of {report.ThroughputRuns} run(s); latency: {report.LatencySamples} round trips after warm-up");
         text.AppendLine();
         text.AppendLine("| write size | transport | MiB/s (median) | runs | × C limit |");
         text.AppendLine("|---|---|---:|---|---:|");

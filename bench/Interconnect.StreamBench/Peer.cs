@@ -6,23 +6,30 @@ using System.Net.Sockets;
 namespace Interconnect.StreamBench;
 
 /// <summary>
-/// The child process: "peer KIND MODE SIZE COUNT spin|block ROOT ENDPOINT". Throughput: consumes COUNT messages of
-/// SIZE bytes (summing their words where the transport hands them over) and prints "done SECONDS SUM" (from the first
-/// message to the last). Latency: echoes every message until
+/// The child process: "peer KIND MODE SIZE WARMUP COUNT spin|block ROOT ENDPOINT". Throughput: consumes WARMUP and then
+/// COUNT messages of SIZE bytes (summing the words of all where the transport hands them over) and prints
+/// "done SECONDS SUM" (SECONDS from the first of the COUNT messages to the last). Latency: echoes every message until
 /// one starting with 0xFF, which it echoes too.
 /// </summary>
 internal static class Peer
 {
     public static int Run(string[] args)
     {
-        var (kind, mode, size, count, spin, root, endpoint) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture),
-            int.Parse(args[3], CultureInfo.InvariantCulture), args[4] == "spin", args[5], args[6]);
+        var (kind, mode, size, warmup, count, spin, root, endpoint) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture),
+            int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture), args[5] == "spin",
+            args[6], args[7]);
         using var channel = Connect(kind, spin || (kind == "imc-stream" && mode == "latency"), root, endpoint, size);
+        using var pinned = Pinning.PinThisThread(Pinning.Cpus?.Peer); // after Connect: the channel's own threads stay free
         Console.WriteLine("ready");
         var buffer = new byte[size];
         if (mode == "throughput")
         {
             var sum = default(WordSum);
+            for (var i = 0; i < warmup; i++)
+            {
+                channel.Consume(size, ref sum);
+            }
+
             channel.Consume(size, ref sum);
             var watch = Stopwatch.StartNew();
             for (var i = 1; i < count; i++)

@@ -39,15 +39,7 @@ internal sealed class PeerProcess : IDisposable
 
     public static PeerProcess Start(IEnumerable<string> args)
     {
-        var pin = Environment.GetEnvironmentVariable("IMC_BENCH_PEER_CPUS"); // the peer's CPUs, for taskset -c (see Program)
-        var info = new ProcessStartInfo(pin is null ? "dotnet" : "taskset") { RedirectStandardOutput = true, RedirectStandardError = true };
-        if (pin is not null)
-        {
-            info.ArgumentList.Add("-c");
-            info.ArgumentList.Add(pin);
-            info.ArgumentList.Add("dotnet");
-        }
-
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "imc-stream-bench.dll"));
         info.ArgumentList.Add("peer");
         foreach (var arg in args)
