@@ -26,7 +26,8 @@ public sealed record ImcStreamOptions
     public TimeSpan PeerTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How long a wait spins before it starts sleeping a millisecond at a time: longer spins cost a core and buy latency.
+    /// How long a wait spins before it starts sleeping: naps of 50 µs, twice as long each time, then a millisecond at a
+    /// time. Longer spins cost a core and buy latency.
     /// </summary>
     public TimeSpan SpinBeforeSleep { get; init; } = TimeSpan.FromMilliseconds(0.2);
 

@@ -230,7 +230,10 @@ public sealed class ImcStreamReader : PipeReader, IDisposable
         {
             if (backoff.ShouldSleep)
             {
-                await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+                if (!backoff.Nap())
+                {
+                    await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+                }
             }
             else
             {

@@ -447,7 +447,10 @@ public sealed class ImcStreamWriter : PipeWriter, IDisposable
 
             if (backoff.ShouldSleep)
             {
-                await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
+                if (!backoff.Nap())
+                {
+                    await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
+                }
             }
             else
             {
