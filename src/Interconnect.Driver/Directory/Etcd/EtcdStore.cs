@@ -223,29 +223,58 @@ internal sealed class EtcdStore : IDisposable
         Call(() => _client.LeaseRevoke(new LeaseRevokeRequest { ID = lease }, deadline: Deadline()), "revoke the lease", "");
 
     /// <summary>
-    /// Calls <paramref name="changed"/> with the changes to keys under the cluster's prefix, one call per response of
-    /// etcd, in revision order; with none when etcd answered without changes (the watch was made, or etcd cancelled
-    /// it), which tells the caller to re-read what it needs. Returns the watch's id for <see cref="CancelWatch"/>.
-    /// Callers apply each change, and re-read everything now and then (level-triggered), so a change missed while
-    /// etcd was away costs only time; after an outage they make the watch again.
+    /// Calls <paramref name="changed"/> with the changes to keys under each of <paramref name="prefixes"/> (relative to
+    /// the cluster's prefix; one watch each), one call per response of etcd, in revision order within a prefix; with
+    /// none when etcd answered without changes (a watch was made, or etcd cancelled it), which tells the caller to re-read
+    /// what it needs. Calls for different prefixes may come at once, on different threads. Returns the watches' ids for
+    /// <see cref="CancelWatch"/>. Callers apply each change, and re-read everything now and then (level-triggered), so a
+    /// change missed while etcd was away costs only time; after an outage they make the watches again.
     /// </summary>
-    public long Watch(Action<IReadOnlyList<EtcdChange>> changed)
+    public long[] Watch(IReadOnlyList<string> prefixes, Action<IReadOnlyList<EtcdChange>> changed)
     {
-        var request = new WatchRequest
+        var ids = new List<long>(prefixes.Count);
+        try
         {
-            CreateRequest = new WatchCreateRequest
+            foreach (var prefix in prefixes)
             {
-                Key = ByteString.CopyFromUtf8(Prefix),
-                RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(Prefix)),
-            },
-        };
-        // No deadline: it would end the watch's stream with it.
-        return Call(() => _client.GetWatchManager().WatchAsync(request, response => changed(
-            [.. response.Events.Select(e => new EtcdChange(Entry(e.Kv), e.Type == Mvccpb.Event.Types.EventType.Delete))])
-        ).GetAwaiter().GetResult(), "watch", "");
+                var full = Prefix + prefix;
+                var request = new WatchRequest
+                {
+                    CreateRequest = new WatchCreateRequest
+                    {
+                        Key = ByteString.CopyFromUtf8(full),
+                        RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(full)),
+                    },
+                };
+                // No deadline: it would end the watch's stream with it.
+                ids.Add(Call(() => _client.GetWatchManager().WatchAsync(request, response => changed(
+                    [.. response.Events.Select(e => new EtcdChange(Entry(e.Kv), e.Type == Mvccpb.Event.Types.EventType.Delete))])
+                ).GetAwaiter().GetResult(), "watch", prefix));
+            }
+        }
+        catch
+        {
+            CancelWatch([.. ids]); // all or none
+            throw;
+        }
+
+        return [.. ids];
     }
 
-    public void CancelWatch(long id) => _client.CancelWatch(id);
+    /// <summary>Ends the watches <see cref="Watch"/> made; etcd unreachable, they end with the connection.</summary>
+    public void CancelWatch(long[] ids)
+    {
+        foreach (var id in ids)
+        {
+            try
+            {
+                _client.CancelWatch(id);
+            }
+            catch (RpcException)
+            {
+            }
+        }
+    }
 
     /// <summary>
     /// Runs a long-lived call (a keep-alive or watch stream) until <paramref name="cancellationToken"/> is cancelled,

@@ -3,10 +3,12 @@ using System.Collections.Concurrent;
 namespace Interconnect.Driver.Directory.Etcd;
 
 /// <summary>
-/// The watch's changes, each routed to only the work it needs: a receiver or a memory is applied alone, from the change
-/// itself (no listing); a host, rail, error count, signal, machine or lock change re-reads that part only; a change
-/// the agent has nothing to do for (an acknowledgement, a region's record) wakes nothing; anything else, and a watch
-/// response without changes, asks for a whole pass. The periodic pass converges whatever a change missed.
+/// The watches' changes, each routed to only the work it needs: a receiver or a memory is applied alone, from the change
+/// itself (no listing); a host, rail, error count, signal, machine or lock change re-reads that part only; anything
+/// else, and a watch response without changes, asks for a whole pass. The periodic pass converges whatever a change
+/// missed. Changes the agent has nothing to do for (acknowledgements, a region's record, a host's number, signals to
+/// other machines) are not watched at all: every machine writes an acknowledgement of every attach, so watching them
+/// woke every agent for every machine's (machines² wake-ups per attach, for nothing).
 /// </summary>
 internal sealed partial class MachineAgent
 {
@@ -24,7 +26,8 @@ internal sealed partial class MachineAgent
         ("locksets/", Work.Locks),
         ("arenas/", Work.Locks),
         ("arenamap/", Work.Locks),
-        // Acknowledgements and answers: only the waiters of their writers read them.
+        // Not watched (WatchedPrefixes): nothing for the agent to do. Acknowledgements and answers: only the waiters of
+        // their writers read them.
         ("acks/", Work.None),
         ("hostacks/", Work.None),
         ("railacks/", Work.None),
@@ -86,6 +89,10 @@ internal sealed partial class MachineAgent
             _changed.Release();
         }
     }
+
+    /// <summary>What the agent watches: every prefix that asks for work, and the signals to this machine.</summary>
+    private string[] WatchedPrefixes() =>
+        [.. s_routes.Where(r => r.Work != Work.None).Select(r => r.Prefix), EtcdKeys.SignalsTo(_machine)];
 
     private Work Route(string key)
     {

@@ -60,7 +60,7 @@ internal sealed partial class MachineAgent : IDisposable
     private Thread? _progressThread;
     private Task? _keepAlive;
     private CancellationTokenSource? _keepingAlive; // stops the keep-alive of the current lease
-    private long _watch;
+    private long[] _watch = [];
     private long _lease;
     private int _leaving; // 1 once Dispose began: no pass starts after that (the lease is about to go)
 
@@ -131,7 +131,7 @@ internal sealed partial class MachineAgent : IDisposable
             RepublishHost(host);
         }
 
-        _watch = _store.Watch(OnChanges);
+        _watch = _store.Watch(WatchedPrefixes(), OnChanges);
         Pass();
         _ = Task.Run(PassLoop);
     }
@@ -289,7 +289,7 @@ internal sealed partial class MachineAgent : IDisposable
                 {
                     // etcd is back: its watch may have died with the connection; make it again.
                     _store.CancelWatch(_watch);
-                    _watch = _store.Watch(OnChanges);
+                    _watch = _store.Watch(WatchedPrefixes(), OnChanges);
                     failing = false;
                 }
             }
