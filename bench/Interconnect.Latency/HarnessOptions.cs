@@ -31,6 +31,9 @@ internal sealed class HarnessOptions
           --keys N            with --machines: keys allocated and attached by each of the 3 hosts (default 50)
           --parts P           with --machines: which parts to run, of latency (ucp_put_lat, raw UCX and Imc
                               ping-pong), stream (ucp_put_bw and the Imc stream) and attach (default all three)
+          --tiered-jit        with --machines: run imcd and the Imc hosts with the runtime's tiered JIT as it is; by
+                              default they run with DOTNET_TieredCompilation=0 (steady-state code from the first
+                              call: seven .NET processes warming up at once on a small machine measured the JIT)
           --ucx-env V;V       with --machines: UCX settings to compare, one scenario each per round: each V is
                               "default" (the environment as it is) or K=V pairs joined by commas, given to every
                               process on the machines (imcd, hosts, ucx_perftest); e.g. "default;UCX_TCP_TX_SEG_SIZE=8K"
@@ -64,6 +67,9 @@ internal sealed class HarnessOptions
     public int MachinesBandwidthIterations { get; private set; } = 2_000;
 
     public int MachinesKeys { get; private set; } = 50;
+
+    /// <summary>With --machines: imcd and the Imc hosts keep the runtime's tiered JIT (else DOTNET_TieredCompilation=0).</summary>
+    public bool MachinesTieredJit { get; private set; }
 
     /// <summary>With --machines: the parts of each round to run (latency, stream, attach).</summary>
     public IReadOnlySet<string> MachinesParts { get; private set; } = new HashSet<string>(["latency", "stream", "attach"]);
@@ -140,6 +146,9 @@ internal sealed class HarnessOptions
                     break;
                 case "--keys":
                     options.MachinesKeys = Positive(Value(), "--keys");
+                    break;
+                case "--tiered-jit":
+                    options.MachinesTieredJit = true;
                     break;
                 case "--parts":
                     var parts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
