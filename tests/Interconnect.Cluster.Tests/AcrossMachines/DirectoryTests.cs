@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Interconnect.Testing;
 
 namespace Interconnect.Cluster.Tests.AcrossMachines;
@@ -209,5 +210,57 @@ public sealed class DirectoryTests
         writer.Send("tx 62");
         writer.Send("write64 62 0 3");
         Assert.That(reader.Send("wait64 62 0 3 10000"), Does.StartWith("3"));
+    }
+
+    /// <summary>
+    /// A coherent region's receive attach let go of while etcd is away: the host's copy goes at once (another host on
+    /// its machine keeps one, so the machine's contents stay), as with etcd up, though the detach cannot take the
+    /// region's clusterwide write lock nor withdraw the copy from the directory; the machine's imcd withdraws it once
+    /// etcd is back, and the region deallocates as ever. Held on to, the copy would keep its receive memory until the
+    /// process ends.
+    /// </summary>
+    [Test]
+    public void ShouldLetGoOfACoherentCopyWhileEtcdIsAway()
+    {
+        using var imc = ImcMachines.Start(2);
+        var holder = imc.Peer(imc[0], "ch");
+        var keeper = imc.Peer(imc[0], "ck");
+        var writer = imc.Peer(imc[1], "cw");
+        foreach (var host in new[] { holder, keeper })
+        {
+            host.Send("alloc 71 4096 600 1");
+            host.Send("rx 71");
+        }
+
+        writer.Send("alloc 71 4096 600 1");
+        writer.Send("tx 71");
+        writer.Send("write64 71 0 5");
+        Assert.That(holder.Send("wait64 71 0 5 10000"), Does.StartWith("5"));
+        Assert.That(ReceiveAttaches(imc, 0, 71, "ch"), Is.EqualTo(1), "the host is attached for receive");
+
+        imc.Cluster.StopEtcd();
+        var detached = holder.Ask("detach 71", TimeSpan.FromSeconds(90));
+        Assert.That(detached.Ok, Is.True, detached.Text);
+        writer.Send("write64 71 0 6"); // routes made before etcd went keep working
+        Assert.That(keeper.Send("wait64 71 0 6 10000"), Does.StartWith("6"));
+
+        imc.Cluster.StartEtcd();
+        Assert.That(ReceiveAttaches(imc, 0, 71, "ch"), Is.Zero, "the detach happened, etcd or not");
+        Assert.That(ReceiveAttaches(imc, 0, 71, "ck"), Is.EqualTo(1), "the other host is still attached");
+        Poll.Until(() => holder.Ask("dealloc 71").Ok, "deallocation works once etcd is back", TimeSpan.FromSeconds(30));
+        writer.Send("write64 71 0 7");
+        Assert.That(keeper.Send("wait64 71 0 7 10000"), Does.StartWith("7"));
+    }
+
+    /// <summary>How many receive attaches host <paramref name="host"/> has on region <paramref name="key"/>, as imcs on machine <paramref name="machine"/> shows them.</summary>
+    private static int ReceiveAttaches(ImcMachines imc, int machine, int key, string host)
+    {
+        var (code, stdout, stderr) = imc[machine].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "--json"],
+            TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(code, Is.EqualTo(0), stderr);
+        using var status = JsonDocument.Parse(stdout);
+        return status.RootElement.GetProperty("regions").EnumerateArray()
+            .Where(r => r.GetProperty("key").GetInt32() == key)
+            .Sum(r => r.GetProperty("receive").EnumerateArray().Count(a => a.GetProperty("host").GetString() == host));
     }
 }

@@ -340,15 +340,34 @@ internal sealed partial class EtcdDirectory : IDirectory
         return _local.AttachTransmitToRemote(process, region, nonShared, EtcdJson.Read<HostRecord>(entry).Slot);
     }
 
-    public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit) =>
-        receive
-            ? UnderWriteLock(process, region, () =>
+    /// <summary>
+    /// Detaches here; a receive detach, which may drop this machine's copy, runs under the region's write lock and
+    /// withdraws the dropped copy's receiver from the directory at once. With the directory (or the lock) out of reach the
+    /// detach still happens here, as it would for a process that exits: no machine can make a first copy (the only
+    /// reader of a dropped copy) without etcd, and this machine's imcd withdraws the receiver once etcd answers.
+    /// </summary>
+    public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit)
+    {
+        if (!receive)
+        {
+            return _local.Detach(process, region, receive, transmit);
+        }
+
+        bool? detached = null;
+        try
+        {
+            return UnderWriteLock(process, region, () =>
             {
-                var detached = _local.Detach(process, region, receive, transmit);
+                detached = _local.Detach(process, region, receive, transmit);
                 WithdrawDroppedCopies(region.Key, quietly: true); // etcd unreachable: the machine's imcd withdraws them
-                return detached;
-            })
-            : _local.Detach(process, region, receive, transmit);
+                return detached.Value;
+            });
+        }
+        catch (DriverException e) when (e.Status == DriverStatus.Timeout)
+        {
+            return detached ?? _local.Detach(process, region, receive, transmit);
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="change"/>, which may drop copies of coherent region <paramref name="region"/> on this
