@@ -141,7 +141,13 @@ internal sealed partial class MachineAgent : IDisposable
     {
         var lease = _store.GrantLease(_leaseSeconds);
         var keeping = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        _keepingAlive?.Cancel(); // the old lease's keep-alive: that lease is gone
+        if (_keepingAlive is { } previous)
+        {
+            previous.Cancel(); // the old lease's keep-alive: that lease is gone
+            _ = _keepAlive!.ContinueWith(_ => previous.Dispose(), CancellationToken.None, TaskContinuationOptions.None,
+                TaskScheduler.Default); // once its loop has let go of the token
+        }
+
         _keepingAlive = keeping;
         _lease = lease;
         _keepAlive = Task.Run(() => _store.KeepAliveAsync(lease, keeping.Token));
