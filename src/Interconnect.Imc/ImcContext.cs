@@ -286,9 +286,10 @@ public sealed class ImcContext : IDisposable
         catch (OperationCanceledException)
         {
         }
-        catch (ImcException)
+        catch (ImcException e)
         {
             // The host went down or the cluster went away: nothing more to watch.
+            Log.ClusterWatchStopped(_logger, e.Status, e.Message);
         }
         catch (ObjectDisposedException)
         {

@@ -122,7 +122,8 @@ public sealed class ObservabilityTests
             var until = DateTime.UtcNow + deadline;
             while (!Events.Any(e => e.Id == id && (mentioning is null || e.Message.Contains(mentioning, StringComparison.Ordinal))))
             {
-                Assert.That(DateTime.UtcNow, Is.LessThan(until), $"no event {id} logged");
+                Assert.That(DateTime.UtcNow, Is.LessThan(until),
+                    $"no event {id} logged; logged: {string.Join("; ", Events.Select(e => $"{e.Id} {e.Message}"))}");
                 Thread.Sleep(10);
             }
         }

@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Host left: '{Host}'")]
     public static partial void HostLeft(ILogger logger, string host);
 
+    [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "Cluster watch stopped: host and rail changes are no longer logged by this process ({Status}: {Reason})")]
+    public static partial void ClusterWatchStopped(ILogger logger, ImcStatus status, string reason);
+
     [LoggerMessage(EventId = 200, Level = LogLevel.Debug, Message = "Region allocated: key {Key}, {Size} bytes, rail {Rail}, coherent {Coherent}")]
     public static partial void RegionAllocated(ILogger logger, int key, long size, int rail, bool coherent);
 
