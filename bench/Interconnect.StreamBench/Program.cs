@@ -295,6 +295,8 @@ internal static class Program
     /// <summary>A peer process and the coordinator's end of the channel to it.</summary>
     private sealed class Session : IDisposable
     {
+        private readonly IDisposable? _pinned;
+
         private Session(PeerProcess peer, IChannel channel, string? root)
         {
             Peer = peer;
@@ -302,8 +304,6 @@ internal static class Program
             Root = root;
             _pinned = Pinning.PinThisThread(Pinning.Cpus?.Coordinator); // the channel's own threads are made: they stay free
         }
-
-        private readonly IDisposable? _pinned;
 
         public PeerProcess Peer { get; }
 
