@@ -344,7 +344,8 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// Detaches here; a receive detach, which may drop this machine's copy, runs under the region's write lock and
     /// withdraws the dropped copy's receiver from the directory at once. With the directory (or the lock) out of reach the
     /// detach still happens here, as it would for a process that exits: no machine can make a first copy (the only
-    /// reader of a dropped copy) without etcd, and this machine's imcd withdraws the receiver once etcd answers.
+    /// reader of a dropped copy) without etcd and the lock, and the dropped copy is withdrawn as soon as etcd answers (at
+    /// once when only the lock was out of reach, else by this machine's imcd).
     /// </summary>
     public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit)
     {
@@ -365,7 +366,14 @@ internal sealed partial class EtcdDirectory : IDirectory
         }
         catch (DriverException e) when (e.Status == DriverStatus.Timeout)
         {
-            return detached ?? _local.Detach(process, region, receive, transmit);
+            if (detached is { } done)
+            {
+                return done; // the lock's release timed out after the detach
+            }
+
+            var withoutLock = _local.Detach(process, region, receive, transmit);
+            WithdrawDroppedCopies(region.Key, quietly: true);
+            return withoutLock;
         }
     }
 
