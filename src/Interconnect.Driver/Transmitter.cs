@@ -162,6 +162,9 @@ internal sealed unsafe class Transmitter : IDisposable
                 return;
             }
 
+            // Every write made through this window lands on other machines before it is gone, or their counts rise
+            // (API.md "Faults across machines": Dispose flushes); on this machine the stores are there already.
+            _route.Fence();
             _route = Route.Disposed;
             foreach (var target in _targets.Values)
             {

@@ -15,11 +15,14 @@ internal sealed record RouteSet(int Generation, IReadOnlyList<RouteReceiver> Rec
 internal sealed record RouteReceiver(int Host, ReceiveFileName Memory, RemoteMemory? Remote = null)
 {
     /// <summary>What tells two receive memories apart, on any machine: a new memory is a new target.</summary>
-    public string Identity => Remote is { } remote ? $"{remote.Machine}/{remote.Name}@{remote.Address:x}" : Memory.ToString();
+    public string Identity => Remote is { } remote ? $"{remote.Machine}/{remote.Name}#{remote.Id:x}" : Memory.ToString();
 }
 
 /// <summary>
-/// A receive memory on another machine: the machine's agent address (<see cref="Worker"/>, a UCX worker address),
-/// where the memory starts there, and the packed remote key that opens it for puts.
+/// A receive memory on another machine: the machine's agent address (<see cref="Worker"/>, a UCX worker address), the
+/// id its agent published it under for writes (<see cref="Id"/>, new with every registration) and the logical rail of
+/// its region, and, for the first copy of a coherent region, where it starts there and the packed remote key that
+/// opens it for gets.
 /// </summary>
-internal sealed record RemoteMemory(string Machine, string Name, byte[] Worker, ulong Address, byte[] RemoteKey, long Length);
+internal sealed record RemoteMemory(string Machine, string Name, byte[] Worker, ulong Id, int Rail, ulong Address, byte[] RemoteKey,
+    long Length);

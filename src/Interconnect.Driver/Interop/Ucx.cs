@@ -38,6 +38,7 @@ internal static unsafe partial class Ucx
     public const ulong FeatureAmo32 = 1 << 2;
     public const ulong FeatureAmo64 = 1 << 3;
     public const ulong FeatureWakeup = 1 << 4;
+    public const ulong FeatureAm = 1 << 6;
 
     // enum ucp_params_field.
     public const ulong ParamFieldFeatures = 1 << 0;
@@ -62,6 +63,15 @@ internal static unsafe partial class Ucx
     public const uint OpAttrFieldFlags = 1 << 4;
     public const uint OpAttrFieldReplyBuffer = 1 << 5;
     public const uint EpCloseFlagForce = 1 << 0;
+
+    // enum ucp_am_handler_param_field; enum ucp_send_am_flags; ucp_am_recv_attr_t.
+    public const ulong AmHandlerFieldId = 1 << 0;
+    public const ulong AmHandlerFieldCallback = 1 << 2;
+    public const ulong AmHandlerFieldArg = 1 << 3;
+    public const uint AmSendFlagReply = 1 << 0;
+    public const uint AmSendFlagEager = 1 << 1;
+    public const ulong AmRecvAttrReplyEp = 1 << 0;
+    public const ulong AmRecvAttrFlagRndv = 1 << 17;
 
     // ucp_atomic_op_t: ADD, SWAP, CSWAP, AND, OR, XOR in that order.
     public const int AtomicOpAdd = 0;
@@ -128,6 +138,25 @@ internal static unsafe partial class Ucx
         [FieldOffset(4)] public uint Flags;
         [FieldOffset(24)] public ulong Datatype;
         [FieldOffset(40)] public void* ReplyBuffer;
+    }
+
+    /// <summary><c>ucp_am_handler_param_t</c>: field_mask 0, id 8, flags 12, cb 16, arg 24 (32 bytes in 1.13).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 64)]
+    public struct AmHandlerParam
+    {
+        [FieldOffset(0)] public ulong FieldMask;
+        [FieldOffset(8)] public uint Id;
+        [FieldOffset(12)] public uint Flags;
+        [FieldOffset(16)] public delegate* unmanaged[Cdecl]<nint, byte*, nuint, byte*, nuint, AmRecvParam*, sbyte> Callback;
+        [FieldOffset(24)] public nint Arg;
+    }
+
+    /// <summary><c>ucp_am_recv_param_t</c>: recv_attr 0, reply_ep 8.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 16)]
+    public struct AmRecvParam
+    {
+        [FieldOffset(0)] public ulong RecvAttr;
+        [FieldOffset(8)] public nint ReplyEp;
     }
 
     [LibraryImport(Ucp, EntryPoint = "ucp_config_read")]
@@ -215,6 +244,13 @@ internal static unsafe partial class Ucx
     [LibraryImport(Ucp, EntryPoint = "ucp_atomic_op_nbx")]
     public static partial nint AtomicOpNbx(nint endpoint, int opcode, void* buffer, nuint count, ulong remoteAddress,
         nint remoteKey, RequestParam* parameters);
+
+    [LibraryImport(Ucp, EntryPoint = "ucp_worker_set_am_recv_handler")]
+    public static partial sbyte WorkerSetAmRecvHandler(nint worker, AmHandlerParam* parameters);
+
+    [LibraryImport(Ucp, EntryPoint = "ucp_am_send_nbx")]
+    public static partial nint AmSendNbx(nint endpoint, uint id, void* header, nuint headerLength, void* buffer, nuint count,
+        RequestParam* parameters);
 
     /// <summary>Reads a request's state: no system call, no callback, so the GC transition is skipped.</summary>
     [LibraryImport(Ucp, EntryPoint = "ucp_request_check_status")]

@@ -54,6 +54,16 @@ internal sealed partial class ControlFileDirectory
         }
     }
 
+    /// <summary>The logical rail of region <paramref name="key"/> on this machine, or -1 when it is not allocated here.</summary>
+    internal int LogicalRailOf(int key)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            var slot = _cluster.FindRegionByKey(key);
+            return slot < 0 ? -1 : _cluster.Control.Region(slot).LogicalRail;
+        }
+    }
+
     /// <summary>The receive memory that <paramref name="host"/> has on this machine for region <paramref name="key"/>, if any.</summary>
     internal (ReceiveFileName Memory, long Length)? ReceiveMemoryOf(int key, string host)
     {

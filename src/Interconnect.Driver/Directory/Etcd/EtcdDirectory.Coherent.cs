@@ -320,7 +320,7 @@ internal sealed partial class EtcdDirectory
             var memory = EtcdJson.Read<MemoryRecord>(entry);
             if (memory.Machine != _machine && workers.TryGetValue(memory.Machine, out var worker))
             {
-                found.Add((EtcdKeys.Last(entry.Key), memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Address,
+                found.Add((EtcdKeys.Last(entry.Key), memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Id, memory.Rail, memory.Address,
                     Convert.FromBase64String(memory.RemoteKey), memory.Length)));
             }
         }

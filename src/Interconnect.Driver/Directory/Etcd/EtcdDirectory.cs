@@ -76,6 +76,15 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public void Dispose()
     {
+        if (UcxPeers.Started)
+        {
+            var peers = UcxPeers.Shared;
+            if (peers.RefusedOnRail is { } counting && counting.Target == this)
+            {
+                peers.RefusedOnRail = null; // nothing counts through a directory that is gone
+            }
+        }
+
         _local.Dispose();
         _store.Dispose();
     }
@@ -443,8 +452,19 @@ internal sealed partial class EtcdDirectory : IDirectory
         return local with { Receivers = receivers };
     }
 
-    public IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength) =>
-        receiver.Remote is { } remote ? UcxPeers.Shared.OpenTarget(remote) : _local.OpenTarget(receiver, mappedLength);
+    public IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength)
+    {
+        if (receiver.Remote is not { } remote)
+        {
+            return _local.OpenTarget(receiver, mappedLength);
+        }
+
+        // A write the target machine refuses (its memory was withdrawn) counts on this machine's rail: every directory
+        // of the process counts on this machine's control file, so the one that opened the latest target will do.
+        var peers = UcxPeers.Shared;
+        peers.RefusedOnRail = RecordDeliveryError;
+        return peers.OpenTarget(remote);
+    }
 
     public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
 

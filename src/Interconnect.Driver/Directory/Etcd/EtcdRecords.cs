@@ -124,7 +124,8 @@ internal sealed record RegionRecord(long Size, int Permissions, int Uid, int Gid
 internal sealed record ReceiverRecord(string Machine, string Memory, long Length);
 
 /// <summary>That memory, registered by its machine's imcd: where a remote put lands, and the key that opens it.</summary>
-internal sealed record MemoryRecord(string Machine, string Memory, ulong Address, string RemoteKey, long Length, int HostSlot);
+internal sealed record MemoryRecord(string Machine, string Memory, ulong Address, string RemoteKey, long Length, int HostSlot, ulong Id,
+    int Rail);
 
 /// <summary>Drops armed on a logical rail: <see cref="Count"/> deliveries left to drop, toward host number <see cref="Host"/> (-1: any).</summary>
 internal sealed record DropsRecord(int Count, int Host);

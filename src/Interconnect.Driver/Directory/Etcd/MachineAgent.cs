@@ -48,6 +48,7 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly EtcdStore _store;
     private readonly UcxContext _ucx;
     private readonly UcxWorker _worker;
+    private readonly NicReceiver _nic;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0);
     private readonly ConcurrentQueue<Action> _onProgressThread = new();
@@ -77,7 +78,11 @@ internal sealed partial class MachineAgent : IDisposable
         _store = store;
         _ucx = ucx;
         _worker = ucx.CreateWorker();
+        _nic = new NicReceiver(_worker, local.LogicalRails, local.RecordDeliveryError);
     }
+
+    /// <summary>The emulated NIC of this machine: writes from other machines that it applied, refused, and counted as lost.</summary>
+    internal NicReceiver Nic => _nic;
 
     public string Machine => _machine;
 
@@ -227,6 +232,7 @@ internal sealed partial class MachineAgent : IDisposable
         _worker.Signal();
         _progressThread?.Join(TimeSpan.FromSeconds(5));
         DisposeLocks();
+        _nic.Dispose();
         foreach (var memory in _registered.Values.Concat(_retiring.Select(r => r.Memory)))
         {
             memory.Dispose();
@@ -405,7 +411,14 @@ internal sealed partial class MachineAgent : IDisposable
 
         if (!_registered.ContainsKey(record.Memory))
         {
-            var registered = Register(local.Value.Memory, local.Value.Length, key, host);
+            var rail = _local.LogicalRailOf(key);
+            if (rail < 0)
+            {
+                _ = _store.CompareAndDelete(entry.Key, entry.ModRevision); // deallocated here meanwhile
+                return false;
+            }
+
+            var registered = Register(local.Value.Memory, local.Value.Length, key, host, rail);
             _registered[record.Memory] = registered;
             var slot = _local.UpHostSlot(host);
             // Applied here first, and acknowledged with the record itself (same revision: EtcdRecords), rather than a
@@ -413,7 +426,7 @@ internal sealed partial class MachineAgent : IDisposable
             _ = _local.BumpRegionGeneration(key);
             var revision = _store.SetAll(_lease,
                 (EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory, (ulong)registered.Memory.Address,
-                    Convert.ToBase64String(registered.Key), registered.Memory.Length, slot))),
+                    Convert.ToBase64String(registered.Key), registered.Memory.Length, slot, registered.Id, rail))),
                 (EtcdKeys.Ack(key, host, _machine), "0"));
             _applied[(key, host)] = revision;
             MemoryRegistered(_logger, record.Memory, host, key);
@@ -427,13 +440,16 @@ internal sealed partial class MachineAgent : IDisposable
     {
         var registered = _registered[name];
         _registered.Remove(name);
+        OnProgressThread(() => _nic.Withdraw(registered.Id)); // from now on, a write routed to it is refused
         var memoryKey = EtcdKeys.Memory(registered.RegionKey, registered.Host);
         if (_store.Get(memoryKey) is { } entry && EtcdJson.Read<MemoryRecord>(entry).Memory == name)
         {
             _ = _store.CompareAndDelete(memoryKey, entry.ModRevision);
         }
 
-        _retiring.Add((registered, DateTime.UtcNow)); // writers may still hold the old route for a moment
+        // Writes can no longer reach it (withdrawn from the NIC above); a machine making a coherent region's first copy
+        // may still be reading it by get for a moment.
+        _retiring.Add((registered, DateTime.UtcNow));
     }
 
     /// <summary>
@@ -517,13 +533,14 @@ internal sealed partial class MachineAgent : IDisposable
         }
     }
 
-    private Registered Register(ReceiveFileName name, long length, int regionKey, string host)
+    private Registered Register(ReceiveFileName name, long length, int regionKey, string host, int rail)
     {
         var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
         try
         {
             UcxMemory? memory = null;
             byte[]? key = null;
+            ulong id = 0;
             nint address;
             unsafe
             {
@@ -534,8 +551,9 @@ internal sealed partial class MachineAgent : IDisposable
             {
                 memory = _ucx.Map(address, length);
                 key = memory.PackKey();
+                id = _nic.Publish(address, length, rail);
             });
-            return new Registered(file, memory!, key!, regionKey, host, this);
+            return new Registered(file, memory!, key!, id, regionKey, host, this);
         }
         catch
         {
@@ -611,7 +629,9 @@ internal sealed partial class MachineAgent : IDisposable
                 action();
             }
 
-            if (_worker.Progress() != 0 || _progress == ProgressMode.Spin)
+            var events = _worker.Progress();
+            _nic.Collect();
+            if (events != 0 || _progress == ProgressMode.Spin)
             {
                 continue;
             }
@@ -626,12 +646,15 @@ internal sealed partial class MachineAgent : IDisposable
     private static bool IsAlive(int pid) => System.IO.Directory.Exists($"/proc/{pid}");
 
     /// <summary>A receive memory mapped and registered by this agent.</summary>
-    private sealed class Registered(MappedFile file, UcxMemory memory, byte[] key, int regionKey, string host, MachineAgent agent)
-        : IDisposable
+    private sealed class Registered(MappedFile file, UcxMemory memory, byte[] key, ulong id, int regionKey, string host,
+        MachineAgent agent) : IDisposable
     {
         public UcxMemory Memory => memory;
 
         public byte[] Key => key;
+
+        /// <summary>The id the emulated NIC published it under.</summary>
+        public ulong Id => id;
 
         public int RegionKey => regionKey;
 

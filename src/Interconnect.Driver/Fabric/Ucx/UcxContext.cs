@@ -115,7 +115,7 @@ internal sealed unsafe class UcxContext : IDisposable
             var parameters = new Native.Params
             {
                 FieldMask = Native.ParamFieldFeatures | Native.ParamFieldMtWorkersShared,
-                Features = Native.FeatureRma | Native.FeatureAmo32 | Native.FeatureAmo64 | Native.FeatureWakeup,
+                Features = Native.FeatureRma | Native.FeatureAmo32 | Native.FeatureAmo64 | Native.FeatureWakeup | Native.FeatureAm,
                 MtWorkersShared = 1,
             };
             nint handle;

@@ -95,6 +95,94 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends active message <paramref name="id"/> with <paramref name="header"/> and <paramref name="data"/>, eagerly
+    /// (the peer's handler gets it whole) and with a reply endpoint; returns once both may be reused (local
+    /// completion). Messages on one endpoint reach the peer's handler in the order sent.
+    /// </summary>
+    public void Send(uint id, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
+    {
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle("message");
+            var param = MessageParam();
+            fixed (byte* head = header)
+            fixed (byte* body = data)
+            {
+                var request = Native.AmSendNbx(endpoint, id, head, (nuint)header.Length, body, (nuint)data.Length, &param);
+                if (request == 0)
+                {
+                    Worker.CountPut(0);
+                    return;
+                }
+
+                var start = Stopwatch.GetTimestamp();
+                Complete(request, Worker.TimeoutTicks, "message", 0);
+                Worker.CountPut(Math.Max(1, Stopwatch.GetTimestamp() - start));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts sending active message <paramref name="id"/> as <see cref="Send"/> does, without waiting: the buffers
+    /// must stay where they are until <see cref="Poll"/> says the returned request is done (0: done at once).
+    /// </summary>
+    public nint StartSend(uint id, byte* header, int headerLength, byte* data, int length)
+    {
+        lock (Worker.Lock)
+        {
+            var endpoint = LiveHandle("message");
+            var param = MessageParam();
+            var request = Native.AmSendNbx(endpoint, id, header, (nuint)headerLength, data, (nuint)length, &param);
+            if (Native.IsError(request))
+            {
+                ThrowFailed(Native.StatusOf(request), "message", 0);
+            }
+
+            return request;
+        }
+    }
+
+    /// <summary>
+    /// Progresses the worker once and reads <paramref name="request"/>'s state: <see cref="Native.InProgress"/>, or its
+    /// final status, after which the request is freed and must not be polled again.
+    /// </summary>
+    public sbyte Poll(nint request)
+    {
+        lock (Worker.Lock)
+        {
+            _ = Native.WorkerProgress(Worker.LiveHandle);
+            var status = Native.RequestCheckStatus(request);
+            if (status != Native.InProgress)
+            {
+                Native.RequestFree(request);
+            }
+
+            return status;
+        }
+    }
+
+    /// <summary>Gives up on a request <see cref="StartSend"/> returned: the endpoint is closed and the request freed.</summary>
+    public void Abandon(nint request, string why)
+    {
+        lock (Worker.Lock)
+        {
+            Volatile.Write(ref _closedBecause, why);
+            if (_handle != 0)
+            {
+                Close(force: true);
+            }
+
+            Native.RequestFree(request);
+        }
+    }
+
+    private static Native.RequestParam MessageParam() => new()
+    {
+        OpAttrMask = Native.OpAttrFieldFlags,
+        Flags = Native.AmSendFlagReply | Native.AmSendFlagEager,
+    };
+
     /// <summary>Reads from the peer at <paramref name="remoteAddress"/> into <paramref name="destination"/>; returns when it is there.</summary>
     public void Get(Span<byte> destination, ulong remoteAddress, UcxRemoteKey key)
     {
@@ -163,6 +251,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         {
             if (_handle == 0)
             {
+                Worker.Forget(this); // closed already (given up on); nothing else to do, also a second time
                 return;
             }
 

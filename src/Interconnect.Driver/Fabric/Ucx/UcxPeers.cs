@@ -1,33 +1,69 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Interconnect.Driver.Directory;
 
 namespace Interconnect.Driver.Fabric.Ucx;
 
 /// <summary>
-/// This process's way to other machines' receive memory: one UCX context and worker for the process, made on the
-/// first write toward another machine, and one endpoint per remote machine's agent, shared by every target there.
+/// This process's way to other machines: one UCX context and worker for the process, made on the first use of another
+/// machine. Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent; lock words and
+/// the first copy of a coherent region go through one-sided operations on one endpoint per agent.
 /// </summary>
-internal sealed class UcxPeers
+internal sealed unsafe class UcxPeers
 {
     private static readonly Lazy<UcxPeers> s_shared = new(() => new UcxPeers(), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly TimeSpan s_exitFlush = TimeSpan.FromSeconds(2);
     private readonly UcxContext _context;
     private readonly UcxWorker _worker;
     private readonly Dictionary<string, UcxEndpoint> _endpoints = [];
+    private readonly Dictionary<string, NicLink> _links = [];
+    private readonly List<NicLink> _linksByIndex = [];
+    private readonly ulong _writer = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+    private GCHandle _self;
+    private long _refused;
 
     private UcxPeers()
     {
         _context = UcxContext.Create();
         _worker = _context.CreateWorker();
+        _self = GCHandle.Alloc(this);
+        _worker.SetMessageHandler(NicMessages.Flushed, &OnFlushed, GCHandle.ToIntPtr(_self));
+        _worker.SetMessageHandler(NicMessages.Refused, &OnRefused, GCHandle.ToIntPtr(_self));
+        // Writes this process completed land before it is gone, or their receivers' counts rise (API.md: exit flushes).
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => FlushWithin(s_exitFlush);
     }
 
     public static UcxPeers Shared => s_shared.Value;
 
+    /// <summary>Whether any endpoint was opened: a process that never reached another machine has nothing to flush.</summary>
+    public static bool Started => s_shared.IsValueCreated;
+
+    /// <summary>
+    /// Raises this machine's error count of a logical rail: a write of this process was refused by its target (the
+    /// memory was withdrawn). Set by the directory that routes this process's writes.
+    /// </summary>
+    public Action<int>? RefusedOnRail { get; set; }
+
+    /// <summary>Writes of this process that a target machine refused.</summary>
+    public long Refused => Volatile.Read(ref _refused);
+
+    /// <summary>This process's worker, for its counters.</summary>
+    internal UcxWorker Worker => _worker;
+
     /// <summary>Opens the way into one remote receive memory.</summary>
     public IDeliveryTarget OpenTarget(RemoteMemory memory)
     {
-        lock (_endpoints)
+        lock (_links)
         {
-            var endpoint = Endpoint(memory.Worker, memory.Machine);
-            return new UcxTarget(endpoint, endpoint.UnpackKey(memory.RemoteKey), memory.Address, memory.Length);
+            var id = Convert.ToBase64String(memory.Worker);
+            if (!_links.TryGetValue(id, out var link))
+            {
+                link = new NicLink(_worker, memory.Worker, $"machine '{memory.Machine}'", _writer, _linksByIndex.Count);
+                _links[id] = link;
+                _linksByIndex.Add(link);
+            }
+
+            return new NicTarget(link, memory.Id, memory.Rail, memory.Length);
         }
     }
 
@@ -45,7 +81,7 @@ internal sealed class UcxPeers
     /// Reads the first <paramref name="length"/> bytes of a remote receive memory into <paramref name="destination"/>
     /// (gets of at most 1 MiB each, so each stays well within the worker's deadline).
     /// </summary>
-    public unsafe void Read(RemoteMemory memory, byte* destination, long length)
+    public void Read(RemoteMemory memory, byte* destination, long length)
     {
         const int Piece = 1 << 20;
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, memory.Length);
@@ -68,31 +104,28 @@ internal sealed class UcxPeers
     }
 
     /// <summary>
-    /// Returns once every put this process issued so far has landed in its remote memory: each endpoint is flushed
-    /// (one that has nothing outstanding completes at once).
+    /// Returns once every write this process issued so far toward other machines has been applied there, or counted
+    /// there as lost; a machine that cannot be reached within <see cref="UcxWorker.Timeout"/> is given up on (its
+    /// counts rise when it is next reached). True when every machine answered.
     /// </summary>
-    public void FlushAll()
+    public bool FlushAll() => FlushWithin(_worker.Timeout);
+
+    private bool FlushWithin(TimeSpan timeout)
     {
-        UcxEndpoint[] endpoints;
-        lock (_endpoints)
+        NicLink[] links;
+        lock (_links)
         {
-            endpoints = [.. _endpoints.Values];
+            links = [.. _linksByIndex];
         }
 
-        foreach (var endpoint in endpoints)
+        var all = true;
+        foreach (var link in links)
         {
-            if (!endpoint.IsBroken)
-            {
-                endpoint.Flush(); // a broken one lost its puts anyway: the receivers' error counts say so
-            }
+            all &= link.Flush(timeout);
         }
+
+        return all;
     }
-
-    /// <summary>This process's worker, for its counters.</summary>
-    internal UcxWorker Worker => _worker;
-
-    /// <summary>Whether any endpoint was opened: a process that never reached another machine has nothing to flush.</summary>
-    public static bool Started => s_shared.IsValueCreated;
 
     /// <summary>The endpoint to a machine's agent, made again when broken. Under the lock.</summary>
     private UcxEndpoint Endpoint(byte[] worker, string machine)
@@ -106,6 +139,60 @@ internal sealed class UcxPeers
         }
 
         return endpoint;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnFlushed(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Interop.Ucx.AmRecvParam* param)
+    {
+        try
+        {
+            if (headerLength == (nuint)sizeof(NicMessages.FlushedHeader))
+            {
+                var self = (UcxPeers)GCHandle.FromIntPtr(argument).Target!;
+                var token = Unsafe.ReadUnaligned<NicMessages.FlushedHeader>(header).Token;
+                var index = NicLink.IndexOf(token);
+                // Called inside progress, under the worker's lock: the links list only grows, under its own lock.
+                NicLink? link;
+                lock (self._links)
+                {
+                    link = index < self._linksByIndex.Count ? self._linksByIndex[index] : null;
+                }
+
+                link?.OnFlushed(token);
+            }
+        }
+        catch (Exception)
+        {
+            // Nothing may leave a handler that UCX called; the flush that waits for this answer times out instead.
+        }
+
+        return Interop.Ucx.Ok;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnRefused(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Interop.Ucx.AmRecvParam* param)
+    {
+        try
+        {
+            if (headerLength == (nuint)sizeof(NicMessages.RefusedHeader))
+            {
+                var self = (UcxPeers)GCHandle.FromIntPtr(argument).Target!;
+                var refused = Unsafe.ReadUnaligned<NicMessages.RefusedHeader>(header);
+                Interlocked.Increment(ref self._refused);
+                if ((uint)refused.Rail < NicMessages.Rails)
+                {
+                    self.RefusedOnRail?.Invoke(refused.Rail); // counted on the writer's rail (API.md, a withdrawn receive memory)
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // As above: the refusal is counted in Refused, if not on the rail.
+        }
+
+        return Interop.Ucx.Ok;
     }
 }
 
@@ -146,12 +233,11 @@ internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong add
 }
 
 /// <summary>
-/// One receive memory on another machine, reached by one-sided puts through the endpoint to that machine's agent.
-/// Puts from one writer land in the order issued: UCP does not promise order between puts, so each put is preceded by
-/// a worker fence (about 0.07 µs here; over one tcp connection the order held without it in 100,000 payload-then-flag
-/// messages, but not every transport keeps it). Aligned 4- and 8-byte puts land whole.
+/// One receive memory on another machine, reached through the emulated NIC (<see cref="NicLink"/>): writes through
+/// every target on one link land in the order issued, aligned words whole, and a write never throws because the
+/// machine is away (its receivers' error counts rise instead).
 /// </summary>
-internal sealed class UcxTarget(UcxEndpoint endpoint, UcxRemoteKey key, ulong address, long length) : IDeliveryTarget
+internal sealed class NicTarget(NicLink link, ulong memory, int rail, long length) : IDeliveryTarget
 {
     public void Put(long offset, ReadOnlySpan<byte> source)
     {
@@ -160,26 +246,21 @@ internal sealed class UcxTarget(UcxEndpoint endpoint, UcxRemoteKey key, ulong ad
             throw new ArgumentOutOfRangeException(nameof(offset), $"a put of {source.Length} bytes at {offset} leaves the remote memory of {length} bytes");
         }
 
-        endpoint.Worker.Fence(); // after every earlier put from this process
-        endpoint.Put(source, address + (ulong)offset, key);
+        link.Write(memory, rail, offset, source);
     }
 
-    public void Put32(long offset, uint value)
+    public void Put32(long offset, uint value) =>
+        Put(offset, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in value)));
+
+    public void Put64(long offset, ulong value) =>
+        Put(offset, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<ulong>(in value)));
+
+    /// <summary>Returns once every earlier write through the link has been applied at the target (or counted there as lost).</summary>
+    public void Fence() => link.Flush(link.Timeout);
+
+    public void Dispose()
     {
-        Span<byte> word = stackalloc byte[sizeof(uint)];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(word, value);
-        Put(offset, word);
+        // The link is the process's and stays; a write still under way through an old route is refused by the target
+        // once the memory is withdrawn.
     }
-
-    public void Put64(long offset, ulong value)
-    {
-        Span<byte> word = stackalloc byte[sizeof(ulong)];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(word, value);
-        Put(offset, word);
-    }
-
-    /// <summary>Returns once every earlier put has landed in the remote memory (a flush of the endpoint).</summary>
-    public void Fence() => endpoint.Flush();
-
-    public void Dispose() => key.Dispose();
 }

@@ -171,6 +171,28 @@ internal sealed unsafe class UcxWorker : IDisposable
     }
 
     /// <summary>
+    /// Sets the handler of active message <paramref name="id"/> (<c>ucp_worker_set_am_recv_handler</c>): UCX calls it
+    /// from inside <see cref="Progress"/> (or a blocking call's progress) with the message's header and whole data,
+    /// valid for the call only. It must not throw, and must not block.
+    /// </summary>
+    public void SetMessageHandler(uint id, delegate* unmanaged[Cdecl]<nint, byte*, nuint, byte*, nuint, Native.AmRecvParam*, sbyte> handler,
+        nint argument)
+    {
+        lock (Lock)
+        {
+            var parameters = new Native.AmHandlerParam
+            {
+                FieldMask = Native.AmHandlerFieldId | Native.AmHandlerFieldCallback | Native.AmHandlerFieldArg,
+                Id = id,
+                Callback = handler,
+                Arg = argument,
+            };
+            UcxException.Check(Native.WorkerSetAmRecvHandler(LiveHandle, &parameters), DriverStatus.NoResources,
+                $"setting the handler of UCX active message {id} failed");
+        }
+    }
+
+    /// <summary>
     /// Connects to the worker whose <see cref="Address"/> is given (error mode PEER: a peer that fails breaks the
     /// endpoint instead of hanging it); <paramref name="peer"/> names it in errors.
     /// </summary>

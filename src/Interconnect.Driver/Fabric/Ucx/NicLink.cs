@@ -1,0 +1,342 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Native = Interconnect.Driver.Interop.Ucx;
+
+namespace Interconnect.Driver.Fabric.Ucx;
+
+/// <summary>
+/// The sending half of the emulated NIC toward one machine: this process's connection to that machine's agent, the
+/// sequence numbers of what it sent there per logical rail, and the connection's repair (<see cref="NicMessages"/>).
+/// </summary>
+/// <remarks>
+/// <para>A write never throws because the machine is away: when the connection is broken (the peer failed, a send
+/// failed or outlived the worker's deadline) the write takes its sequence number and is not sent, and the link
+/// connects again, at once and then at growing intervals up to a second. A new connection first says how far the
+/// sequences went (a flush without an answer), so the target raises its counts for whatever did not arrive before it
+/// applies anything newer. Writes while the new connection is being made are not sent either (a reconnect waits for
+/// it briefly; only the first connection waits the whole deadline, as the first put of a route always did).</para>
+/// <para>Every call takes the worker's lock, as every use of the worker does (<see cref="UcxWorker"/>).</para>
+/// </remarks>
+internal sealed unsafe class NicLink
+{
+    private const long RetryMaxMs = 1000;
+    private const long ReconnectWaitMs = 100;
+
+    private readonly UcxWorker _worker;
+    private readonly byte[] _address;
+    private readonly string _peer;
+    private readonly ulong _writer;
+    private readonly ulong _tokenBase;
+    private readonly ulong[] _sequences = new ulong[NicMessages.Rails];
+
+    // The hello of a connection being made, and the sequences it carries: pinned, UCX reads them until it is sent.
+    private readonly NicMessages.FlushHeader* _hello = (NicMessages.FlushHeader*)NativeMemory.AllocZeroed((nuint)sizeof(NicMessages.FlushHeader));
+    private readonly ulong[] _helloSequences = GC.AllocateArray<ulong>(NicMessages.Rails, pinned: true);
+    private nint _helloRequest;
+    private long _helloDeadline;
+
+    private UcxEndpoint? _endpoint;
+    private State _state = State.Down;
+    private bool _everUp;
+    private long _retryAtMs;
+    private long _retryDelayMs;
+    private ulong _nextToken;
+    private ulong _flushed;
+    private long _lost;
+    private long _reconnects;
+
+    /// <param name="worker">This process's worker.</param>
+    /// <param name="address">The target agent's worker address.</param>
+    /// <param name="peer">The target's name in messages.</param>
+    /// <param name="writer">This process's writer id: the same toward every machine, unique in the cluster.</param>
+    /// <param name="index">This link's number in the process: answers to its flushes carry it in their token.</param>
+    public NicLink(UcxWorker worker, byte[] address, string peer, ulong writer, int index)
+    {
+        _worker = worker;
+        _address = address;
+        _peer = peer;
+        _writer = writer;
+        _tokenBase = (ulong)index << 40;
+    }
+
+    private enum State
+    {
+        Up,
+        Connecting,
+        Down,
+    }
+
+    /// <summary>The token's high bits: which link a <see cref="NicMessages.Flushed"/> answers.</summary>
+    public static int IndexOf(ulong token) => (int)(token >> 40);
+
+    /// <summary>How long a flush of this link waits for the target by default (the worker's deadline).</summary>
+    public TimeSpan Timeout => _worker.Timeout;
+
+    /// <summary>Writes given a number but not sent (the connection was down): the target's count rose, or will.</summary>
+    public long Lost => Volatile.Read(ref _lost);
+
+    /// <summary>Connections made again after one broke.</summary>
+    public long Reconnects => Volatile.Read(ref _reconnects);
+
+    /// <summary>
+    /// Sends a write of <paramref name="data"/> at <paramref name="offset"/> of memory <paramref name="memory"/> (on
+    /// <paramref name="rail"/>), in messages of at most <see cref="NicMessages.MaxPayload"/> bytes split at word
+    /// boundaries; returns once the bytes may be reused. Never throws because the target is away.
+    /// </summary>
+    public void Write(ulong memory, int rail, long offset, ReadOnlySpan<byte> data)
+    {
+        lock (_worker.Lock)
+        {
+            var done = 0;
+            do
+            {
+                // Each piece but the last ends on a word boundary of the memory: no word is split between messages.
+                var size = data.Length - done;
+                if (size > NicMessages.MaxPayload)
+                {
+                    size = (int)(((offset + done + NicMessages.MaxPayload) & ~7L) - (offset + done));
+                }
+
+                var header = new NicMessages.WriteHeader
+                {
+                    Writer = _writer,
+                    Sequence = ++_sequences[rail],
+                    Memory = memory,
+                    Offset = (ulong)(offset + done),
+                    Rail = rail,
+                };
+                Send(NicMessages.Write, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.WriteHeader)), data.Slice(done, size));
+                done += size;
+            }
+            while (done < data.Length);
+        }
+    }
+
+    /// <summary>
+    /// Returns true once the target has applied (or counted as lost) every write sent through this link so far: it
+    /// answered a flush sent after them. False when it could not be reached within <paramref name="timeout"/>; the
+    /// target's counts then rise when this link next reaches it.
+    /// </summary>
+    public bool Flush(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + UcxWorker.ToStopwatchTicks(timeout);
+        ulong token = 0;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            lock (_worker.Lock)
+            {
+                if (!_everUp && _state == State.Down && NothingSent())
+                {
+                    return true; // never used
+                }
+
+                if (token != 0 && _flushed >= token)
+                {
+                    return true;
+                }
+
+                if (token == 0 || _state != State.Up || _endpoint!.IsBroken)
+                {
+                    // (Again) after a reconnect: the answer to a flush sent on a broken connection may never come.
+                    token = 0;
+                    if (Ready())
+                    {
+                        token = _tokenBase | ++_nextToken;
+                        var header = new NicMessages.FlushHeader { Writer = _writer, Token = token };
+                        Send(NicMessages.Flush, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.FlushHeader)),
+                            MemoryMarshal.AsBytes(_sequences.AsSpan()));
+                    }
+                }
+
+                if (token != 0)
+                {
+                    _ = _worker.Progress();
+                    if (_flushed >= token)
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            Thread.Yield();
+            if (token == 0)
+            {
+                Thread.Sleep(5); // waiting to connect again
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Called by the process's handler of <see cref="NicMessages.Flushed"/>, inside progress (under the lock).</summary>
+    internal void OnFlushed(ulong token)
+    {
+        if (token > _flushed)
+        {
+            _flushed = token;
+        }
+    }
+
+    /// <summary>Closes the connection (flushing is the caller's business).</summary>
+    public void Close()
+    {
+        lock (_worker.Lock)
+        {
+            DropHello();
+            _endpoint?.Dispose();
+            _endpoint = null;
+            _state = State.Down;
+        }
+    }
+
+    private bool NothingSent()
+    {
+        foreach (var sequence in _sequences)
+        {
+            if (sequence != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Sends one message if the link is up; otherwise (or if the send fails) the message is lost, and counted.</summary>
+    private void Send(uint id, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
+    {
+        if (!Ready())
+        {
+            _lost++;
+            return;
+        }
+
+        try
+        {
+            _endpoint!.Send(id, header, data);
+        }
+        catch (UcxException)
+        {
+            _lost++;
+            Break();
+        }
+    }
+
+    /// <summary>True when the link is up; moves the connection along otherwise (reconnecting when it is time).</summary>
+    private bool Ready()
+    {
+        switch (_state)
+        {
+            case State.Up:
+                if (!_endpoint!.IsBroken)
+                {
+                    return true;
+                }
+
+                Break();
+                return Ready();
+
+            case State.Connecting:
+                return AwaitHello(0);
+
+            default:
+                if (Environment.TickCount64 < _retryAtMs)
+                {
+                    return false;
+                }
+
+                Connect();
+                return _state == State.Connecting && AwaitHello(_everUp ? ReconnectWaitMs : (long)_worker.Timeout.TotalMilliseconds);
+        }
+    }
+
+    private void Connect()
+    {
+        DropHello();
+        _endpoint?.Dispose();
+        _endpoint = null;
+        try
+        {
+            _endpoint = _worker.Connect(_address, _peer);
+            _hello->Writer = _writer;
+            _hello->Token = 0;
+            _sequences.CopyTo(_helloSequences, 0);
+            fixed (ulong* sequences = _helloSequences)
+            {
+                _helloRequest = _endpoint.StartSend(NicMessages.Flush, (byte*)_hello, sizeof(NicMessages.FlushHeader),
+                    (byte*)sequences, _helloSequences.Length * sizeof(ulong));
+            }
+
+            _helloDeadline = Environment.TickCount64 + (long)_worker.Timeout.TotalMilliseconds;
+            _state = State.Connecting;
+            if (_everUp)
+            {
+                _reconnects++;
+            }
+        }
+        catch (UcxException)
+        {
+            Break();
+        }
+    }
+
+    /// <summary>Progresses the hello for at most <paramref name="waitMs"/>: true once it is sent (the link is up).</summary>
+    private bool AwaitHello(long waitMs)
+    {
+        var until = Environment.TickCount64 + waitMs;
+        while (true)
+        {
+            var status = _helloRequest == 0 ? Native.Ok : _endpoint!.Poll(_helloRequest);
+            if (status == Native.Ok)
+            {
+                _helloRequest = 0;
+                _state = State.Up;
+                _everUp = true;
+                _retryDelayMs = 0;
+                return true;
+            }
+
+            if (status != Native.InProgress)
+            {
+                _helloRequest = 0; // freed by Poll
+                Break();
+                return false;
+            }
+
+            var now = Environment.TickCount64;
+            if (now > _helloDeadline)
+            {
+                Break();
+                return false;
+            }
+
+            if (now >= until)
+            {
+                return false;
+            }
+
+            Thread.SpinWait(20);
+        }
+    }
+
+    /// <summary>The connection is gone: drop it, and try again after a delay that grows to a second.</summary>
+    private void Break()
+    {
+        DropHello();
+        _endpoint?.Dispose();
+        _endpoint = null;
+        _state = State.Down;
+        _retryAtMs = Environment.TickCount64 + _retryDelayMs;
+        _retryDelayMs = Math.Clamp(_retryDelayMs * 2, 50, RetryMaxMs);
+    }
+
+    private void DropHello()
+    {
+        if (_helloRequest != 0)
+        {
+            _endpoint?.Abandon(_helloRequest, "its first message was given up");
+            _helloRequest = 0;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+
+namespace Interconnect.Driver.Fabric.Ucx;
+
+/// <summary>
+/// The emulated NIC's messages: UCX active messages between a writing process and the target machine's agent
+/// (<c>imcd</c>), which validates each write and applies it into receive memory it published. Over transports whose
+/// RMA UCX emulates (tcp), a put would be applied at whatever address it names, with no key or range check, in
+/// fragments that tear words (reference/ucx-facts.md); a message is checked first and applied whole.
+/// </summary>
+/// <remarks>
+/// <para><b>Sequences.</b> A writer numbers what it sends to one machine per logical rail, from 1, with no gap: a write
+/// it could not send (the connection is broken or not yet back) still takes its number. The target remembers the last
+/// number it saw per writer and rail; a number past the next one means writes were lost, and the target raises its
+/// error count of that rail before it applies the write that showed it, so a reader never sees a later write without
+/// the count having moved. A <see cref="Flush"/> tells the target the last number sent on every rail: it raises for
+/// whatever did not arrive, then answers <see cref="Flushed"/>, which is how a writer knows its writes landed.</para>
+/// <para><b>Memory.</b> A write names a receive memory by the id its agent published with it (a new id per
+/// registration, never reused by that agent, with a random high half per agent start), so a write routed to memory
+/// that was withdrawn, or published by an earlier run of the agent, is refused, never applied to what is there now;
+/// the target answers <see cref="Refused"/> and the writer counts it on its own rail.</para>
+/// <para>All fields are little-endian, as this machine kind is.</para>
+/// </remarks>
+internal static class NicMessages
+{
+    /// <summary>A write: <see cref="WriteHeader"/>, then the bytes.</summary>
+    public const uint Write = 1;
+
+    /// <summary>A flush (and the first message of every connection): <see cref="FlushHeader"/>, then one ulong per rail.</summary>
+    public const uint Flush = 2;
+
+    /// <summary>The target's answer to a flush: <see cref="FlushedHeader"/>.</summary>
+    public const uint Flushed = 3;
+
+    /// <summary>The target refused a write: <see cref="RefusedHeader"/>.</summary>
+    public const uint Refused = 4;
+
+    /// <summary>The largest write one message carries: a longer one goes as several, split at this word multiple.</summary>
+    public const int MaxPayload = 256 * 1024;
+
+    /// <summary>Logical rails a sequence is kept for (ControlLayout.MaxLogicalRails).</summary>
+    public const int Rails = Store.Layout.ControlLayout.MaxLogicalRails;
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct WriteHeader
+    {
+        public ulong Writer;
+        public ulong Sequence;
+        public ulong Memory;
+        public ulong Offset;
+        public int Rail;
+        public int Epoch;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct FlushHeader
+    {
+        public ulong Writer;
+
+        /// <summary>What the answer carries back; 0 asks for no answer (the hello of a new connection).</summary>
+        public ulong Token;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct FlushedHeader
+    {
+        public ulong Token;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct RefusedHeader
+    {
+        public ulong Memory;
+        public int Rail;
+        public int Reason;
+    }
+
+    /// <summary>Why a write was refused.</summary>
+    public enum Refusal
+    {
+        /// <summary>The memory it names is not published by this agent (withdrawn, or never was).</summary>
+        UnknownMemory = 1,
+
+        /// <summary>It does not fit inside the memory.</summary>
+        OutOfBounds = 2,
+
+        /// <summary>Its rail is not the memory's, or no rail of this cluster.</summary>
+        WrongRail = 3,
+
+        /// <summary>Its sequence number was seen already (a message of a connection that was replaced).</summary>
+        Stale = 4,
+    }
+}

@@ -1,0 +1,298 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Native = Interconnect.Driver.Interop.Ucx;
+
+namespace Interconnect.Driver.Fabric.Ucx;
+
+/// <summary>
+/// The receiving half of the emulated NIC, in a machine's agent: it applies the writes other machines' processes send
+/// as active messages (<see cref="NicMessages"/>) into the receive memory the agent published, after checking that the
+/// memory is published now, that the write fits in it, and that nothing from that writer went missing before it (a
+/// gap raises the rail's error count first). Everything here runs on the thread that progresses the agent's worker:
+/// UCX calls the handlers from inside progress, and <see cref="Publish"/>, <see cref="Withdraw"/> and
+/// <see cref="Collect"/> are called there too, so no lock guards the tables.
+/// </summary>
+internal sealed unsafe class NicReceiver : IDisposable
+{
+    private const int TrimAbove = 4096;
+    private const long IdleWriterMs = 60_000;
+
+    private readonly UcxWorker _worker;
+    private readonly int _rails;
+    private readonly Action<int> _raise;
+    private readonly ulong _idBase = (ulong)Random.Shared.NextInt64(1, uint.MaxValue) << 32;
+    private readonly Dictionary<ulong, Memory> _memories = [];
+    private readonly Dictionary<(ulong Writer, int Rail), Seen> _writers = [];
+    private readonly List<(nint Request, nint Buffer)> _replies = [];
+    private GCHandle _self;
+    private ulong _nextId;
+    private long _lastTrimMs;
+    private long _applied;
+    private long _refused;
+    private long _raised;
+    private long _malformed;
+
+    /// <param name="worker">The agent's worker, whose progress thread calls everything here.</param>
+    /// <param name="rails">The cluster's logical rails.</param>
+    /// <param name="raise">Raises this machine's error count of a logical rail (a write toward it may have been lost).</param>
+    public NicReceiver(UcxWorker worker, int rails, Action<int> raise)
+    {
+        _worker = worker;
+        _rails = rails;
+        _raise = raise;
+        _self = GCHandle.Alloc(this);
+        var self = GCHandle.ToIntPtr(_self);
+        worker.SetMessageHandler(NicMessages.Write, &OnWrite, self);
+        worker.SetMessageHandler(NicMessages.Flush, &OnFlush, self);
+    }
+
+    /// <summary>Writes applied.</summary>
+    public long Applied => Volatile.Read(ref _applied);
+
+    /// <summary>Writes refused (withdrawn or unknown memory, outside it, wrong rail, stale).</summary>
+    public long Refused => Volatile.Read(ref _refused);
+
+    /// <summary>Error counts raised for writes that went missing.</summary>
+    public long Raised => Volatile.Read(ref _raised);
+
+    /// <summary>Messages that were not what any sender of this protocol sends (ignored).</summary>
+    public long Malformed => Volatile.Read(ref _malformed);
+
+    /// <summary>
+    /// Publishes <paramref name="length"/> bytes at <paramref name="address"/> (receive memory of a region on
+    /// <paramref name="rail"/>) for writes from other machines; returns the id writers name it by. Progress thread.
+    /// </summary>
+    public ulong Publish(nint address, long length, int rail)
+    {
+        var id = _idBase | ++_nextId;
+        _memories[id] = new Memory(address, length, rail);
+        return id;
+    }
+
+    /// <summary>Withdraws memory <paramref name="id"/>: a write that names it from now on is refused. Progress thread.</summary>
+    public void Withdraw(ulong id) => _memories.Remove(id);
+
+    /// <summary>Frees the answers that UCX finished sending. Progress thread, after progress.</summary>
+    public void Collect()
+    {
+        for (var i = _replies.Count - 1; i >= 0; i--)
+        {
+            var (request, buffer) = _replies[i];
+            if (Native.RequestCheckStatus(request) != Native.InProgress)
+            {
+                Native.RequestFree(request);
+                NativeMemory.Free((void*)buffer);
+                _replies.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>Stops handling messages. Called once the progress thread has stopped, before the worker goes.</summary>
+    public void Dispose()
+    {
+        if (!_self.IsAllocated)
+        {
+            return;
+        }
+
+        _worker.SetMessageHandler(NicMessages.Write, null, 0);
+        _worker.SetMessageHandler(NicMessages.Flush, null, 0);
+        _self.Free();
+        // Answers still in flight stay with UCX until the worker is destroyed; their small buffers are let go with it.
+        _replies.Clear();
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnWrite(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Native.AmRecvParam* param)
+    {
+        // Nothing may leave a handler that UCX called: an exception here would end imcd.
+        try
+        {
+            var self = (NicReceiver)GCHandle.FromIntPtr(argument).Target!;
+            if (headerLength != (nuint)sizeof(NicMessages.WriteHeader) || (param->RecvAttr & Native.AmRecvAttrFlagRndv) != 0 ||
+                length > NicMessages.MaxPayload)
+            {
+                Interlocked.Increment(ref self._malformed);
+                return Native.Ok;
+            }
+
+            self.ApplyWrite(Unsafe.ReadUnaligned<NicMessages.WriteHeader>(header), data, (long)length, param);
+        }
+        catch (Exception)
+        {
+            // A bug of ours, not the sender's: the write is lost, and nothing else is; the sender's next flush
+            // raises the count for it, since its sequence number was not recorded.
+        }
+
+        return Native.Ok;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnFlush(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Native.AmRecvParam* param)
+    {
+        try
+        {
+            var self = (NicReceiver)GCHandle.FromIntPtr(argument).Target!;
+            if (headerLength != (nuint)sizeof(NicMessages.FlushHeader) || (param->RecvAttr & Native.AmRecvAttrFlagRndv) != 0 ||
+                length % sizeof(ulong) != 0 || length > NicMessages.Rails * sizeof(ulong))
+            {
+                Interlocked.Increment(ref self._malformed);
+                return Native.Ok;
+            }
+
+            var flush = Unsafe.ReadUnaligned<NicMessages.FlushHeader>(header);
+            self.ApplyFlush(flush, new ReadOnlySpan<ulong>(data, (int)length / sizeof(ulong)));
+            if (flush.Token != 0)
+            {
+                var answer = new NicMessages.FlushedHeader { Token = flush.Token };
+                self.Reply(param, NicMessages.Flushed, &answer, sizeof(NicMessages.FlushedHeader));
+            }
+        }
+        catch (Exception)
+        {
+            // As in OnWrite: the writer's flush gets no answer and reports it.
+        }
+
+        return Native.Ok;
+    }
+
+    private void ApplyWrite(in NicMessages.WriteHeader write, byte* data, long length, Native.AmRecvParam* param)
+    {
+        if ((uint)write.Rail >= (uint)_rails)
+        {
+            Refuse(param, write, NicMessages.Refusal.WrongRail);
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        var key = (write.Writer, write.Rail);
+        var last = _writers.TryGetValue(key, out var seen) ? seen.Last : 0;
+        if (write.Sequence <= last)
+        {
+            Refuse(param, write, NicMessages.Refusal.Stale); // counted when the gap it left was found
+            return;
+        }
+
+        if (write.Sequence != last + 1)
+        {
+            Raise(write.Rail); // writes before this one went missing: the count moves before this one lands
+        }
+
+        _writers[key] = new Seen(write.Sequence, now);
+        TrimWriters(now);
+        if (!_memories.TryGetValue(write.Memory, out var memory))
+        {
+            Refuse(param, write, NicMessages.Refusal.UnknownMemory);
+            return;
+        }
+
+        if (memory.Rail != write.Rail)
+        {
+            Refuse(param, write, NicMessages.Refusal.WrongRail);
+            return;
+        }
+
+        if (write.Offset > (ulong)memory.Length || (ulong)length > (ulong)memory.Length - write.Offset)
+        {
+            Refuse(param, write, NicMessages.Refusal.OutOfBounds);
+            return;
+        }
+
+        var target = (byte*)memory.Address + write.Offset;
+        // As on one machine (Route.Deliver): aligned words as whole stores, anything else as one copy, which moves
+        // aligned words whole as well.
+        if (length == sizeof(ulong) && (write.Offset & 7) == 0)
+        {
+            Volatile.Write(ref *(ulong*)target, Unsafe.ReadUnaligned<ulong>(data));
+        }
+        else if (length == sizeof(uint) && (write.Offset & 3) == 0)
+        {
+            Volatile.Write(ref *(uint*)target, Unsafe.ReadUnaligned<uint>(data));
+        }
+        else
+        {
+            Volatile.WriteBarrier();
+            new ReadOnlySpan<byte>(data, (int)length).CopyTo(new Span<byte>(target, (int)length));
+        }
+
+        _applied++;
+    }
+
+    /// <summary>A writer's last sequence numbers, rail by rail: whatever of them did not arrive raises that rail's count.</summary>
+    private void ApplyFlush(in NicMessages.FlushHeader flush, ReadOnlySpan<ulong> sent)
+    {
+        var now = Environment.TickCount64;
+        for (var rail = 0; rail < sent.Length && rail < _rails; rail++)
+        {
+            var key = (flush.Writer, rail);
+            var last = _writers.TryGetValue(key, out var seen) ? seen.Last : 0;
+            if (sent[rail] > last)
+            {
+                Raise(rail);
+            }
+
+            if (sent[rail] != 0)
+            {
+                _writers[key] = new Seen(Math.Max(last, sent[rail]), now);
+            }
+        }
+
+        TrimWriters(now);
+    }
+
+    private void Raise(int rail)
+    {
+        _raise(rail);
+        _raised++;
+    }
+
+    private void Refuse(Native.AmRecvParam* param, in NicMessages.WriteHeader write, NicMessages.Refusal reason)
+    {
+        _refused++;
+        var answer = new NicMessages.RefusedHeader { Memory = write.Memory, Rail = write.Rail, Reason = (int)reason };
+        Reply(param, NicMessages.Refused, &answer, sizeof(NicMessages.RefusedHeader));
+    }
+
+    /// <summary>Answers the sender of the message being handled, if it gave a way back.</summary>
+    private void Reply(Native.AmRecvParam* param, uint id, void* header, int length)
+    {
+        if ((param->RecvAttr & Native.AmRecvAttrReplyEp) == 0 || param->ReplyEp == 0)
+        {
+            return;
+        }
+
+        // The header must stay put until UCX has sent it; a short one usually goes at once (no request).
+        var buffer = NativeMemory.Alloc((nuint)length);
+        Buffer.MemoryCopy(header, buffer, length, length);
+        var send = new Native.RequestParam { OpAttrMask = Native.OpAttrFieldFlags, Flags = Native.AmSendFlagEager };
+        var request = Native.AmSendNbx(param->ReplyEp, id, buffer, (nuint)length, null, 0, &send);
+        if (request == 0 || Native.IsError(request))
+        {
+            NativeMemory.Free(buffer);
+            return;
+        }
+
+        _replies.Add((request, (nint)buffer));
+    }
+
+    /// <summary>Forgets writers idle for a minute once there are many (a writer that comes back is taken as new: its count rises).</summary>
+    private void TrimWriters(long now)
+    {
+        if (_writers.Count <= TrimAbove || now - _lastTrimMs < 1000)
+        {
+            return;
+        }
+
+        _lastTrimMs = now;
+        foreach (var key in _writers.Where(w => now - w.Value.AtMs > IdleWriterMs).Select(w => w.Key).ToList())
+        {
+            _writers.Remove(key);
+        }
+    }
+
+    private readonly record struct Memory(nint Address, long Length, int Rail);
+
+    private readonly record struct Seen(ulong Last, long AtMs);
+}
