@@ -98,6 +98,8 @@ internal sealed unsafe class NicLink
                     size = (int)(((offset + done + NicMessages.MaxPayload) & ~7L) - (offset + done));
                 }
 
+                // Ready first: a new connection's hello carries the numbers sent before this write, not this one's.
+                var ready = Ready();
                 var header = new NicMessages.WriteHeader
                 {
                     Writer = _writer,
@@ -106,7 +108,7 @@ internal sealed unsafe class NicLink
                     Offset = (ulong)(offset + done),
                     Rail = rail,
                 };
-                Send(NicMessages.Write, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.WriteHeader)), data.Slice(done, size));
+                Send(ready, NicMessages.Write, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.WriteHeader)), data.Slice(done, size));
                 done += size;
             }
             while (done < data.Length);
@@ -144,7 +146,7 @@ internal sealed unsafe class NicLink
                     {
                         token = _tokenBase | ++_nextToken;
                         var header = new NicMessages.FlushHeader { Writer = _writer, Token = token };
-                        Send(NicMessages.Flush, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.FlushHeader)),
+                        Send(ready: true, NicMessages.Flush, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.FlushHeader)),
                             MemoryMarshal.AsBytes(_sequences.AsSpan()));
                     }
                 }
@@ -203,10 +205,10 @@ internal sealed unsafe class NicLink
         return true;
     }
 
-    /// <summary>Sends one message if the link is up; otherwise (or if the send fails) the message is lost, and counted.</summary>
-    private void Send(uint id, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
+    /// <summary>Sends one message if the link was <paramref name="ready"/>; otherwise (or if the send fails) it is lost, and counted.</summary>
+    private void Send(bool ready, uint id, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
     {
-        if (!Ready())
+        if (!ready)
         {
             _lost++;
             return;
