@@ -225,6 +225,14 @@ internal static class Program
             case "hold-directory":
                 HoldDirectory();
                 return "";
+            case "seq-write":
+                return Faults.SequenceWrite(s_transmit[Int(w[1])], Int(w[2]), w.Length > 3 ? Long(w[3]) : 0);
+            case "seq-check":
+                return Faults.SequenceCheck(s_receive[Int(w[1])], Int(w[2]), w.Length > 3 ? Long(w[3]) : 0);
+            case "pattern-write":
+                return Faults.PatternWrite(s_transmit[Int(w[1])], Int(w[2]), Int(w[3]));
+            case "pattern-check":
+                return Faults.PatternCheck(s_receive[Int(w[1])], Int(w[2]), Int(w[3]));
             default:
                 throw new ArgumentException($"unknown command '{w[0]}'");
         }

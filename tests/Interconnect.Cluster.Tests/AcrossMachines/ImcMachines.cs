@@ -37,7 +37,7 @@ public sealed class ImcMachines : IDisposable
     /// or "spin" (imcd's own default). Agents spinning on every machine would share this box's two cores with the
     /// test's peers and turn every delivery into a wait for a time slice.
     /// </summary>
-    public static ImcMachines Start(int machines, string progress = "wait")
+    public static ImcMachines Start(int machines, string progress = "wait", int leaseSeconds = 3)
     {
         var cluster = SimulatedMachines.Create(machines);
         var imc = new ImcMachines(cluster, progress);
@@ -45,7 +45,7 @@ public sealed class ImcMachines : IDisposable
         {
             foreach (var machine in cluster.Machines)
             {
-                imc.StartAgent(machine);
+                imc.StartAgent(machine, leaseSeconds);
             }
 
             return imc;
@@ -85,6 +85,9 @@ public sealed class ImcMachines : IDisposable
 
     /// <summary>Sends <paramref name="signal"/> to the imcd of <paramref name="machine"/> (SIGSTOP, SIGCONT: a stall).</summary>
     public void SignalAgent(SimulatedMachine machine, int signal) => Signals.Send(_agents[machine.Name].Process.Id, signal);
+
+    /// <summary>Whether the imcd of <paramref name="machine"/> is still running (it did not crash).</summary>
+    public bool AgentRunning(SimulatedMachine machine) => !_agents[machine.Name].Process.HasExited;
 
     /// <summary>SIGKILLs the imcd of <paramref name="machine"/>: the machine's lease then expires.</summary>
     public void KillAgent(SimulatedMachine machine) => _agents[machine.Name].Process.Kill();

@@ -129,8 +129,22 @@ internal sealed partial class MachineAgent : IDisposable
         _progressThread = new Thread(ProgressLoop) { IsBackground = true, Name = "imcd progress" };
         _progressThread.Start();
         PublishMachine();
-        // Hosts that were up here before a restart are up again under the new lease.
-        foreach (var host in _local.UpHostNames())
+        // Hosts that were up here before a restart are up again under the new lease. A restart is a leave and a join:
+        // writes toward this machine while no agent ran here were lost, and whatever the last agent had received but
+        // not yet applied, so every rail's count rises before anything is applied again (the NIC applies nothing
+        // before the memory is published anew, below).
+        var restarted = _local.UpHostNames().ToList();
+        if (restarted.Count > 0)
+        {
+            for (var rail = 0; rail < _local.LogicalRails; rail++)
+            {
+                _local.RecordDeliveryError(rail);
+            }
+
+            RestartCounted(_logger, _machine, restarted.Count);
+        }
+
+        foreach (var host in restarted)
         {
             _ = _local.InitializeHost(host, null, null);
             RepublishHost(host);
@@ -673,6 +687,10 @@ internal sealed partial class MachineAgent : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "machine '{Machine}' lost its lease: this imcd made no contact with etcd for " +
         "{LeaseSeconds} s and the cluster took the machine for dead; its hosts are taken down and it joins again (start its programs again)")]
     private static partial void LeaseLost(ILogger logger, string machine, int leaseSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' restarted with {Hosts} hosts up: its error counts rose " +
+        "(writes toward them while no imcd ran here were lost)")]
+    private static partial void RestartCounted(ILogger logger, string machine, int hosts);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' joined again under lease {Lease:x}")]
     private static partial void Rejoined(ILogger logger, string machine, long lease);

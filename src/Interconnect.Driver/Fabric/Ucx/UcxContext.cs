@@ -74,14 +74,21 @@ internal sealed unsafe class UcxContext : IDisposable
     ];
 
     /// <summary>
-    /// Once per process, before UCX loads: its memory hooks off (overwrite 0: a setting of the environment stays), then
+    /// Where UCX writes its log unless the environment says: standard error. UCX's default is standard output, which is
+    /// a program's own (a test peer's answers, a command's output): a connection that broke printed "UCX ERROR ...
+    /// send(119) failed" into it.
+    /// </summary>
+    public static KeyValuePair<string, string> LogToStandardError { get; } = new("UCX_LOG_FILE", "stderr");
+
+    /// <summary>
+    /// Once per process, before UCX loads: its log to standard error, its memory hooks off (overwrite 0: a setting of the environment stays), then
     /// the runtime's signal handlers back (see <see cref="Native.DebugDisableSignals"/>: a SIGSEGV that UCX caught froze
     /// a test peer with no trace). Not a static constructor: reading this class's settings (the harness reports
     /// <see cref="TcpSegments"/>) must not load UCX.
     /// </summary>
     private static readonly Lazy<bool> s_processPrepared = new(() =>
     {
-        foreach (var (name, value) in MemoryHooksOff)
+        foreach (var (name, value) in MemoryHooksOff.Append(LogToStandardError))
         {
             _ = Interop.Libc.SetEnv(name, value, overwrite: 0);
         }

@@ -1,0 +1,229 @@
+using System.Globalization;
+using Interconnect.Testing;
+
+namespace Interconnect.Cluster.Tests.AcrossMachines;
+
+/// <summary>
+/// API.md "Faults across machines", row by row, on namespace machines: what a reader may rely on when a connection
+/// breaks, an agent restarts, memory is withdrawn under a stale writer, a process exits right after writing, and a
+/// write is large. Each asserts the contract (whole words; every write there, or the count moved), never a time.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(600_000)]
+public sealed class FaultTests
+{
+    /// <summary>
+    /// Writes of 1 MiB, two whole-word patterns in turn, read concurrently on two other machines: every aligned word is
+    /// one pattern or the other, never a mix (UCX's software RMA split such puts every 131,050 bytes, tearing words).
+    /// </summary>
+    [Test]
+    public void ShouldLandEveryAlignedWordWholeInWritesOfAMegabyte()
+    {
+        const int Bytes = 1 << 20;
+        using var imc = ImcMachines.Start(3);
+        var writer = imc.Peer(imc[0], "w");
+        PeerProcess[] readers = [imc.Peer(imc[1], "r1"), imc.Peer(imc[2], "r2")];
+        foreach (var peer in readers.Prepend(writer))
+        {
+            peer.Send($"alloc 61 {Bytes}");
+        }
+
+        foreach (var reader in readers)
+        {
+            reader.Send("rx 61");
+        }
+
+        writer.Send("tx 61");
+        foreach (var reader in readers)
+        {
+            reader.Post($"pattern-check 61 {Bytes} 6000");
+        }
+
+        Assert.That(writer.Send("pattern-write 61 1048576 40", TimeSpan.FromSeconds(120)), Is.EqualTo("40"));
+        foreach (var reader in readers)
+        {
+            var seen = reader.Receive("pattern-check", TimeSpan.FromSeconds(60));
+            Assert.That(seen.Ok, Is.True, seen.Text);
+            var fields = Fields(seen.Text);
+            Assert.That(fields["torn"], Is.EqualTo(0), $"{reader.Host}: words torn ({seen.Text})");
+            Assert.That(fields["changes"], Is.GreaterThan(0), $"{reader.Host}: the writes were read while they landed ({seen.Text})");
+        }
+    }
+
+    /// <summary>
+    /// A writer's connections to one receiving machine are killed again and again (<c>ss -K</c> inside the writer's
+    /// machine) while it broadcasts 100,000 writes: every <c>Write</c> returns, the receiver behind no broken connection
+    /// gets every write, and the one behind them gets the last write again and every write, or its count moved.
+    /// </summary>
+    [Test]
+    public void ShouldCountWhatABrokenConnectionLostAndDeliverLaterWritesAgain()
+    {
+        const int Count = 100_000;
+        using var imc = ImcMachines.Start(3);
+        var writer = imc.Peer(imc[0], "w");
+        var behind = imc.Peer(imc[1], "behind");
+        var clear = imc.Peer(imc[2], "clear");
+        var size = 8 * (Count + 1);
+        foreach (var peer in new[] { writer, behind, clear })
+        {
+            peer.Send($"alloc 62 {size}");
+        }
+
+        behind.Send("rx 62");
+        clear.Send("rx 62");
+        writer.Send("tx 62");
+        writer.Send("write64 62 0 0"); // connections made before the kills
+        var before = SettledErrorCount(behind);
+
+        writer.Post($"seq-write 62 {Count}");
+        var killed = 0;
+        PeerReply? done = null;
+        for (var round = 0; round < 50 && !writer.TryReceive(out done, TimeSpan.FromMilliseconds(100)); round++)
+        {
+            var (code, stdout, stderr) = imc[0].Run("ss", ["-K", "-t", "dst", imc[1].Address], TimeSpan.FromSeconds(10));
+            Assert.That(code, Is.EqualTo(0), stderr);
+            killed += stdout.Split('\n').Count(l => l.StartsWith("ESTAB", StringComparison.Ordinal));
+        }
+
+        done ??= writer.Receive("seq-write", TimeSpan.FromSeconds(120));
+        Assert.That(done.Ok, Is.True, $"a Write threw: {done.Text}");
+        Assert.That(done.Text, Is.EqualTo($"{Count}"));
+        Assert.That(killed, Is.GreaterThan(0), "ss -K found a connection to kill while the writes went on");
+
+        Assert.That(clear.Send($"wait64 62 0 {Count} 30000"), Does.StartWith($"{Count}"));
+        Assert.That(clear.Send($"seq-check 62 {Count}"), Is.EqualTo($"marker={Count} missing=0"),
+            "the receiver behind no broken connection got every write");
+
+        // The last write may itself have been lost: a flush (what a lock release or an exit does) gets it counted.
+        Assert.That(behind.Send($"wait64 62 0 {Count} 30000"), Does.StartWith($"{Count}"),
+            "later writes arrive again once the connection is back");
+        var check = Fields(behind.Send($"seq-check 62 {Count}"));
+        TestContext.Out.WriteLine($"killed {killed} connections; behind: missing {check["missing"]}");
+        if (check["missing"] > 0)
+        {
+            Assert.That(SettledErrorCount(behind), Is.GreaterThan(before),
+                $"{check["missing"]} writes did not arrive: the receiver's error count moved");
+        }
+    }
+
+    /// <summary>
+    /// The writer's machine stalls (its imcd stopped), so its routes go stale; the receiving host detaches, and its
+    /// memory is unmapped there while another region's stays mapped. The writer writes on to the withdrawn memory: the
+    /// receiving machine refuses every write (its imcd runs on, the other region gets none of them), and the refusals
+    /// are counted on the writer's rail.
+    /// </summary>
+    [Test]
+    public void ShouldRefuseAStaleWriteToWithdrawnMemoryAndCountItOnTheWritersRail()
+    {
+        using var imc = ImcMachines.Start(2, leaseSeconds: 30);
+        var writer = imc.Peer(imc[0], "w");
+        var reader = imc.Peer(imc[1], "r");
+        writer.Send("alloc 63 4096");
+        reader.Send("alloc 63 4096");
+        reader.Send("rx 63");
+        writer.Send("tx 63");
+        writer.Send("write64 63 0 1");
+        Assert.That(reader.Send("wait64 63 0 1 30000"), Does.StartWith("1"));
+        reader.Send("alloc 64 4096");
+        reader.Send("rx 64"); // an attach waits for every machine: before the stall
+        var before = SettledErrorCount(writer);
+
+        imc.SignalAgent(imc[0], Signals.Stop);
+        try
+        {
+            reader.Send("detach 63");
+            Thread.Sleep(TimeSpan.FromSeconds(3)); // past the receiving imcd's unmapping of withdrawn memory (2 s)
+            Assert.That(writer.Send("seq-write 63 500"), Is.EqualTo("500"));
+            writer.Send("write64 63 0 9"); // progresses the writer's worker: the last refusals come back
+            Assert.That(imc.AgentRunning(imc[1]), Is.True, "the receiving machine's imcd still runs: " + imc.AgentOutput());
+            Assert.That(reader.Send("seq-check 64 500"), Is.EqualTo("marker=0 missing=500"),
+                "nothing of the stale writes landed in the memory mapped after the detach");
+            Assert.That(SettledErrorCount(writer), Is.GreaterThan(before), "the refused writes were counted on the writer's rail");
+        }
+        finally
+        {
+            imc.SignalAgent(imc[0], Signals.Continue);
+            TestContext.Out.WriteLine(imc.AgentOutput());
+        }
+    }
+
+    /// <summary>
+    /// Ten processes in turn write 400 words and exit at once, with no detach or flush of their own: every write
+    /// lands on the other machine (exit flushes), or the receiver's count moved.
+    /// </summary>
+    [Test]
+    public void ShouldLandEveryWriteOfAProcessThatExitsRightAfterWriting()
+    {
+        const int Count = 400;
+        using var imc = ImcMachines.Start(2);
+        var reader = imc.Peer(imc[1], "r");
+        reader.Send("alloc 65 4096");
+        reader.Send("rx 65");
+        var before = SettledErrorCount(reader);
+        var lost = 0;
+        for (var round = 1; round <= 10; round++)
+        {
+            var first = round * 1_000_000L;
+            using (var writer = imc.Peer(imc[0], "w"))
+            {
+                writer.Send("alloc 65 4096");
+                writer.Send("tx 65");
+                Assert.That(writer.Send($"seq-write 65 {Count} {first}"), Is.EqualTo($"{Count}"));
+            } // "exit": the process returns from Main at once
+
+            var check = reader.Send($"seq-check 65 {Count} {first}");
+            if (check != $"marker={first + Count} missing=0")
+            {
+                lost++;
+                TestContext.Out.WriteLine($"round {round}: {check}");
+            }
+        }
+
+        if (lost > 0)
+        {
+            Assert.That(SettledErrorCount(reader), Is.GreaterThan(before), $"{lost} rounds lost writes: the count moved");
+        }
+    }
+
+    /// <summary>
+    /// The receiving machine's imcd is killed and started again while a writer goes on: the host there keeps
+    /// receiving once the agent is back, and its error count rose (a restart is a leave and a join).
+    /// </summary>
+    [Test]
+    public void ShouldRaiseTheCountOfAMachineWhoseAgentRestartedAndDeliverAgain()
+    {
+        using var imc = ImcMachines.Start(2);
+        var writer = imc.Peer(imc[0], "w");
+        var reader = imc.Peer(imc[1], "r");
+        writer.Send("alloc 66 4096");
+        reader.Send("alloc 66 4096");
+        reader.Send("rx 66");
+        writer.Send("tx 66");
+        writer.Send("write64 66 0 1");
+        Assert.That(reader.Send("wait64 66 0 1 30000"), Does.StartWith("1"));
+        var before = SettledErrorCount(reader);
+
+        imc.KillAgent(imc[1]);
+        writer.Send("seq-write 66 100 100"); // toward an agent that is gone: lost
+        imc.StartAgent(imc[1]);
+
+        var value = 1000UL;
+        Poll.Until(() =>
+        {
+            writer.Send($"write64 66 0 {++value}");
+            return reader.Send("read64 66 0") == value.ToString(CultureInfo.InvariantCulture);
+        }, "a write after the restart to land on the machine", TimeSpan.FromSeconds(60));
+        Assert.That(SettledErrorCount(reader), Is.GreaterThan(before), "the restart raised the machine's count");
+    }
+
+    /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it once its error window has passed.</summary>
+    private static int SettledErrorCount(PeerProcess peer) => Poll.Until(
+        () => int.Parse(peer.Send("error-count 0"), CultureInfo.InvariantCulture),
+        count => count >= 0, $"{peer.Host}'s error count to settle after its error window", TimeSpan.FromSeconds(30));
+
+    /// <summary>"a=1 b=2" as a map of numbers.</summary>
+    private static Dictionary<string, long> Fields(string text) =>
+        text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(f => f.Split('='))
+            .ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
+}

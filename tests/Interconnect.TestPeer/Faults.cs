@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Interconnect.Imc;
+
+namespace Interconnect.TestPeer;
+
+/// <summary>What the fault tests across machines write and check (tests/Interconnect.Cluster.Tests, FaultTests).</summary>
+internal static class Faults
+{
+    /// <summary>The two whole-word patterns of <see cref="PatternWrite"/>: a word that is neither (nor 0) is torn.</summary>
+    private const ulong PatternA = 0x0101010101010101;
+    private const ulong PatternB = 0x0202020202020202;
+
+    /// <summary>
+    /// Writes base + i into word i for i = 1..count, one write each, then base + count into word 0 (the marker): a
+    /// receiver that has the marker has every word, or its error count rose. Answers the count, so a write that threw shows.
+    /// </summary>
+    public static string SequenceWrite(ImcTransmitWindow window, int count, long first)
+    {
+        for (var i = 1; i <= count; i++)
+        {
+            window.Write(8L * i, (ulong)(first + i));
+        }
+
+        window.Write(0, (ulong)(first + count));
+        return count.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Answers "marker=M missing=N": the marker word, and how many of words 1..count do not hold base + i.</summary>
+    public static string SequenceCheck(ImcReceiveWindow window, int count, long first)
+    {
+        var marker = window.Read<ulong>(0);
+        var missing = 0;
+        for (var i = 1; i <= count; i++)
+        {
+            if (window.Read<ulong>(8L * i) != (ulong)(first + i))
+            {
+                missing++;
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"marker={marker} missing={missing}");
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> of pattern A, then of pattern B, <paramref name="rounds"/> times, each as one write.</summary>
+    public static string PatternWrite(ImcTransmitWindow window, int bytes, int rounds)
+    {
+        var a = new ulong[bytes / 8];
+        var b = new ulong[bytes / 8];
+        a.AsSpan().Fill(PatternA);
+        b.AsSpan().Fill(PatternB);
+        for (var i = 0; i < rounds; i++)
+        {
+            window.Write(0, MemoryMarshal.AsBytes(a.AsSpan()));
+            window.Write(0, MemoryMarshal.AsBytes(b.AsSpan()));
+        }
+
+        return rounds.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Reads the first <paramref name="bytes"/> word by word, over and over for <paramref name="milliseconds"/>, while a
+    /// writer writes them; answers "torn=T passes=P changes=C": words that were neither pattern nor 0 (with the first
+    /// offset seen), whole passes made, and how often a word changed between passes (so a test sees that the writes
+    /// were really read while they landed).
+    /// </summary>
+    public static string PatternCheck(ImcReceiveWindow window, int bytes, int milliseconds)
+    {
+        var words = bytes / 8;
+        var previous = new ulong[words];
+        long torn = 0;
+        long passes = 0;
+        long changes = 0;
+        var firstTorn = -1L;
+        var watch = Stopwatch.StartNew();
+        while (watch.ElapsedMilliseconds < milliseconds)
+        {
+            for (var i = 0; i < words; i++)
+            {
+                var word = window.Read<ulong>(8L * i);
+                if (word is not (0 or PatternA or PatternB))
+                {
+                    torn++;
+                    if (firstTorn < 0)
+                    {
+                        firstTorn = 8L * i;
+                    }
+                }
+
+                if (word != previous[i])
+                {
+                    changes++;
+                    previous[i] = word;
+                }
+            }
+
+            passes++;
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"torn={torn} first={firstTorn} passes={passes} changes={changes}");
+    }
+}
