@@ -2,8 +2,9 @@
 # The docs check: runs every fenced block of README.md and docs/*.md whose info string is "sh runnable" (or
 # "bash runnable"; GitHub highlights it by its first word), each in a fresh `bash -euo pipefail` at the repository's
 # root, with a timeout (DOCS_TIMEOUT seconds, 300 by default, or timeout=N in the info string), with IMC_ROOT set to a
-# fresh temporary folder so that nothing touches /dev/shm/imc, and ends with "docs: N passed, N failed"; exits 1 when
-# a block failed or none was found. Arguments, if any, are the Markdown files to check instead.
+# fresh temporary folder so that nothing touches /dev/shm/imc; then checks that every repository path the pages name
+# in inline code exists (one more check), and ends with "docs: N passed, N failed"; exits 1 when a check failed or no
+# runnable block was found. Arguments, if any, are the Markdown files to check instead.
 #
 #   bash tests/docs/check.sh                      # every runnable block
 #   bash tests/docs/check.sh docs/commands.md     # one page's
@@ -87,6 +88,24 @@ for ((i = 1; i <= count; i++)); do
         echo "----"
     fi
 done
+
+# Every repository path the pages name in inline code (src/, tests/, examples/, bench/, native/, docs/) exists; what
+# a build makes (native/bin, native/lib, native/build, bin/ and obj/ folders) and patterns with * are left out.
+missing=()
+checked=0
+while read -r path; do
+    checked=$((checked + 1))
+    [ -e "$path" ] || missing+=("$path")
+done < <(cat "${pages[@]}" | grep -o '`[^`]*`' | tr -d '`' | tr ' ' '\n' \
+    | grep -E '^(src|tests|examples|bench|native|docs)/' | sed 's/[),.:;]*$//' \
+    | grep -v -E '\*|^native/(bin|lib|build)/|/(bin|obj)/' | sort -u)
+if [ ${#missing[@]} -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "docs: ok     every path named in inline code exists ($checked checked)"
+else
+    failed=$((failed + 1))
+    echo "docs: FAILED paths named in inline code that do not exist: ${missing[*]}"
+fi
 
 if [ "$count" -eq 0 ]; then
     echo "docs: no runnable block found in ${pages[*]}" >&2
