@@ -1,4 +1,5 @@
 using System.Globalization;
+using Interconnect.Testing;
 
 namespace Interconnect.Cluster.Tests.AcrossMachines;
 
@@ -113,7 +114,9 @@ public sealed class EventTests
         var inject = ImcCtl(_imc[1], "inject-error", "--rail", "0", "--count", "2", "--host", "dr");
         Assert.That(inject.ExitCode, Is.Zero, inject.Stdout + inject.Stderr);
         writer.Send("write64 83 0 1");
-        var writerAfter = int.Parse(writer.Send("error-count 0"), CultureInfo.InvariantCulture);
+        // Right after the drop the count may still be in its error window (McError, -24): read it once settled.
+        var writerAfter = Poll.Until(() => int.Parse(writer.Send("error-count 0"), CultureInfo.InvariantCulture),
+            count => count >= 0, "the writer's error count to settle after its error window", TimeSpan.FromSeconds(30));
         writer.Send("write64 83 8 2");
         writer.Send("write64 83 16 3");
         writer.Send("write64 83 24 4");

@@ -217,6 +217,71 @@ public sealed class FaultTests
         Assert.That(SettledErrorCount(reader), Is.GreaterThan(before), "the restart raised the machine's count");
     }
 
+    /// <summary>
+    /// A second imcd started on another machine with the name of a live one exits non-zero within 10 s, naming the live
+    /// one, which is unaffected: its host stays up and receives.
+    /// </summary>
+    [Test]
+    public void ShouldRefuseASecondImcdWithTheNameOfALiveMachine()
+    {
+        using var imc = ImcMachines.Start(3);
+        var writer = imc.Peer(imc[0], "w");
+        var reader = imc.Peer(imc[1], "r");
+        writer.Send("alloc 67 4096");
+        reader.Send("alloc 67 4096");
+        reader.Send("rx 67");
+        writer.Send("tx 67");
+
+        // On the third machine, in a folder of its own (its own imcd serves that machine's folder under its own name).
+        var environment = ImcMachines.Environment();
+        environment["IMC_ROOT"] = "/dev/shm/imc-twin";
+        var twin = imc[2].Run("dotnet", [ImcMachines.ImcdPath, "--machine", imc[1].Name, "--progress", "wait"],
+            TimeSpan.FromSeconds(30), environment);
+        Assert.That(twin.ExitCode, Is.Not.EqualTo(0), twin.Stdout);
+        Assert.That(twin.Stderr, Does.Contain($"machine '{imc[1].Name}' is live").And.Contain(imc[1].Address), twin.Stderr);
+
+        Assert.That(writer.Send("hosts").Split(','), Does.Contain("r"), "the live machine's host is still up");
+        writer.Send("write64 67 0 5");
+        Assert.That(reader.Send("wait64 67 0 5 30000"), Does.StartWith("5"), "and still receives");
+        Assert.That(imc.AgentRunning(imc[1]), Is.True);
+    }
+
+    /// <summary>
+    /// Writers that made 100,000 broadcast writes to two other machines exit, three in turn: both receiving agents run
+    /// on (an agent died after writers of about 200,000 puts exited, when writes were software-RMA puts).
+    /// </summary>
+    [Test]
+    public void ShouldKeepTheReceivingAgentsRunningWhenBusyWritersExit()
+    {
+        const int Count = 100_000;
+        using var imc = ImcMachines.Start(3);
+        PeerProcess[] readers = [imc.Peer(imc[1], "r1"), imc.Peer(imc[2], "r2")];
+        foreach (var reader in readers)
+        {
+            reader.Send($"alloc 68 {8 * (Count + 1)}");
+            reader.Send("rx 68");
+        }
+
+        for (var round = 1; round <= 3; round++)
+        {
+            var first = round * 1_000_000L;
+            using (var writer = imc.Peer(imc[0], "w"))
+            {
+                writer.Send($"alloc 68 {8 * (Count + 1)}");
+                writer.Send("tx 68");
+                Assert.That(writer.Send($"seq-write 68 {Count} {first}", TimeSpan.FromSeconds(120)), Is.EqualTo($"{Count}"));
+            }
+
+            foreach (var reader in readers)
+            {
+                Assert.That(reader.Send($"seq-check 68 {Count} {first}"), Is.EqualTo($"marker={first + Count} missing=0"),
+                    $"round {round}, {reader.Host}");
+            }
+
+            Assert.That(imc.AgentRunning(imc[1]) && imc.AgentRunning(imc[2]), Is.True, imc.AgentOutput());
+        }
+    }
+
     /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it once its error window has passed.</summary>
     private static int SettledErrorCount(PeerProcess peer) => Poll.Until(
         () => int.Parse(peer.Send("error-count 0"), CultureInfo.InvariantCulture),

@@ -107,7 +107,7 @@ internal static class EtcdKeys
 }
 
 /// <summary>A machine of the cluster, as its imcd publishes it.</summary>
-internal sealed record MachineRecord(string Address, string Worker, long Lease, int Pid);
+internal sealed record MachineRecord(string Address, string Worker, long Lease, int Pid, string? Instance = null);
 
 /// <summary>A host that is up, on <see cref="Machine"/>, numbered <see cref="Slot"/> on every machine.</summary>
 internal sealed record HostRecord(string Machine, int Slot, long MaxRecvBytes);

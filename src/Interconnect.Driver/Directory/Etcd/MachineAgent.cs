@@ -49,6 +49,7 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly UcxContext _ucx;
     private readonly UcxWorker _worker;
     private readonly NicReceiver _nic;
+    private readonly string _instance;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0);
     private readonly ConcurrentQueue<Action> _onProgressThread = new();
@@ -79,6 +80,7 @@ internal sealed partial class MachineAgent : IDisposable
         _ucx = ucx;
         _worker = ucx.CreateWorker();
         _nic = new NicReceiver(_worker, local.LogicalRails, local.RecordDeliveryError);
+        _instance = ReadInstance(paths);
     }
 
     /// <summary>The emulated NIC of this machine: writes from other machines that it applied, refused, and counted as lost.</summary>
@@ -118,17 +120,28 @@ internal sealed partial class MachineAgent : IDisposable
 
     private void Join()
     {
-        if (_store.Get(EtcdKeys.Machine(_machine)) is { } existing && EtcdJson.Read<MachineRecord>(existing) is { } old &&
-            _store.LeaseTimeToLive(old.Lease) > 0 && old.Pid != Environment.ProcessId && IsAlive(old.Pid))
+        StartLease();
+        try
         {
-            throw new DriverException(DriverStatus.Exists,
-                $"machine '{_machine}' is already served by imcd (pid {old.Pid}) in cluster '{_paths.Cluster}': one imcd per machine");
+            ClaimName();
+        }
+        catch
+        {
+            _stop.Cancel(); // the lease's keep-alive
+            try
+            {
+                _store.RevokeLease(_lease);
+            }
+            catch (DriverException e)
+            {
+                LeaseNotRevoked(_logger, e.Message);
+            }
+
+            throw;
         }
 
-        StartLease();
         _progressThread = new Thread(ProgressLoop) { IsBackground = true, Name = "imcd progress" };
         _progressThread.Start();
-        PublishMachine();
         // Hosts that were up here before a restart are up again under the new lease. A restart is a leave and a join:
         // writes toward this machine while no agent ran here were lost, and whatever the last agent had received but
         // not yet applied, so every rail's count rises before anything is applied again (the NIC applies nothing
@@ -172,9 +185,68 @@ internal sealed partial class MachineAgent : IDisposable
         _keepAlive = Task.Run(() => _store.KeepAliveAsync(lease, keeping.Token));
     }
 
-    private void PublishMachine() =>
-        _store.Set(EtcdKeys.Machine(_machine), EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address),
-            _lease, Environment.ProcessId)), _lease);
+    private void PublishMachine() => _store.Set(EtcdKeys.Machine(_machine), MachineRecordValue(), _lease);
+
+    private string MachineRecordValue() => EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address), _lease,
+        Environment.ProcessId, _instance));
+
+    /// <summary>
+    /// Takes the machine's name in the cluster, in one transaction: refused while another machine holds it under a live
+    /// lease (a machine is known by the instance id kept in its own cluster folder, not by a pid, which another machine
+    /// may reuse), or while another imcd runs on this machine; taken over from this machine's earlier agent (a restart)
+    /// and from a machine whose lease is gone.
+    /// </summary>
+    private void ClaimName()
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var existing = _store.Get(EtcdKeys.Machine(_machine));
+            if (existing is not null && EtcdJson.Read<MachineRecord>(existing) is { } old)
+            {
+                if (old.Instance != _instance && _store.LeaseTimeToLive(old.Lease) > 0)
+                {
+                    throw new DriverException(DriverStatus.Exists,
+                        $"machine '{_machine}' is live in cluster '{_paths.Cluster}' at {old.Address} (imcd pid {old.Pid} there): " +
+                        "machine names are unique; start this imcd with its own --machine (or IMC_MACHINE)");
+                }
+
+                if (old.Instance == _instance && old.Pid != Environment.ProcessId && IsAlive(old.Pid))
+                {
+                    throw new DriverException(DriverStatus.Exists,
+                        $"machine '{_machine}' is already served by imcd (pid {old.Pid}) in cluster '{_paths.Cluster}': one imcd per machine");
+                }
+            }
+
+            if (_store.CompareAndPut(EtcdKeys.Machine(_machine), MachineRecordValue(), existing?.ModRevision ?? 0, _lease))
+            {
+                return;
+            }
+        }
+
+        throw new DriverException(DriverStatus.Timeout,
+            $"machine '{_machine}': its record in cluster '{_paths.Cluster}' kept changing while this imcd tried to take it");
+    }
+
+    /// <summary>
+    /// This machine's instance id in the cluster: made once, kept in the cluster's folder here (<c>machine-instance</c>),
+    /// so a restarted imcd is known as the same machine and another machine with the same name is not.
+    /// </summary>
+    private static string ReadInstance(ClusterPaths paths)
+    {
+        var file = Path.Combine(paths.ClusterDirectory, "machine-instance");
+        try
+        {
+            using var created = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
+            using var writer = new StreamWriter(created);
+            writer.Write(Guid.NewGuid().ToString("N"));
+        }
+        catch (IOException) when (File.Exists(file))
+        {
+            // made by an earlier run: keep it
+        }
+
+        return File.ReadAllText(file).Trim();
+    }
 
     /// <summary>True while etcd, as the pass read it, still has this machine under this agent's lease.</summary>
     private bool HoldsLease() =>
