@@ -225,6 +225,14 @@ internal static class Program
             case "hold-directory":
                 HoldDirectory();
                 return "";
+            case "nic-flush":
+                var flushWatch = Stopwatch.StartNew();
+                var flushed = Interconnect.Driver.Fabric.Ucx.UcxPeers.Shared.FlushAll();
+                return $"flushed={flushed} ms={flushWatch.ElapsedMilliseconds}";
+            case "nic-stats":
+                return Interconnect.Driver.Fabric.Ucx.UcxPeers.Started
+                    ? $"refused={Interconnect.Driver.Fabric.Ucx.UcxPeers.Shared.Refused}"
+                    : "not started";
             case "seq-write":
                 return Faults.SequenceWrite(s_transmit[Int(w[1])], Int(w[2]), w.Length > 3 ? Long(w[3]) : 0);
             case "seq-check":

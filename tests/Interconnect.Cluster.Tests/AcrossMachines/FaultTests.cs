@@ -139,7 +139,8 @@ public sealed class FaultTests
             Assert.That(imc.AgentRunning(imc[1]), Is.True, "the receiving machine's imcd still runs: " + imc.AgentOutput());
             Assert.That(reader.Send("seq-check 64 500"), Is.EqualTo("marker=0 missing=500"),
                 "nothing of the stale writes landed in the memory mapped after the detach");
-            Assert.That(SettledErrorCount(writer), Is.GreaterThan(before), "the refused writes were counted on the writer's rail");
+            Assert.That(SettledErrorCount(writer), Is.GreaterThan(before),
+                $"the refused writes were counted on the writer's rail ({writer.Send("nic-stats")})");
         }
         finally
         {

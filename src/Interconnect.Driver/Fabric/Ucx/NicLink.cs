@@ -112,6 +112,10 @@ internal sealed unsafe class NicLink
                 done += size;
             }
             while (done < data.Length);
+
+            // A send that completes at once progresses nothing: this is where the targets' answers (a refusal, counted
+            // on this machine's rail) are taken in while a process only writes.
+            _ = _worker.Progress();
         }
     }
 
