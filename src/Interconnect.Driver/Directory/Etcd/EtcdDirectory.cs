@@ -154,11 +154,22 @@ internal sealed partial class EtcdDirectory : IDirectory
     public void TakeHostDown(string host)
     {
         _local.TakeHostDown(host);
-        if (_store.Get(EtcdKeys.Host(host)) is { } entry && EtcdJson.Read<HostRecord>(entry) is { } record && record.Machine == _machine)
+        // One transaction, and only while the record is the one read (this machine's): a host that came up on another
+        // machine meanwhile keeps its record and its slot.
+        for (var attempt = 0; attempt < 10; attempt++)
         {
-            var revision = _store.Delete(EtcdKeys.Host(host));
-            _store.Delete(EtcdKeys.Slot(record.Slot));
-            WaitHostsApplied(revision, $"host '{host}' leaving");
+            if (_store.Get(EtcdKeys.Host(host)) is not { } entry || EtcdJson.Read<HostRecord>(entry) is not { } record ||
+                record.Machine != _machine)
+            {
+                return;
+            }
+
+            var revision = _store.CommitAt([(EtcdKeys.Host(host), entry.ModRevision)], [], [EtcdKeys.Host(host), EtcdKeys.Slot(record.Slot)]);
+            if (revision != 0)
+            {
+                WaitHostsApplied(revision, $"host '{host}' leaving");
+                return;
+            }
         }
     }
 

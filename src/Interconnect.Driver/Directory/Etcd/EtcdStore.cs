@@ -112,7 +112,7 @@ internal sealed class EtcdStore : IDisposable
             request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
         }
 
-        return Call(() => _client.Transaction(request, deadline: Deadline()), "create", entries[0].Key).Succeeded;
+        return Transact(request, "create", entries[0].Key).Succeeded;
     }
 
     /// <summary>
@@ -124,7 +124,7 @@ internal sealed class EtcdStore : IDisposable
         var request = new TxnRequest();
         request.Compare.Add(Unchanged(key, modRevision));
         request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
-        return Call(() => _client.Transaction(request, deadline: Deadline()), "change", key).Succeeded;
+        return Transact(request, "change", key).Succeeded;
     }
 
     /// <summary>
@@ -133,6 +133,10 @@ internal sealed class EtcdStore : IDisposable
     /// when one of them changed, and then nothing was done.
     /// </summary>
     public bool Commit(IEnumerable<(string Key, long ModRevision)> unchanged, IEnumerable<(string Key, string Value, long Lease)> puts,
+        IEnumerable<string>? deletes = null) => CommitAt(unchanged, puts, deletes) != 0;
+
+    /// <summary>As <see cref="Commit"/>, answering the revision the transaction made, or 0 when it changed nothing.</summary>
+    public long CommitAt(IEnumerable<(string Key, long ModRevision)> unchanged, IEnumerable<(string Key, string Value, long Lease)> puts,
         IEnumerable<string>? deletes = null)
     {
         var request = new TxnRequest();
@@ -154,7 +158,8 @@ internal sealed class EtcdStore : IDisposable
             request.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = Bytes(key) } });
         }
 
-        return Call(() => _client.Transaction(request, deadline: Deadline()), "change", first).Succeeded;
+        var response = Transact(request, "change", first);
+        return response.Succeeded ? response.Header.Revision : 0;
     }
 
     /// <summary>
@@ -168,7 +173,7 @@ internal sealed class EtcdStore : IDisposable
         request.Compare.Add(Unchanged(guard, guardRevision));
         request.Success.Add(new RequestOp { RequestPut = Put(key, value, lease) });
         request.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = Bytes(guard) } });
-        var response = Call(() => _client.Transaction(request, deadline: Deadline()), "write", key);
+        var response = Transact(request, "write", key);
         guardNow = response.Succeeded || response.Responses[0].ResponseRange.Kvs.Count == 0
             ? null
             : Entry(response.Responses[0].ResponseRange.Kvs[0]);
@@ -181,7 +186,7 @@ internal sealed class EtcdStore : IDisposable
         var request = new TxnRequest();
         request.Compare.Add(Unchanged(key, modRevision));
         request.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = Bytes(key) } });
-        return Call(() => _client.Transaction(request, deadline: Deadline()), "delete", key).Succeeded;
+        return Transact(request, "delete", key).Succeeded;
     }
 
     /// <summary>Sets every key given, bound to <paramref name="lease"/> (0: none), in one revision; returns it.</summary>
@@ -323,6 +328,48 @@ internal sealed class EtcdStore : IDisposable
     };
 
     private DateTime Deadline() => DateTime.UtcNow + Timeout;
+
+    /// <summary>
+    /// A conditional transaction that cannot misreport its own commit: when etcd was out of reach and the request went
+    /// again (<see cref="Call{T}"/>), the first attempt may have committed before the connection broke, and the second
+    /// then fails its compare on that very change. So a retried transaction that failed reads back what it would have
+    /// changed: every key it puts holding what it put, and every key it deletes gone, is its own commit, answered as such.
+    /// </summary>
+    private TxnResponse Transact(TxnRequest request, string what, string key)
+    {
+        var attempts = 0;
+        var response = Call(() =>
+        {
+            attempts++;
+            return _client.Transaction(request, deadline: Deadline());
+        }, what, key);
+        if (response.Succeeded || attempts == 1 || request.Success.Count == 0)
+        {
+            return response;
+        }
+
+        long revision = 0;
+        foreach (var op in request.Success)
+        {
+            var target = op.RequestPut?.Key ?? op.RequestDeleteRange?.Key;
+            if (target is null)
+            {
+                return response;
+            }
+
+            var now = Call(() => _client.Get(new RangeRequest { Key = target }, deadline: Deadline()), "read", key);
+            var held = now.Kvs.Count == 0 ? null : now.Kvs[0];
+            var ours = op.RequestPut is { } put ? held is not null && held.Value == put.Value : held is null;
+            if (!ours)
+            {
+                return response;
+            }
+
+            revision = Math.Max(revision, held?.ModRevision ?? now.Header.Revision);
+        }
+
+        return new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } };
+    }
 
     private T Call<T>(Func<T> call, string what, string key)
     {

@@ -334,13 +334,22 @@ internal sealed partial class MachineAgent : IDisposable
     private void RepublishHost(string host)
     {
         var slot = _local.UpHostSlot(host);
-        if (_store.Get(EtcdKeys.Host(host)) is { } entry && EtcdJson.Read<HostRecord>(entry).Machine != _machine)
+        for (var attempt = 0; attempt < 10; attempt++)
         {
-            return; // it came up on another machine meanwhile: that one holds it now
-        }
+            var entry = _store.Get(EtcdKeys.Host(host));
+            if (entry is not null && EtcdJson.Read<HostRecord>(entry).Machine != _machine)
+            {
+                return; // it came up on another machine meanwhile: that one holds it now
+            }
 
-        _store.Set(EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, 0)), _lease);
-        _store.Set(EtcdKeys.Slot(slot), host, _lease);
+            // One transaction, and only while the record is the one read: another machine taking the host in between
+            // keeps it.
+            if (_store.Commit([(EtcdKeys.Host(host), entry?.ModRevision ?? 0)],
+                [(EtcdKeys.Host(host), EtcdJson.Write(new HostRecord(_machine, slot, 0)), _lease), (EtcdKeys.Slot(slot), host, _lease)]))
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>

@@ -31,7 +31,7 @@ internal sealed unsafe class NicLink
     private readonly ulong[] _sequences = new ulong[NicMessages.Rails];
 
     // The hello of a connection being made, and the sequences it carries: pinned, UCX reads them until it is sent.
-    private readonly NicMessages.FlushHeader* _hello = (NicMessages.FlushHeader*)NativeMemory.AllocZeroed((nuint)sizeof(NicMessages.FlushHeader));
+    private readonly NicMessages.FlushHeader[] _hello = GC.AllocateArray<NicMessages.FlushHeader>(1, pinned: true);
     private readonly ulong[] _helloSequences = GC.AllocateArray<ulong>(NicMessages.Rails, pinned: true);
     private nint _helloRequest;
     private long _helloDeadline;
@@ -265,12 +265,13 @@ internal sealed unsafe class NicLink
         try
         {
             _endpoint = _worker.Connect(_address, _peer);
-            _hello->Writer = _writer;
-            _hello->Token = 0;
+            _hello[0] = new NicMessages.FlushHeader { Writer = _writer, Token = 0 };
             _sequences.CopyTo(_helloSequences, 0);
+            fixed (NicMessages.FlushHeader* hello = _hello)
             fixed (ulong* sequences = _helloSequences)
             {
-                _helloRequest = _endpoint.StartSend(NicMessages.Flush, (byte*)_hello, sizeof(NicMessages.FlushHeader),
+                // Both arrays are pinned for good: UCX may read them after this returns, until the hello is sent.
+                _helloRequest = _endpoint.StartSend(NicMessages.Flush, (byte*)hello, sizeof(NicMessages.FlushHeader),
                     (byte*)sequences, _helloSequences.Length * sizeof(ulong));
             }
 

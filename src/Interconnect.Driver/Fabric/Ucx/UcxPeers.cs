@@ -13,6 +13,7 @@ internal sealed unsafe class UcxPeers
 {
     private static readonly Lazy<UcxPeers> s_shared = new(() => new UcxPeers(), LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly TimeSpan s_exitFlush = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_flushAtLeast = TimeSpan.FromMilliseconds(100);
     private readonly UcxContext _context;
     private readonly UcxWorker _worker;
     private readonly Dictionary<string, UcxEndpoint> _endpoints = [];
@@ -118,10 +119,14 @@ internal sealed unsafe class UcxPeers
             links = [.. _linksByIndex];
         }
 
+        // One deadline for all (a machine that does not answer takes its time from the others), but each gets a moment:
+        // an answering machine answers within a round trip.
+        var deadline = DateTime.UtcNow + timeout;
         var all = true;
         foreach (var link in links)
         {
-            all &= link.Flush(timeout);
+            var left = deadline - DateTime.UtcNow;
+            all &= link.Flush(left > s_flushAtLeast ? left : s_flushAtLeast);
         }
 
         return all;
