@@ -121,13 +121,16 @@ internal sealed unsafe class NicLink
 
     /// <summary>
     /// Returns true once the target has applied (or counted as lost) every write sent through this link so far: it
-    /// answered a flush sent after them. False when it could not be reached within <paramref name="timeout"/>; the
-    /// target's counts then rise when this link next reaches it.
+    /// answered a flush sent after them. False when the answer did not come within <paramref name="timeout"/>, or the
+    /// machine could not be reached again at once (a couple of tries): its counts rise for whatever was lost when this
+    /// link next reaches it, and if it never does, its hosts' leave raises them everywhere. So a lock release or an
+    /// exit does not wait for a machine that is away.
     /// </summary>
     public bool Flush(TimeSpan timeout)
     {
         var deadline = Stopwatch.GetTimestamp() + UcxWorker.ToStopwatchTicks(timeout);
         ulong token = 0;
+        var tries = 0;
         while (Stopwatch.GetTimestamp() < deadline)
         {
             lock (_worker.Lock)
@@ -144,8 +147,22 @@ internal sealed unsafe class NicLink
 
                 if (token == 0 || _state != State.Up || _endpoint!.IsBroken)
                 {
-                    // (Again) after a reconnect: the answer to a flush sent on a broken connection may never come.
+                    // (Again) on a connection made anew: the answer to a flush sent on a broken one may never come.
                     token = 0;
+                    if (_state != State.Up)
+                    {
+                        if (tries++ == 2)
+                        {
+                            return false;
+                        }
+
+                        _retryAtMs = 0; // try now, not when the writes' back-off says
+                        if (_state == State.Connecting)
+                        {
+                            _ = AwaitHello(ReconnectWaitMs); // a connection being made: give it the moment a write would
+                        }
+                    }
+
                     if (Ready())
                     {
                         token = _tokenBase | ++_nextToken;
@@ -166,10 +183,6 @@ internal sealed unsafe class NicLink
             }
 
             Thread.Yield();
-            if (token == 0)
-            {
-                Thread.Sleep(5); // waiting to connect again
-            }
         }
 
         return false;
