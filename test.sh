@@ -82,7 +82,7 @@ if [ $native_rc -ne 0 ]; then
     echo "test.sh: building native/ failed (exit $native_rc)" >&2
 fi
 
-# A test still running after 10 minutes is taken for hung (the longest take 2 to 4): a mini dump of the test host and
+# A test still running after 10 minutes is taken for hung (the longest takes about a minute): a mini dump of the test host and
 # its children is written beside the results, and the test host is ended, which fails the run. The whole run is bounded
 # too (an hour: a full run takes about 15 minutes on two cores).
 echo "== test.sh: dotnet test Interconnect.sln --blame-hang-timeout 10m $*"
