@@ -6,6 +6,7 @@ namespace Interconnect.Cluster.Tests;
 public sealed class AvailabilityTests
 {
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     [CancelAfter(60_000)]
     public void ShouldSayThatRootIsNeededWhenRunAsAnotherUser(CancellationToken cancellation)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Interconnect.Machines;
 
 namespace Interconnect.Cluster.Tests;
 
@@ -14,8 +15,16 @@ internal static class Lines
             Assert.Fail($"{process.StartInfo.FileName} printed no line within {timeout.TotalSeconds} s");
         }
 
-        return line.Result ?? throw new AssertionException(
-            $"{process.StartInfo.FileName} ended its output; stderr: {process.StandardError.ReadToEnd()}");
+        if (line.Result is { } text)
+        {
+            return text;
+        }
+
+        // The output ended: say what it printed on standard error, as far as that ends in a few seconds (a process it
+        // started may still hold the pipe).
+        var errors = process.StandardError.ReadToEndAsync(cancellation);
+        _ = ProcessWait.ForOutput(TimeSpan.FromSeconds(5), errors);
+        throw new AssertionException($"{process.StartInfo.FileName} ended its output; stderr: {ProcessWait.TextOf(errors)}");
     }
 
     /// <summary>Lines until one starts with <paramref name="prefix"/>, that one included.</summary>

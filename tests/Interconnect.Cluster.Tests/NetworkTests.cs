@@ -82,7 +82,7 @@ public sealed class NetworkTests
     {
         if (!File.Exists("/usr/bin/ucx_perftest"))
         {
-            Assert.Ignore("ucx_perftest is not installed (Debian package ucx-utils; .ci/run installs it)");
+            Assert.Ignore("ucx_perftest is not installed (Debian package ucx-utils; ./test.sh installs it)");
         }
 
         using var cluster = SimulatedMachines.Create(2);

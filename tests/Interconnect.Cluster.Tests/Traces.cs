@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Interconnect.Machines;
 
 namespace Interconnect.Cluster.Tests;
 
@@ -76,10 +77,10 @@ internal static class Traces
 
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(10_000))
+        if (!process.WaitForExit(10_000) || !ProcessWait.ForOutput(ProcessWait.OutputGrace, output))
         {
-            process.Kill();
-            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} did not finish within 10 s");
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} did not finish (or its output did not end) within 10 s");
         }
 
         return [.. output.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries)];

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Interconnect.Machines;
 
 namespace Interconnect.Imc.Native.Tests;
 
@@ -58,10 +59,10 @@ internal static class CPrograms
 
             using var cc = Process.Start(info) ?? throw new InvalidOperationException("could not start cc");
             var errors = cc.StandardError.ReadToEndAsync();
-            _ = cc.StandardOutput.ReadToEnd();
-            if (!cc.WaitForExit(120_000))
+            var printed = cc.StandardOutput.ReadToEndAsync();
+            if (!cc.WaitForExit(120_000) || !ProcessWait.ForOutput(ProcessWait.OutputGrace, errors, printed))
             {
-                cc.Kill();
+                cc.Kill(entireProcessTree: true);
                 Assert.Fail($"cc {source} did not finish within 120 s");
             }
 

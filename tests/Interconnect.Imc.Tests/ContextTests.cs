@@ -95,6 +95,7 @@ public sealed class ContextTests
     }
 
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     public void ShouldRefuseAnUnwritableRootWithInitError()
     {
         using var empty = TemporaryCluster.CreateEmpty();

@@ -168,6 +168,7 @@ public sealed class CrossProcessTests
     }
 
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     public void ShouldRefuseAnotherUserWithPermitAndKeepTheFilesClosedToThem()
     {
         using var owner = _cluster.Open("alpha");

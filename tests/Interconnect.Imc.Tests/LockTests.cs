@@ -236,6 +236,7 @@ public sealed class LockTests
     }
 
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     public void ShouldRefuseAnotherUserWithPermit()
     {
         using var owner = _cluster.Open("alpha");

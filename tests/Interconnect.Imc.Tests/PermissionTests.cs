@@ -21,6 +21,7 @@ public sealed class PermissionTests
     public void TearDown() => _cluster.Dispose();
 
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     public void ShouldLetAUserOfTheGroupUseARegionWithGroupRightsAndRefuseAnOutsider()
     {
         var owner = _cluster.StartPeer("alpha", Owner);
@@ -42,6 +43,7 @@ public sealed class PermissionTests
     }
 
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     public void ShouldLetAUserOfTheGroupTakeLocksOfASetWithGroupRightsAndRefuseAnOutsider()
     {
         var owner = _cluster.StartPeer("alpha", Owner);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Interconnect.Machines;
 using Interconnect.Testing;
 
 namespace Interconnect.ImcCat.Tests;
@@ -82,7 +83,13 @@ internal sealed class CatProcess : IDisposable
             throw new TimeoutException($"{_name} did not exit within {timeout.TotalSeconds} s\n{Transcript}");
         }
 
-        _process.WaitForExit(); // and its standard error read to the end
+        // It has exited; its standard error ends once no process it started holds the pipe (waited for, with a deadline).
+        if (!ProcessWait.ForExitAndOutput(_process, ProcessWait.OutputGrace))
+        {
+            throw new TimeoutException(
+                $"{_name} exited ({_process.ExitCode}) but its standard error did not end within {ProcessWait.OutputGrace.TotalSeconds} s\n{Transcript}");
+        }
+
         return _process.ExitCode;
     }
 

@@ -163,6 +163,7 @@ public sealed class ImcInitTests
     }
 
     [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
     public void ShouldRefuseAnUnwritableRoot()
     {
         var root = Path.Combine(_root.Root, "locked");

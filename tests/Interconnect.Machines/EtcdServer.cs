@@ -140,7 +140,7 @@ internal sealed class EtcdServer
                 process.Kill();
             }
 
-            process.WaitForExit();
+            _ = ProcessWait.ForExitAndOutput(process, ProcessWait.OutputGrace);
         }
 
         process.Dispose();
@@ -158,7 +158,7 @@ internal sealed class EtcdServer
         try
         {
             process.Kill();
-            process.WaitForExit();
+            _ = ProcessWait.ForExitAndOutput(process, ProcessWait.OutputGrace);
         }
         catch (InvalidOperationException)
         {

@@ -49,19 +49,29 @@ internal static class HostCommand
     /// <summary>Closes the input of a started process, reads what it prints and waits for it, killing it at the deadline.</summary>
     public static CommandOutput Collect(Process process, string what, TimeSpan timeout)
     {
+        var clock = Stopwatch.StartNew();
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(Clamp(timeout)))
         {
             process.Kill(entireProcessTree: true);
-            process.WaitForExit();
+            _ = process.WaitForExit(Clamp(ProcessWait.OutputGrace));
+            _ = ProcessWait.ForOutput(ProcessWait.OutputGrace, stdout, stderr);
             throw new TimeoutException(
-                $"{what} did not finish within {timeout.TotalSeconds:0.#} s; it printed: {stdout.Result}{stderr.Result}");
+                $"{what} did not finish within {timeout.TotalSeconds:0.#} s; it printed: {ProcessWait.TextOf(stdout)}{ProcessWait.TextOf(stderr)}");
         }
 
-        // WaitForExit(int) may return before the redirected streams end; the parameterless one waits for them.
-        process.WaitForExit();
+        // It has exited; its output ends when no process it started holds the pipes any more, which is waited for
+        // with what is left of the deadline (and a little more), never for ever.
+        var left = timeout - clock.Elapsed;
+        if (!ProcessWait.ForOutput(left > ProcessWait.OutputGrace ? left : ProcessWait.OutputGrace, stdout, stderr))
+        {
+            throw new TimeoutException(
+                $"{what} exited ({process.ExitCode}) but its output did not end: a process it started still holds the pipe; " +
+                $"it printed: {ProcessWait.TextOf(stdout)}{ProcessWait.TextOf(stderr)}");
+        }
+
         return new CommandOutput(process.ExitCode, stdout.Result, stderr.Result);
     }
 

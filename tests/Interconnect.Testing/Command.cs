@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Interconnect.Machines;
 
 namespace Interconnect.Testing;
 
@@ -37,8 +38,14 @@ public static class Command
         var error = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(60_000))
         {
-            process.Kill();
+            process.Kill(entireProcessTree: true);
             throw new TimeoutException($"{command} {string.Join(' ', args)} did not finish within 60 s");
+        }
+
+        if (!ProcessWait.ForOutput(ProcessWait.OutputGrace, output, error))
+        {
+            throw new TimeoutException($"{command} {string.Join(' ', args)} exited ({process.ExitCode}) but its output did not end " +
+                $"within {ProcessWait.OutputGrace.TotalSeconds} s: a process it started still holds the pipe");
         }
 
         return new CommandResult(process.ExitCode, output.Result, error.Result);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Interconnect.Machines;
 
 namespace Interconnect.Testing;
 
@@ -108,8 +109,11 @@ public sealed class PeerProcess : IDisposable
         var limit = timeout ?? DefaultTimeout;
         if (!_lines.TryTake(out var line, limit))
         {
-            throw new TimeoutException(
-                $"peer on host {Host} (pid {Pid}) did not answer '{command}' within {limit.TotalSeconds} s; stderr: {Errors}");
+            // An empty, completed collection answers at once: the peer ended (crashed) without answering.
+            throw _lines.IsCompleted
+                ? (Exception)new PeerEndedException($"peer on host {Host} (pid {Pid}) ended without answering '{command}'{ExitNote()}; stderr: {Errors}")
+                : new TimeoutException(
+                    $"peer on host {Host} (pid {Pid}) did not answer '{command}' within {limit.TotalSeconds} s; stderr: {Errors}");
         }
 
         if (line.StartsWith("ok", StringComparison.Ordinal))
@@ -144,6 +148,12 @@ public sealed class PeerProcess : IDisposable
             _process.Kill();
             _process.WaitForExit(10_000);
         }
+    }
+
+    private string ExitNote()
+    {
+        // Its output ended; the exit and the rest of its standard error follow at once.
+        return ProcessWait.ForExitAndOutput(_process, TimeSpan.FromSeconds(5)) ? $" (exit code {_process.ExitCode})" : "";
     }
 
     public string Errors => string.Join(" | ", _errors);
@@ -210,4 +220,22 @@ public sealed class PeerException : Exception
     }
 
     public string Status { get; }
+}
+
+/// <summary>A peer ended (crashed, or was killed) before it answered a command.</summary>
+public sealed class PeerEndedException : Exception
+{
+    public PeerEndedException()
+    {
+    }
+
+    public PeerEndedException(string message)
+        : base(message)
+    {
+    }
+
+    public PeerEndedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

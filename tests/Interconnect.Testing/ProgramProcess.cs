@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Interconnect.Machines;
 
 namespace Interconnect.Testing;
 
@@ -175,7 +176,14 @@ public sealed class ProgramProcess : IDisposable
             throw new TimeoutException($"the program did not exit within {limit.TotalSeconds} s\n{Transcript}");
         }
 
-        _process.WaitForExit(); // after a timed wait: also waits until the output handlers have seen the end
+        // It has exited; its output ends once no process it started holds the pipes (waited for, with a deadline).
+        if (!ProcessWait.ForExitAndOutput(_process, ProcessWait.OutputGrace))
+        {
+            throw new TimeoutException(
+                $"the program exited ({_process.ExitCode}) but its output did not end within {ProcessWait.OutputGrace.TotalSeconds} s: " +
+                $"a process it started still holds the pipe\n{Transcript}");
+        }
+
         return _process.ExitCode;
     }
 
@@ -187,10 +195,8 @@ public sealed class ProgramProcess : IDisposable
             _process.Kill(entireProcessTree: true);
         }
 
-        if (_process.WaitForExit(10_000))
-        {
-            _process.WaitForExit(); // and its output read to the end
-        }
+        // Gone, and its output read to the end (as far as it ends: a process it started may still hold the pipe).
+        _ = ProcessWait.ForExitAndOutput(_process, TimeSpan.FromSeconds(10));
     }
 
     public void Dispose()

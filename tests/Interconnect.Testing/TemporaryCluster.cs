@@ -99,6 +99,12 @@ public sealed class TemporaryCluster : IDisposable
         }
         catch (IOException)
         {
+            // Removed meanwhile (the check below tells), or not removable: that must not pass unseen.
+        }
+
+        if (Directory.Exists(Root))
+        {
+            throw new InvalidOperationException($"the test cluster's folder {Root} could not be removed: something holds it");
         }
     }
 

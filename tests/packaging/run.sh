@@ -40,7 +40,7 @@ finish() {
 
 for tool in dotnet unzip jq; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        fail "prerequisites" "$tool is not installed (.ci/run installs it)"
+        fail "prerequisites" "$tool is not installed (./test.sh installs it)"
         finish
     fi
 done

@@ -39,6 +39,7 @@ public sealed class ImcMachines : IDisposable
     /// </summary>
     public static ImcMachines Start(int machines, string progress = "wait", int leaseSeconds = 3)
     {
+        UcxLibraries.Require(); // imcd's data path: without it every imcd would die at start
         var cluster = SimulatedMachines.Create(machines);
         var imc = new ImcMachines(cluster, progress);
         try
@@ -103,7 +104,12 @@ public sealed class ImcMachines : IDisposable
             throw new TimeoutException($"imcd on {machine} did not leave within 30 s of SIGTERM: {agent.Output}");
         }
 
-        agent.Process.WaitForExit();
+        // Exited; its output ends once nothing it started holds the pipes (waited for, with a deadline).
+        if (!ProcessWait.ForExitAndOutput(agent.Process, ProcessWait.OutputGrace))
+        {
+            throw new TimeoutException($"imcd on {machine} exited but its output did not end within {ProcessWait.OutputGrace.TotalSeconds} s: {agent.Output}");
+        }
+
         return (agent.Process.ExitCode, agent.Output);
     }
 
