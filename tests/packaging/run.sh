@@ -158,6 +158,16 @@ cat >"$work/nuget.config" <<EOF
     <add key="interconnect-local" value="$packages" />
     <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
   </packageSources>
+  <!-- This project's packages come from the local folder only, everything else from nuget.org: a package of the same
+       id on a public feed is never taken instead. -->
+  <packageSourceMapping>
+    <packageSource key="interconnect-local">
+      <package pattern="Interconnect.*" />
+    </packageSource>
+    <packageSource key="nuget.org">
+      <package pattern="*" />
+    </packageSource>
+  </packageSourceMapping>
 </configuration>
 EOF
 consumer="$work/consumer"
@@ -165,16 +175,17 @@ consumer_dll="$consumer/bin/Debug/net10.0/Consumer.dll"
 if (cd "$work" && dotnet new console --name Consumer --output "$consumer" --framework net10.0 --no-restore >"$work/new.log" 2>&1) \
     && cp "$repo/tests/packaging/consumer/Program.cs" "$consumer/Program.cs" \
     && (cd "$consumer" && dotnet add package "$library" --version "$version" >"$work/add.log" 2>&1) \
+    && (cd "$consumer" && dotnet add package "$streams" --version "$version" >>"$work/add.log" 2>&1) \
     && (cd "$consumer" && dotnet build >"$work/build.log" 2>&1); then
     references=$(grep -c '<PackageReference ' "$consumer/Consumer.csproj")
     project_refs=$(grep -c '<ProjectReference ' "$consumer/Consumer.csproj")
     driver_package=$(jq -r '.libraries | keys[] | select(ascii_downcase | startswith("interconnect.driver/"))' "$consumer/obj/project.assets.json")
-    if [ "$references" -ne 1 ] || [ "$project_refs" -ne 0 ] || [ -n "$driver_package" ]; then
-        fail "consumer build" "expected one package reference and no Interconnect.Driver package (references $references, project references $project_refs, driver package '$driver_package')"
+    if [ "$references" -ne 2 ] || [ "$project_refs" -ne 0 ] || [ -n "$driver_package" ]; then
+        fail "consumer build" "expected two package references ($library, $streams) and no Interconnect.Driver package (references $references, project references $project_refs, driver package '$driver_package')"
     elif [ ! -f "$consumer/bin/Debug/net10.0/Interconnect.Driver.dll" ]; then
         fail "consumer build" "the driver assembly did not reach the consumer's output"
     else
-        pass "consumer build: dotnet new console + dotnet add package $library $version + dotnet build"
+        pass "consumer build: dotnet new console + dotnet add package $library and $streams $version (local feed by packageSourceMapping) + dotnet build"
     fi
 else
     cat "$work"/new.log "$work"/add.log "$work"/build.log 2>/dev/null | tail -n 40 >&2

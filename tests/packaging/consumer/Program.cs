@@ -1,5 +1,6 @@
 // The consumer test's program (tests/packaging/run.sh copies it into a fresh `dotnet new console` project whose only
-// reference is the Interconnect.Imc package). Two processes run it on two emulated hosts, `alpha` and `beta`:
+// references are the Interconnect.Imc and Interconnect.Imc.Streams packages). Two processes run it on two emulated
+// hosts, `alpha` and `beta`:
 // each allocates the same coherent region and lock set, adds to a shared counter under the lock, writes a pattern of
 // its own, and checks what the other wrote. Then it says "checked" and holds the region and the lock set until the
 // file named by its second argument exists, so that the script can look at the cluster with the packaged imcs.
@@ -96,7 +97,8 @@ internal static class Program
                 (seen.AsSpan().SequenceEqual(Pattern(other)) ? "intact" : "wrong"));
             return 4;
         }
-        Console.WriteLine($"{me}: checked: counter {counter} under lock set {LockKey}, the other host's pattern intact in region {RegionKey}");
+        Console.WriteLine($"{me}: checked: counter {counter} under lock set {LockKey}, the other host's pattern intact in region {RegionKey}; " +
+            $"streams package loaded (default ring {new Interconnect.Imc.Streams.ImcStreamOptions().SlotCount} slots)");
         Console.Out.Flush();
 
         WaitFor(() => File.Exists(releaseFile), $"{me}: {releaseFile} to appear");
