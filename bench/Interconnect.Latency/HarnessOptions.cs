@@ -23,14 +23,15 @@ internal sealed class HarnessOptions
           --only a,b          only the scenarios whose name contains one of these words (e.g. imc,floor)
           --json PATH         where the JSON report goes (default: artifacts/latency/latency-<time>.json)
           --machines          instead: across machines (needs root): 2-3 simulated machines with an imcd each; Imc
-                              8 B ping-pong and 64 KiB stream beside ucx_perftest ucp_put_lat / ucp_put_bw, and
+                              8 B ping-pong and 64 KiB stream beside ucx_perftest ucp_am_lat / ucp_am_bw (the
+                              anchors; ucp_put_lat / ucp_put_bw for reference), and
                               allocate + receive attach on 3 machines (default 2 rounds; about a minute a round)
           --progress MODES    with --machines: imcd's --progress, spin, wait or spin,wait (default spin,wait)
-          --iterations N      with --machines: ping-pong samples and ucp_put_lat iterations (default 20000)
-          --chunks N          with --machines: 64 KiB chunks per stream and ucp_put_bw iterations (default 2000)
+          --iterations N      with --machines: ping-pong samples and ucp_*_lat iterations (default 20000)
+          --chunks N          with --machines: 64 KiB chunks per stream and ucp_*_bw iterations (default 2000)
           --keys N            with --machines: keys allocated and attached by each of the 3 hosts (default 50)
-          --parts P           with --machines: which parts to run, of latency (ucp_put_lat, raw UCX and Imc
-                              ping-pong), stream (ucp_put_bw and the Imc stream) and attach (default all three)
+          --parts P           with --machines: which parts to run, of latency (ucp_am_lat, ucp_put_lat, raw UCX
+                              and Imc ping-pong), stream (ucp_am_bw, ucp_put_bw, the Imc stream) and attach (default all three)
           --tiered-jit        with --machines: run imcd and the Imc hosts with the runtime's tiered JIT as it is; by
                               default they run with DOTNET_TieredCompilation=0 (steady-state code from the first
                               call: seven .NET processes warming up at once on a small machine measured the JIT)

@@ -9,8 +9,9 @@ namespace Interconnect.Latency.Scenarios;
 /// <summary>
 /// Across machines (issue 12, "Performance"): simulated machines (tests/Interconnect.Machines: network and mount
 /// namespaces, etcd on a bridge, <c>UCX_TLS=tcp</c>), an imcd on each with <c>--progress</c> spin or wait. Per round,
-/// on a fresh cluster: (1) ucx_perftest ucp_put_lat 8 B and ucp_put_bw 64 KiB from machine 1 to machine 2, before any
-/// imcd runs (so its baseline has the CPUs to itself); (2) imcd on both; 8 B ping-pong through the Imc API between a
+/// on a fresh cluster: (1) ucx_perftest from machine 1 to machine 2, before any imcd runs (so its baseline has the CPUs
+/// to itself): the anchors ucp_am_lat 8 B and ucp_am_bw 64 KiB (DESIGN.md: over tcp UCX's fastest primitive is the
+/// active message), and ucp_put_lat / ucp_put_bw beside them for reference; (2) imcd on both; 8 B ping-pong through the Imc API between a
 /// host on machine 1 and one on machine 2, then a 64 KiB stream machine 1 → machine 2; (3) a third machine and its
 /// imcd; a host on each machine allocates and receive-attaches each of a series of keys, one after another, timed.
 /// Everything runs inside the machines; the cluster is disposed (nothing left behind) whatever happens.
@@ -21,6 +22,10 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
     public const string StreamGroup = "machines stream";
     public const string DirectoryGroup = "machines directory";
     public const string Perftest = "ucx_perftest";
+    public const string AmLat = "ucp_am_lat"; // the anchors (DESIGN.md "Across machines" -> "Performance")
+    public const string AmBw = "ucp_am_bw";
+    public const string PutLat = "ucp_put_lat"; // reference rows
+    public const string PutBw = "ucp_put_bw";
     public const string Bandwidth = "bandwidth";
     public const string AllocAttach = "alloc+attach";
     public const string AllocAttachFirst = "alloc+attach, first (creates the key)";
@@ -45,8 +50,10 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
 
     public string Transport => ImcTransport(progress) + VariantSuffix;
 
-    /// <summary>ucx_perftest's rows: the plain name for the environment as it is, else the variant after it.</summary>
-    private string PerftestTransport => Perftest + VariantSuffix;
+    /// <summary>ucx_perftest's row of a test: "ucx_perftest ucp_am_lat" for the environment as it is, else the variant after it.</summary>
+    public static string PerftestRow(string test) => $"{Perftest} {test}";
+
+    private string PerftestTransport(string test) => PerftestRow(test) + VariantSuffix;
 
     private string VariantSuffix => ucxVariant.Length == 0 ? "" : $" [{ucxVariant}]";
 
@@ -115,19 +122,23 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
             double? perftestBandwidth = null;
             Phase("ucx_perftest", () =>
             {
-                if (parts.Contains("latency"))
+                foreach (var test in parts.Contains("latency") ? new[] { AmLat, PutLat } : [])
                 {
-                    var latency = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_lat", 8, options.MachinesLatencyIterations, perftestEnvironment);
-                    figures.Add(new Figure(PingPongGroup, PerftestTransport, 8, "p50", latency.P50Us * 1000, "ns"));
-                    figures.Add(new Figure(PingPongGroup, PerftestTransport, 8, "average", latency.AverageUs * 1000, "ns"));
+                    var latency = UcxPerftest.Run(m1, m2, NextPort(), test, 8, options.MachinesLatencyIterations, perftestEnvironment);
+                    figures.Add(new Figure(PingPongGroup, PerftestTransport(test), 8, "p50", latency.P50Us * 1000, "ns"));
+                    figures.Add(new Figure(PingPongGroup, PerftestTransport(test), 8, "average", latency.AverageUs * 1000, "ns"));
                     notes.Add(Format.Invariant($"`{perftestSettings} {latency.Command}`: one-way p50 {latency.P50Us:0.000} µs, average {latency.AverageUs:0.000} µs"));
                 }
 
-                if (parts.Contains("stream"))
+                foreach (var test in parts.Contains("stream") ? new[] { AmBw, PutBw } : [])
                 {
-                    var bandwidth = UcxPerftest.Run(m1, m2, NextPort(), "ucp_put_bw", MachinesPeers.Chunk, options.MachinesBandwidthIterations, perftestEnvironment);
-                    figures.Add(new Figure(StreamGroup, PerftestTransport, MachinesPeers.Chunk, Bandwidth, bandwidth.OverallGBs, "GB/s"));
-                    perftestBandwidth = bandwidth.OverallGBs;
+                    var bandwidth = UcxPerftest.Run(m1, m2, NextPort(), test, MachinesPeers.Chunk, options.MachinesBandwidthIterations, perftestEnvironment);
+                    figures.Add(new Figure(StreamGroup, PerftestTransport(test), MachinesPeers.Chunk, Bandwidth, bandwidth.OverallGBs, "GB/s"));
+                    if (test == AmBw)
+                    {
+                        perftestBandwidth = bandwidth.OverallGBs;
+                    }
+
                     notes.Add(Format.Invariant(
                         $"`{perftestSettings} {bandwidth.Command}`: {bandwidth.BandwidthOverallMiBs:0.00} MB/s (2^20 B) = {bandwidth.OverallGBs:0.000} GB/s, overhead p50 {bandwidth.P50Us:0.000} µs; load average {RunInfo.LoadAverage()}"));
                 }
@@ -223,10 +234,10 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
                     figures.Add(new Figure(StreamGroup, Transport, MachinesPeers.Chunk, Bandwidth, median, "GB/s"));
                     notes.Add("Imc 64 KiB stream, " + options.MachinesBandwidthIterations + " chunks per run: " +
                         string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}"))) + " GB/s" +
-                        (perftestBandwidth is { } baseline ? Format.Invariant($"; median {median / baseline:0.00}× of ucp_put_bw this round") : "") +
+                        (perftestBandwidth is { } baseline ? Format.Invariant($"; median {median / baseline:0.00}× of ucp_am_bw this round") : "") +
                         "; the writer's time per run: " + string.Join("; ", streamParts));
                     Console.Error.WriteLine(Format.Invariant(
-                        $"  {Name}: Imc stream {string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}")))} GB/s, ucp_put_bw {perftestBandwidth:0.000} GB/s, imcd CPU {cpu[0] * 100:0}% / {cpu[1] * 100:0}%, load {RunInfo.LoadAverage()}; writer: {string.Join("; ", streamParts)}"));
+                        $"  {Name}: Imc stream {string.Join(", ", streams.Select(s => Format.Invariant($"{s:0.000}")))} GB/s, ucp_am_bw {perftestBandwidth:0.000} GB/s, imcd CPU {cpu[0] * 100:0}% / {cpu[1] * 100:0}%, load {RunInfo.LoadAverage()}; writer: {string.Join("; ", streamParts)}"));
                 }
             });
 
