@@ -220,7 +220,8 @@ echo "== packaging: the tools from their packages (dotnet tool install --tool-pa
 tool_path="$work/tools"
 tools_ok=1
 for id in "${!tools[@]}"; do
-    if ! (cd "$work" && dotnet tool install "$id" --version "$version" --tool-path "$tool_path" --add-source "$packages" >"$work/tool-$id.log" 2>&1) \
+    # From $work, whose nuget.config maps Interconnect.* to the folder (NuGet refuses --add-source beside a mapping).
+    if ! (cd "$work" && dotnet tool install "$id" --version "$version" --tool-path "$tool_path" >"$work/tool-$id.log" 2>&1) \
         || [ ! -x "$tool_path/${tools[$id]}" ]; then
         tools_ok=0
         cat "$work/tool-$id.log" >&2
