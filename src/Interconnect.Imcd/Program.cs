@@ -87,7 +87,9 @@ internal static class Program
                 Console.WriteLine($"imcd: ready machine={machine} cluster={paths.Cluster} address={address} lease={lease}s " +
                     $"progress={progress.ToString().ToLowerInvariant()} directory={endpoints}");
                 stopped.Wait();
-                Console.WriteLine($"imcd: leaving cluster '{paths.Cluster}'");
+                var nic = agent.Nic;
+                Console.WriteLine($"imcd: leaving cluster '{paths.Cluster}'; writes from other machines: {nic.Applied} applied, " +
+                    $"{nic.Refused} refused, {nic.Malformed} malformed; error counts raised for lost ones {nic.Raised} times");
             }
 
             return 0;
