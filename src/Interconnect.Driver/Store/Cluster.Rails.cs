@@ -53,6 +53,12 @@ internal sealed partial class Cluster
         Interlocked.Increment(ref entry.ErrorCount); // full fence: the count is visible before our next delivery
     }
 
+    /// <summary>
+    /// Holds a logical rail in error processing until <see cref="RaiseError"/> next runs on it: its count reads negative
+    /// (McError) meanwhile. A machine that fenced itself (it lost the cluster) does this to every rail.
+    /// </summary>
+    public void HoldErrorProcessing(int rail) => Volatile.Write(ref Control.Rail(rail).ProcessingUntilMs, long.MaxValue);
+
     /// <summary>Arms the next <paramref name="count"/> deliveries on a rail (to one host, or any: -1) to be dropped.</summary>
     public void InjectDrops(int rail, int count, int host)
     {

@@ -198,6 +198,15 @@ internal sealed partial class ControlFileDirectory
 
     public void RecordDeliveryError(int logicalRail) => _cluster.RecordDeliveryError(logicalRail);
 
+    /// <summary>Holds every logical rail in error processing until its count next rises (a fenced machine).</summary>
+    internal void HoldErrorProcessing()
+    {
+        for (var rail = 0; rail < LogicalRails; rail++)
+        {
+            _cluster.HoldErrorProcessing(rail);
+        }
+    }
+
     /// <summary>Detaches this process from a region in the given directions; false when it was not attached so.</summary>
     public bool Detach(ProcessRegistration process, RegionHandle handle, bool receive, bool transmit)
     {

@@ -283,6 +283,52 @@ public sealed class FaultTests
         }
     }
 
+    /// <summary>
+    /// A machine cut off from the cluster (its link down) for longer than its lease fences itself once it has not
+    /// reached etcd for its lease less a second: its readers read a negative error count ("error processing") while it
+    /// is cut off. Once it is back, a reader there reads a count above the one before, or learns once that its host was
+    /// taken down (NotInitialized: the cluster took the machine for dead meanwhile, and it joined again).
+    /// </summary>
+    [Test]
+    public void ShouldFenceAMachineCutOffPastItsLeaseAndRaiseItsCountsWhenItIsBack()
+    {
+        using var imc = ImcMachines.Start(2);
+        var other = imc.Peer(imc[0], "o");
+        var reader = imc.Peer(imc[1], "r");
+        reader.Send("alloc 69 4096");
+        reader.Send("rx 69");
+        var before = SettledErrorCount(reader);
+
+        var down = imc[1].Run("ip", ["link", "set", imc[1].Device, "down"], TimeSpan.FromSeconds(10));
+        Assert.That(down.ExitCode, Is.EqualTo(0), down.Stderr);
+        try
+        {
+            Poll.Until(() => int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture) < 0,
+                "the cut-off machine to fence itself (its readers read error processing)", TimeSpan.FromSeconds(30));
+            // Past its lease, when the other machine has taken it for dead: still fenced.
+            Poll.Until(() => !other.Send("hosts").Split(',').Contains("r"),
+                "the other machine to take the cut-off one's host out", TimeSpan.FromSeconds(30));
+            Assert.That(int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture), Is.LessThan(0),
+                "still fenced while cut off");
+        }
+        finally
+        {
+            _ = imc[1].Run("ip", ["link", "set", imc[1].Device, "up"], TimeSpan.FromSeconds(10));
+        }
+
+        var after = Poll.Until(() => reader.Ask("error-count 0"),
+            reply => !reply.Ok || int.Parse(reply.Text, CultureInfo.InvariantCulture) >= 0,
+            "the machine to be back in the cluster", TimeSpan.FromSeconds(60));
+        if (after.Ok)
+        {
+            Assert.That(int.Parse(after.Text, CultureInfo.InvariantCulture), Is.GreaterThan(before), "its counts rose");
+        }
+        else
+        {
+            Assert.That(after.Status, Is.EqualTo("NotInitialized"), after.Text);
+        }
+    }
+
     /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it once its error window has passed.</summary>
     private static int SettledErrorCount(PeerProcess peer) => Poll.Until(
         () => int.Parse(peer.Send("error-count 0"), CultureInfo.InvariantCulture),

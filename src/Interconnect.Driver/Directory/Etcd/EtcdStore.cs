@@ -16,6 +16,8 @@ internal sealed class EtcdStore : IDisposable
 {
     private readonly EtcdClient _client;
 
+    private long _answeredMs = Environment.TickCount64;
+
     public EtcdStore(string endpoints, string cluster, TimeSpan? timeout = null)
     {
         if (string.IsNullOrWhiteSpace(endpoints))
@@ -53,6 +55,9 @@ internal sealed class EtcdStore : IDisposable
 
     /// <summary>How long one call may take before it fails with <see cref="DriverStatus.Timeout"/>.</summary>
     public TimeSpan Timeout { get; }
+
+    /// <summary>When etcd last answered a call (<see cref="Environment.TickCount64"/>): how long this process has been cut off.</summary>
+    public long AnsweredMs => Volatile.Read(ref _answeredMs);
 
     public void Dispose() => _client.Dispose();
 
@@ -380,7 +385,9 @@ internal sealed class EtcdStore : IDisposable
             {
                 try
                 {
-                    return call();
+                    var answer = call();
+                    Volatile.Write(ref _answeredMs, Environment.TickCount64);
+                    return answer;
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && clock.Elapsed < Timeout)
                 {

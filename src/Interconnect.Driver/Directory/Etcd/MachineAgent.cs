@@ -37,6 +37,7 @@ internal sealed partial class MachineAgent : IDisposable
 {
     private static readonly TimeSpan s_pass = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_retireAfter = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_fenceCheck = TimeSpan.FromMilliseconds(100);
 
     private readonly ClusterPaths _paths;
     private readonly string _machine;
@@ -65,6 +66,8 @@ internal sealed partial class MachineAgent : IDisposable
     private long[] _watch = [];
     private long _lease;
     private int _leaving; // 1 once Dispose began: no pass starts after that (the lease is about to go)
+    private int _fenced; // 1 while this machine is fenced: it has not reached etcd for its lease less a margin
+    private Timer? _fenceWatch;
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
         ILogger logger, ControlFileDirectory local, EtcdStore store, UcxContext ucx)
@@ -165,6 +168,7 @@ internal sealed partial class MachineAgent : IDisposable
 
         _watch = _store.Watch(WatchedPrefixes(), OnChanges);
         Pass();
+        _fenceWatch = new Timer(_ => FenceIfCut(), null, s_fenceCheck, s_fenceCheck);
         _ = Task.Run(PassLoop);
     }
 
@@ -314,6 +318,7 @@ internal sealed partial class MachineAgent : IDisposable
             LeaseNotRevoked(_logger, e.Message);
         }
 
+        _fenceWatch?.Dispose();
         _stop.Cancel();
         _worker.Signal();
         _progressThread?.Join(TimeSpan.FromSeconds(5));
@@ -426,17 +431,62 @@ internal sealed partial class MachineAgent : IDisposable
             if (!HoldsLease())
             {
                 Rejoin();
+                Unfence();
                 _ = Interlocked.Or(ref _work, (int)Work.Everything); // the next pass at once, on a fresh reading
                 _changed.Release();
                 return;
             }
 
+            Unfence();
             PassSteps();
         }
         finally
         {
             _reading = null;
         }
+    }
+
+    /// <summary>
+    /// Fences this machine once it has not reached etcd for its lease less a second: by then the cluster may take it
+    /// for dead at any moment (its lease expiring in etcd), so every rail here is held in error processing and its
+    /// readers read a negative count (the manual's "error processing") until the machine is back in the cluster.
+    /// Runs on a timer of its own, since a pass blocks for the directory's timeout while etcd is out of reach; any answer
+    /// of etcd counts as contact (a pass reads it four times a second).
+    /// </summary>
+    private void FenceIfCut()
+    {
+        if (Volatile.Read(ref _fenced) != 0 || Volatile.Read(ref _leaving) != 0 ||
+            Environment.TickCount64 - _store.AnsweredMs <= (_leaseSeconds * 1000L) - 1000)
+        {
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _fenced, 1) == 0)
+        {
+            _local.HoldErrorProcessing();
+            Fenced(_logger, _machine, _leaseSeconds - 1);
+        }
+    }
+
+    /// <summary>
+    /// Back in the cluster (a pass read etcd and the machine holds a lease, its old one or, after <see cref="Rejoin"/>,
+    /// a new one): every rail's count rises, which also ends the error processing the fence held, so a reader sees that
+    /// writes may have been lost while it was cut off.
+    /// </summary>
+    private void Unfence()
+    {
+        if (Volatile.Read(ref _fenced) == 0)
+        {
+            return;
+        }
+
+        for (var rail = 0; rail < _local.LogicalRails; rail++)
+        {
+            _local.RecordDeliveryError(rail);
+        }
+
+        Volatile.Write(ref _fenced, 0);
+        Unfenced(_logger, _machine);
     }
 
     private void PassSteps()
@@ -772,6 +822,13 @@ internal sealed partial class MachineAgent : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' restarted with {Hosts} hosts up: its error counts rose " +
         "(writes toward them while no imcd ran here were lost)")]
     private static partial void RestartCounted(ILogger logger, string machine, int hosts);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "machine '{Machine}' is fenced: no contact with etcd for {Seconds} s (its lease less " +
+        "a second); its readers see error processing until it is back in the cluster")]
+    private static partial void Fenced(ILogger logger, string machine, int seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' is back in the cluster: its error counts rose and the fence is lifted")]
+    private static partial void Unfenced(ILogger logger, string machine);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' joined again under lease {Lease:x}")]
     private static partial void Rejoined(ILogger logger, string machine, long lease);
