@@ -319,6 +319,7 @@ public sealed class FaultTests
         var after = Poll.Until(() => reader.Ask("error-count 0"),
             reply => !reply.Ok || int.Parse(reply.Text, CultureInfo.InvariantCulture) >= 0,
             "the machine to be back in the cluster", TimeSpan.FromSeconds(60));
+        TestContext.Out.WriteLine($"before {before}; back: {(after.Ok ? after.Text : after.Status)}");
         if (after.Ok)
         {
             Assert.That(int.Parse(after.Text, CultureInfo.InvariantCulture), Is.GreaterThan(before), "its counts rose");
