@@ -17,6 +17,7 @@ internal sealed class EtcdStore : IDisposable
     private readonly EtcdClient _client;
 
     private long _answeredMs = Environment.TickCount64;
+    private volatile bool _answered;
 
     public EtcdStore(string endpoints, string cluster, TimeSpan? timeout = null)
     {
@@ -332,7 +333,12 @@ internal sealed class EtcdStore : IDisposable
         ModRevision = modRevision,
     };
 
-    private DateTime Deadline() => DateTime.UtcNow + Timeout;
+    /// <summary>
+    /// A call's deadline: <see cref="Timeout"/>, or three times that until etcd first answered this store. The first call
+    /// of a process also makes the connection and runs the gRPC client's code for the first time: on a loaded machine
+    /// that alone took more than 5 s (a fresh imcd's first call timed out while the tests of three machines ran).
+    /// </summary>
+    private DateTime Deadline() => DateTime.UtcNow + (_answered ? Timeout : 3 * Timeout);
 
     /// <summary>
     /// A conditional transaction that cannot misreport its own commit: when etcd was out of reach and the request went
@@ -387,6 +393,7 @@ internal sealed class EtcdStore : IDisposable
                 {
                     var answer = call();
                     Volatile.Write(ref _answeredMs, Environment.TickCount64);
+                    _answered = true;
                     return answer;
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && clock.Elapsed < Timeout)
