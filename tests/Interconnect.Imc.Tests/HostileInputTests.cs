@@ -62,8 +62,10 @@ public sealed class HostileInputTests
         var init = Command.Run("imc_init", _cluster.Root, TemporaryCluster.ClusterName, "--host=" + name);
         var ctl = Command.Run("imcctl", _cluster.Root, TemporaryCluster.ClusterName, "inject-error", "--rail", "0", "--host=" + name);
 
-        Assert.That(init.ExitCode, Is.Not.Zero);
-        Assert.That(ctl.ExitCode, Is.Not.Zero);
+        Assert.That(init.ExitCode, Is.EqualTo(1), init.Error);
+        Assert.That(init.Error, Does.Contain("invalid host name (IMC_HOST)").Or.Contain("Required argument missing for option: '--host'"));
+        Assert.That(ctl.ExitCode, Is.EqualTo(1), ctl.Error);
+        Assert.That(ctl.Error, Does.Contain("--host"));
         Assert.That(Driver.ClusterAdmin.ReadStatus(_cluster.Paths).Hosts.Select(h => h.Name), Is.EquivalentTo(new[] { "alpha", "beta" }));
     }
 
@@ -137,17 +139,17 @@ public sealed class HostileInputTests
     [TestCase("imcs", "--bogus")]
     [TestCase("imcs", "--watch", "-1")]
     [TestCase("imcs", "--watch", "abc")]
-    [TestCase("imcctl")]
-    [TestCase("imcctl", "inject-error", "--rail", "99999999999")]
-    [TestCase("imcctl", "fail-rail", "-99999999999")]
-    public void ShouldRefuseMalformedCommandLinesAndChangeNothing(string command, params string[] args)
+    [TestCase("imcctl", "Required command was not provided")]
+    [TestCase("imcctl", "Cannot parse argument '99999999999'", "inject-error", "--rail", "99999999999")]
+    [TestCase("imcctl", "Cannot parse argument '-99999999999'", "fail-rail", "-99999999999")]
+    public void ShouldRefuseMalformedCommandLinesAndChangeNothing(string command, string mentions, params string[] args)
     {
         var before = File.ReadAllBytes(_cluster.Paths.ControlFile);
 
         var result = Command.Run(command, _cluster.Root, TemporaryCluster.ClusterName, args);
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
-        Assert.That(result.Error, Is.Not.Empty);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
+        Assert.That(result.Error, Does.Contain(mentions));
         Assert.That(File.ReadAllBytes(_cluster.Paths.ControlFile), Is.EqualTo(before));
     }
 }
