@@ -77,8 +77,8 @@ public sealed class DirectoryTests
         Assert.That(init.Stderr, Does.Contain("start imcd"), init.Stderr);
         var check = imc[2].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "--check"],
             TimeSpan.FromSeconds(60), ImcMachines.Environment());
-        Assert.That(check.ExitCode, Is.Not.EqualTo(0), "a machine without imcd is not in the directory: " + check.Stdout);
-        Assert.That(check.Stdout + check.Stderr, Does.Contain("imcd"));
+        Assert.That(check.ExitCode, Is.EqualTo(3), "a machine without imcd is not in the directory (3: no cluster): " + check.Stderr);
+        Assert.That(check.Stderr, Does.Contain($"machine '{imc[2].Name}' does not serve cluster").And.Contain("start imcd"));
 
         // A machine that dies (its imcd killed): its lease expires, its host leaves, and every other machine sees a
         // host change with its error count risen.
