@@ -71,11 +71,20 @@ public sealed class ExampleTests : NativeTest
         var receiver = Start(Ex3, "beta");
         WaitForReceiveFiles(2, receiver);
         Assert.That(receiver.HasExited, Is.False, receiver.Transcript); // it waits for the message
+        // The manual's receiver prints nothing and checks only the count: what it received is read here, on its host.
+        using var beta = Cluster.Open("beta");
+        using var region = beta.AllocateRegion(1234, 8192);
+        using var rx = region.AttachReceive();
+        var count = Testing.Poll.Until(() => beta.ReadErrorCount(0), c => c >= 0, "rail 0's error processing window to end");
 
         var transmitter = Start(Ex3, ["TRANSMIT"], "alpha");
 
         Assert.That(transmitter.WaitForExit(), Is.Zero, transmitter.Transcript);
         Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
+        Assert.That(rx.Read<int>(0), Is.EqualTo(1), "msg_arrived");
+        Assert.That(rx.Read<int>(4), Is.EqualTo(count), "send_count: the transmitter's error count, unchanged since");
+        Assert.That(Enumerable.Range(0, 2046).Select(i => rx.Read<int>(8 + (4L * i))), Is.EqualTo(Enumerable.Range(0, 2046)),
+            "remainder[i] == i");
     }
 
     [Test]

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Interconnect.Imc;
 using Interconnect.Testing;
@@ -107,7 +106,11 @@ public sealed class ImcStreamTests
         for (var at = 0; at < data.Length; at += 64 * 1024)
         {
             _ = await writer.WriteAsync(data.AsMemory(at, 64 * 1024));
-            Assert.That(writer.FramesAcknowledged, Is.GreaterThanOrEqualTo(0));
+            // The flush put every byte so far in the reader's memory, a frame (at most a slot) at a time, and the
+            // writer never runs more than the ring ahead of the reader: all but SlotCount of those frames were consumed.
+            var sent = (at + (64 * 1024)) / options.SlotSize;
+            Assert.That(writer.FramesAcknowledged, Is.GreaterThanOrEqualTo(sent - options.SlotCount),
+                $"after {at + (64 * 1024)} bytes: the writer ran further ahead of the slow reader than its ring");
         }
 
         await writer.CompleteAsync();
@@ -210,12 +213,5 @@ public sealed class ImcStreamTests
         Assert.That(() => new ImcStreamReader(context, new ImcStreamOptions { SlotSize = 100 }), Throws.InstanceOf<ArgumentOutOfRangeException>());
         Assert.That(() => new ImcStreamWriter(context, "nosuchhost", new ImcStreamOptions { Key = 750 }),
             Throws.InstanceOf<ImcException>().With.Property(nameof(ImcException.Status)).EqualTo(ImcStatus.BadHost));
-    }
-
-    [Test]
-    public void ShouldNotBeAManagedBufferWhenReadThroughSequenceSegments()
-    {
-        var sequence = new ReadOnlySequence<byte>(new byte[4]);
-        Assert.That(MemoryMarshal.TryGetArray(sequence.First, out _), Is.True, "the check itself can tell an array");
     }
 }

@@ -33,8 +33,7 @@ public sealed class ClusterEventTests
         using var context = _cluster.Open("alpha");
         var info = context.GetClusterInfo();
         var wait = context.WaitForClusterEventAsync(ImcClusterEvents.Host, info);
-        Thread.Sleep(100);
-        Assert.That(wait.IsCompleted, Is.False);
+        Assert.That(wait.IsCompleted, Is.False); // no sleep: the hosts in its result show it woke for the join, not before
 
         var result = Command.Run("imc_init", _cluster.Root, TemporaryCluster.ClusterName, "--host", "gamma");
         Assert.That(result.ExitCode, Is.Zero, result.Error);
@@ -100,12 +99,21 @@ public sealed class ClusterEventTests
     public void ShouldIgnoreChangesItDoesNotWatch()
     {
         using var context = _cluster.Open("alpha");
-        var wait = context.WaitForClusterEventAsync(ImcClusterEvents.Rail, context.GetClusterInfo());
+        var info = context.GetClusterInfo();
+        var wait = context.WaitForClusterEventAsync(ImcClusterEvents.Rail, info);
+        var hostWait = context.WaitForClusterEventAsync(ImcClusterEvents.Host, info);
 
         _cluster.InitHost("gamma");
-        Thread.Sleep(200);
 
-        Assert.That(wait.IsCompleted, Is.False);
+        // The host waiter woke: the join has been seen by this context's waiters; the rail waiter has not.
+        Assert.That(hostWait.Wait(s_deadline), Is.True, "the host join reached the waiters");
+        Assert.That(wait.IsCompleted, Is.False, "a rail waiter woke on a host join");
+
+        // Whenever it wakes, its result must be a rail change: one woken by the join would still show three rails up.
+        Assert.That(ImcControl.FailRail(1, _cluster.ControlOptions), Is.True);
+        Assert.That(wait.Wait(s_deadline), Is.True);
+        Assert.That(wait.Result.Kind, Is.EqualTo(ImcClusterEventKind.RailChange));
+        Assert.That(wait.Result.Info.ActiveRailMask, Is.EqualTo(0b101u));
     }
 
     [Test]

@@ -62,8 +62,10 @@ public sealed class HostileInputTests
         var init = Command.Run("imc_init", _cluster.Root, TemporaryCluster.ClusterName, "--host=" + name);
         var ctl = Command.Run("imcctl", _cluster.Root, TemporaryCluster.ClusterName, "inject-error", "--rail", "0", "--host=" + name);
 
-        Assert.That(init.ExitCode, Is.Not.Zero);
-        Assert.That(ctl.ExitCode, Is.Not.Zero);
+        Assert.That(init.ExitCode, Is.EqualTo(1), init.Error);
+        Assert.That(init.Error, Does.Contain("invalid host name (IMC_HOST)").Or.Contain("Required argument missing for option: '--host'"));
+        Assert.That(ctl.ExitCode, Is.EqualTo(1), ctl.Error);
+        Assert.That(ctl.Error, Does.Contain("--host"));
         Assert.That(Driver.ClusterAdmin.ReadStatus(_cluster.Paths).Hosts.Select(h => h.Name), Is.EquivalentTo(new[] { "alpha", "beta" }));
     }
 
@@ -130,24 +132,25 @@ public sealed class HostileInputTests
             Is.EqualTo(ImcStatus.BadParameter));
     }
 
-    [TestCase("imc_init", "--bogus")]
-    [TestCase("imc_init", "-a")]
-    [TestCase("imc_init", "-a", "lots")]
-    [TestCase("imc_init", "-r", "99999999999")]
-    [TestCase("imcs", "--bogus")]
-    [TestCase("imcs", "--watch", "-1")]
-    [TestCase("imcs", "--watch", "abc")]
-    [TestCase("imcctl")]
-    [TestCase("imcctl", "inject-error", "--rail", "99999999999")]
-    [TestCase("imcctl", "fail-rail", "-99999999999")]
-    public void ShouldRefuseMalformedCommandLinesAndChangeNothing(string command, params string[] args)
+    // Bad usage the parser finds exits 1 (imcs documents 2, which only its own checks, as --watch's range, return).
+    [TestCase("imc_init", 1, "Unrecognized command or argument '--bogus'", "--bogus")]
+    [TestCase("imc_init", 1, "Required argument missing for option: '-a'", "-a")]
+    [TestCase("imc_init", 1, "Cannot parse argument 'lots' for option '-a'", "-a", "lots")]
+    [TestCase("imc_init", 1, "Cannot parse argument '99999999999' for option '-r'", "-r", "99999999999")]
+    [TestCase("imcs", 1, "Unrecognized command or argument '--bogus'", "--bogus")]
+    [TestCase("imcs", 2, "imcs: --watch takes 0.05 to 3600 seconds", "--watch", "-1")]
+    [TestCase("imcs", 1, "Cannot parse argument 'abc' for option '--watch'", "--watch", "abc")]
+    [TestCase("imcctl", 1, "Required command was not provided")]
+    [TestCase("imcctl", 1, "Cannot parse argument '99999999999' for option '--rail'", "inject-error", "--rail", "99999999999")]
+    [TestCase("imcctl", 1, "Cannot parse argument '-99999999999' for command 'fail-rail'", "fail-rail", "-99999999999")]
+    public void ShouldRefuseMalformedCommandLinesAndChangeNothing(string command, int exitCode, string mentions, params string[] args)
     {
         var before = File.ReadAllBytes(_cluster.Paths.ControlFile);
 
         var result = Command.Run(command, _cluster.Root, TemporaryCluster.ClusterName, args);
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
-        Assert.That(result.Error, Is.Not.Empty);
+        Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.Error);
+        Assert.That(result.Error, Does.Contain(mentions));
         Assert.That(File.ReadAllBytes(_cluster.Paths.ControlFile), Is.EqualTo(before));
     }
 }

@@ -231,7 +231,8 @@ public sealed partial class ImcCatTests
     {
         using var sender = CatProcess.Start(_cluster.Root, "alpha", "send", "4700");
         sender.Input.Close();
-        Assert.That(sender.WaitForExit(TimeSpan.FromSeconds(60)), Is.Not.EqualTo(0));
+        Assert.That(sender.WaitForExit(TimeSpan.FromSeconds(60)), Is.EqualTo(1), sender.Transcript); // 1: bad arguments
+        Assert.That(sender.ErrorLines, Has.Some.Contains("Required argument missing for command: 'send'"), sender.Transcript);
     }
 
     private static long Retransmitted(string summary)

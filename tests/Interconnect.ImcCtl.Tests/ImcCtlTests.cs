@@ -21,9 +21,9 @@ public sealed class ImcCtlTests
     private void AssertRefusedAndUnchanged(CommandResult result, string mentions)
     {
         var before = Rails();
-        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
         Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), result.Error);
-        Assert.That(result.Error, Does.Contain(mentions));
+        Assert.That(result.Error, Does.StartWith("imcctl: ").And.Contain(mentions));
         var after = Rails();
         Assert.That(after.Logical, Is.EqualTo(before.Logical));
         Assert.That(after.Physical, Is.EqualTo(before.Physical));
@@ -86,20 +86,20 @@ public sealed class ImcCtlTests
     {
         var result = Command.Run("imcctl", _cluster.Root, "nothing-here", "fail-rail", "0");
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.ExitCode, Is.EqualTo(3), result.Error); // as imcs: 3, no cluster
         Assert.That(result.Error, Does.Contain("no cluster 'nothing-here'").And.Contain("imc_init"));
         Assert.That(Directory.Exists(Path.Combine(_cluster.Root, "nothing-here")), Is.False);
     }
 
-    [TestCase("inject-error")]
-    [TestCase("frobnicate")]
-    [TestCase("fail-rail", "x")]
-    public void ShouldRefuseMalformedCommandLines(params string[] args)
+    [TestCase("Option '--rail' is required", "inject-error")]
+    [TestCase("Unrecognized command or argument 'frobnicate'", "frobnicate")]
+    [TestCase("Cannot parse argument 'x'", "fail-rail", "x")]
+    public void ShouldRefuseMalformedCommandLines(string mentions, params string[] args)
     {
         var result = ImcCtl(args);
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
-        Assert.That(result.Error, Is.Not.Empty);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
+        Assert.That(result.Error, Does.Contain(mentions));
     }
 
     [Test]
@@ -109,6 +109,8 @@ public sealed class ImcCtlTests
 
         Assert.That(result.ExitCode, Is.Zero, result.Error);
         Assert.That(Directory.Exists(_cluster.Paths.ClusterDirectory), Is.False);
-        Assert.That(ImcCtl("destroy").ExitCode, Is.Not.Zero);
+        var again = ImcCtl("destroy");
+        Assert.That(again.ExitCode, Is.EqualTo(3), again.Error);
+        Assert.That(again.Error, Does.Contain("nothing to remove"));
     }
 }

@@ -19,9 +19,9 @@ public sealed class ImcInitTests
 
     private static void AssertFailedWithOneLine(CommandResult result, string mentions)
     {
-        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
         Assert.That(result.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), result.Error);
-        Assert.That(result.Error, Does.Contain(mentions));
+        Assert.That(result.Error, Does.StartWith("imc_init: ").And.Contain(mentions));
     }
 
     [Test]
@@ -90,8 +90,8 @@ public sealed class ImcInitTests
     {
         var result = ImcInit("--host", "alpha", option, value);
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
-        Assert.That(result.Error, Is.Not.Empty);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
+        Assert.That(result.Error, Does.Contain(option).And.Contain(value), "the refusal names the option and the value");
         Assert.That(Directory.GetFileSystemEntries(_root.Root), Is.Empty);
     }
 
@@ -118,7 +118,8 @@ public sealed class ImcInitTests
     {
         var result = ImcInit("--host=" + name);
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
+        Assert.That(result.Error, Does.Contain($"invalid host name (IMC_HOST) '{name}'"));
         Assert.That(Directory.GetFileSystemEntries(_root.Root), Is.Empty);
     }
 
@@ -158,7 +159,7 @@ public sealed class ImcInitTests
 
         var result = Command.Run("imc_init", file, null, "--host", "alpha");
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
         Assert.That(result.Error, Does.Contain("is a file"));
     }
 
@@ -172,7 +173,7 @@ public sealed class ImcInitTests
 
         var result = Command.RunAs("nobody", "imc_init", root, null, "--host", "alpha");
 
-        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.Error);
         Assert.That(result.Error, Does.Contain("permission denied").And.Contain("IMC_ROOT"));
         Assert.That(Directory.GetFileSystemEntries(root), Is.Empty);
     }

@@ -108,6 +108,7 @@ public sealed class DataPathTests
             TestContext.Out.WriteLine($"{reader.Host}: {reply.Text}");
             Assert.That(reply.Ok, Is.True, reply.Text);
             var fields = Fields(reply.Text);
+            Assert.That(fields["torn"], Is.EqualTo("0"), $"{reader.Host}: {reply.Text}");
             Assert.That(fields["violations"], Is.EqualTo("0"), $"{reader.Host}: {reply.Text}");
             Assert.That(long.Parse(fields["observed"], CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(Messages / (AckWindow + 1)),
                 $"{reader.Host}: {reply.Text}");

@@ -73,12 +73,12 @@ public sealed class DirectoryTests
         // API.md: imc_init on a machine that has no imcd running fails with one clear line.
         var init = imc[2].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "again"],
             TimeSpan.FromSeconds(60), ImcMachines.Environment());
-        Assert.That(init.ExitCode, Is.Not.EqualTo(0), init.Stdout);
+        Assert.That(init.ExitCode, Is.EqualTo(1), init.Stdout + init.Stderr);
         Assert.That(init.Stderr, Does.Contain("start imcd"), init.Stderr);
         var check = imc[2].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll"), "--check"],
             TimeSpan.FromSeconds(60), ImcMachines.Environment());
-        Assert.That(check.ExitCode, Is.Not.EqualTo(0), "a machine without imcd is not in the directory: " + check.Stdout);
-        Assert.That(check.Stdout + check.Stderr, Does.Contain("imcd"));
+        Assert.That(check.ExitCode, Is.EqualTo(3), "a machine without imcd is not in the directory (3: no cluster): " + check.Stderr);
+        Assert.That(check.Stderr, Does.Contain($"machine '{imc[2].Name}' does not serve cluster").And.Contain("start imcd"));
 
         // A machine that dies (its imcd killed): its lease expires, its host leaves, and every other machine sees a
         // host change with its error count risen.
