@@ -248,6 +248,42 @@ public sealed class FaultTests
     }
 
     /// <summary>
+    /// A writer lets go of its transmit window (detach) right after writing, while the receiving machine's imcd is
+    /// stopped: the detach does not return before that machine confirmed the writes (a window's Dispose flushes), and
+    /// once its imcd runs again and the detach has returned, every write is there.
+    /// </summary>
+    [Test]
+    public void ShouldNotLetGoOfATransmitWindowBeforeItsWritesLanded()
+    {
+        const int Count = 100;
+        using var imc = ImcMachines.Start(2);
+        var writer = imc.Peer(imc[0], "w");
+        var reader = imc.Peer(imc[1], "r");
+        writer.Send("alloc 70 4096");
+        reader.Send("alloc 70 4096");
+        reader.Send("rx 70");
+        writer.Send("tx 70");
+        writer.Send("write64 70 0 1");
+        Assert.That(reader.Send("wait64 70 0 1 30000"), Does.StartWith("1"));
+
+        imc.SignalAgent(imc[1], Signals.Stop);
+        try
+        {
+            Assert.That(writer.Send($"seq-write 70 {Count} 1000"), Is.EqualTo($"{Count}"));
+            writer.Post("detach 70");
+            Assert.That(writer.TryReceive(out var early, TimeSpan.FromSeconds(1)), Is.False,
+                $"the detach returned while the receiving machine could not have applied the writes: {early?.Text}");
+        }
+        finally
+        {
+            imc.SignalAgent(imc[1], Signals.Continue);
+        }
+
+        Assert.That(writer.Receive("detach 70", TimeSpan.FromSeconds(30)).Ok, Is.True);
+        Assert.That(reader.Send($"seq-check 70 {Count} 1000"), Is.EqualTo($"marker={1000 + Count} missing=0"));
+    }
+
+    /// <summary>
     /// Writers that made 100,000 broadcast writes to two other machines exit, three in turn: both receiving agents run
     /// on (an agent died after writers of about 200,000 puts exited, when writes were software-RMA puts).
     /// </summary>
