@@ -84,17 +84,14 @@ public sealed class DirectoryTests
         // host change with its error count risen.
         // imc_rderrcnt_mr answers McError (-24) while the rail processes an error (the window after the host that
         // just left): read the count once it has settled.
-        int SettledErrorCount() => Poll.Until(
-            () => int.Parse(watcher.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture),
-            count => count >= 0, "the error count to settle after its error window", TimeSpan.FromSeconds(20));
-        var before = SettledErrorCount();
+        var before = ImcMachines.SettledErrorCount(watcher);
         watcher.Post("wait-host-event 30000");
         Assert.That(watcher.Receive("wait-host-event").Text, Is.EqualTo("waiting"));
         imc.KillAgent(imc[1]);
         var woken = watcher.Receive("wait-host-event", TimeSpan.FromSeconds(40));
         Assert.That(woken.Ok, Is.True, woken.Text);
         Assert.That(woken.Text, Does.StartWith("HostChange").And.Not.Contain("dies"), "the event fires once the host left");
-        Assert.That(SettledErrorCount(), Is.GreaterThan(before), "the dead machine's host leaving raised the error count here");
+        Assert.That(ImcMachines.SettledErrorCount(watcher), Is.GreaterThan(before), "the dead machine's host leaving raised the error count here");
         Assert.That(watcher.Send("hosts").Split(','), Does.Not.Contain("dies"), "the killed machine's host left with its lease (3 s)");
     }
 

@@ -52,13 +52,13 @@ public sealed class EventTests
         Assert.That(woken.Ok, Is.True, woken.Text);
         Assert.That(woken.Text, Does.StartWith("HostChange").And.Contain("ej").And.Contain("ew"));
 
-        var before = SettledErrorCount(waiter); // the join just raised it: it may still be in its error window
+        var before = ImcMachines.SettledErrorCount(waiter); // the join just raised it: it may still be in its error window
         var down = _imc[1].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", "ej", "--down"],
             TimeSpan.FromSeconds(60), ImcMachines.Environment());
         Assert.That(down.ExitCode, Is.EqualTo(0), down.Stdout + down.Stderr);
-        Assert.That(ErrorCount(waiter), Is.Negative.Or.GreaterThan(before),
+        Assert.That(ImcMachines.ErrorCount(waiter), Is.Negative.Or.GreaterThan(before),
             "the leave raised the error count on the other machine before it returned (in its window, or past it)");
-        Assert.That(SettledErrorCount(waiter), Is.GreaterThan(before), "the leave raised the error count on the other machine");
+        Assert.That(ImcMachines.SettledErrorCount(waiter), Is.GreaterThan(before), "the leave raised the error count on the other machine");
         Assert.That(waiter.Send("hosts").Split(','), Does.Not.Contain("ej"));
     }
 
@@ -75,11 +75,11 @@ public sealed class EventTests
         reader.Send("alloc 81 4096");
         reader.Send("rx 81");
         writer.Send("tx 81");
-        var before = SettledErrorCount(writer); // the peers' joins raised it: it may still be in its error window
+        var before = ImcMachines.SettledErrorCount(writer); // the peers' joins raised it: it may still be in its error window
         Assert.That(ImcCtl(_imc[0], "fail-rail", "0").ExitCode, Is.Zero);
-        Assert.That(ErrorCount(writer), Is.Negative.Or.GreaterThan(before),
+        Assert.That(ImcMachines.ErrorCount(writer), Is.Negative.Or.GreaterThan(before),
             "the failure raised the error count on the other machine before imcctl returned (in its window, or past it)");
-        Assert.That(SettledErrorCount(writer), Is.GreaterThan(before), "the failure raised the error count on the other machine");
+        Assert.That(ImcMachines.SettledErrorCount(writer), Is.GreaterThan(before), "the failure raised the error count on the other machine");
         writer.Send("write64 81 0 5");
         writer.Send("write64 81 8 6");
         Assert.That(ImcCtl(_imc[0], "repair-rail", "0").ExitCode, Is.Zero);
@@ -88,13 +88,6 @@ public sealed class EventTests
         Assert.That(reader.Send("read64 81 0"), Is.EqualTo("0"), "a write on the failed rail was lost");
         Assert.That(reader.Send("read64 81 8"), Is.EqualTo("0"), "a write on the failed rail was lost");
     }
-
-    /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it now: McError (-24) inside its error window.</summary>
-    private static int ErrorCount(PeerProcess peer) => int.Parse(peer.Send("error-count 0"), CultureInfo.InvariantCulture);
-
-    /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it once its error window has passed.</summary>
-    private static int SettledErrorCount(PeerProcess peer) => Poll.Until(() => ErrorCount(peer), count => count >= 0,
-        $"{peer.Host}'s error count to settle after its error window", TimeSpan.FromSeconds(30));
 
     private static (int ExitCode, string Stdout, string Stderr) ImcCtl(Machines.SimulatedMachine machine, params string[] args)
     {
@@ -117,14 +110,14 @@ public sealed class EventTests
         reader.Send("alloc 83 4096");
         reader.Send("rx 83");
         writer.Send("tx 83");
-        var readerBefore = SettledErrorCount(reader);
-        var writerBefore = SettledErrorCount(writer);
+        var readerBefore = ImcMachines.SettledErrorCount(reader);
+        var writerBefore = ImcMachines.SettledErrorCount(writer);
 
         var inject = ImcCtl(_imc[1], "inject-error", "--rail", "0", "--count", "2", "--host", "dr");
         Assert.That(inject.ExitCode, Is.Zero, inject.Stdout + inject.Stderr);
         writer.Send("write64 83 0 1");
         // Right after the drop the count may still be in its error window (McError, -24): read it once settled.
-        var writerAfter = SettledErrorCount(writer);
+        var writerAfter = ImcMachines.SettledErrorCount(writer);
         writer.Send("write64 83 8 2");
         writer.Send("write64 83 16 3");
         writer.Send("write64 83 24 4");
@@ -134,7 +127,7 @@ public sealed class EventTests
         Assert.That(reader.Send("read64 83 0"), Is.EqualTo("0"), "the first write was dropped");
         Assert.That(reader.Send("read64 83 8"), Is.EqualTo("0"), "the second write was dropped");
         Assert.That(writerAfter, Is.GreaterThan(writerBefore), "the writer's machine counted the drop before its write returned");
-        Assert.That(SettledErrorCount(reader), Is.GreaterThanOrEqualTo(readerBefore + 2),
+        Assert.That(ImcMachines.SettledErrorCount(reader), Is.GreaterThanOrEqualTo(readerBefore + 2),
             "the reader's machine counted both drops");
 
         // --count 0 on the other machine disarms what is left everywhere: the writer's next write arrives.

@@ -74,7 +74,7 @@ public sealed class FaultTests
         clear.Send("rx 62");
         writer.Send("tx 62");
         writer.Send("write64 62 0 0"); // connections made before the kills
-        var before = SettledErrorCount(behind);
+        var before = ImcMachines.SettledErrorCount(behind);
 
         writer.Post($"seq-write 62 {Count}");
         var killed = 0;
@@ -102,7 +102,7 @@ public sealed class FaultTests
         TestContext.Out.WriteLine($"killed {killed} connections; behind: missing {check["missing"]}");
         if (check["missing"] > 0)
         {
-            Assert.That(SettledErrorCount(behind), Is.GreaterThan(before),
+            Assert.That(ImcMachines.SettledErrorCount(behind), Is.GreaterThan(before),
                 $"{check["missing"]} writes did not arrive: the receiver's error count moved");
         }
     }
@@ -127,7 +127,7 @@ public sealed class FaultTests
         Assert.That(reader.Send("wait64 63 0 1 30000"), Does.StartWith("1"));
         reader.Send("alloc 64 4096");
         reader.Send("rx 64"); // an attach waits for every machine: before the stall
-        var before = SettledErrorCount(writer);
+        var before = ImcMachines.SettledErrorCount(writer);
 
         imc.SignalAgent(imc[0], Signals.Stop);
         try
@@ -139,7 +139,7 @@ public sealed class FaultTests
             Assert.That(imc.AgentRunning(imc[1]), Is.True, "the receiving machine's imcd still runs: " + imc.AgentOutput());
             Assert.That(reader.Send("seq-check 64 500"), Is.EqualTo("marker=0 missing=500"),
                 "nothing of the stale writes landed in the memory mapped after the detach");
-            Assert.That(SettledErrorCount(writer), Is.GreaterThan(before),
+            Assert.That(ImcMachines.SettledErrorCount(writer), Is.GreaterThan(before),
                 $"the refused writes were counted on the writer's rail ({writer.Send("nic-stats")})");
         }
         finally
@@ -161,7 +161,7 @@ public sealed class FaultTests
         var reader = imc.Peer(imc[1], "r");
         reader.Send("alloc 65 4096");
         reader.Send("rx 65");
-        var before = SettledErrorCount(reader);
+        var before = ImcMachines.SettledErrorCount(reader);
         var lost = 0;
         for (var round = 1; round <= 10; round++)
         {
@@ -183,7 +183,7 @@ public sealed class FaultTests
 
         if (lost > 0)
         {
-            Assert.That(SettledErrorCount(reader), Is.GreaterThan(before), $"{lost} rounds lost writes: the count moved");
+            Assert.That(ImcMachines.SettledErrorCount(reader), Is.GreaterThan(before), $"{lost} rounds lost writes: the count moved");
         }
     }
 
@@ -203,7 +203,7 @@ public sealed class FaultTests
         writer.Send("tx 66");
         writer.Send("write64 66 0 1");
         Assert.That(reader.Send("wait64 66 0 1 30000"), Does.StartWith("1"));
-        var before = SettledErrorCount(reader);
+        var before = ImcMachines.SettledErrorCount(reader);
 
         imc.KillAgent(imc[1]);
         writer.Send("seq-write 66 100 100"); // toward an agent that is gone: lost
@@ -215,7 +215,7 @@ public sealed class FaultTests
             writer.Send($"write64 66 0 {++value}");
             return reader.Send("read64 66 0") == value.ToString(CultureInfo.InvariantCulture);
         }, "a write after the restart to land on the machine", TimeSpan.FromSeconds(60));
-        Assert.That(SettledErrorCount(reader), Is.GreaterThan(before), "the restart raised the machine's count");
+        Assert.That(ImcMachines.SettledErrorCount(reader), Is.GreaterThan(before), "the restart raised the machine's count");
     }
 
     /// <summary>
@@ -333,7 +333,7 @@ public sealed class FaultTests
         var reader = imc.Peer(imc[1], "r");
         reader.Send("alloc 69 4096");
         reader.Send("rx 69");
-        var before = SettledErrorCount(reader);
+        var before = ImcMachines.SettledErrorCount(reader);
 
         var down = imc[1].Run("ip", ["link", "set", imc[1].Device, "down"], TimeSpan.FromSeconds(10));
         Assert.That(down.ExitCode, Is.EqualTo(0), down.Stderr);
@@ -365,11 +365,6 @@ public sealed class FaultTests
             Assert.That(after.Status, Is.EqualTo("NotInitialized"), after.Text);
         }
     }
-
-    /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it once its error window has passed.</summary>
-    private static int SettledErrorCount(PeerProcess peer) => Poll.Until(
-        () => int.Parse(peer.Send("error-count 0"), CultureInfo.InvariantCulture),
-        count => count >= 0, $"{peer.Host}'s error count to settle after its error window", TimeSpan.FromSeconds(30));
 
     /// <summary>"a=1 b=2" as a map of numbers.</summary>
     private static Dictionary<string, long> Fields(string text) =>

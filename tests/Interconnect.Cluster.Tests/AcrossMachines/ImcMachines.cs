@@ -123,6 +123,14 @@ public sealed class ImcMachines : IDisposable
         return peer;
     }
 
+    /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it now: McError (-24) inside its error window.</summary>
+    public static int ErrorCount(PeerProcess peer) =>
+        int.Parse(peer.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it once its error window has passed.</summary>
+    public static int SettledErrorCount(PeerProcess peer) => Poll.Until(() => ErrorCount(peer), count => count >= 0,
+        $"{peer.Host}'s error count to settle after its error window", TimeSpan.FromSeconds(30));
+
     /// <summary>What every imcd printed so far (its warnings say why a pass failed).</summary>
     public string AgentOutput() => string.Join("\n", _agents.Select(a => $"{a.Key}: {a.Value.Output}"));
 
