@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Store;
 
 namespace Interconnect.Driver;
 
@@ -13,6 +14,14 @@ namespace Interconnect.Driver;
 /// A release first flushes every put this process issued (<see cref="UcxPeers.FlushAll"/>), so what was written under
 /// the lock has landed in every receiver's memory before the next holder can take the lock and read it.
 /// </para>
+/// <para>
+/// Fencing: every operation first asks whether this process still stands in the cluster (<see cref="MachineStanding"/>).
+/// Once its machine fenced itself, the cluster may take the machine for dead at any moment and hand the locks its
+/// processes hold to waiters (its owners' keys go with its lease), so from the fence on, this process's lock
+/// operations fail with McError, a release included, and its writes are sent nowhere; the word it may still hold is
+/// taken over by a waiter once its owner key is gone. A holder whose operation was under way when the fence came
+/// cannot make anything land after it: its writes are refused everywhere for their epoch.
+/// </para>
 /// </summary>
 internal sealed class RemoteLockWords : IDisposable
 {
@@ -21,6 +30,7 @@ internal sealed class RemoteLockWords : IDisposable
     private readonly Func<long, bool> _isOwnerAlive;
     private readonly int _first;
     private readonly long _me;
+    private readonly MachineStanding _standing;
     private readonly Lock _lock = new();
     private UcxWords? _words;
     private long _waits;
@@ -29,12 +39,14 @@ internal sealed class RemoteLockWords : IDisposable
     /// <param name="isOwnerAlive">Whether the process named by an owner value is still registered somewhere.</param>
     /// <param name="first">The set's first word in the arena.</param>
     /// <param name="me">This process's owner value, unique in the cluster and never 0.</param>
-    public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me)
+    /// <param name="standing">Whether this process still stands in the cluster (its machine not fenced since).</param>
+    public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing)
     {
         _open = open;
         _isOwnerAlive = isOwnerAlive;
         _first = first;
         _me = me;
+        _standing = standing;
     }
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>
@@ -45,6 +57,7 @@ internal sealed class RemoteLockWords : IDisposable
 
     public DriverStatus Acquire(int index)
     {
+        _standing.ThrowIfLost($"lock {index} was not acquired");
         var old = Swap(index, 0, _me);
         if (old == 0)
         {
@@ -61,6 +74,7 @@ internal sealed class RemoteLockWords : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             Pause(attempt);
+            _standing.ThrowIfLost($"lock {index} was not acquired");
             old = Swap(index, 0, _me);
             if (old == 0)
             {
@@ -80,6 +94,7 @@ internal sealed class RemoteLockWords : IDisposable
 
     public DriverStatus TryAcquire(int index)
     {
+        _standing.ThrowIfLost($"lock {index} was not acquired");
         var old = Swap(index, 0, _me);
         if (old == 0)
         {
@@ -96,6 +111,7 @@ internal sealed class RemoteLockWords : IDisposable
 
     public DriverStatus Release(int index)
     {
+        _standing.ThrowIfLost($"lock {index} is lost");
         if (UcxPeers.Started)
         {
             UcxPeers.Shared.FlushAll(); // what was written under the lock lands before the lock reads free

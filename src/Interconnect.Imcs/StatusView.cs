@@ -88,10 +88,11 @@ internal static class StatusView
 
     private static Table Machines(IReadOnlyList<MachineStatus> machines)
     {
-        var table = NewTable("MACHINE", "ADDRESS", "STATE", "HOSTS");
+        var table = NewTable("MACHINE", "ADDRESS", "STATE", "EPOCH", "HOSTS");
         foreach (var machine in machines)
         {
-            table.AddRow(machine.Name, machine.Address, machine.State, machine.Hosts.Count == 0 ? "-" : string.Join(' ', machine.Hosts));
+            table.AddRow(machine.Name, machine.Address, machine.State, machine.Epoch == 0 ? "-" : machine.Epoch.ToString("x", CultureInfo.InvariantCulture),
+                machine.Hosts.Count == 0 ? "-" : string.Join(' ', machine.Hosts));
         }
 
         return table;

@@ -24,8 +24,11 @@ internal sealed record ClusterStatus(
     public IReadOnlyList<MachineStatus>? Machines { get; init; }
 }
 
-/// <summary>A machine of a cluster across machines: where its agent is, whether it is up, and its hosts.</summary>
-internal sealed record MachineStatus(string Name, string Address, string State, IReadOnlyList<string> Hosts);
+/// <summary>
+/// A machine of a cluster across machines: where its agent is, its state ("up", or "fenced" when the machine reading
+/// the status is fenced itself), its hosts, and its epoch (see API.md "Faults across machines").
+/// </summary>
+internal sealed record MachineStatus(string Name, string Address, string State, IReadOnlyList<string> Hosts, long Epoch = 0);
 
 /// <summary>A host: up or down, its receive space, its registered processes.</summary>
 internal sealed record HostStatus(string Name, string State, long MaxRecvBytes, long ReceiveUsedBytes, IReadOnlyList<int> ProcessIds);

@@ -59,6 +59,19 @@ internal sealed partial class Cluster
     /// </summary>
     public void HoldErrorProcessing(int rail) => Volatile.Write(ref Control.Rail(rail).ProcessingUntilMs, long.MaxValue);
 
+    /// <summary>Across machines: the machine is in <paramref name="epoch"/> from now on, and not fenced.</summary>
+    public void JoinEpoch(long epoch)
+    {
+        Volatile.Write(ref Control.Header.MachineEpoch, epoch);
+        Volatile.Write(ref Control.Header.FencedUnixMs, 0);
+    }
+
+    /// <summary>Across machines: the machine fenced itself (processes of its epoch stand for nothing from now on).</summary>
+    public void Fence() => Volatile.Write(ref Control.Header.FencedUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+
+    /// <summary>The standing of a process that opens the cluster on <paramref name="machine"/> now.</summary>
+    public MachineStanding Standing(string machine) => new(this, machine, Volatile.Read(ref Control.Header.MachineEpoch));
+
     /// <summary>Arms the next <paramref name="count"/> deliveries on a rail (to one host, or any: -1) to be dropped.</summary>
     public void InjectDrops(int rail, int count, int host)
     {

@@ -37,7 +37,7 @@ internal sealed partial class EtcdDirectory
     }
 
     private ClusterWriteLock OpenWriteLock(LockSetHome home, long owner, int key) =>
-        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner),
+        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing),
             failed => RehomeWriteLock(key, failed));
 
     /// <summary>

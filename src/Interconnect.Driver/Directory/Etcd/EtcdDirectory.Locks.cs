@@ -152,7 +152,7 @@ internal sealed partial class EtcdDirectory
 
     public RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet) =>
         lockSet.Home is { } home
-            ? new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, ClusterOwner(process))
+            ? new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, ClusterOwner(process), _standing)
             : null;
 
     /// <summary>

@@ -58,7 +58,8 @@ internal sealed partial class EtcdDirectory
             LockSets = [.. local.LockSets, .. ReadLockSets(names)],
             Machines = [.. machines.Select(m => (Name: EtcdKeys.Last(m.Key), Record: EtcdJson.Read<MachineRecord>(m)))
                 .OrderBy(m => m.Name, StringComparer.Ordinal)
-                .Select(m => new MachineStatus(m.Name, m.Record.Address, "up", [.. byMachine[m.Name]]))],
+                .Select(m => new MachineStatus(m.Name, m.Record.Address, m.Name == _machine && _local.IsFenced ? "fenced" : "up",
+                    [.. byMachine[m.Name]], m.Record.Epoch))],
         };
 
         List<AttachStatus> MachinesOf(RegionRecord? record) =>

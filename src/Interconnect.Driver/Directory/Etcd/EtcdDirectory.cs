@@ -30,11 +30,14 @@ internal sealed partial class EtcdDirectory : IDirectory
     private readonly string _machine;
     private EtcdEntry? _machineRecord; // machines/{machine} as last read: its lease binds this machine's keys
 
+    private readonly MachineStanding _standing;
+
     private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine)
     {
         _local = local;
         _store = store;
         _machine = machine;
+        _standing = local.Standing(machine);
     }
 
     public string ClusterName => _local.ClusterName;
@@ -65,7 +68,16 @@ internal sealed partial class EtcdDirectory : IDirectory
                     $"machine (imcd --directory {endpoints} --cluster {paths.Cluster} --machine {machine}) first");
             }
 
-            return new EtcdDirectory(ControlFileDirectory.Open(paths, writable), store, machine);
+            var local = ControlFileDirectory.Open(paths, writable);
+            if (local.MachineEpoch == 0)
+            {
+                local.Dispose();
+                throw new DriverException(DriverStatus.NotInitialized,
+                    $"machine '{machine}''s imcd has not joined cluster '{paths.Cluster}' from this machine's cluster folder " +
+                    $"({paths.ClusterDirectory}): is it started with the same IMC_ROOT? Restart imcd");
+            }
+
+            return new EtcdDirectory(local, store, machine);
         }
         catch
         {
@@ -474,7 +486,7 @@ internal sealed partial class EtcdDirectory : IDirectory
         // of the process counts on this machine's control file, so the one that opened the latest target will do.
         var peers = UcxPeers.Shared;
         peers.RefusedOnRail = RecordDeliveryError;
-        return peers.OpenTarget(remote);
+        return peers.OpenTarget(remote, _standing);
     }
 
     public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);

@@ -107,7 +107,12 @@ internal static class EtcdKeys
 }
 
 /// <summary>A machine of the cluster, as its imcd publishes it.</summary>
-internal sealed record MachineRecord(string Address, string Worker, long Lease, int Pid, string? Instance = null);
+/// <summary>
+/// A machine of the cluster: its imcd's address, UCX worker, lease and pid, its instance id (made once per machine, kept in
+/// its cluster folder), and its epoch: the lease it joined under, kept by an imcd restart within the lease and new
+/// after a fence. Writes carry their machine's epoch; a machine's agent refuses those of an epoch that ended.
+/// </summary>
+internal sealed record MachineRecord(string Address, string Worker, long Lease, int Pid, string? Instance = null, long Epoch = 0);
 
 /// <summary>A host that is up, on <see cref="Machine"/>, numbered <see cref="Slot"/> on every machine.</summary>
 internal sealed record HostRecord(string Machine, int Slot, long MaxRecvBytes);

@@ -67,6 +67,9 @@ internal sealed partial class MachineAgent : IDisposable
     private long _lease;
     private int _leaving; // 1 once Dispose began: no pass starts after that (the lease is about to go)
     private int _fenced; // 1 while this machine is fenced: it has not reached etcd for its lease less a margin
+    private long _epoch; // the epoch this machine is in: the lease it joined under (MachineRecord.Epoch)
+    private HashSet<long> _liveEpochs = []; // every machine's epoch as the last pass read them
+    private readonly HashSet<long> _endedEpochs = [];
     private Timer? _fenceWatch;
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
@@ -162,6 +165,13 @@ internal sealed partial class MachineAgent : IDisposable
 
         foreach (var host in restarted)
         {
+            if (_epoch == _lease)
+            {
+                // A new epoch (the earlier agent's lease had gone, or it was fenced): the cluster took this machine for
+                // dead, so the processes of the old epoch are let go (each gets NotInitialized once), as at a rejoin.
+                _local.TakeHostDown(host);
+            }
+
             _ = _local.InitializeHost(host, null, null);
             RepublishHost(host);
         }
@@ -192,19 +202,32 @@ internal sealed partial class MachineAgent : IDisposable
     private void PublishMachine() => _store.Set(EtcdKeys.Machine(_machine), MachineRecordValue(), _lease);
 
     private string MachineRecordValue() => EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address), _lease,
-        Environment.ProcessId, _instance));
+        Environment.ProcessId, _instance, _epoch));
+
+    /// <summary>
+    /// Enters <paramref name="epoch"/>: written to the control file before the machine's record shows it in etcd, so a
+    /// process that finds the machine there reads the epoch it is in.
+    /// </summary>
+    private void EnterEpoch(long epoch)
+    {
+        _epoch = epoch;
+        _local.JoinEpoch(epoch);
+    }
 
     /// <summary>
     /// Takes the machine's name in the cluster, in one transaction: refused while another machine holds it under a live
     /// lease (a machine is known by the instance id kept in its own cluster folder, not by a pid, which another machine
     /// may reuse), or while another imcd runs on this machine; taken over from this machine's earlier agent (a restart)
-    /// and from a machine whose lease is gone.
+    /// and from a machine whose lease is gone. A restart within the earlier agent's lease, unfenced, keeps its epoch:
+    /// the cluster never took the machine for dead, so its processes and the locks they hold stand; any other join
+    /// begins a new epoch, this agent's lease.
     /// </summary>
     private void ClaimName()
     {
         for (var attempt = 0; attempt < 20; attempt++)
         {
             var existing = _store.Get(EtcdKeys.Machine(_machine));
+            var epoch = _lease;
             if (existing is not null && EtcdJson.Read<MachineRecord>(existing) is { } old)
             {
                 if (old.Instance != _instance && _store.LeaseTimeToLive(old.Lease) > 0)
@@ -219,8 +242,15 @@ internal sealed partial class MachineAgent : IDisposable
                     throw new DriverException(DriverStatus.Exists,
                         $"machine '{_machine}' is already served by imcd (pid {old.Pid}) in cluster '{_paths.Cluster}': one imcd per machine");
                 }
+
+                if (old.Instance == _instance && old.Epoch != 0 && old.Epoch == _local.MachineEpoch && !_local.IsFenced &&
+                    _store.LeaseTimeToLive(old.Lease) > 0)
+                {
+                    epoch = old.Epoch; // a restart within the lease
+                }
             }
 
+            EnterEpoch(epoch);
             if (_store.CompareAndPut(EtcdKeys.Machine(_machine), MachineRecordValue(), existing?.ModRevision ?? 0, _lease))
             {
                 return;
@@ -267,8 +297,29 @@ internal sealed partial class MachineAgent : IDisposable
     /// </summary>
     private void Rejoin()
     {
-        LeaseLost(_logger, _machine, _leaseSeconds);
-        foreach (var host in _local.UpHostNames())
+        if (Volatile.Read(ref _fenced) != 0)
+        {
+            // Fenced, and etcd answers again: the cluster may or may not have taken the machine for dead yet. Make it
+            // so, at once, rather than let the old epoch live on: its owners' locks pass to waiters, every machine raises
+            // its counts for the hosts' leave, and nothing of the old epoch is accepted anywhere once it has gone.
+            try
+            {
+                _store.RevokeLease(_lease);
+            }
+            catch (DriverException e)
+            {
+                LeaseNotRevoked(_logger, e.Message);
+            }
+
+            FencedRejoin(_logger, _machine);
+        }
+        else
+        {
+            LeaseLost(_logger, _machine, _leaseSeconds);
+        }
+
+        var hosts = _local.UpHostNames().ToList();
+        foreach (var host in hosts)
         {
             try
             {
@@ -281,12 +332,28 @@ internal sealed partial class MachineAgent : IDisposable
         }
 
         StartLease();
+        EnterEpoch(_lease);
         PublishMachine();
         _hosts = null;
         _remoteHosts = null;
         _failedRails = null;
         _applied.Clear();
-        Rejoined(_logger, _machine, _lease);
+        // The hosts come back up by themselves, under the new epoch: their old processes were let go above (each gets
+        // NotInitialized once, then opens the cluster again), new ones register as usual, nobody runs imc_init again.
+        foreach (var host in hosts)
+        {
+            try
+            {
+                _ = _local.InitializeHost(host, null, null);
+                RepublishHost(host);
+            }
+            catch (DriverException e)
+            {
+                HostNotBackUp(_logger, host, e.Message);
+            }
+        }
+
+        Rejoined(_logger, _machine, _lease, hosts.Count);
     }
 
     /// <summary>Leaves the cluster: this machine's hosts leave (each a host leave), then the lease and everything bound to it.</summary>
@@ -428,7 +495,7 @@ internal sealed partial class MachineAgent : IDisposable
         ReadForPass();
         try
         {
-            if (!HoldsLease())
+            if (!HoldsLease() || Volatile.Read(ref _fenced) != 0)
             {
                 Rejoin();
                 Unfence();
@@ -463,6 +530,7 @@ internal sealed partial class MachineAgent : IDisposable
 
         if (Interlocked.Exchange(ref _fenced, 1) == 0)
         {
+            _local.Fence(); // first: from here on, this machine's processes take no lock and send nothing
             _local.HoldErrorProcessing();
             Fenced(_logger, _machine, _leaseSeconds - 1);
         }
@@ -491,6 +559,7 @@ internal sealed partial class MachineAgent : IDisposable
 
     private void PassSteps()
     {
+        TrackEpochs();
         // These two first, with no change applied since the reading: they withdraw and unapply what the reading lacks.
         PublishReceivers();
         ApplyMemory();
@@ -502,6 +571,26 @@ internal sealed partial class MachineAgent : IDisposable
         PassLocks();
         ApplyChanges();
         RetireOld();
+    }
+
+    /// <summary>
+    /// Notes the epochs that ended since the last pass (a machine left, was taken for dead, or joined again under a new
+    /// epoch) and hands them to the NIC, which refuses writes of an ended epoch from then on.
+    /// </summary>
+    private void TrackEpochs()
+    {
+        var live = ReadList("machines/").Entries.Select(e => EtcdJson.Read<MachineRecord>(e).Epoch).Where(e => e != 0).ToHashSet();
+        var ended = _liveEpochs.Where(e => !live.Contains(e)).ToList();
+        _liveEpochs = live;
+        if (ended.Count > 0)
+        {
+            _endedEpochs.UnionWith(ended);
+            _nic.SetEndedEpochs([.. _endedEpochs]);
+            foreach (var epoch in ended)
+            {
+                EpochEnded(_logger, epoch);
+            }
+        }
     }
 
     /// <summary>Hosts, processes and signals across machines: mirrored into this machine's control file.</summary>
@@ -830,8 +919,19 @@ internal sealed partial class MachineAgent : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' is back in the cluster: its error counts rose and the fence is lifted")]
     private static partial void Unfenced(ILogger logger, string machine);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' joined again under lease {Lease:x}")]
-    private static partial void Rejoined(ILogger logger, string machine, long lease);
+    [LoggerMessage(Level = LogLevel.Information, Message = "machine '{Machine}' joined again under lease {Lease:x} (its new epoch), " +
+        "with its {Hosts} hosts up again")]
+    private static partial void Rejoined(ILogger logger, string machine, long lease, int hosts);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "machine '{Machine}' reached etcd again after its fence: it leaves the " +
+        "cluster (its lease revoked) and joins again under a new epoch")]
+    private static partial void FencedRejoin(ILogger logger, string machine);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "epoch {Epoch:x} ended: writes of that epoch are refused here")]
+    private static partial void EpochEnded(ILogger logger, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "host '{Host}' could not be brought up again: {Reason}")]
+    private static partial void HostNotBackUp(ILogger logger, string host, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the lease could not be revoked (it expires by itself): {Reason}")]
     private static partial void LeaseNotRevoked(ILogger logger, string reason);

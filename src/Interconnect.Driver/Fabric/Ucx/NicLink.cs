@@ -81,10 +81,10 @@ internal sealed unsafe class NicLink
 
     /// <summary>
     /// Sends a write of <paramref name="data"/> at <paramref name="offset"/> of memory <paramref name="memory"/> (on
-    /// <paramref name="rail"/>), in messages of at most <see cref="NicMessages.MaxPayload"/> bytes split at word
+    /// <paramref name="rail"/>; the writer's machine in <paramref name="epoch"/>), in messages of at most <see cref="NicMessages.MaxPayload"/> bytes split at word
     /// boundaries; returns once the bytes may be reused. Never throws because the target is away.
     /// </summary>
-    public void Write(ulong memory, int rail, long offset, ReadOnlySpan<byte> data)
+    public void Write(ulong memory, int rail, long epoch, long offset, ReadOnlySpan<byte> data)
     {
         lock (_worker.Lock)
         {
@@ -106,6 +106,7 @@ internal sealed unsafe class NicLink
                     Sequence = ++_sequences[rail],
                     Memory = memory,
                     Offset = (ulong)(offset + done),
+                    Epoch = epoch,
                     Rail = rail,
                 };
                 Send(ready, NicMessages.Write, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.WriteHeader)), data.Slice(done, size));

@@ -19,6 +19,10 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// registration, never reused by that agent, with a random high half per agent start), so a write routed to memory
 /// that was withdrawn, or published by an earlier run of the agent, is refused, never applied to what is there now;
 /// the target answers <see cref="Refused"/> and the writer counts it on its own rail.</para>
+/// <para><b>Epochs.</b> A write carries the epoch its writer's machine was in when the writer opened the cluster. The
+/// target refuses one whose epoch it saw end (the machine was fenced, left, or joined again under a new epoch): what a
+/// machine's processes wrote after the cluster took the machine for dead lands nowhere, even when the network
+/// delivers it late. The writer sends nothing once its own machine is fenced or in a new epoch.</para>
 /// <para>All fields are little-endian, as this machine kind is.</para>
 /// </remarks>
 internal static class NicMessages
@@ -48,8 +52,11 @@ internal static class NicMessages
         public ulong Sequence;
         public ulong Memory;
         public ulong Offset;
+
+        /// <summary>The writer's machine's epoch when the writer opened the cluster (<see cref="Store.MachineStanding"/>).</summary>
+        public long Epoch;
         public int Rail;
-        public int Epoch;
+        private readonly int _reserved;
     }
 
     [StructLayout(LayoutKind.Sequential, Pack = 8)]
@@ -89,5 +96,8 @@ internal static class NicMessages
 
         /// <summary>Its sequence number was seen already (a message of a connection that was replaced).</summary>
         Stale = 4,
+
+        /// <summary>Its writer's machine epoch has ended (the machine was fenced, left, or joined again since).</summary>
+        StaleEpoch = 5,
     }
 }

@@ -24,6 +24,7 @@ internal sealed unsafe class NicReceiver : IDisposable
     private readonly Dictionary<ulong, Memory> _memories = [];
     private readonly Dictionary<(ulong Writer, int Rail), Seen> _writers = [];
     private readonly List<(nint Request, nint Buffer)> _replies = [];
+    private HashSet<long> _endedEpochs = []; // replaced whole by the agent's thread, read by the progress thread
     private GCHandle _self;
     private ulong _nextId;
     private long _lastTrimMs;
@@ -68,6 +69,12 @@ internal sealed unsafe class NicReceiver : IDisposable
         _memories[id] = new Memory(address, length, rail);
         return id;
     }
+
+    /// <summary>
+    /// The machine epochs that ended (their machine was fenced, left, or joined again) as the agent last read etcd: a
+    /// write of one of them is refused. Any thread; the set must not change after this call.
+    /// </summary>
+    public void SetEndedEpochs(HashSet<long> ended) => Volatile.Write(ref _endedEpochs, ended);
 
     /// <summary>Withdraws memory <paramref name="id"/>: a write that names it from now on is refused. Progress thread.</summary>
     public void Withdraw(ulong id) => _memories.Remove(id);
@@ -182,6 +189,12 @@ internal sealed unsafe class NicReceiver : IDisposable
 
         _writers[key] = new Seen(write.Sequence, now);
         TrimWriters(now);
+        if (write.Epoch != 0 && Volatile.Read(ref _endedEpochs).Contains(write.Epoch))
+        {
+            Refuse(param, write, NicMessages.Refusal.StaleEpoch);
+            return;
+        }
+
         if (!_memories.TryGetValue(write.Memory, out var memory))
         {
             Refuse(param, write, NicMessages.Refusal.UnknownMemory);

@@ -22,6 +22,7 @@ internal sealed unsafe class UcxPeers
     private readonly ulong _writer = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
     private GCHandle _self;
     private long _refused;
+    private long _unsent;
 
     private UcxPeers()
     {
@@ -51,8 +52,14 @@ internal sealed unsafe class UcxPeers
     /// <summary>This process's worker, for its counters.</summary>
     internal UcxWorker Worker => _worker;
 
-    /// <summary>Opens the way into one remote receive memory.</summary>
-    public IDeliveryTarget OpenTarget(RemoteMemory memory)
+    /// <summary>Writes of this process that were not sent: its machine was fenced, or is in a later epoch.</summary>
+    public long Unsent => Volatile.Read(ref _unsent);
+
+    /// <summary>
+    /// Opens the way into one remote receive memory, for a process that stands in the cluster as
+    /// <paramref name="standing"/> says: its writes carry that epoch, and are not sent once it is not current.
+    /// </summary>
+    public IDeliveryTarget OpenTarget(RemoteMemory memory, Store.MachineStanding standing)
     {
         lock (_links)
         {
@@ -64,8 +71,15 @@ internal sealed unsafe class UcxPeers
                 _linksByIndex.Add(link);
             }
 
-            return new NicTarget(link, memory.Id, memory.Rail, memory.Length);
+            return new NicTarget(this, link, memory.Id, memory.Rail, memory.Length, standing);
         }
+    }
+
+    /// <summary>A write not sent because this process's machine is fenced or in a later epoch: counted on its rail.</summary>
+    internal void CountUnsent(int rail)
+    {
+        Interlocked.Increment(ref _unsent);
+        RefusedOnRail?.Invoke(rail);
     }
 
     /// <summary>Opens 8-byte words in memory that <paramref name="machine"/>'s agent registered (a lock arena).</summary>
@@ -242,7 +256,8 @@ internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong add
 /// every target on one link land in the order issued, aligned words whole, and a write never throws because the
 /// machine is away (its receivers' error counts rise instead).
 /// </summary>
-internal sealed class NicTarget(NicLink link, ulong memory, int rail, long length) : IDeliveryTarget
+internal sealed class NicTarget(UcxPeers peers, NicLink link, ulong memory, int rail, long length, Store.MachineStanding standing)
+    : IDeliveryTarget
 {
     public void Put(long offset, ReadOnlySpan<byte> source)
     {
@@ -251,7 +266,13 @@ internal sealed class NicTarget(NicLink link, ulong memory, int rail, long lengt
             throw new ArgumentOutOfRangeException(nameof(offset), $"a put of {source.Length} bytes at {offset} leaves the remote memory of {length} bytes");
         }
 
-        link.Write(memory, rail, offset, source);
+        if (!standing.IsCurrent)
+        {
+            peers.CountUnsent(rail); // fenced, or a later epoch: the cluster may hold this machine for dead
+            return;
+        }
+
+        link.Write(memory, rail, standing.Epoch, offset, source);
     }
 
     public void Put32(long offset, uint value) =>
