@@ -100,4 +100,48 @@ internal static class Faults
 
         return string.Create(CultureInfo.InvariantCulture, $"torn={torn} first={firstTorn} passes={passes} changes={changes}");
     }
+
+    /// <summary>
+    /// Increments word 0 of a region under lock 0 for <paramref name="milliseconds"/>: acquire, read the word from this
+    /// process's receive memory, write it plus one by broadcast (with loopback), release. A lock call that fails is
+    /// counted, not thrown, and the loop goes on after a moment. Answers "ok=N acquire-failed=A release-failed=R
+    /// last=STATUS": N counts the increments whose acquire, write and release all succeeded; an increment whose release
+    /// failed is in doubt (its write may have landed before the failure).
+    /// </summary>
+    public static string CountFor(ImcLockSet locks, ImcTransmitWindow tx, ImcReceiveWindow rx, int milliseconds)
+    {
+        var watch = Stopwatch.StartNew();
+        long ok = 0, acquireFailed = 0, releaseFailed = 0;
+        var last = "-";
+        while (watch.ElapsedMilliseconds < milliseconds)
+        {
+            try
+            {
+                locks.Acquire(0);
+            }
+            catch (ImcException e)
+            {
+                acquireFailed++;
+                last = e.Status.ToString();
+                Thread.Sleep(20);
+                continue;
+            }
+
+            tx.Write(0, rx.Read<ulong>(0) + 1);
+            try
+            {
+                locks.Release(0);
+                ok++;
+            }
+            catch (ImcException e)
+            {
+                releaseFailed++;
+                last = e.Status.ToString();
+                Thread.Sleep(20);
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"ok={ok} acquire-failed={acquireFailed} release-failed={releaseFailed} last={last}");
+    }
 }

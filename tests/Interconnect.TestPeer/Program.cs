@@ -241,6 +241,8 @@ internal static class Program
                 return Faults.PatternWrite(s_transmit[Int(w[1])], Int(w[2]), Int(w[3]));
             case "pattern-check":
                 return Faults.PatternCheck(s_receive[Int(w[1])], Int(w[2]), Int(w[3]));
+            case "count-for":
+                return Faults.CountFor(s_locks[Int(w[1])], s_transmit[Int(w[2])], s_receive[Int(w[2])], Int(w[3]));
             default:
                 throw new ArgumentException($"unknown command '{w[0]}'");
         }
