@@ -43,6 +43,9 @@ internal sealed unsafe class NicLink
     private long _retryDelayMs;
     private ulong _nextToken;
     private ulong _flushed;
+    private long _numbered;        // writes numbered through this link so far (sent or not)
+    private long _numberedAtToken; // _numbered when the flush _nextToken was sent
+    private long _confirmed;       // writes the target confirmed: a flush sent after them was answered
     private long _lost;
     private long _reconnects;
 
@@ -109,6 +112,7 @@ internal sealed unsafe class NicLink
                     Epoch = epoch,
                     Rail = rail,
                 };
+                _numbered++;
                 Send(ready, NicMessages.Write, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.WriteHeader)), data.Slice(done, size));
                 done += size;
             }
@@ -136,9 +140,10 @@ internal sealed unsafe class NicLink
         {
             lock (_worker.Lock)
             {
-                if (!_everUp && _state == State.Down && NothingSent())
+                if (_confirmed == _numbered)
                 {
-                    return true; // never used
+                    return true; // nothing written since the last answered flush (or ever): a machine that is away
+                                 // and no longer written to delays no flush
                 }
 
                 if (token != 0 && _flushed >= token)
@@ -167,6 +172,7 @@ internal sealed unsafe class NicLink
                     if (Ready())
                     {
                         token = _tokenBase | ++_nextToken;
+                        _numberedAtToken = _numbered;
                         var header = new NicMessages.FlushHeader { Writer = _writer, Token = token };
                         Send(ready: true, NicMessages.Flush, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.FlushHeader)),
                             MemoryMarshal.AsBytes(_sequences.AsSpan()));
@@ -195,6 +201,10 @@ internal sealed unsafe class NicLink
         if (token > _flushed)
         {
             _flushed = token;
+            if (token == (_tokenBase | _nextToken))
+            {
+                _confirmed = _numberedAtToken; // the latest flush: everything numbered before it is settled
+            }
         }
     }
 
@@ -210,18 +220,6 @@ internal sealed unsafe class NicLink
         }
     }
 
-    private bool NothingSent()
-    {
-        foreach (var sequence in _sequences)
-        {
-            if (sequence != 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 
     /// <summary>Sends one message if the link was <paramref name="ready"/>; otherwise (or if the send fails) it is lost, and counted.</summary>
     private void Send(bool ready, uint id, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
