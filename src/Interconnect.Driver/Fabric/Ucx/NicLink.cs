@@ -220,7 +220,6 @@ internal sealed unsafe class NicLink
         }
     }
 
-
     /// <summary>Sends one message if the link was <paramref name="ready"/>; otherwise (or if the send fails) it is lost, and counted.</summary>
     private void Send(bool ready, uint id, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
     {
