@@ -99,7 +99,7 @@ public sealed class DirectoryTests
     /// An imcd that stalls longer than its lease (SIGSTOP for the test) finds its machine taken for dead when it runs
     /// again, as the other machine saw it (its host left there): it takes its own hosts down, so a process on them learns
     /// it on its next call instead of going on under a lease the cluster no longer honours, and joins again under a new
-    /// lease, where a host initialised anew receives writes from the other machine.
+    /// lease with its hosts up again, where a host initialised anew receives writes from the other machine.
     /// </summary>
     [Test]
     public void ShouldTakeAMachineForDeadWhenItsAgentStallsPastItsLeaseAndLetItJoinAgain()
@@ -125,7 +125,11 @@ public sealed class DirectoryTests
             "the stalled machine's agent to take its host down once it runs again", TimeSpan.FromSeconds(30));
         TestContext.Out.WriteLine($"the stalled host's process, after the rejoin: {refused.Status} {refused.Text}");
 
-        // The machine is in the cluster again: a host initialised there now is seen everywhere and receives.
+        // The machine is in the cluster again, its host up again by itself (nobody ran imc_init there).
+        Poll.Until(() => stays.Send("hosts").Split(',').Contains("stalled"), "the rejoined machine's host to be up again",
+            TimeSpan.FromSeconds(30));
+
+        // A host initialised there now is seen everywhere and receives.
         var again = imc.Peer(imc[1], "again");
         Poll.Until(() => stays.Send("hosts").Split(',').Contains("again"), "the new host on the rejoined machine", TimeSpan.FromSeconds(30));
         again.Send("alloc 98 4096");

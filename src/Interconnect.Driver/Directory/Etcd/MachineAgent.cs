@@ -287,17 +287,22 @@ internal sealed partial class MachineAgent : IDisposable
         ReadList("machines/").Entries.Any(e => EtcdKeys.Last(e.Key) == _machine && e.Lease == _lease);
 
     /// <summary>
-    /// The machine's lease expired while this agent ran: it stalled longer than the lease (a frozen VM, a stopped
-    /// process, etcd out of reach). The cluster has taken the machine for dead, as it takes one whose agent was killed:
-    /// its hosts left, every machine raised its error counts, its receive memory left the routes, and locks its processes
-    /// held were taken over. Nothing done here under the old lease is to be trusted, so the hosts here are taken down too
-    /// (their processes get HostDown, as after a restart of the machine), and the machine joins again under a new lease
-    /// with no host up: a program initialises its host again (imc_init, or an auto-initialising context) and goes on.
+    /// The machine's lease expired while this agent ran (it stalled longer than the lease: a frozen VM, a stopped
+    /// process, etcd out of reach), or the machine fenced itself and etcd answers again. Either way the cluster has
+    /// taken the machine for dead, or is about to (a fenced machine's lease is revoked here first), as it takes one whose
+    /// agent was killed: its hosts leave, every machine raises its error counts, its receive memory leaves the routes,
+    /// and locks its processes held pass to waiters. Nothing done here in the old epoch is to be trusted, so the hosts
+    /// here are taken down too (their processes are let go: each gets NotInitialized once, and opens the cluster
+    /// again), and the machine joins again under a new lease and a new epoch, with the same hosts up again at once.
     /// Every acknowledgement is written again by the next pass, under the new lease.
     /// </summary>
-    private void Rejoin()
+    private void Rejoin(bool leaseLost)
     {
-        if (Volatile.Read(ref _fenced) != 0)
+        if (leaseLost)
+        {
+            LeaseLost(_logger, _machine, _leaseSeconds);
+        }
+        else
         {
             // Fenced, and etcd answers again: the cluster may or may not have taken the machine for dead yet. Make it
             // so, at once, rather than let the old epoch live on: its owners' locks pass to waiters, every machine raises
@@ -312,10 +317,6 @@ internal sealed partial class MachineAgent : IDisposable
             }
 
             FencedRejoin(_logger, _machine);
-        }
-        else
-        {
-            LeaseLost(_logger, _machine, _leaseSeconds);
         }
 
         var hosts = _local.UpHostNames().ToList();
@@ -495,9 +496,10 @@ internal sealed partial class MachineAgent : IDisposable
         ReadForPass();
         try
         {
-            if (!HoldsLease() || Volatile.Read(ref _fenced) != 0)
+            var leaseLost = !HoldsLease();
+            if (leaseLost || Volatile.Read(ref _fenced) != 0)
             {
-                Rejoin();
+                Rejoin(leaseLost);
                 Unfence();
                 _ = Interlocked.Or(ref _work, (int)Work.Everything); // the next pass at once, on a fresh reading
                 _changed.Release();
