@@ -83,7 +83,7 @@ public sealed class CExampleTests
         }), holder.Transcript);
     }
 
-    /// <summary>Example 10-6 on machine 1 returns (exit 0, nothing printed: no error) when a host joins on machine 2.</summary>
+    /// <summary>Example 10-6 on machine 1 returns (exit 0, no error printed) when a host joins on machine 2.</summary>
     [Test]
     public void Example6ShouldReturnWhenAHostJoinsOnTheOtherMachine()
     {
@@ -99,8 +99,8 @@ public sealed class CExampleTests
         }
 
         Assert.That(program.WaitForExit(), Is.Zero, program.Transcript);
-        Assert.That(program.Lines, Is.Empty, program.Transcript);
-        Assert.That(program.ErrorLines, Is.Empty, program.Transcript);
+        // It prints only on a failure, through imc_perror ("imc_getclusterinfo: ...", "imc_wait_cluster_event ...").
+        Assert.That(program.Lines.Concat(program.ErrorLines), Has.None.StartsWith("imc_"), program.Transcript);
     }
 
     /// <summary>Starts the C program <paramref name="source"/> (built with <paramref name="defines"/>) on host <paramref name="host"/> of <paramref name="machine"/>.</summary>
