@@ -127,7 +127,7 @@ public sealed class ExampleTests : NativeTest
     private void WaitForApiInit(Testing.ProgramProcess program)
     {
         var control = Path.Combine(Cluster.Root, Testing.TemporaryCluster.ClusterName, "control");
-        WaitUntil(() => program.HasExited || MapsOf(program.Pid).Contains(control, StringComparison.Ordinal), "imc_api_init");
+        WaitUntil(() => program.HasExited || program.HasMapped(control), "imc_api_init");
     }
 
     /// <summary>
@@ -148,18 +148,6 @@ public sealed class ExampleTests : NativeTest
             {
                 using var delta = ImcContext.Open(Cluster.Options($"delta{attempt}", autoInitialize: true));
             }
-        }
-    }
-
-    private static string MapsOf(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/maps");
-        }
-        catch (IOException)
-        {
-            return "";
         }
     }
 }

@@ -69,5 +69,23 @@ public sealed class SimulatedMachine
         }
     }
 
+    /// <summary>
+    /// The bytes its link (<see cref="Device"/>) has received and sent so far, as the kernel counts them inside the
+    /// machine (<c>/sys/class/net/DEVICE/statistics</c> of its own sysfs): what really crossed between machines.
+    /// </summary>
+    public (long Received, long Transmitted) LinkBytes()
+    {
+        var statistics = $"/sys/class/net/{Device}/statistics";
+        var read = Run("cat", [$"{statistics}/rx_bytes", $"{statistics}/tx_bytes"], TimeSpan.FromSeconds(30));
+        var lines = read.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (read.ExitCode != 0 || lines.Length != 2)
+        {
+            throw new InvalidOperationException($"could not read the link counters of {this}: {read.Stdout}{read.Stderr}");
+        }
+
+        return (long.Parse(lines[0], System.Globalization.CultureInfo.InvariantCulture),
+            long.Parse(lines[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public override string ToString() => $"{Name} ({Address})";
 }

@@ -58,6 +58,9 @@ public sealed class ProgramProcess : IDisposable
     /// <summary>Every line the program printed on standard output so far.</summary>
     public IReadOnlyList<string> Lines => [.. _output];
 
+    /// <summary>The lines printed on standard error so far.</summary>
+    public IReadOnlyList<string> ErrorLines => [.. _errors];
+
     /// <summary>Everything printed so far on standard output, then standard error, for failure messages.</summary>
     public string Transcript =>
         $"--- {_name} on host {Host} (pid {_process.Id}), stdout:\n{string.Join('\n', _output)}\n--- stderr:\n{string.Join('\n', _errors)}";
@@ -185,6 +188,25 @@ public sealed class ProgramProcess : IDisposable
         }
 
         return _process.ExitCode;
+    }
+
+    /// <summary>Whether the program exits within <paramref name="timeout"/> (it is left running if not).</summary>
+    public bool ExitsWithin(TimeSpan timeout) => _process.WaitForExit(timeout);
+
+    /// <summary>
+    /// Whether the program has mapped the file <paramref name="path"/> (as its own mount namespace names it), from
+    /// <c>/proc/PID/maps</c>: a C program has run <c>imc_api_init</c> once it maps the cluster's control file.
+    /// </summary>
+    public bool HasMapped(string path)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{_process.Id}/maps").Contains(path, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false; // gone
+        }
     }
 
     /// <summary>SIGKILL, and wait until the process is gone.</summary>

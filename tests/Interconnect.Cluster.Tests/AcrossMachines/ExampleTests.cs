@@ -20,8 +20,8 @@ public sealed partial class ExampleTests
     public void StartMachines()
     {
         _imc = ImcMachines.Start(2);
-        InitHost(_imc[0], "alpha");
-        InitHost(_imc[1], "beta");
+        ImcMachines.InitHost(_imc[0], "alpha");
+        ImcMachines.InitHost(_imc[1], "beta");
     }
 
     [OneTimeTearDown]
@@ -128,7 +128,7 @@ public sealed partial class ExampleTests
         using var waiting = Start(_imc[0], "mc_ex6", "alpha");
         Assert.That(waiting.WaitForLine("hosts:"), Does.Contain("alpha, beta"), waiting.Transcript);
         waiting.WaitForLine("waiting for a host");
-        InitHost(_imc[1], "gamma");
+        ImcMachines.InitHost(_imc[1], "gamma");
         Assert.That(waiting.WaitForExit(), Is.Zero, waiting.Transcript);
         Assert.That(waiting.Lines[^1], Does.StartWith("mc_ex6: IMC_HOST_CHANGE").And.Contains("gamma"), waiting.Transcript);
     }
@@ -144,13 +144,6 @@ public sealed partial class ExampleTests
 
     [GeneratedRegex(@"process count (\d+) -> (\d+);")]
     private static partial Regex SecondaryCount();
-
-    private static void InitHost(SimulatedMachine machine, string host)
-    {
-        var init = machine.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", host],
-            TimeSpan.FromSeconds(60), ImcMachines.Environment());
-        Assert.That(init.ExitCode, Is.Zero, init.Stdout + init.Stderr);
-    }
 
     private static ProgramProcess Start(SimulatedMachine machine, string program, string host, params string[] args)
     {

@@ -68,6 +68,14 @@ public sealed class ImcMachines : IDisposable
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
     };
 
+    /// <summary>Brings <paramref name="host"/> up on <paramref name="machine"/> as an operator would: <c>imc_init --host</c>.</summary>
+    public static void InitHost(SimulatedMachine machine, string host)
+    {
+        var init = machine.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imc_init.dll"), "--host", host],
+            TimeSpan.FromSeconds(60), Environment());
+        Assert.That(init.ExitCode, Is.Zero, init.Stdout + init.Stderr);
+    }
+
     /// <summary>
     /// Starts imcd on <paramref name="machine"/> with this cluster's progress mode and waits for its "imcd: ready" line.
     /// </summary>

@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using Interconnect.Machines;
+using NUnit.Framework;
 
-namespace Interconnect.Imc.Native.Tests;
+namespace Interconnect.Testing;
 
 /// <summary>
 /// The C programs under test, compiled once per test run as a user would: <c>cc -I native/include prog.c
 /// -L native/lib -limc</c>, against the <c>libimc.so</c> and <c>sys/imc.h</c> that <c>make -C native</c> built.
 /// When they are missing the tests fail with a message saying to run make; they never pass without them.
 /// </summary>
-internal static class CPrograms
+public static class CPrograms
 {
     private static readonly Lazy<string> s_repository = new(FindRepository);
     private static readonly Dictionary<string, string> s_built = [];

@@ -1,16 +1,16 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Interconnect.Machines;
-using Interconnect.Testing;
 
-namespace Interconnect.ImcCat.Tests;
+namespace Interconnect.Testing;
 
 /// <summary>
 /// imccat running as a child process on one emulated host, its standard input and output as raw byte streams (or its
 /// output appended to a file, through the shell), its standard error collected line by line. Every wait has a
-/// deadline; disposing kills it if it still runs.
+/// deadline; disposing kills it if it still runs. <see cref="Start(string, string, string[])"/> runs it in a cluster
+/// on this machine; <see cref="Adopt"/> takes one started elsewhere (on a simulated machine, through nsenter).
 /// </summary>
-internal sealed class CatProcess : IDisposable
+public sealed class CatProcess : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _errors = new();
@@ -40,6 +40,15 @@ internal sealed class CatProcess : IDisposable
 
     public string Transcript => $"--- {_name} (pid {_process.Id}) stderr:\n{string.Join('\n', _errors)}";
 
+    /// <summary>The path of imccat.dll beside the tests (a test project that runs imccat references its project).</summary>
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "imccat.dll");
+
+    /// <summary>
+    /// Takes over <paramref name="process"/>, an imccat started with its standard input, output and error redirected;
+    /// <paramref name="name"/> names it in messages.
+    /// </summary>
+    public static CatProcess Adopt(Process process, string name) => new(process, name);
+
     /// <summary>Starts <c>dotnet imccat.dll args</c> as a process of <paramref name="host"/> in the cluster under <paramref name="root"/>.</summary>
     public static CatProcess Start(string root, string host, params string[] args) => Start(root, host, null, args);
 
@@ -48,7 +57,7 @@ internal sealed class CatProcess : IDisposable
 
     private static CatProcess Start(string root, string host, string? appendTo, string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "imccat.dll");
+        var dll = Dll;
         var info = DotnetProcess.StartInfo(dll);
         if (appendTo is not null)
         {

@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 
-namespace Interconnect.ImcCat.Tests;
+namespace Interconnect.Testing;
 
 /// <summary>A reproducible stream of random bytes, fed in chunks, with the SHA-256 of what was fed.</summary>
-internal sealed class RandomBytes : IDisposable
+public sealed class RandomBytes : IDisposable
 {
     private readonly Random _random;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

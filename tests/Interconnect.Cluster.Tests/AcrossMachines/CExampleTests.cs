@@ -1,0 +1,121 @@
+using Interconnect.Machines;
+using Interconnect.Testing;
+
+namespace Interconnect.Cluster.Tests.AcrossMachines;
+
+/// <summary>
+/// C programs through libimc.so (built with cc as in Interconnect.Imc.Native.Tests) with their hosts on two machines:
+/// alpha on machine 1, beta on machine 2. The manual's Examples 10-1 to 10-5 store through their transmit pointers,
+/// which only a direct region serves, and a direct region is one machine's: across machines <c>imc_asalloc</c>
+/// refuses it with IMC_NOTSUPPORTED (the printed examples ignore that status and fault on the null pointer). So what
+/// runs here is Example 10-6 unchanged, that refusal, and Example 10-3 with its stores written through
+/// <c>imc_write32</c>/<c>imc_bcopy</c> into an <c>IMC_EMULATED</c> region (c/mc_ex3_bcopy.c).
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(600_000)]
+public sealed class CExampleTests
+{
+    private const string Ex3Bcopy = "tests/Interconnect.Cluster.Tests/c/mc_ex3_bcopy.c";
+    private const string Ex6 = "examples/c/mc_ex6.c";
+    private const string Hold = "tests/Interconnect.Imc.Native.Tests/c/imc_hold.c";
+    private const string ControlFile = "/dev/shm/imc/" + ImcMachines.ClusterName + "/control";
+    private readonly List<ProgramProcess> _programs = [];
+    private ImcMachines _imc = null!;
+
+    [OneTimeSetUp]
+    public void StartMachines()
+    {
+        _imc = ImcMachines.Start(2);
+        ImcMachines.InitHost(_imc[0], "alpha");
+        ImcMachines.InitHost(_imc[1], "beta");
+    }
+
+    [OneTimeTearDown]
+    public void StopMachines() => _imc?.Dispose();
+
+    [TearDown]
+    public void StopPrograms()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_imc.AgentOutput());
+        }
+
+        _programs.ForEach(p => p.Dispose());
+        _programs.Clear();
+    }
+
+    /// <summary>
+    /// Example 10-3's message from a C transmitter on machine 1 to a C receiver on machine 2, written through the
+    /// library: the receiver holds msg_arrived, the transmitter's error count (equal to its own: nothing was lost) and
+    /// remainder[i] == i, and both exit 0, as Example3ShouldDeliverTheMessageToTheReceiverOnAnotherHost checks on one.
+    /// </summary>
+    [Test]
+    public void Example3ThroughTheLibraryShouldDeliverItsMessageToAReceiverOnAnotherMachine()
+    {
+        var receiver = Start(_imc[1], Ex3Bcopy, [], "beta");
+        receiver.WaitForLine("waiting for the message"); // its receive attach returned: every machine applied it
+
+        var transmitter = Start(_imc[0], Ex3Bcopy, ["TRANSMIT"], "alpha");
+
+        Assert.That(transmitter.WaitForExit(), Is.Zero, transmitter.Transcript);
+        Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
+        var received = receiver.Lines.Single(l => l.StartsWith("received:", StringComparison.Ordinal));
+        Assert.That(received, Does.Contain("msg_arrived=1 ").And.EndWith(" remainder_ok=2046"), receiver.Transcript);
+    }
+
+    /// <summary>
+    /// A C program that creates a region as Examples 10-1 to 10-5 do (flag 0: direct) in a cluster across machines is
+    /// refused with IMC_NOTSUPPORTED and a message that says why and what to do, never given one machine's memory.
+    /// </summary>
+    [Test]
+    public void ShouldRefuseADirectRegionFromCAcrossMachinesWithNotSupported()
+    {
+        var holder = Start(_imc[0], Hold, [], "alpha", "123");
+
+        Assert.That(holder.WaitForExit(), Is.EqualTo(2), holder.Transcript); // imc_hold: a call failed
+        Assert.That(holder.Lines, Is.Empty, holder.Transcript);
+        Assert.That(holder.ErrorLines, Is.EqualTo(new[]
+        {
+            "imc_hold: IMC_NOTSUPPORTED: not supported: region key 123: direct regions (C transmit pointers) are one " +
+            "machine's, and IMC_DIRECTORY is set: write through imc_bcopy, or use a cluster on one machine",
+        }), holder.Transcript);
+    }
+
+    /// <summary>Example 10-6 on machine 1 returns (exit 0, no error printed) when a host joins on machine 2.</summary>
+    [Test]
+    public void Example6ShouldReturnWhenAHostJoinsOnTheOtherMachine()
+    {
+        var program = Start(_imc[0], Ex6, [], "alpha");
+        Poll.Until(() => program.HasExited || program.HasMapped(ControlFile), "mc_ex6's imc_api_init", TimeSpan.FromSeconds(60));
+
+        ImcMachines.InitHost(_imc[1], "gamma"); // a host join, on the other machine
+        // Example 10-6 reads the cluster right after imc_api_init; a join before that read is not one it waits for.
+        // If it has not returned after a while, another host joins there (one it cannot have read).
+        for (var attempt = 0; attempt < 3 && !program.ExitsWithin(TimeSpan.FromSeconds(10)); attempt++)
+        {
+            ImcMachines.InitHost(_imc[1], $"delta{attempt}");
+        }
+
+        Assert.That(program.WaitForExit(), Is.Zero, program.Transcript);
+        // It prints only on a failure, through imc_perror ("imc_getclusterinfo: ...", "imc_wait_cluster_event ...").
+        Assert.That(program.Lines.Concat(program.ErrorLines), Has.None.StartsWith("imc_"), program.Transcript);
+    }
+
+    /// <summary>Starts the C program <paramref name="source"/> (built with <paramref name="defines"/>) on host <paramref name="host"/> of <paramref name="machine"/>.</summary>
+    private ProgramProcess Start(SimulatedMachine machine, string source, string[] defines, string host, params string[] args)
+    {
+        var path = CPrograms.Build(source, defines);
+        var environment = ImcMachines.Environment();
+        environment["IMC_HOST"] = host;
+        foreach (var (name, value) in CPrograms.Environment)
+        {
+            environment[name] = value;
+        }
+
+        var program = ProgramProcess.Adopt(machine.Start(path, args, environment), Path.GetFileName(path), host);
+        _programs.Add(program);
+        return program;
+    }
+}
