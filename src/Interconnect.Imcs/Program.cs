@@ -17,6 +17,7 @@ namespace Interconnect.Imcs;
 internal static class Program
 {
     public const int ExitViolations = 1;
+    public const int ExitBadUsage = 2;
     public const int ExitNoCluster = 3;
     public const int ExitBusy = 4;
 
@@ -70,7 +71,7 @@ internal static class Program
                     if (seconds is <= 0 or > 3600 || double.IsNaN(seconds))
                     {
                         Console.Error.WriteLine("imcs: --watch takes 0.05 to 3600 seconds");
-                        return 2;
+                        return ExitBadUsage;
                     }
 
                     return Watch(paths, view with { Statistics = true }, TimeSpan.FromSeconds(Math.Max(seconds, 0.05)), parse.GetValue(iterations));
@@ -101,7 +102,20 @@ internal static class Program
             }
         });
 
-        return command.Parse(args).Invoke();
+        var parsed = command.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // Bad usage exits 2 (README), not the parser's 1, which imcs keeps for an error of the cluster.
+            foreach (var error in parsed.Errors)
+            {
+                Console.Error.WriteLine($"imcs: {error.Message}");
+            }
+
+            Console.Error.WriteLine("imcs: see imcs --help");
+            return ExitBadUsage;
+        }
+
+        return parsed.Invoke();
     }
 
     /// <summary>A console that writes plain text (no colours, no cursor tricks) wide enough not to wrap tables.</summary>

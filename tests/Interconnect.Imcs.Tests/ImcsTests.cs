@@ -223,6 +223,20 @@ public sealed partial class ImcsTests
         Assert.That(result.Output, Does.Contain("WRITES/S").And.Contain("MB/S"));
     }
 
+    [TestCase("--bogus")]
+    [TestCase("--watch", "soon")]
+    [TestCase("--watch", "0")]
+    public void ShouldExitTwoWithOneLineOnBadUsage(params string[] arguments)
+    {
+        BuildCluster();
+
+        var result = Imcs(arguments);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.Output + result.Error);
+        Assert.That(result.Error, Does.StartWith("imcs: "), result.Error);
+        Assert.That(result.Output, Is.Empty, "nothing shown: the command line was refused");
+    }
+
     [Test]
     public void ShouldChangeNothingInTheCluster()
     {

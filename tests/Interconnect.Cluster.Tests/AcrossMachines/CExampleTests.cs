@@ -18,6 +18,7 @@ public sealed class CExampleTests
 {
     private const string Ex3Bcopy = "tests/Interconnect.Cluster.Tests/c/mc_ex3_bcopy.c";
     private const string Ex6 = "examples/c/mc_ex6.c";
+    private const string WriteAndExit = "tests/Interconnect.Cluster.Tests/c/write_and_exit.c";
     private const string Hold = "tests/Interconnect.Imc.Native.Tests/c/imc_hold.c";
     private const string ControlFile = "/dev/shm/imc/" + ImcMachines.ClusterName + "/control";
     private readonly List<ProgramProcess> _programs = [];
@@ -101,6 +102,36 @@ public sealed class CExampleTests
         Assert.That(program.WaitForExit(), Is.Zero, program.Transcript);
         // It prints only on a failure, through imc_perror ("imc_getclusterinfo: ...", "imc_wait_cluster_event ...").
         Assert.That(program.Lines.Concat(program.ErrorLines), Has.None.StartsWith("imc_"), program.Transcript);
+    }
+
+    /// <summary>
+    /// A C program on machine 1 writes 4,000 words to a receiver on machine 2 one <c>imc_write32</c> at a time, then a
+    /// marker, and returns from main at once, ten times in turn: each time the receiver has the marker and every word,
+    /// or its error count moved (API.md: a process that exits right after writing; libimc.so flushes at exit).
+    /// </summary>
+    [Test]
+    public void ShouldLandEveryWriteOfACProgramThatExitsRightAfterWriting()
+    {
+        const int Words = 4000;
+        for (var run = 0; run < 10; run++)
+        {
+            var start = 1_000_000 * (run + 1);
+            var receiver = Start(_imc[1], WriteAndExit, [], "beta", $"{Words}", $"{start}");
+            receiver.WaitForLine("ready"); // its receive attach returned: every machine applied it
+            var writer = Start(_imc[0], WriteAndExit, ["TRANSMIT"], "alpha", $"{Words}", $"{start}");
+            Assert.That(writer.WaitForExit(), Is.Zero, writer.Transcript);
+            Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
+            var seen = receiver.Lines.Single(l => l.StartsWith("marker=", StringComparison.Ordinal));
+            var fields = seen.Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+            TestContext.Out.WriteLine($"run {run}: {seen}");
+            if (fields["marker"] != start + Words || fields["missing"] > 0)
+            {
+                Assert.That(fields["count_after"], Is.GreaterThan(fields["count_before"]), $"run {run}: writes missing, count unmoved: {seen}");
+            }
+
+            Assert.That(fields["marker"], Is.EqualTo(start + Words), $"run {run}: the writer's last write landed: {seen}");
+            Assert.That(fields["missing"], Is.Zero, $"run {run}: every write landed: {seen}");
+        }
     }
 
     /// <summary>Starts the C program <paramref name="source"/> (built with <paramref name="defines"/>) on host <paramref name="host"/> of <paramref name="machine"/>.</summary>

@@ -70,6 +70,7 @@ internal sealed partial class MachineAgent : IDisposable
     private long _epoch; // the epoch this machine is in: the lease it joined under (MachineRecord.Epoch)
     private HashSet<long> _liveEpochs = []; // every machine's epoch as the last pass read them
     private readonly HashSet<long> _endedEpochs = [];
+    private List<string>? _rejoinHosts; // the hosts a rejoin under way brings up again
     private Timer? _fenceWatch;
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
@@ -199,8 +200,6 @@ internal sealed partial class MachineAgent : IDisposable
         _keepAlive = Task.Run(() => _store.KeepAliveAsync(lease, keeping.Token));
     }
 
-    private void PublishMachine() => _store.Set(EtcdKeys.Machine(_machine), MachineRecordValue(), _lease);
-
     private string MachineRecordValue() => EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address), _lease,
         Environment.ProcessId, _instance, _epoch));
 
@@ -319,8 +318,10 @@ internal sealed partial class MachineAgent : IDisposable
             FencedRejoin(_logger, _machine);
         }
 
-        var hosts = _local.UpHostNames().ToList();
-        foreach (var host in hosts)
+        // Remembered until they are up again: a rejoin that fails half-way (etcd gone again) is made again by the next
+        // pass, when they are already down here.
+        var hosts = _rejoinHosts ??= [.. _local.UpHostNames()];
+        foreach (var host in _local.UpHostNames())
         {
             try
             {
@@ -333,8 +334,7 @@ internal sealed partial class MachineAgent : IDisposable
         }
 
         StartLease();
-        EnterEpoch(_lease);
-        PublishMachine();
+        ClaimName(); // a transaction, as at the start: another machine may have taken the name while this one was away
         _hosts = null;
         _remoteHosts = null;
         _failedRails = null;
@@ -354,6 +354,7 @@ internal sealed partial class MachineAgent : IDisposable
             }
         }
 
+        _rejoinHosts = null;
         Rejoined(_logger, _machine, _lease, hosts.Count);
     }
 
