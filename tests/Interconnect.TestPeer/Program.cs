@@ -241,6 +241,8 @@ internal static class Program
                 return Faults.PatternWrite(s_transmit[Int(w[1])], Int(w[2]), Int(w[3]));
             case "pattern-check":
                 return Faults.PatternCheck(s_receive[Int(w[1])], Int(w[2]), Int(w[3]));
+            case "etcd-keys":
+                return EtcdKeys(w[1]);
             case "count-for":
                 return Faults.CountFor(s_locks[Int(w[1])], s_transmit[Int(w[2])], s_receive[Int(w[2])], Int(w[3]));
             default:
@@ -397,6 +399,16 @@ internal static class Program
         }
 
         return rx.Read<ulong>(0).ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The keys under <paramref name="prefix"/> of this cluster in etcd (IMC_DIRECTORY), comma-separated.</summary>
+    private static string EtcdKeys(string prefix)
+    {
+        var endpoints = Environment.GetEnvironmentVariable("IMC_DIRECTORY")
+            ?? throw new InvalidOperationException("etcd-keys needs IMC_DIRECTORY");
+        using var store = new Interconnect.Driver.Directory.Etcd.EtcdStore(endpoints,
+            Environment.GetEnvironmentVariable("IMC_CLUSTER") ?? "default");
+        return string.Join(',', store.List(prefix).Entries.Select(e => e.Key));
     }
 
     /// <summary>Acquire then release of lock 0, <paramref name="times"/> times: "p50 p99 mean" in µs.</summary>

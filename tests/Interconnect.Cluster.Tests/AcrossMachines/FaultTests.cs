@@ -458,6 +458,51 @@ public sealed class FaultTests
         Assert.That(long.Parse(a.Send("read64 71 0"), CultureInfo.InvariantCulture), Is.EqualTo(start + 100), "and A sees it");
     }
 
+    /// <summary>
+    /// Every key has an owner that removes it: a machine's count of the errors it raised (<c>raises/</c>) goes with the
+    /// machine's lease, and the other machines' acknowledgements of it with it; when the machine joins again and drops
+    /// a write again, its new count starts again from 1 and still raises the other machine's count.
+    /// </summary>
+    [Test]
+    public void ShouldRemoveAMachinesRaisedCountWhenItLeavesAndCountAnewWhenItIsBack()
+    {
+        using var imc = ImcMachines.Start(2);
+        var writer = imc.Peer(imc[0], "kw");
+        var reader = imc.Peer(imc[1], "kr");
+        writer.Send("alloc 73 4096");
+        reader.Send("alloc 73 4096");
+        reader.Send("rx 73");
+        writer.Send("tx 73");
+        DropOne(imc, writer);
+        var origin = imc[0].Name;
+        Poll.Until(() => reader.Send("etcd-keys raiseacks/").Split(',').Any(k => k.Contains($"/{origin}/", StringComparison.Ordinal)),
+            "the reader's machine to acknowledge the drop", TimeSpan.FromSeconds(30));
+        Assert.That(reader.Send("etcd-keys raises/").Split(','), Has.Some.EndsWith($"/{origin}"));
+
+        writer.Dispose();
+        imc.SignalAgent(imc[0], Signals.SigTerm); // leaves: its lease revoked
+        Poll.Until(() => !reader.Send("etcd-keys raises/").Contains($"/{origin}", StringComparison.Ordinal) &&
+                !reader.Send("etcd-keys raiseacks/").Contains($"/{origin}/", StringComparison.Ordinal),
+            "the machine's raised count and the acknowledgements of it to go", TimeSpan.FromSeconds(30));
+
+        imc.StartAgent(imc[0]);
+        var again = imc.Peer(imc[0], "kw2");
+        again.Send("alloc 73 4096");
+        again.Send("tx 73");
+        var before = ImcMachines.SettledErrorCount(reader);
+        DropOne(imc, again);
+        Assert.That(ImcMachines.SettledErrorCount(reader), Is.GreaterThan(before), "the new count raised the reader's");
+    }
+
+    /// <summary>Arms one drop toward host kr from <paramref name="writer"/>'s machine and writes: the write is dropped.</summary>
+    private static void DropOne(ImcMachines imc, PeerProcess writer)
+    {
+        var inject = imc[0].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcctl.dll"), "inject-error", "--rail", "0",
+            "--count", "1", "--host", "kr"], TimeSpan.FromSeconds(60), ImcMachines.Environment());
+        Assert.That(inject.ExitCode, Is.Zero, inject.Stdout + inject.Stderr);
+        writer.Send("write64 73 0 1");
+    }
+
     /// <summary>Machine <paramref name="index"/>'s epoch as <c>imcs --json</c> on machine C shows it.</summary>
     private static string MachineEpoch(ImcMachines imc, int index)
     {

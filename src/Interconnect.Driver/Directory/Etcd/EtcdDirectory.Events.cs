@@ -165,7 +165,9 @@ internal sealed partial class EtcdDirectory
         {
             var entry = _store.Get(key);
             raised = (entry is null ? 0 : long.Parse(entry.Value, CultureInfo.InvariantCulture)) + 1;
-            if (_store.CompareAndPut(key, raised.ToString(CultureInfo.InvariantCulture), entry?.ModRevision ?? 0))
+            // Bound to this machine's lease: the counter goes when the machine leaves, and starts again from 1 when it
+            // joins again (the agents forget a counter that went, and take a smaller one for a new one).
+            if (_store.CompareAndPut(key, raised.ToString(CultureInfo.InvariantCulture), entry?.ModRevision ?? 0, MachineLease()))
             {
                 break;
             }

@@ -22,7 +22,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// signaled/{id}                  SignalResult    lease: the delivering machine's; the Kill's outcome
 /// rails/{physical}              "failed"        no lease; a failed physical rail (imcctl fail-rail), until repaired
 /// railacks/{machine}             revision        lease: the machine's; it applied the rails as of that revision
-/// raises/{rail}/{origin}         count           no lease; errors raised on machine {origin} (drops it made)
+/// raises/{rail}/{origin}         count           lease: machine {origin}'s; errors raised there (drops it made)
 /// raiseacks/{rail}/{origin}/{m}  count           lease: machine {m}'s; it raised its count as often
 /// drops/{rail}                   DropsRecord     no lease; drops armed on a logical rail (imcctl inject-error), the
 ///                                                clusterwide budget that each claim decrements; gone when spent

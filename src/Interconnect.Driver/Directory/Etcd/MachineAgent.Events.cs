@@ -38,6 +38,7 @@ internal sealed partial class MachineAgent
     private void ApplyRaises()
     {
         var (raises, _) = ReadList("raises/");
+        var present = new HashSet<(int, string)>();
         foreach (var entry in raises)
         {
             var parts = entry.Key.Split('/');
@@ -48,7 +49,13 @@ internal sealed partial class MachineAgent
             }
 
             var id = (rail, parts[2]);
+            present.Add(id);
             var applied = _raises.GetValueOrDefault(id, _raisesSeen ? 0 : count);
+            if (count < applied)
+            {
+                applied = 0; // a new counter: its machine left (taking the old one with its lease) and joined again
+            }
+
             if (count > applied && rail < _local.LogicalRails && parts[2] != _machine)
             {
                 // This machine's own drops raised its counts when they were claimed; it only acknowledges them.
@@ -60,6 +67,13 @@ internal sealed partial class MachineAgent
                 _raises[id] = count;
                 _store.Set(EtcdKeys.RaiseAck(rail, parts[2], _machine), count.ToString(CultureInfo.InvariantCulture), _lease);
             }
+        }
+
+        // A counter that went with its machine's lease: forgotten here, and this machine's acknowledgement of it too.
+        foreach (var id in _raises.Keys.Where(id => !present.Contains(id)).ToList())
+        {
+            _raises.Remove(id);
+            _ = _store.Delete(EtcdKeys.RaiseAck(id.Item1, id.Item2, _machine));
         }
 
         _raisesSeen = true;
