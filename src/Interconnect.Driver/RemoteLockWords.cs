@@ -31,6 +31,7 @@ internal sealed class RemoteLockWords : IDisposable
     private readonly int _first;
     private readonly long _me;
     private readonly MachineStanding _standing;
+    private readonly Lazy<UcxPeers> _peers;
     private readonly Lock _lock = new();
     private UcxWords? _words;
     private long _waits;
@@ -40,8 +41,11 @@ internal sealed class RemoteLockWords : IDisposable
     /// <param name="first">The set's first word in the arena.</param>
     /// <param name="me">This process's owner value, unique in the cluster and never 0.</param>
     /// <param name="standing">Whether this process still stands in the cluster (its machine not fenced since).</param>
-    public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing)
+    /// <param name="peers">The process's UCX, whose writes a release flushes.</param>
+    public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing,
+        Lazy<UcxPeers> peers)
     {
+        _peers = peers;
         _open = open;
         _isOwnerAlive = isOwnerAlive;
         _first = first;
@@ -112,9 +116,9 @@ internal sealed class RemoteLockWords : IDisposable
     public DriverStatus Release(int index)
     {
         _standing.ThrowIfLost($"lock {index} is lost");
-        if (UcxPeers.Started)
+        if (_peers.IsValueCreated)
         {
-            UcxPeers.Shared.FlushAll(); // what was written under the lock lands before the lock reads free
+            _peers.Value.FlushAll(); // what was written under the lock lands before the lock reads free
         }
 
         return Swap(index, _me, 0) == _me ? DriverStatus.Success : DriverStatus.LockNotHeld;

@@ -68,7 +68,7 @@ internal static class MachinesPeers
         {
             var chunks = Int(values, "--chunks");
             var stream = new Streamer(ringTx, creditRx);
-            var worker = Interconnect.Driver.Fabric.Ucx.UcxPeers.Shared.Worker;
+            var worker = Interconnect.Driver.Directory.Directories.ProcessPeers.Value.Worker;
             _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
             for (var i = 0; i < Int(values, "--repeats"); i++)
             {

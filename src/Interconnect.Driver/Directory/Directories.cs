@@ -1,4 +1,5 @@
 using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Store;
 
 namespace Interconnect.Driver.Directory;
@@ -9,6 +10,12 @@ namespace Interconnect.Driver.Directory;
 /// </summary>
 internal static class Directories
 {
+    /// <summary>
+    /// This process's UCX, made on its first use of another machine: one per process, since its writer id numbers the
+    /// process's writes to each machine and its exit flush covers them all. Given to every directory across machines.
+    /// </summary>
+    internal static readonly Lazy<UcxPeers> ProcessPeers = new(() => new UcxPeers(), LazyThreadSafetyMode.ExecutionAndPublication);
+
     /// <summary><c>IMC_DIRECTORY</c>: etcd's client URLs, or null for a cluster on one machine.</summary>
     public static string? Endpoints =>
         Environment.GetEnvironmentVariable("IMC_DIRECTORY") is { Length: > 0 } endpoints ? endpoints : null;
@@ -26,7 +33,7 @@ internal static class Directories
     {
         if (Endpoints is { } endpoints)
         {
-            return EtcdDirectory.Open(paths, endpoints, MachineName, writable);
+            return EtcdDirectory.Open(paths, endpoints, MachineName, ProcessPeers, writable);
         }
 
         if (create)

@@ -1,12 +1,11 @@
 using System.Runtime.CompilerServices;
-using Interconnect.Driver.Fabric.MemoryMapped;
 
 namespace Interconnect.Driver.Fabric;
 
 /// <summary>
 /// An immutable snapshot of where a transmit window's writes go: one delivery target per receiving host. Targets
-/// mapped into this process (<see cref="MappedTarget"/>) are kept as raw addresses and written with plain stores, the
-/// sealed fast path chosen here, once per route refresh; any other target is called through
+/// mapped into this process (a <see cref="IDeliveryTarget.LocalAddress"/>) are kept as raw addresses and written with
+/// plain stores, the sealed fast path chosen here, once per route refresh; any other target is called through
 /// <see cref="IDeliveryTarget"/>. A route holds its targets, so they stay alive while a write uses it.
 /// </summary>
 internal sealed unsafe class Route
@@ -34,9 +33,9 @@ internal sealed unsafe class Route
         var otherHosts = new List<int>();
         for (var i = 0; i < targets.Length; i++)
         {
-            if (targets[i] is MappedTarget mapped)
+            if (targets[i].LocalAddress is var address and not 0)
             {
-                local.Add((nint)mapped.Pointer);
+                local.Add(address);
                 localHosts.Add(hosts[i]);
             }
             else

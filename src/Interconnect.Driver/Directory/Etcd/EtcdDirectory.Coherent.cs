@@ -37,7 +37,7 @@ internal sealed partial class EtcdDirectory
     }
 
     private ClusterWriteLock OpenWriteLock(LockSetHome home, long owner, int key) =>
-        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing),
+        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing, _peers),
             failed => RehomeWriteLock(key, failed));
 
     /// <summary>
@@ -250,7 +250,7 @@ internal sealed partial class EtcdDirectory
             {
                 unsafe
                 {
-                    UcxPeers.Shared.Read(source, file.Pointer, Math.Min(length, source.Length));
+                    _peers.Value.Read(source, file.Pointer, Math.Min(length, source.Length));
                 }
 
                 return;

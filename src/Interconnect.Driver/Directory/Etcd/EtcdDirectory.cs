@@ -31,13 +31,15 @@ internal sealed partial class EtcdDirectory : IDirectory
     private EtcdEntry? _machineRecord; // machines/{machine} as last read: its lease binds this machine's keys
 
     private readonly MachineStanding _standing;
+    private readonly Lazy<UcxPeers> _peers; // the process's UCX (Directories.ProcessPeers), made on first use
 
-    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine)
+    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxPeers> peers)
     {
         _local = local;
         _store = store;
         _machine = machine;
         _standing = local.Standing(machine);
+        _peers = peers;
     }
 
     public string ClusterName => _local.ClusterName;
@@ -55,7 +57,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// Opens the cluster across machines: this machine's agent (imcd) must serve it, having made the machine's control
     /// file and published the machine in etcd.
     /// </summary>
-    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine, bool writable = true)
+    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine, Lazy<UcxPeers> peers, bool writable = true)
     {
         ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
         var store = new EtcdStore(endpoints, paths.Cluster);
@@ -77,7 +79,7 @@ internal sealed partial class EtcdDirectory : IDirectory
                     $"({paths.ClusterDirectory}): is it started with the same IMC_ROOT? Restart imcd");
             }
 
-            return new EtcdDirectory(local, store, machine);
+            return new EtcdDirectory(local, store, machine, peers);
         }
         catch
         {
@@ -88,9 +90,9 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public void Dispose()
     {
-        if (UcxPeers.Started)
+        if (_peers.IsValueCreated)
         {
-            var peers = UcxPeers.Shared;
+            var peers = _peers.Value;
             if (peers.RefusedOnRail is { } counting && counting.Target == this)
             {
                 peers.RefusedOnRail = null; // nothing counts through a directory that is gone
@@ -484,7 +486,7 @@ internal sealed partial class EtcdDirectory : IDirectory
 
         // A write the target machine refuses (its memory was withdrawn) counts on this machine's rail: every directory
         // of the process counts on this machine's control file, so the one that opened the latest target will do.
-        var peers = UcxPeers.Shared;
+        var peers = _peers.Value;
         peers.RefusedOnRail = RecordDeliveryError;
         return peers.OpenTarget(remote, _standing);
     }

@@ -4,11 +4,11 @@ namespace Interconnect.Driver.Fabric.MemoryMapped;
 
 /// <summary>
 /// A receive memory on this machine, mapped read-write into the writer: a put is a store. <see cref="Route"/> takes
-/// its <see cref="Pointer"/> and stores directly on the fast path; the interface methods serve everything else.
+/// its <see cref="LocalAddress"/> and stores directly on the fast path; the interface methods serve everything else.
 /// </summary>
 internal sealed unsafe class MappedTarget(MappedFile file) : IDeliveryTarget
 {
-    public byte* Pointer => file.Pointer;
+    public nint LocalAddress => (nint)file.Pointer;
 
     public void Put(long offset, ReadOnlySpan<byte> source)
     {

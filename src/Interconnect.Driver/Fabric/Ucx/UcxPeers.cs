@@ -6,12 +6,12 @@ namespace Interconnect.Driver.Fabric.Ucx;
 
 /// <summary>
 /// This process's way to other machines: one UCX context and worker for the process, made on the first use of another
-/// machine. Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent; lock words and
-/// the first copy of a coherent region go through one-sided operations on one endpoint per agent.
+/// machine (<see cref="Directories.ProcessPeers"/> holds the one instance; the directories and lock words of the
+/// process are given it). Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent;
+/// lock words and the first copy of a coherent region go through one-sided operations on one endpoint per agent.
 /// </summary>
 internal sealed unsafe class UcxPeers
 {
-    private static readonly Lazy<UcxPeers> s_shared = new(() => new UcxPeers(), LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly TimeSpan s_exitFlush = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_flushAtLeast = TimeSpan.FromMilliseconds(100);
     private readonly UcxContext _context;
@@ -24,7 +24,7 @@ internal sealed unsafe class UcxPeers
     private long _refused;
     private long _unsent;
 
-    private UcxPeers()
+    internal UcxPeers()
     {
         _context = UcxContext.Create();
         _worker = _context.CreateWorker();
@@ -34,11 +34,6 @@ internal sealed unsafe class UcxPeers
         // Writes this process completed land before it is gone, or their receivers' counts rise (API.md: exit flushes).
         AppDomain.CurrentDomain.ProcessExit += (_, _) => FlushWithin(s_exitFlush);
     }
-
-    public static UcxPeers Shared => s_shared.Value;
-
-    /// <summary>Whether any endpoint was opened: a process that never reached another machine has nothing to flush.</summary>
-    public static bool Started => s_shared.IsValueCreated;
 
     /// <summary>
     /// Raises this machine's error count of a logical rail: a write of this process was refused by its target (the
@@ -259,6 +254,7 @@ internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong add
 internal sealed class NicTarget(UcxPeers peers, NicLink link, ulong memory, int rail, long length, Store.MachineStanding standing)
     : IDeliveryTarget
 {
+    public nint LocalAddress => 0; // another machine's memory: every put is a message
     public void Put(long offset, ReadOnlySpan<byte> source)
     {
         if ((ulong)offset + (ulong)source.Length > (ulong)length)
