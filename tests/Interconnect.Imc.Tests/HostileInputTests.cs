@@ -132,14 +132,14 @@ public sealed class HostileInputTests
             Is.EqualTo(ImcStatus.BadParameter));
     }
 
-    // Bad usage the parser finds exits 1 (imcs documents 2, which only its own checks, as --watch's range, return).
+    // Bad usage exits 1 for imc_init and imcctl (the parser's code; API.md asks for non-zero) and 2 for imcs (its README).
     [TestCase("imc_init", 1, "Unrecognized command or argument '--bogus'", "--bogus")]
     [TestCase("imc_init", 1, "Required argument missing for option: '-a'", "-a")]
     [TestCase("imc_init", 1, "Cannot parse argument 'lots' for option '-a'", "-a", "lots")]
     [TestCase("imc_init", 1, "Cannot parse argument '99999999999' for option '-r'", "-r", "99999999999")]
-    [TestCase("imcs", 1, "Unrecognized command or argument '--bogus'", "--bogus")]
+    [TestCase("imcs", 2, "Unrecognized command or argument '--bogus'", "--bogus")]
     [TestCase("imcs", 2, "imcs: --watch takes 0.05 to 3600 seconds", "--watch", "-1")]
-    [TestCase("imcs", 1, "Cannot parse argument 'abc' for option '--watch'", "--watch", "abc")]
+    [TestCase("imcs", 2, "Cannot parse argument 'abc' for option '--watch'", "--watch", "abc")]
     [TestCase("imcctl", 1, "Required command was not provided")]
     [TestCase("imcctl", 1, "Cannot parse argument '99999999999' for option '--rail'", "inject-error", "--rail", "99999999999")]
     [TestCase("imcctl", 1, "Cannot parse argument '-99999999999' for command 'fail-rail'", "fail-rail", "-99999999999")]
