@@ -144,7 +144,43 @@ internal sealed class RemoteLockWords : IDisposable
         }
     }
 
-    private long Swap(int index, long expected, long desired) => Words().CompareAndSwap(_first + index, expected, desired);
+    private long Swap(int index, long expected, long desired)
+    {
+        try
+        {
+            return Words().CompareAndSwap(_first + index, expected, desired);
+        }
+        catch (DriverException) when (desired == _me || expected == _me)
+        {
+            // The home machine may have applied the swap though its answer never came (the connection broke, or the
+            // deadline passed, after it was applied): settle it by reading the word back, on a connection made anew,
+            // rather than leave this process holding a lock it believes it failed to take, or the reverse.
+            var now = TryReadBack(index);
+            if (desired == _me && now == _me)
+            {
+                return expected; // it was applied: the lock is this process's
+            }
+
+            if (expected == _me && now is { } holder && holder != _me)
+            {
+                return _me; // it was applied: the word no longer names this process
+            }
+
+            throw;
+        }
+    }
+
+    private long? TryReadBack(int index)
+    {
+        try
+        {
+            return Holder(index);
+        }
+        catch (DriverException)
+        {
+            return null; // still out of reach: the swap's failure stands
+        }
+    }
 
     private UcxWords Words()
     {
