@@ -348,6 +348,10 @@ public sealed class FaultTests
                 "the other machine to take the cut-off one's host out", TimeSpan.FromSeconds(30));
             Assert.That(int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture), Is.LessThan(0),
                 "still fenced while cut off");
+            var status = imc[1].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll")], TimeSpan.FromSeconds(90),
+                ImcMachines.Environment());
+            Assert.That(status.ExitCode, Is.Not.Zero, status.Stdout);
+            Assert.That(status.Stderr, Does.Contain($"machine '{imc[1].Name}' is fenced"), "imcs says the machine is fenced");
         }
         finally
         {

@@ -21,7 +21,16 @@ internal sealed partial class EtcdDirectory
     {
         var local = _local.ReadStatus();
         var names = new AccountNames();
-        var (machines, _) = _store.List("machines/");
+        IReadOnlyList<EtcdEntry> machines;
+        try
+        {
+            (machines, _) = _store.List("machines/");
+        }
+        catch (DriverException e) when (_local.IsFenced)
+        {
+            throw FencedFailure(_machine, e);
+        }
+
         var (hosts, _) = _store.List("hosts/");
         var (regions, _) = _store.List("regions/");
         var (memories, _) = _store.List("memory/");

@@ -63,7 +63,17 @@ internal sealed partial class EtcdDirectory : IDirectory
         var store = new EtcdStore(endpoints, paths.Cluster);
         try
         {
-            if (store.Get(EtcdKeys.Machine(machine)) is null || !ControlFileDirectory.Exists(paths))
+            EtcdEntry? record;
+            try
+            {
+                record = store.Get(EtcdKeys.Machine(machine));
+            }
+            catch (DriverException e) when (IsFenced(paths))
+            {
+                throw FencedFailure(machine, e);
+            }
+
+            if (record is null || !ControlFileDirectory.Exists(paths))
             {
                 throw new DriverException(DriverStatus.NotInitialized,
                     $"machine '{machine}' does not serve cluster '{paths.Cluster}' (etcd at {endpoints}): start imcd on this " +
@@ -87,6 +97,23 @@ internal sealed partial class EtcdDirectory : IDirectory
             throw;
         }
     }
+
+    /// <summary>Whether this machine's imcd has fenced it (read from the control file, if there is one).</summary>
+    private static bool IsFenced(ClusterPaths paths)
+    {
+        if (!ControlFileDirectory.Exists(paths))
+        {
+            return false;
+        }
+
+        using var local = ControlFileDirectory.Open(paths, writable: false);
+        return local.IsFenced;
+    }
+
+    /// <summary>A directory failure on a fenced machine, which says so first.</summary>
+    internal static DriverException FencedFailure(string machine, DriverException failure) =>
+        new(failure.Status, $"machine '{machine}' is fenced (its imcd has not reached etcd for its lease less a second: " +
+            $"its readers read error processing, its lock calls fail): {failure.Message}");
 
     public void Dispose()
     {
