@@ -25,8 +25,6 @@ internal sealed unsafe class LockSetPort : IDisposable
     private readonly LockWord* _words;
     private readonly RemoteLockWords? _remote;
     private readonly long _me;
-    [ThreadStatic]
-    private static DriverException? t_failure;
     private int _disposed;
     private long _acquisitions;       // the counting thread's acquisitions: plain adds
     private long _sharedAcquisitions; // every other thread's: atomic adds
@@ -52,17 +50,6 @@ internal sealed unsafe class LockSetPort : IDisposable
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>
     public long Waits => Volatile.Read(ref _waits) + (_remote?.Waits ?? 0);
-
-    /// <summary>
-    /// The failure behind the last status this thread got from a set across machines that was not a lock status
-    /// (McError, Timeout: the home machine or the directory did not answer), once; null otherwise.
-    /// </summary>
-    public static DriverException? TakeFailure()
-    {
-        var failure = t_failure;
-        t_failure = null;
-        return failure;
-    }
 
     /// <summary>
     /// Takes lock <paramref name="index"/>, waiting as long as it takes: <see cref="DriverStatus.Success"/>, or
@@ -296,27 +283,20 @@ internal sealed unsafe class LockSetPort : IDisposable
         }
     }
 
-    /// <summary>An operation on a set across machines; a failure to reach its home is kept for <see cref="TakeFailure"/>.</summary>
+    /// <summary>
+    /// An operation on a set across machines. It throws <see cref="DriverException"/> when the set's home or the
+    /// directory did not answer (McError, Timeout) or this process's machine is fenced (McError), with what happened.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private DriverStatus Remote(int index, RemoteOperation operation)
     {
         ThrowIfDisposed();
-        DriverStatus status;
-        try
+        var status = operation switch
         {
-            status = operation switch
-            {
-                RemoteOperation.Acquire => _remote!.Acquire(index),
-                RemoteOperation.TryAcquire => _remote!.TryAcquire(index),
-                _ => _remote!.Release(index),
-            };
-        }
-        catch (DriverException e)
-        {
-            t_failure = e;
-            return e.Status;
-        }
-
+            RemoteOperation.Acquire => _remote!.Acquire(index),
+            RemoteOperation.TryAcquire => _remote!.TryAcquire(index),
+            _ => _remote!.Release(index),
+        };
         if (status == DriverStatus.Success && operation != RemoteOperation.Release)
         {
             CountAcquisition();

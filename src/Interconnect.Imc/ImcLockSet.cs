@@ -34,7 +34,15 @@ public sealed class ImcLockSet : IDisposable
     /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockPrior"/>.</exception>
     public void Acquire(int index)
     {
-        var status = _port.Acquire(index);
+        DriverStatus status;
+        try
+        {
+            status = _port.Acquire(index);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e); // a set across machines: its home or the directory did not answer, or a fence
+        }
         if (status != DriverStatus.Success)
         {
             ThrowHelper.Lock(status, Key, index, Count);
@@ -45,7 +53,15 @@ public sealed class ImcLockSet : IDisposable
     /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockPrior"/>.</exception>
     public bool TryAcquire(int index)
     {
-        var status = _port.TryAcquire(index);
+        DriverStatus status;
+        try
+        {
+            status = _port.TryAcquire(index);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e); // a set across machines: its home or the directory did not answer, or a fence
+        }
         if (status is not (DriverStatus.Success or DriverStatus.NoLockGot))
         {
             ThrowHelper.Lock(status, Key, index, Count);
@@ -58,7 +74,15 @@ public sealed class ImcLockSet : IDisposable
     /// <exception cref="ImcException"><see cref="ImcStatus.BadLock"/>, <see cref="ImcStatus.LockNotHeld"/>.</exception>
     public void Release(int index)
     {
-        var status = _port.Release(index);
+        DriverStatus status;
+        try
+        {
+            status = _port.Release(index);
+        }
+        catch (DriverException e)
+        {
+            throw ImcException.From(e); // a set across machines: its home or the directory did not answer, or a fence
+        }
         if (status != DriverStatus.Success)
         {
             ThrowHelper.Lock(status, Key, index, Count);
@@ -112,6 +136,10 @@ public sealed class ImcLockSet : IDisposable
         }
         catch (ImcException)
         {
+        }
+        catch (DriverException)
+        {
+            // a set across machines whose home does not answer: the locks go with this process's owner key
         }
         catch (ObjectDisposedException)
         {

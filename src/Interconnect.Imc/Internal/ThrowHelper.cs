@@ -12,18 +12,7 @@ internal static class ThrowHelper
 
     /// <summary>A lock call's status other than success, with what it means for lock <paramref name="index"/>.</summary>
     [DoesNotReturn]
-    public static void Lock(DriverStatus status, int key, int index, int count)
-    {
-        if (LockSetPort.TakeFailure() is { } failure)
-        {
-            From(failure); // a set across machines whose home or directory did not answer: the driver's own words
-        }
-
-        LockStatus(status, key, index, count);
-    }
-
-    [DoesNotReturn]
-    private static void LockStatus(DriverStatus status, int key, int index, int count) => throw new ImcException((ImcStatus)(int)status,
+    public static void Lock(DriverStatus status, int key, int index, int count) => throw new ImcException((ImcStatus)(int)status,
         status switch
         {
             DriverStatus.BadLock => $"lock {index} of lock set key {key}: the set has locks 0 to {count - 1}",
