@@ -45,12 +45,12 @@ internal sealed class RemoteLockWords : IDisposable
     public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing,
         Lazy<UcxPeers> peers)
     {
-        _peers = peers;
         _open = open;
         _isOwnerAlive = isOwnerAlive;
         _first = first;
         _me = me;
         _standing = standing;
+        _peers = peers;
     }
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>

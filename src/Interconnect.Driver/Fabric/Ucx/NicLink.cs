@@ -84,8 +84,9 @@ internal sealed unsafe class NicLink
 
     /// <summary>
     /// Sends a write of <paramref name="data"/> at <paramref name="offset"/> of memory <paramref name="memory"/> (on
-    /// <paramref name="rail"/>; the writer's machine in <paramref name="epoch"/>), in messages of at most <see cref="NicMessages.MaxPayload"/> bytes split at word
-    /// boundaries; returns once the bytes may be reused. Never throws because the target is away.
+    /// <paramref name="rail"/>; the writer's machine in <paramref name="epoch"/>), in messages of at most
+    /// <see cref="NicMessages.MaxPayload"/> bytes split at word boundaries; returns once the bytes may be reused. Never
+    /// throws because the target is away.
     /// </summary>
     public void Write(ulong memory, int rail, long epoch, long offset, ReadOnlySpan<byte> data)
     {
