@@ -105,33 +105,35 @@ public sealed class CExampleTests
     }
 
     /// <summary>
-    /// A C program on machine 1 writes 4,000 words to a receiver on machine 2 one <c>imc_write32</c> at a time, then a
-    /// marker, and returns from main at once, ten times in turn: each time the receiver has the marker and every word,
-    /// or its error count moved (API.md: a process that exits right after writing). It passed with the exit flush
-    /// taken out as well: what a write handed to UCX was on the connection already, which the kernel delivers after
-    /// the process is gone. It holds the contract for C, not the flush's part in it.
+    /// A C program on machine 1 writes to a receiver on machine 2, then a marker, and returns from main at once, ten
+    /// times in turn: 4,000 words one <c>imc_write32</c> at a time, or 2,000 rounds of 16,000 words (128 MB) by
+    /// <c>imc_bcopy</c>. Each time the receiver has the marker and every word of the last round, or its error count
+    /// moved (API.md: a process that exits right after writing). Both passed with the exit flush taken out as well:
+    /// what a write handed to UCX was on the connection already, which the kernel delivers after the process is gone.
+    /// They hold the contract for C, not the flush's part in it.
     /// </summary>
-    [Test]
-    public void ShouldLandEveryWriteOfACProgramThatExitsRightAfterWriting()
+    [TestCase(4000, 0)]
+    [TestCase(16000, 2000)]
+    public void ShouldLandEveryWriteOfACProgramThatExitsRightAfterWriting(int words, int rounds)
     {
-        const int Words = 4000;
         for (var run = 0; run < 10; run++)
         {
             var start = 1_000_000 * (run + 1);
-            var receiver = Start(_imc[1], WriteAndExit, [], "beta", $"{Words}", $"{start}");
+            string[] arguments = rounds == 0 ? [$"{words}", $"{start}"] : [$"{words}", $"{start}", $"{rounds}"];
+            var receiver = Start(_imc[1], WriteAndExit, [], "beta", arguments);
             receiver.WaitForLine("ready"); // its receive attach returned: every machine applied it
-            var writer = Start(_imc[0], WriteAndExit, ["TRANSMIT"], "alpha", $"{Words}", $"{start}");
+            var writer = Start(_imc[0], WriteAndExit, ["TRANSMIT"], "alpha", arguments);
             Assert.That(writer.WaitForExit(), Is.Zero, writer.Transcript);
             Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
             var seen = receiver.Lines.Single(l => l.StartsWith("marker=", StringComparison.Ordinal));
             var fields = seen.Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
             TestContext.Out.WriteLine($"run {run}: {seen}");
-            if (fields["marker"] != start + Words || fields["missing"] > 0)
+            if (fields["marker"] != start + words || fields["missing"] > 0)
             {
                 Assert.That(fields["count_after"], Is.GreaterThan(fields["count_before"]), $"run {run}: writes missing, count unmoved: {seen}");
             }
 
-            Assert.That(fields["marker"], Is.EqualTo(start + Words), $"run {run}: the writer's last write landed: {seen}");
+            Assert.That(fields["marker"], Is.EqualTo(start + words), $"run {run}: the writer's last write landed: {seen}");
             Assert.That(fields["missing"], Is.Zero, $"run {run}: every write landed: {seen}");
         }
     }

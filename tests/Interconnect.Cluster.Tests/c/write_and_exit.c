@@ -2,10 +2,12 @@
  * A C program that writes and exits at once, for API.md "Faults across machines" (a process exits right after
  * writing: every write it completed lands, or the count rises), through libimc.so in a cluster across machines.
  *
- * write_and_exit WORDS BASE    (-DTRANSMIT) writes BASE + i into word i for i = 1..WORDS with imc_write32, one call
- *                              each, then BASE + WORDS into word 0 (the marker), and returns from main at once.
- * write_and_exit WORDS BASE    (receiver) prints "ready" once attached, waits up to 30 s for the marker, then prints
- *                              "marker=M missing=N count_before=B count_after=A" and exits 0.
+ * write_and_exit WORDS BASE [ROUNDS]
+ *   -DTRANSMIT: with no ROUNDS, writes BASE + i into word i for i = 1..WORDS with imc_write32, one call each; with
+ *   ROUNDS, writes words 1..WORDS ROUNDS times with one imc_bcopy each, round r (from 1) with BASE + i - (ROUNDS - r),
+ *   so the last round leaves BASE + i; then BASE + WORDS into word 0 (the marker), and returns from main at once.
+ *   Receiver: prints "ready" once attached, waits up to 30 s for the marker, then prints
+ *   "marker=M missing=N count_before=B count_after=A" and exits 0.
  *
  * cc -I native/include [-DTRANSMIT] -o write_and_exit tests/Interconnect.Cluster.Tests/c/write_and_exit.c -L native/lib -limc
  */
@@ -36,12 +38,13 @@ int main(int argc, char **argv)
 {
     imc_asid_t id;
     volatile int *words;
-    int count, base, i;
+    int count, base, rounds, i;
 
-    if (argc != 3)
+    if (argc != 3 && argc != 4)
         return 2;
     count = atoi(argv[1]);
     base = atoi(argv[2]);
+    rounds = argc == 4 ? atoi(argv[3]) : 0;
     if (count <= 0 || (count + 1) * 4 > 65536)
         return 2;
     if (!check("imc_api_init", imc_api_init(NULL)) ||
@@ -51,9 +54,20 @@ int main(int argc, char **argv)
 #ifdef TRANSMIT
     if (!check("imc_asattach transmit", imc_asattach(id, IMC_TRANSMIT, IMC_SHARED, 0, (caddr_t *)&words)))
         return 2;
-    for (i = 1; i <= count; i++)
-        if (!check("imc_write32", imc_write32((int *)&words[i], base + i)))
-            return 2;
+    if (rounds == 0) {
+        for (i = 1; i <= count; i++)
+            if (!check("imc_write32", imc_write32((int *)&words[i], base + i)))
+                return 2;
+    } else {
+        static int block[16384];
+        int r;
+        for (r = 1; r <= rounds; r++) {
+            for (i = 1; i <= count; i++)
+                block[i - 1] = base + i - (rounds - r);
+            if (!check("imc_bcopy", imc_bcopy(block, (void *)&words[1], count * 4)))
+                return 2;
+        }
+    }
     if (!check("imc_write32 marker", imc_write32((int *)&words[0], base + count)))
         return 2;
     return 0; /* at once: the library flushes on the way out */
