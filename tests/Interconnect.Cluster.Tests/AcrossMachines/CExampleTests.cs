@@ -14,7 +14,7 @@ namespace Interconnect.Cluster.Tests.AcrossMachines;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(600_000)]
-public sealed class CExampleTests
+public sealed class CExampleTests : AlphaBetaFixture
 {
     private const string Ex3Bcopy = "tests/Interconnect.Cluster.Tests/c/mc_ex3_bcopy.c";
     private const string Ex6 = "examples/c/mc_ex6.c";
@@ -22,27 +22,10 @@ public sealed class CExampleTests
     private const string Hold = "tests/Interconnect.Imc.Native.Tests/c/imc_hold.c";
     private const string ControlFile = "/dev/shm/imc/" + ImcMachines.ClusterName + "/control";
     private readonly List<ProgramProcess> _programs = [];
-    private ImcMachines _imc = null!;
-
-    [OneTimeSetUp]
-    public void StartMachines()
-    {
-        _imc = ImcMachines.Start(2);
-        ImcMachines.InitHost(_imc[0], "alpha");
-        ImcMachines.InitHost(_imc[1], "beta");
-    }
-
-    [OneTimeTearDown]
-    public void StopMachines() => _imc?.Dispose();
 
     [TearDown]
     public void StopPrograms()
     {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_imc.AgentOutput());
-        }
-
         _programs.ForEach(p => p.Dispose());
         _programs.Clear();
     }
@@ -55,10 +38,10 @@ public sealed class CExampleTests
     [Test]
     public void Example3ThroughTheLibraryShouldDeliverItsMessageToAReceiverOnAnotherMachine()
     {
-        var receiver = Start(_imc[1], Ex3Bcopy, [], "beta");
+        var receiver = Start(Imc[1], Ex3Bcopy, [], "beta");
         receiver.WaitForLine("waiting for the message"); // its receive attach returned: every machine applied it
 
-        var transmitter = Start(_imc[0], Ex3Bcopy, ["TRANSMIT"], "alpha");
+        var transmitter = Start(Imc[0], Ex3Bcopy, ["TRANSMIT"], "alpha");
 
         Assert.That(transmitter.WaitForExit(), Is.Zero, transmitter.Transcript);
         Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
@@ -73,7 +56,7 @@ public sealed class CExampleTests
     [Test]
     public void ShouldRefuseADirectRegionFromCAcrossMachinesWithNotSupported()
     {
-        var holder = Start(_imc[0], Hold, [], "alpha", "123");
+        var holder = Start(Imc[0], Hold, [], "alpha", "123");
 
         Assert.That(holder.WaitForExit(), Is.EqualTo(2), holder.Transcript); // imc_hold: a call failed
         Assert.That(holder.Lines, Is.Empty, holder.Transcript);
@@ -88,15 +71,15 @@ public sealed class CExampleTests
     [Test]
     public void Example6ShouldReturnWhenAHostJoinsOnTheOtherMachine()
     {
-        var program = Start(_imc[0], Ex6, [], "alpha");
+        var program = Start(Imc[0], Ex6, [], "alpha");
         Poll.Until(() => program.HasExited || program.HasMapped(ControlFile), "mc_ex6's imc_api_init", TimeSpan.FromSeconds(60));
 
-        ImcMachines.InitHost(_imc[1], "gamma"); // a host join, on the other machine
+        ImcMachines.InitHost(Imc[1], "gamma"); // a host join, on the other machine
         // Example 10-6 reads the cluster right after imc_api_init; a join before that read is not one it waits for.
         // If it has not returned after a while, another host joins there (one it cannot have read).
         for (var attempt = 0; attempt < 3 && !program.ExitsWithin(TimeSpan.FromSeconds(10)); attempt++)
         {
-            ImcMachines.InitHost(_imc[1], $"delta{attempt}");
+            ImcMachines.InitHost(Imc[1], $"delta{attempt}");
         }
 
         Assert.That(program.WaitForExit(), Is.Zero, program.Transcript);
@@ -120,9 +103,9 @@ public sealed class CExampleTests
         {
             var start = 1_000_000 * (run + 1);
             string[] arguments = rounds == 0 ? [$"{words}", $"{start}"] : [$"{words}", $"{start}", $"{rounds}"];
-            var receiver = Start(_imc[1], WriteAndExit, [], "beta", arguments);
+            var receiver = Start(Imc[1], WriteAndExit, [], "beta", arguments);
             receiver.WaitForLine("ready"); // its receive attach returned: every machine applied it
-            var writer = Start(_imc[0], WriteAndExit, ["TRANSMIT"], "alpha", arguments);
+            var writer = Start(Imc[0], WriteAndExit, ["TRANSMIT"], "alpha", arguments);
             Assert.That(writer.WaitForExit(), Is.Zero, writer.Transcript);
             Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
             var seen = receiver.Lines.Single(l => l.StartsWith("marker=", StringComparison.Ordinal));

@@ -12,36 +12,15 @@ namespace Interconnect.Cluster.Tests.AcrossMachines;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(900_000)]
-public sealed partial class ExampleTests
+public sealed partial class ExampleTests : AlphaBetaFixture
 {
-    private ImcMachines _imc = null!;
-
-    [OneTimeSetUp]
-    public void StartMachines()
-    {
-        _imc = ImcMachines.Start(2);
-        ImcMachines.InitHost(_imc[0], "alpha");
-        ImcMachines.InitHost(_imc[1], "beta");
-    }
-
-    [OneTimeTearDown]
-    public void StopMachines() => _imc?.Dispose();
-
-    [TearDown]
-    public void ShowAgentsWhenFailed()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_imc.AgentOutput());
-        }
-    }
 
     [Test]
     public void ShouldRunExample1WithTheMasterAndTheSlaveOnTwoMachines()
     {
-        using var slave = Start(_imc[1], "mc_ex1", "beta", "0");
+        using var slave = Start(Imc[1], "mc_ex1", "beta", "0");
         slave.WaitForLine("waiting for the master");
-        using var master = Start(_imc[0], "mc_ex1", "alpha", "1");
+        using var master = Start(Imc[0], "mc_ex1", "alpha", "1");
         Assert.That(master.WaitForExit(), Is.Zero, master.Transcript);
         Assert.That(slave.WaitForLine("pid of master process is"), Is.EqualTo($"pid of master process is {master.Pid}"), slave.Transcript);
         Assert.That(slave.WaitForExit(), Is.Zero, slave.Transcript);
@@ -50,9 +29,9 @@ public sealed partial class ExampleTests
     [Test]
     public void ShouldCountExample2sProcessesOnTwoMachinesInACoherentRegion()
     {
-        using var first = Start(_imc[0], "mc_ex2", "alpha", "--coherent");
+        using var first = Start(Imc[0], "mc_ex2", "alpha", "--coherent");
         Assert.That(first.WaitForLine("joined: process count is now"), Does.EndWith("count is now 1"), first.Transcript);
-        using var second = Start(_imc[1], "mc_ex2", "beta", "--coherent");
+        using var second = Start(Imc[1], "mc_ex2", "beta", "--coherent");
         Assert.That(second.WaitForLine("joined: process count is now"), Does.EndWith("count is now 2"), second.Transcript);
 
         var firstOut = Leave(first);
@@ -68,7 +47,7 @@ public sealed partial class ExampleTests
     public void ShouldInitialiseExample5sRegionOnceWhenProcessesOnTwoMachinesRace()
     {
         var processes = new[] { (0, "alpha"), (1, "beta"), (0, "alpha"), (1, "beta") }
-            .Select(p => Start(_imc[p.Item1], "mc_ex5", p.Item2, "--coherent")).ToList();
+            .Select(p => Start(Imc[p.Item1], "mc_ex5", p.Item2, "--coherent")).ToList();
         try
         {
             var results = processes.Select(p => p.WaitForLine("lock set 456")).ToList();
@@ -97,9 +76,9 @@ public sealed partial class ExampleTests
     [Test]
     public void ShouldDeliverEveryMessageOfTheMessageRingFromOneMachineToTheOtherWhenTheSenderInjectsLosses()
     {
-        using var receiver = Start(_imc[1], "mc_msg", "beta", "receive");
+        using var receiver = Start(Imc[1], "mc_msg", "beta", "receive");
         receiver.WaitForLine("waiting for messages");
-        using var sender = Start(_imc[0], "mc_msg", "alpha", "send", "--messages", "1000", "--drop-every", "100");
+        using var sender = Start(Imc[0], "mc_msg", "alpha", "send", "--messages", "1000", "--drop-every", "100");
 
         Assert.That(sender.WaitForExit(), Is.Zero, sender.Transcript);
         Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
@@ -112,10 +91,10 @@ public sealed partial class ExampleTests
     public void ShouldRecoverEveryLossWithTheTransmitterAndTheReceiverOnTwoMachines(string program, string? mode)
     {
         const int Messages = 9;
-        using var receiver = Start(_imc[1], "mc_ex3", "beta", "rx");
+        using var receiver = Start(Imc[1], "mc_ex3", "beta", "rx");
         receiver.WaitForLine("waiting for messages");
         string[] args = [.. mode is null ? [] : new[] { mode }, "--messages", $"{Messages}", "--drop-every", "3"];
-        using var transmitter = Start(_imc[0], program, "alpha", args);
+        using var transmitter = Start(Imc[0], program, "alpha", args);
         Assert.That(transmitter.WaitForExit(), Is.Zero, transmitter.Transcript);
         Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
         Assert.That(receiver.Lines, Has.Some.Contains($"received {Messages} of {Messages} message(s) in order"), receiver.Transcript);
@@ -125,10 +104,10 @@ public sealed partial class ExampleTests
     [Test]
     public void ShouldWakeExample6WhenAHostJoinsOnTheOtherMachine()
     {
-        using var waiting = Start(_imc[0], "mc_ex6", "alpha");
+        using var waiting = Start(Imc[0], "mc_ex6", "alpha");
         Assert.That(waiting.WaitForLine("hosts:"), Does.Contain("alpha, beta"), waiting.Transcript);
         waiting.WaitForLine("waiting for a host");
-        ImcMachines.InitHost(_imc[1], "gamma");
+        ImcMachines.InitHost(Imc[1], "gamma");
         Assert.That(waiting.WaitForExit(), Is.Zero, waiting.Transcript);
         Assert.That(waiting.Lines[^1], Does.StartWith("mc_ex6: IMC_HOST_CHANGE").And.Contains("gamma"), waiting.Transcript);
     }

@@ -13,30 +13,9 @@ namespace Interconnect.Cluster.Tests.AcrossMachines;
 [TestFixture]
 [NonParallelizable]
 [CancelAfter(1_500_000)]
-public sealed class StreamTests
+public sealed class StreamTests : AlphaBetaFixture
 {
     private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(600);
-    private ImcMachines _imc = null!;
-
-    [OneTimeSetUp]
-    public void StartMachines()
-    {
-        _imc = ImcMachines.Start(2);
-        ImcMachines.InitHost(_imc[0], "alpha");
-        ImcMachines.InitHost(_imc[1], "beta");
-    }
-
-    [OneTimeTearDown]
-    public void StopMachines() => _imc?.Dispose();
-
-    [TearDown]
-    public void ShowAgentsWhenFailed()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_imc.AgentOutput());
-        }
-    }
 
     /// <summary>
     /// 1 GiB of random bytes from alpha (machine 1) to beta (machine 2): the listener's output has the length and the
@@ -56,7 +35,7 @@ public sealed class StreamTests
         var seconds = carried.Elapsed.TotalSeconds;
         TestContext.Out.WriteLine($"{Total} bytes in {seconds:0.0} s ({Total / seconds / (1 << 20):0} MiB/s); " +
             $"SHA-256 sent {carried.SentSha256}, received {carried.ReceivedSha256}; link: {carried.OutOfMachine1} bytes " +
-            $"out of {_imc[0].Name}, {carried.IntoMachine2} into {_imc[1].Name}");
+            $"out of {Imc[0].Name}, {carried.IntoMachine2} into {Imc[1].Name}");
     }
 
     /// <summary>
@@ -75,7 +54,7 @@ public sealed class StreamTests
         {
             if (fed % DropEvery == 0 && fed < Total)
             {
-                var inject = _imc[0].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcctl.dll"),
+                var inject = Imc[0].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcctl.dll"),
                     "inject-error", "--rail", "0", "--count", "1", "--host", "beta"], TimeSpan.FromSeconds(60), ImcMachines.Environment());
                 Assert.That(inject.ExitCode, Is.Zero, inject.Stdout + inject.Stderr);
                 drops++;
@@ -100,11 +79,11 @@ public sealed class StreamTests
     /// </summary>
     private Carried Carry(int key, long total, int seed, Action<long>? each = null)
     {
-        var before = (Out: _imc[0].LinkBytes().Transmitted, In: _imc[1].LinkBytes().Received);
+        var before = (Out: Imc[0].LinkBytes().Transmitted, In: Imc[1].LinkBytes().Received);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        using var listener = Cat(_imc[1], "beta", "listen", $"{key}", "--progress");
+        using var listener = Cat(Imc[1], "beta", "listen", $"{key}", "--progress");
         var received = Task.Factory.StartNew(() => RandomBytes.Drain(listener.Output), TaskCreationOptions.LongRunning);
-        using var sender = Cat(_imc[0], "alpha", "send", $"{key}", "beta", "--progress");
+        using var sender = Cat(Imc[0], "alpha", "send", $"{key}", "beta", "--progress");
         using var data = new RandomBytes(seed, chunkSize: 1 << 20);
         Exception? fault = null;
         var feeding = Task.Factory.StartNew(() =>
@@ -131,7 +110,7 @@ public sealed class StreamTests
         Assert.That(listener.WaitForExit(s_deadline), Is.Zero, listener.Transcript);
         Assert.That(received.Wait(s_deadline), Is.True, $"the listener's output did not end\n{listener.Transcript}");
         var elapsed = clock.Elapsed;
-        var after = (Out: _imc[0].LinkBytes().Transmitted, In: _imc[1].LinkBytes().Received);
+        var after = (Out: Imc[0].LinkBytes().Transmitted, In: Imc[1].LinkBytes().Received);
         var summary = LastLine(sender.ErrorLines);
         TestContext.Out.WriteLine($"{summary}\n{LastLine(listener.ErrorLines)}");
         return new Carried(received.Result.Sha256, received.Result.Length, data.Sha256(), elapsed, after.Out - before.Out,
