@@ -148,4 +148,19 @@ internal sealed partial class ControlFileDirectory
 
     /// <summary>Where this machine's receive memory files live, for its agent to map and register them.</summary>
     internal string RegionsDirectory => _cluster.Paths.RegionsDirectory;
+
+    /// <summary>Across machines (imcd): this machine is in <paramref name="epoch"/> from now on, and not fenced.</summary>
+    internal void JoinEpoch(long epoch) => _cluster.JoinEpoch(epoch);
+
+    /// <summary>Across machines (imcd): this machine fenced itself.</summary>
+    internal void Fence() => _cluster.Fence();
+
+    /// <summary>Across machines: the epoch this machine is in (0: none yet).</summary>
+    internal long MachineEpoch => Volatile.Read(ref _cluster.Control.Header.MachineEpoch);
+
+    /// <summary>Across machines: whether this machine is fenced now.</summary>
+    internal bool IsFenced => Volatile.Read(ref _cluster.Control.Header.FencedUnixMs) != 0;
+
+    /// <summary>Across machines: the standing of a process that opens the cluster on <paramref name="machine"/> now.</summary>
+    internal MachineStanding Standing(string machine) => _cluster.Standing(machine);
 }
