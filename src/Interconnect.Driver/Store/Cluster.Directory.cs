@@ -284,6 +284,11 @@ internal sealed partial class Cluster
     public ClusterInfoSnapshot ReadInfoHeld()
     {
         ref var header = ref Control.Header;
+        // The sequences first: rails change without the directory lock, so a change between the two reads must leave
+        // a snapshot that is older than it (its waiter wakes for it), never one whose sequence already counts a change
+        // its mask does not show (a waiter would miss that change for good).
+        var hostSequence = Volatile.Read(ref header.HostSequence);
+        var railSequence = Volatile.Read(ref header.RailSequence);
         uint mask = 0;
         for (var r = 0; r < header.LogicalRails; r++)
         {
@@ -293,7 +298,6 @@ internal sealed partial class Cluster
             }
         }
 
-        return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask,
-            Volatile.Read(ref header.HostSequence), Volatile.Read(ref header.RailSequence));
+        return new ClusterInfoSnapshot([.. UpHosts().Select(HostName)], header.LogicalRails, mask, hostSequence, railSequence);
     }
 }
