@@ -133,9 +133,14 @@ public sealed class FaultTests
         try
         {
             reader.Send("detach 63");
-            Thread.Sleep(TimeSpan.FromSeconds(3)); // past the receiving imcd's unmapping of withdrawn memory (2 s)
-            Assert.That(writer.Send("seq-write 63 500"), Is.EqualTo("500"));
-            writer.Send("write64 63 0 9"); // progresses the writer's worker: the last refusals come back
+            // Until the receiving imcd has withdrawn the memory from its NIC, a write is still applied there: write
+            // until refusals come back (the event), not for a fixed time.
+            Poll.Until(() =>
+            {
+                Assert.That(writer.Send("seq-write 63 500"), Is.EqualTo("500"));
+                writer.Send("write64 63 0 9"); // progresses the writer's worker: the last refusals come back
+                return !writer.Send("nic-stats").EndsWith("refused=0", StringComparison.Ordinal);
+            }, "the receiving machine to refuse writes to the withdrawn memory", TimeSpan.FromSeconds(30));
             Assert.That(imc.AgentRunning(imc[1]), Is.True, "the receiving machine's imcd still runs: " + imc.AgentOutput());
             Assert.That(reader.Send("seq-check 64 500"), Is.EqualTo("marker=0 missing=500"),
                 "nothing of the stale writes landed in the memory mapped after the detach");
