@@ -99,6 +99,58 @@ public sealed class DirectoryTests
     }
 
     /// <summary>
+    /// An idle cluster is quiet: with hosts up and a region attached across two machines, and nothing happening, its
+    /// agents and processes make no request of etcd but the leases' keep-alives (no re-reading of the cluster's state
+    /// on a timer), as etcd itself counts them. It is idle, not dead: a write made after the quiet still arrives.
+    /// </summary>
+    [Test]
+    public void ShouldMakeNoRequestOfEtcdButKeepAlivesWhileIdle()
+    {
+        using var imc = ImcMachines.Start(2);
+        var writer = imc.Peer(imc[0], "wq");
+        var reader = imc.Peer(imc[1], "rq");
+        reader.Send("alloc 93 4096");
+        reader.Send("rx 93");
+        writer.Send("alloc 93 4096");
+        writer.Send("tx 93");
+
+        // Quiet for 3 s on end, once what the attaches set going has settled: etcd's count of requests did not move
+        // (its keep-alive count did: the agents are there).
+        var quiet = Poll.Until(() =>
+        {
+            var before = EtcdRequests(imc);
+            Thread.Sleep(TimeSpan.FromSeconds(3));
+            var after = EtcdRequests(imc);
+            return (Requests: after.Requests - before.Requests, KeepAlives: after.KeepAlives - before.KeepAlives);
+        }, counts => counts.Requests == 0, "a 3 s window in which the idle cluster makes no request of etcd", TimeSpan.FromSeconds(60));
+        TestContext.Out.WriteLine($"in the quiet window: {quiet.Requests} requests, {quiet.KeepAlives} keep-alives");
+        Assert.That(quiet.KeepAlives, Is.GreaterThanOrEqualTo(2), "both agents kept their leases alive in the window");
+
+        writer.Send("write64 93 0 5");
+        Assert.That(reader.Send("wait64 93 0 5 10000"), Does.StartWith("5"), imc.AgentOutput());
+        Assert.That(writer.Send("hosts").Split(','), Is.EquivalentTo(new[] { "wq", "rq" }));
+    }
+
+    /// <summary>
+    /// etcd's own counts, from its metrics (read from a machine, over HTTP with bash alone): unary requests of every
+    /// kind handled so far, and keep-alive messages received.
+    /// </summary>
+    private static (long Requests, long KeepAlives) EtcdRequests(ImcMachines imc)
+    {
+        var url = new Uri(imc.Cluster.EtcdEndpoints.Split(',')[0]);
+        var script = $"exec 3<>/dev/tcp/{url.Host}/{url.Port}; printf 'GET /metrics HTTP/1.0\\r\\nHost: {url.Host}\\r\\n\\r\\n' >&3; cat <&3";
+        var (exitCode, metrics, error) = imc[0].Run("bash", ["-c", script], TimeSpan.FromSeconds(30));
+        Assert.That(exitCode, Is.Zero, error);
+        long Sum(string name, string label) => metrics.Split('\n')
+            .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+            .Sum(l => (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        var requests = Sum("grpc_server_started_total", "grpc_type=\"unary\"");
+        var keepAlives = Sum("grpc_server_msg_received_total", "grpc_method=\"LeaseKeepAlive\"");
+        Assert.That(requests, Is.Positive, "etcd's metrics hold its request counts: " + metrics[..Math.Min(500, metrics.Length)]);
+        return (requests, keepAlives);
+    }
+
+    /// <summary>
     /// An imcd that stalls longer than its lease (SIGSTOP for the test) finds its machine taken for dead when it runs
     /// again, as the other machine saw it (its host left there): it takes its own hosts down, so a process on them learns
     /// it on its next call instead of going on under a lease the cluster no longer honours, and joins again under a new

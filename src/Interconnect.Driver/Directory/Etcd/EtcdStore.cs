@@ -60,6 +60,9 @@ internal sealed class EtcdStore : IDisposable
     /// <summary>When etcd last answered a call (<see cref="Environment.TickCount64"/>): how long this process has been cut off.</summary>
     public long AnsweredMs => Volatile.Read(ref _answeredMs);
 
+    /// <summary>Notes an answer of etcd that came other than through a call here (a stream's: <see cref="EtcdStreams"/>).</summary>
+    public void NoteAnswer() => Volatile.Write(ref _answeredMs, Environment.TickCount64);
+
     public void Dispose() => _client.Dispose();
 
     /// <summary>The value and modification revision of <paramref name="key"/> (relative to the prefix), or null.</summary>
@@ -219,13 +222,6 @@ internal sealed class EtcdStore : IDisposable
     public long GrantLease(int ttlSeconds) =>
         Call(() => _client.LeaseGrant(new LeaseGrantRequest { TTL = ttlSeconds }, deadline: Deadline()), "grant a lease", "").ID;
 
-    /// <summary>
-    /// Keeps <paramref name="lease"/> alive until <paramref name="cancellationToken"/> is cancelled, making the keep-alive
-    /// stream again whenever etcd drops it.
-    /// </summary>
-    public Task KeepAliveAsync(long lease, CancellationToken cancellationToken) =>
-        AgainAndAgainAsync(() => _client.LeaseKeepAlive(lease, cancellationToken), cancellationToken);
-
     /// <summary>Seconds the lease has left; 0 or less once it has expired.</summary>
     public long LeaseTimeToLive(long lease) =>
         Call(() => _client.LeaseTimeToLive(new LeaseTimeToLiveRequest { ID = lease }, deadline: Deadline()), "read the lease", "").TTL;
@@ -233,93 +229,7 @@ internal sealed class EtcdStore : IDisposable
     public void RevokeLease(long lease) =>
         Call(() => _client.LeaseRevoke(new LeaseRevokeRequest { ID = lease }, deadline: Deadline()), "revoke the lease", "");
 
-    /// <summary>
-    /// Calls <paramref name="changed"/> with the changes to keys under each of <paramref name="prefixes"/> (relative to
-    /// the cluster's prefix; one watch each), one call per response of etcd, in revision order within a prefix; with
-    /// none when etcd answered without changes (a watch was made, or etcd cancelled it), which tells the caller to re-read
-    /// what it needs. Calls for different prefixes may come at once, on different threads. Returns the watches' ids for
-    /// <see cref="CancelWatch"/>. Callers apply each change, and re-read everything now and then (level-triggered), so a
-    /// change missed while etcd was away costs only time; after an outage they make the watches again.
-    /// </summary>
-    public long[] Watch(IReadOnlyList<string> prefixes, Action<IReadOnlyList<EtcdChange>> changed)
-    {
-        var ids = new List<long>(prefixes.Count);
-        try
-        {
-            foreach (var prefix in prefixes)
-            {
-                var full = Prefix + prefix;
-                var request = new WatchRequest
-                {
-                    CreateRequest = new WatchCreateRequest
-                    {
-                        Key = ByteString.CopyFromUtf8(full),
-                        RangeEnd = ByteString.CopyFromUtf8(EtcdClient.GetRangeEnd(full)),
-                    },
-                };
-                // No deadline: it would end the watch's stream with it.
-                ids.Add(Call(() => _client.GetWatchManager().WatchAsync(request, response => changed(
-                    [.. response.Events.Select(e => new EtcdChange(Entry(e.Kv), e.Type == Mvccpb.Event.Types.EventType.Delete))])
-                ).GetAwaiter().GetResult(), "watch", prefix));
-            }
-        }
-        catch
-        {
-            CancelWatch([.. ids]); // all or none
-            throw;
-        }
-
-        return [.. ids];
-    }
-
-    /// <summary>Ends the watches <see cref="Watch"/> made; etcd unreachable, they end with the connection.</summary>
-    public void CancelWatch(long[] ids)
-    {
-        foreach (var id in ids)
-        {
-            try
-            {
-                _client.CancelWatch(id);
-            }
-            catch (RpcException)
-            {
-            }
-        }
-    }
-
-    /// <summary>
-    /// Runs a long-lived call (a keep-alive or watch stream) until <paramref name="cancellationToken"/> is cancelled,
-    /// making it again shortly whenever it ends or etcd drops it.
-    /// </summary>
-    private static async Task AgainAndAgainAsync(Func<Task> call, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await call().ConfigureAwait(false);
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                // etcd went away for a while: try again shortly (a lease may outlive the outage).
-                try
-                {
-                    await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    private EtcdEntry Entry(Mvccpb.KeyValue kv) =>
+    internal EtcdEntry Entry(Mvccpb.KeyValue kv) =>
         new(kv.Key.ToStringUtf8()[Prefix.Length..], kv.Value.ToStringUtf8(), kv.ModRevision, kv.Lease);
 
     private ByteString Bytes(string key) => ByteString.CopyFromUtf8(Prefix + key);

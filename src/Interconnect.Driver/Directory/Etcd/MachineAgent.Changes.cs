@@ -5,8 +5,8 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// <summary>
 /// The watches' changes, each routed to only the work it needs: a receiver or a memory is applied alone, from the change
 /// itself (no listing); a host, rail, error count, signal, machine or lock change re-reads that part only; anything
-/// else, and a watch response without changes, asks for a whole pass. The periodic pass converges whatever a change
-/// missed. Changes the agent has nothing to do for (acknowledgements, a region's record, a host's number, signals to
+/// else, and a watch response without changes (the watch was made again after etcd was away, or etcd compacted past
+/// it), asks for a whole pass. Changes the agent has nothing to do for (acknowledgements, a region's record, a host's number, signals to
 /// other machines) are not watched at all: every machine writes an acknowledgement of every attach, so watching them
 /// woke every agent for every machine's (machines² wake-ups per attach, for nothing).
 /// </summary>
@@ -20,7 +20,9 @@ internal sealed partial class MachineAgent
         ("rails/", Work.Rails),
         ("raises/", Work.Raises),
         ("drops/", Work.Drops),
-        ("machines/", Work.Regions), // a machine that left leaves its regions (its memory and hosts go as changes)
+        // A machine joined or left (or this one lost its lease): epochs end, a machine that left leaves its regions
+        // (its memory and hosts go as changes). Rare: a whole pass.
+        ("machines/", Work.Everything),
         ("owners/", Work.Locks),
         ("lockusers/", Work.Locks),
         ("locksets/", Work.Locks),
@@ -36,7 +38,7 @@ internal sealed partial class MachineAgent
         ("signaled/", Work.None),
         // A host's number changes with its hosts/ key. A region's record changes as processes allocate and withdraw,
         // which never needs this agent at once: it only takes out machines that left (a machines/ change) and this
-        // machine where the region went (the deallocating process does so itself; the periodic pass if it could not).
+        // machine where the region went (the deallocating process does so itself; LocalWork sees it if it could not).
         ("slots/", Work.None),
         ("regions/", Work.None),
     ];
@@ -51,6 +53,12 @@ internal sealed partial class MachineAgent
     // During a pass: what it read at its start in one round trip (by prefix or key), and the revision of that reading.
     private Dictionary<string, IReadOnlyList<EtcdEntry>>? _reading;
     private long _readingRevision;
+
+    // What the local look (LocalWork) compares with: the regions allocated here, and this machine's lock owners, as
+    // the agent last acted on them; when the earliest unused reserved words are due for collection (0: none).
+    private HashSet<int>? _allocatedSeen;
+    private List<long> _localOwners = [];
+    private long _orphansDueMs;
 
     /// <summary>What a change asks of the agent.</summary>
     [Flags]
@@ -113,6 +121,46 @@ internal sealed partial class MachineAgent
     }
 
     private Work TakeWork() => (Work)Interlocked.Exchange(ref _work, 0);
+
+    /// <summary>Asks the loop for <paramref name="work"/> (from another thread: the keep-alive's).</summary>
+    private void Wake(Work work)
+    {
+        _ = Interlocked.Or(ref _work, (int)work);
+        _changed.Release();
+    }
+
+    /// <summary>
+    /// What changed on this machine alone, which no watch reports, read from the control file with no request of
+    /// etcd: a receive memory whose attachers are gone, a region no longer allocated here, a lock owner here that died
+    /// (each left by a process that died before it could say so in etcd), words reserved here whose creator never used
+    /// them, due for collection; and receive memory due to be unmapped, unmapped here.
+    /// </summary>
+    private Work LocalWork()
+    {
+        RetireOld();
+        var work = Work.None;
+        foreach (var (name, registered) in _registered)
+        {
+            if (_local.ReceiveMemoryOf(registered.RegionKey, registered.Host) is not { } memory || memory.Memory.ToString() != name)
+            {
+                work |= Work.Everything; // PublishReceivers withdraws it, from a reading of receivers/
+                break;
+            }
+        }
+
+        if (_allocatedSeen is not null && !_local.AllocatedKeys().SetEquals(_allocatedSeen))
+        {
+            work |= Work.Regions;
+        }
+
+        if (_localOwners.Any(owner => !_local.IsLockOwnerAlive(owner)) ||
+            (_orphansDueMs != 0 && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() >= _orphansDueMs))
+        {
+            work |= Work.Locks;
+        }
+
+        return work;
+    }
 
     /// <summary>Does what the changes since the last round asked for, and no more.</summary>
     private void Apply(Work work)

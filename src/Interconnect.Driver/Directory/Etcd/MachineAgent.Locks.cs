@@ -89,6 +89,7 @@ internal sealed partial class MachineAgent
     private void WithdrawDeadOwners()
     {
         var (owners, _) = ReadList("owners/");
+        var alive = new List<long>();
         foreach (var entry in owners)
         {
             var record = EtcdJson.Read<OwnerRecord>(entry);
@@ -99,16 +100,22 @@ internal sealed partial class MachineAgent
                 continue;
             }
 
-            if (!_local.IsLockOwnerAlive(Cluster.LockOwner(record.Slot, record.Incarnation)))
+            var local = Cluster.LockOwner(record.Slot, record.Incarnation);
+            if (!_local.IsLockOwnerAlive(local))
             {
                 EtcdDirectory.WithdrawOwner(_store, owner);
                 OwnerWithdrawn(_logger, record.Pid, record.Host);
+                continue;
             }
-            else if (entry.Lease != _lease)
+
+            alive.Add(local);
+            if (entry.Lease != _lease)
             {
                 _store.Set(entry.Key, entry.Value, _lease); // published under an earlier agent's lease
             }
         }
+
+        _localOwners = alive; // watched by LocalWork: one that dies brings this back
     }
 
     /// <summary>
@@ -142,17 +149,25 @@ internal sealed partial class MachineAgent
             }
         }
 
+        _orphansDueMs = 0;
         if (ReadKey(EtcdKeys.ArenaMap(_machine)) is not { } map)
         {
             return;
         }
 
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var range in EtcdJson.Read<ArenaMapRecord>(map).Ranges)
+        var after = (long)s_orphanAfter.TotalMilliseconds;
+        foreach (var range in EtcdJson.Read<ArenaMapRecord>(map).Ranges.Where(r => !used.Contains((r.Key, r.First))))
         {
-            if (!used.Contains((range.Key, range.First)) && now - range.AtUnixMs > s_orphanAfter.TotalMilliseconds)
+            if (now - range.AtUnixMs > after)
             {
                 EtcdDirectory.FreeWords(_store, _machine, range.Key, range.First);
+            }
+            else
+            {
+                // Unused for now (its creator may be about to name it): looked at again when it would be due (LocalWork).
+                var due = range.AtUnixMs + after + 1;
+                _orphansDueMs = _orphansDueMs == 0 ? due : Math.Min(_orphansDueMs, due);
             }
         }
     }

@@ -29,13 +29,16 @@ internal enum ProgressMode
 /// <para>
 /// It works on changes, and level-triggered underneath: a watch on the cluster's prefix hands it each change, which it
 /// applies alone (a receiver of this machine: register that memory; a memory anywhere: apply it and acknowledge) or
-/// by re-reading only the part it touches (hosts, rails, ...; MachineAgent.Changes.cs); and a periodic pass re-reads
-/// everything and converges, so a missed change or an etcd restart costs time, not correctness.
+/// by re-reading only the part it touches (hosts, rails, ...; MachineAgent.Changes.cs). The watch resumes where it broke
+/// (EtcdStreams), so a whole pass, which re-reads everything and converges, runs only at the start, after etcd was out
+/// of reach or compacted past the watch, after a failure, and when this machine alone changed in a way no watch
+/// reports (a process died: <see cref="LocalWork"/>, a look at the control file four times a second). An idle machine
+/// makes no request of etcd but its lease's keep-alives.
 /// </para>
 /// </summary>
 internal sealed partial class MachineAgent : IDisposable
 {
-    private static readonly TimeSpan s_pass = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_look = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_retireAfter = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_fenceCheck = TimeSpan.FromMilliseconds(100);
 
@@ -47,6 +50,7 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly ILogger _logger;
     private readonly ControlFileDirectory _local;
     private readonly EtcdStore _store;
+    private readonly EtcdStreams _streams;
     private readonly UcxContext _ucx;
     private readonly UcxWorker _worker;
     private readonly NicReceiver _nic;
@@ -63,7 +67,7 @@ internal sealed partial class MachineAgent : IDisposable
     private Thread? _progressThread;
     private Task? _keepAlive;
     private CancellationTokenSource? _keepingAlive; // stops the keep-alive of the current lease
-    private long[] _watch = [];
+    private Task? _watching;
     private long _lease;
     private int _leaving; // 1 once Dispose began: no pass starts after that (the lease is about to go)
     private int _fenced; // 1 while this machine is fenced: it has not reached etcd for its lease less a margin
@@ -84,6 +88,7 @@ internal sealed partial class MachineAgent : IDisposable
         _logger = logger;
         _local = local;
         _store = store;
+        _streams = new EtcdStreams(store);
         _ucx = ucx;
         _worker = ucx.CreateWorker();
         _nic = new NicReceiver(_worker, local.LogicalRails, local.RecordDeliveryError);
@@ -177,8 +182,9 @@ internal sealed partial class MachineAgent : IDisposable
             RepublishHost(host);
         }
 
-        _watch = _store.Watch(WatchedPrefixes(), OnChanges);
         Pass();
+        // From the revision after the pass's reading: every change since comes as a change.
+        _watching = _streams.WatchAsync(WatchedPrefixes(), _readingRevision + 1, OnChanges, _stop.Token);
         _fenceWatch = new Timer(_ => FenceIfCut(), null, s_fenceCheck, s_fenceCheck);
         _ = Task.Run(PassLoop);
     }
@@ -197,7 +203,9 @@ internal sealed partial class MachineAgent : IDisposable
 
         _keepingAlive = keeping;
         _lease = lease;
-        _keepAlive = Task.Run(() => _store.KeepAliveAsync(lease, keeping.Token));
+        // Six keep-alives per lease: each answer is contact with etcd (FenceIfCut), so a fence needs several missed.
+        var period = TimeSpan.FromMilliseconds(Math.Max(200, _leaseSeconds * 1000 / 6));
+        _keepAlive = Task.Run(() => _streams.KeepAliveAsync(lease, period, () => Wake(Work.Everything), keeping.Token));
     }
 
     private string MachineRecordValue() => EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address), _lease,
@@ -388,7 +396,7 @@ internal sealed partial class MachineAgent : IDisposable
         }
 
         _fenceWatch?.Dispose();
-        _stop.Cancel();
+        _stop.Cancel(); // the watch and the keep-alive too
         _worker.Signal();
         _progressThread?.Join(TimeSpan.FromSeconds(5));
         DisposeLocks();
@@ -401,6 +409,7 @@ internal sealed partial class MachineAgent : IDisposable
         _worker.Dispose();
         _ucx.Dispose();
         _local.Dispose();
+        _streams.Dispose();
         _store.Dispose();
     }
 
@@ -427,19 +436,20 @@ internal sealed partial class MachineAgent : IDisposable
     }
 
     /// <summary>
-    /// Applies the watch's changes as they come, and runs a whole pass every <see cref="s_pass"/>, after a failure, and
-    /// when a change asks for it.
+    /// Applies the watch's changes as they come, runs a whole pass when a change, a look at this machine
+    /// (<see cref="LocalWork"/>, every <see cref="s_look"/>) or the keep-alive asks for it, and after a failure, again
+    /// every <see cref="s_look"/> until one succeeds.
     /// </summary>
     private async Task PassLoop()
     {
         var failing = false;
         var clock = Stopwatch.StartNew();
-        var nextPass = clock.Elapsed + s_pass; // Join has just run one
+        var nextLook = clock.Elapsed + s_look;
         while (!_stop.IsCancellationRequested && Volatile.Read(ref _leaving) == 0)
         {
             try
             {
-                var wait = nextPass - clock.Elapsed;
+                var wait = nextLook - clock.Elapsed;
                 if (wait > TimeSpan.Zero)
                 {
                     _ = await _changed.WaitAsync(wait, _stop.Token).ConfigureAwait(false);
@@ -456,23 +466,22 @@ internal sealed partial class MachineAgent : IDisposable
                 }
 
                 var work = TakeWork();
-                if (failing || (work & Work.Everything) != 0 || clock.Elapsed >= nextPass)
+                if (clock.Elapsed >= nextLook)
+                {
+                    work |= LocalWork();
+                    nextLook = clock.Elapsed + s_look;
+                }
+
+                if (failing || (work & Work.Everything) != 0)
                 {
                     Pass();
-                    nextPass = clock.Elapsed + s_pass;
                 }
-                else
+                else if (work != Work.None)
                 {
                     Apply(work);
                 }
 
-                if (failing)
-                {
-                    // etcd is back: its watch may have died with the connection; make it again.
-                    _store.CancelWatch(_watch);
-                    _watch = _store.Watch(WatchedPrefixes(), OnChanges);
-                    failing = false;
-                }
+                failing = false;
             }
             catch (OperationCanceledException)
             {
@@ -521,7 +530,7 @@ internal sealed partial class MachineAgent : IDisposable
     /// for dead at any moment (its lease expiring in etcd), so every rail here is held in error processing and its
     /// readers read a negative count (the manual's "error processing") until the machine is back in the cluster.
     /// Runs on a timer of its own, since a pass blocks for the directory's timeout while etcd is out of reach; any answer
-    /// of etcd counts as contact (a pass reads it four times a second).
+    /// of etcd counts as contact (the lease's keep-alive is answered six times a lease).
     /// </summary>
     private void FenceIfCut()
     {
@@ -746,6 +755,7 @@ internal sealed partial class MachineAgent : IDisposable
         var (machines, _) = ReadList("machines/");
         var live = machines.Select(m => EtcdKeys.Last(m.Key)).ToHashSet();
         var allocated = _local.AllocatedKeys();
+        _allocatedSeen = allocated;
         var (regions, _) = ReadList("regions/");
         foreach (var entry in regions)
         {
