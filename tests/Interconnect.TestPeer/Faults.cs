@@ -12,6 +12,45 @@ internal static class Faults
     private const ulong PatternA = 0x0101010101010101;
     private const ulong PatternB = 0x0202020202020202;
 
+    private static Thread? s_background;
+    private static volatile bool s_backgroundStop;
+    private static long s_backgroundWrites;
+
+    /// <summary>
+    /// Starts a thread of this process that writes 64 KiB into <paramref name="window"/> over and over, until
+    /// <see cref="StopBackgroundWrites"/>: traffic toward one machine while the test writes toward another.
+    /// </summary>
+    public static string StartBackgroundWrites(ImcTransmitWindow window)
+    {
+        var data = new byte[Math.Min(64 * 1024, (int)window.Length)];
+        s_backgroundStop = false;
+        s_background = new Thread(() =>
+        {
+            while (!s_backgroundStop)
+            {
+                window.Write(0, data);
+                Interlocked.Increment(ref s_backgroundWrites);
+            }
+        }) { IsBackground = true, Name = "background writes" };
+        s_background.Start();
+        return "";
+    }
+
+    /// <summary>The background thread's writes that returned so far.</summary>
+    public static string BackgroundWrites() => Interlocked.Read(ref s_backgroundWrites).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Stops the background thread (it finishes the write it is in) and answers its writes.</summary>
+    public static string StopBackgroundWrites()
+    {
+        s_backgroundStop = true;
+        if (s_background is not null && !s_background.Join(TimeSpan.FromSeconds(30)))
+        {
+            throw new InvalidOperationException("the background writer did not finish its write within 30 s");
+        }
+
+        return BackgroundWrites();
+    }
+
     /// <summary>
     /// Writes base + i into word i for i = 1..count, one write each, then base + count into word 0 (the marker): a
     /// receiver that has the marker has every word, or its error count rose. Answers the count, so a write that threw shows.

@@ -243,6 +243,12 @@ internal static class Program
                 return Faults.PatternCheck(s_receive[Int(w[1])], Int(w[2]), Int(w[3]));
             case "etcd-keys":
                 return EtcdKeys(w[1]);
+            case "bg-write":
+                return Faults.StartBackgroundWrites(s_transmit[Int(w[1])]);
+            case "bg-count":
+                return Faults.BackgroundWrites();
+            case "bg-stop":
+                return Faults.StopBackgroundWrites();
             case "count-for":
                 return Faults.CountFor(s_locks[Int(w[1])], s_transmit[Int(w[2])], s_receive[Int(w[2])], Int(w[3]));
             default:

@@ -289,6 +289,72 @@ public sealed class FaultTests
     }
 
     /// <summary>
+    /// A stalled machine delays writes to itself only: while a thread of a process on A is stuck in a write toward B
+    /// (B's imcd stopped, its socket full), the same process's writes toward C, from another thread, go on and arrive,
+    /// every one, before the stuck write has moved (it moves when the worker's deadline gives up B's connection, or
+    /// when B runs again). Once B runs again, the writes toward it go on.
+    /// </summary>
+    [Test]
+    public void ShouldDelayOnlyWritesToAStalledMachine()
+    {
+        const int Count = 500;
+        using var imc = ImcMachines.Start(3);
+        var writer = imc.Peer(imc[0], "ws");
+        var onB = imc.Peer(imc[1], "rb");
+        var onC = imc.Peer(imc[2], "rc");
+        onB.Send("alloc 88 65536");
+        onB.Send("rx 88");
+        onC.Send("alloc 89 65536");
+        onC.Send("rx 89");
+        writer.Send("alloc 88 65536");
+        writer.Send("tx 88");
+        writer.Send("alloc 89 65536");
+        writer.Send("tx 89");
+        writer.Send("bg-write 88");
+        Poll.Until(() => long.Parse(writer.Send("bg-count"), CultureInfo.InvariantCulture) > 100, "the writes toward B to flow");
+
+        imc.SignalAgent(imc[1], Signals.Stop);
+        string? stuckThroughout = null;
+        try
+        {
+            // A stuck send gives up after the worker's deadline (5 s), and then the writes toward B move again until a
+            // new connection's buffers are full: try a few stuck spells, so a deadline that falls in the middle of
+            // the writes toward C is not taken for them waiting.
+            for (var spell = 1; spell <= 3 && stuckThroughout is null; spell++)
+            {
+                var stuck = Poll.Until(() =>
+                {
+                    var before = writer.Send("bg-count");
+                    Thread.Sleep(200);
+                    return (Before: before, After: writer.Send("bg-count"));
+                }, counts => counts.Before == counts.After, "the writes toward the stopped machine to be stuck", TimeSpan.FromSeconds(60)).After;
+
+                var first = spell * 10_000L;
+                Assert.That(writer.Send($"seq-write 89 {Count} {first}", TimeSpan.FromSeconds(60)), Is.EqualTo($"{Count}"));
+                var arrived = Poll.Until(() => onC.Send($"seq-check 89 {Count} {first}"), r => r.StartsWith($"marker={first + Count} ", StringComparison.Ordinal),
+                    "the writes toward C to arrive", TimeSpan.FromSeconds(60));
+                Assert.That(arrived, Is.EqualTo($"marker={first + Count} missing=0"));
+                var after = writer.Send("bg-count");
+                TestContext.Out.WriteLine($"spell {spell}: {Count} writes toward C arrived; toward B: {stuck} writes before, {after} after");
+                if (after == stuck)
+                {
+                    stuckThroughout = after;
+                }
+            }
+        }
+        finally
+        {
+            imc.SignalAgent(imc[1], Signals.Continue);
+        }
+
+        Assert.That(stuckThroughout, Is.Not.Null,
+            "in three stuck spells toward B, the writes toward C never all arrived while the write toward B was stuck");
+        var at = long.Parse(writer.Send("bg-count"), CultureInfo.InvariantCulture);
+        Poll.Until(() => long.Parse(writer.Send("bg-count"), CultureInfo.InvariantCulture) > at + 10, "the writes toward B to go on once it runs again");
+        writer.Send("bg-stop");
+    }
+
+    /// <summary>
     /// Writers that made 100,000 broadcast writes to the other machines exit, three in turn: every receiving agent runs
     /// on (an agent died after writers of about 200,000 puts exited, when writes were software-RMA puts). With agents
     /// that sleep between events (wait: three machines) and agents that spin (two machines: this box has two cores).

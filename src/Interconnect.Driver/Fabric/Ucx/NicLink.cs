@@ -16,7 +16,8 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// sequences went (a flush without an answer), so the target raises its counts for whatever did not arrive before it
 /// applies anything newer. Writes while the new connection is being made are not sent either (a reconnect waits for
 /// it briefly; only the first connection waits the whole deadline, as the first put of a route always did).</para>
-/// <para>Every call takes the worker's lock, as every use of the worker does (<see cref="UcxWorker"/>).</para>
+/// <para>Every call takes the worker's lock, as every use of the worker does (<see cref="UcxWorker"/>); the worker is
+/// this link's alone, so a send that waits for a stalled target delays writes to that target only.</para>
 /// </remarks>
 internal sealed unsafe class NicLink
 {
@@ -49,7 +50,7 @@ internal sealed unsafe class NicLink
     private long _lost;
     private long _reconnects;
 
-    /// <param name="worker">This process's worker.</param>
+    /// <param name="worker">This link's own worker (<see cref="UcxPeers"/>).</param>
     /// <param name="address">The target agent's worker address.</param>
     /// <param name="peer">The target's name in messages.</param>
     /// <param name="writer">This process's writer id: the same toward every machine, unique in the cluster.</param>

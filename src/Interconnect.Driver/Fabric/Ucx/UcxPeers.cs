@@ -5,11 +5,17 @@ using Interconnect.Driver.Directory;
 namespace Interconnect.Driver.Fabric.Ucx;
 
 /// <summary>
-/// This process's way to other machines: one UCX context and worker for the process, made on the first use of another
-/// machine (<see cref="Directories.ProcessPeers"/> holds the one instance; the directories and lock words of the
-/// process are given it). Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent;
-/// lock words and the first copy of a coherent region go through one-sided operations on one endpoint per agent.
+/// This process's way to other machines: one UCX context for the process, made on the first use of another machine
+/// (<see cref="Directories.ProcessPeers"/> holds the one instance; the directories and lock words of the process are
+/// given it). Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent, each on a UCX
+/// worker of its own; lock words and the first copy of a coherent region go through one-sided operations on one
+/// endpoint per agent, on one more worker.
 /// </summary>
+/// <remarks>
+/// A worker is used under its lock, and a send that the target does not take in (its agent stalled, its socket full)
+/// holds that lock until it completes or the worker's deadline breaks the connection. With a worker per link, that
+/// wait is the stalled machine's alone: writes to other machines, from other threads, and lock calls go on.
+/// </remarks>
 internal sealed unsafe class UcxPeers
 {
     private static readonly TimeSpan s_exitFlush = TimeSpan.FromSeconds(2);
@@ -29,8 +35,6 @@ internal sealed unsafe class UcxPeers
         _context = UcxContext.Create();
         _worker = _context.CreateWorker();
         _self = GCHandle.Alloc(this);
-        _worker.SetMessageHandler(NicMessages.Flushed, &OnFlushed, GCHandle.ToIntPtr(_self));
-        _worker.SetMessageHandler(NicMessages.Refused, &OnRefused, GCHandle.ToIntPtr(_self));
         // Writes this process completed land before it is gone, or their receivers' counts rise (API.md: exit flushes).
         AppDomain.CurrentDomain.ProcessExit += (_, _) => FlushWithin(s_exitFlush);
     }
@@ -44,7 +48,7 @@ internal sealed unsafe class UcxPeers
     /// <summary>Writes of this process that a target machine refused.</summary>
     public long Refused => Volatile.Read(ref _refused);
 
-    /// <summary>This process's worker, for its counters.</summary>
+    /// <summary>This process's worker for lock words and coherent copies (each link has its own).</summary>
     internal UcxWorker Worker => _worker;
 
     /// <summary>Writes of this process that were not sent: its machine was fenced, or is in a later epoch.</summary>
@@ -61,7 +65,11 @@ internal sealed unsafe class UcxPeers
             var id = Convert.ToBase64String(memory.Worker);
             if (!_links.TryGetValue(id, out var link))
             {
-                link = new NicLink(_worker, memory.Worker, $"machine '{memory.Machine}'", _writer, _linksByIndex.Count);
+                // A worker of its own (see the remarks above), which takes in the target's answers as it progresses.
+                var worker = _context.CreateWorker();
+                worker.SetMessageHandler(NicMessages.Flushed, &OnFlushed, GCHandle.ToIntPtr(_self));
+                worker.SetMessageHandler(NicMessages.Refused, &OnRefused, GCHandle.ToIntPtr(_self));
+                link = new NicLink(worker, memory.Worker, $"machine '{memory.Machine}'", _writer, _linksByIndex.Count);
                 _links[id] = link;
                 _linksByIndex.Add(link);
             }
