@@ -20,9 +20,7 @@ internal sealed record RouteReceiver(int Host, ReceiveFileName Memory, RemoteMem
 
 /// <summary>
 /// A receive memory on another machine: the machine's agent address (<see cref="Worker"/>, a UCX worker address), the
-/// id its agent published it under for writes (<see cref="Id"/>, new with every registration) and the logical rail of
-/// its region, and, for the first copy of a coherent region, where it starts there and the packed remote key that
-/// opens it for gets.
+/// id its agent published it under for writes and reads (<see cref="Id"/>, new with every publication), the logical
+/// rail of its region, and its length.
 /// </summary>
-internal sealed record RemoteMemory(string Machine, string Name, byte[] Worker, ulong Id, int Rail, ulong Address, byte[] RemoteKey,
-    long Length);
+internal sealed record RemoteMemory(string Machine, string Name, byte[] Worker, ulong Id, int Rail, long Length);

@@ -217,7 +217,8 @@ internal sealed partial class EtcdDirectory
     }
 
     /// <summary>
-    /// Fills <paramref name="host"/>'s copy of region <paramref name="key"/> from a copy on another machine (a UCX get).
+    /// Fills <paramref name="host"/>'s copy of region <paramref name="key"/> from a copy on another machine (read
+    /// through that machine's agent: the emulated NIC's reads).
     /// Under the region's write lock: no write is under way anywhere.
     /// </summary>
     /// <remarks>
@@ -250,14 +251,14 @@ internal sealed partial class EtcdDirectory
             {
                 unsafe
                 {
-                    _peers.Value.Read(source, file.Pointer, Math.Min(length, source.Length));
+                    _peers.Value.Read(source, file.Pointer, Math.Min(length, source.Length), _standing);
                 }
 
                 return;
             }
-            catch (DriverException e)
+            catch (DriverException e) when (_standing.IsCurrent)
             {
-                failure = e; // that machine did not answer: another copy will do
+                failure = e; // that machine did not answer, or withdrew that copy meanwhile: another copy will do
             }
         }
 
@@ -320,8 +321,8 @@ internal sealed partial class EtcdDirectory
             var memory = EtcdJson.Read<MemoryRecord>(entry);
             if (memory.Machine != _machine && workers.TryGetValue(memory.Machine, out var worker))
             {
-                found.Add((EtcdKeys.Last(entry.Key), memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Id, memory.Rail, memory.Address,
-                    Convert.FromBase64String(memory.RemoteKey), memory.Length)));
+                found.Add((EtcdKeys.Last(entry.Key), memory, new RemoteMemory(memory.Machine, memory.Memory, Convert.FromBase64String(worker), memory.Id, memory.Rail,
+                    memory.Length)));
             }
         }
 

@@ -13,7 +13,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// slots/{slot}                   host name       lease: as the host (makes the slot unique)
 /// regions/{key}                  RegionRecord    no lease; Machines = the machines that have it allocated
 /// receivers/{key}/{host}         ReceiverRecord  lease: the machine's; a host's receive memory exists there
-/// memory/{key}/{host}            MemoryRecord    lease: the machine's; that memory registered for remote puts
+/// memory/{key}/{host}            MemoryRecord    lease: the machine's; that memory published to its emulated NIC
 /// acks/{key}/{host}/{machine}    revision        lease: the acking machine's; it applied memory/{key}/{host} as of that
 ///                                                revision; 0 from the memory's own machine, written in the memory's
 ///                                                transaction (so with the same mod revision as the memory)
@@ -128,9 +128,11 @@ internal sealed record RegionRecord(long Size, int Permissions, int Uid, int Gid
 /// <summary>A host's receive memory of a region exists on <see cref="Machine"/>, named <see cref="Memory"/>.</summary>
 internal sealed record ReceiverRecord(string Machine, string Memory, long Length);
 
-/// <summary>That memory, registered by its machine's imcd: where a remote put lands, and the key that opens it.</summary>
-internal sealed record MemoryRecord(string Machine, string Memory, ulong Address, string RemoteKey, long Length, int HostSlot, ulong Id,
-    int Rail);
+/// <summary>
+/// That memory, published by its machine's imcd to its emulated NIC: writes and reads name it by <see cref="Id"/> (new
+/// with every publication) on <see cref="Rail"/>, within <see cref="Length"/>.
+/// </summary>
+internal sealed record MemoryRecord(string Machine, string Memory, long Length, int HostSlot, ulong Id, int Rail);
 
 /// <summary>Drops armed on a logical rail: <see cref="Count"/> deliveries left to drop, toward host number <see cref="Host"/> (-1: any).</summary>
 internal sealed record DropsRecord(int Count, int Host);

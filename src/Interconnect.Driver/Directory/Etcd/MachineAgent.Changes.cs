@@ -133,11 +133,10 @@ internal sealed partial class MachineAgent
     /// What changed on this machine alone, which no watch reports, read from the control file with no request of
     /// etcd: a receive memory whose attachers are gone, a region no longer allocated here, a lock owner here that died
     /// (each left by a process that died before it could say so in etcd), words reserved here whose creator never used
-    /// them, due for collection; and receive memory due to be unmapped, unmapped here.
+    /// them, due for collection.
     /// </summary>
     private Work LocalWork()
     {
-        RetireOld();
         var work = Work.None;
         foreach (var (name, registered) in _registered)
         {

@@ -39,7 +39,6 @@ internal enum ProgressMode
 internal sealed partial class MachineAgent : IDisposable
 {
     private static readonly TimeSpan s_look = TimeSpan.FromMilliseconds(250);
-    private static readonly TimeSpan s_retireAfter = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_fenceCheck = TimeSpan.FromMilliseconds(100);
 
     private readonly ClusterPaths _paths;
@@ -62,7 +61,6 @@ internal sealed partial class MachineAgent : IDisposable
     // Registered receive memory by name, and what this machine has applied of every machine's memory (the revision of
     // memory/{key}/{host}).
     private readonly Dictionary<string, Registered> _registered = [];
-    private readonly List<(Registered Memory, DateTime At)> _retiring = [];
     private readonly Dictionary<(int Key, string Host), long> _applied = [];
     private Thread? _progressThread;
     private Task? _keepAlive;
@@ -401,7 +399,7 @@ internal sealed partial class MachineAgent : IDisposable
         _progressThread?.Join(TimeSpan.FromSeconds(5));
         DisposeLocks();
         _nic.Dispose();
-        foreach (var memory in _registered.Values.Concat(_retiring.Select(r => r.Memory)))
+        foreach (var memory in _registered.Values)
         {
             memory.Dispose();
         }
@@ -582,7 +580,6 @@ internal sealed partial class MachineAgent : IDisposable
         ApplyChanges();
         PassLocks();
         ApplyChanges();
-        RetireOld();
     }
 
     /// <summary>
@@ -671,8 +668,8 @@ internal sealed partial class MachineAgent : IDisposable
             // round trip later or when the watch brings the change back.
             _ = _local.BumpRegionGeneration(key);
             var revision = _store.SetAll(_lease,
-                (EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory, (ulong)registered.Memory.Address,
-                    Convert.ToBase64String(registered.Key), registered.Memory.Length, slot, registered.Id, rail))),
+                (EtcdKeys.Memory(key, host), EtcdJson.Write(new MemoryRecord(_machine, record.Memory, local.Value.Length, slot,
+                    registered.Id, rail))),
                 (EtcdKeys.Ack(key, host, _machine), "0"));
             _applied[(key, host)] = revision;
             MemoryRegistered(_logger, record.Memory, host, key);
@@ -686,16 +683,15 @@ internal sealed partial class MachineAgent : IDisposable
     {
         var registered = _registered[name];
         _registered.Remove(name);
-        OnProgressThread(() => _nic.Withdraw(registered.Id)); // from now on, a write routed to it is refused
+        // From now on a write or read that names it is refused: the NIC's handlers run on the progress thread, and no
+        // remote operation names an address in it (reads go through the NIC too), so it is unmapped at once.
+        OnProgressThread(() => _nic.Withdraw(registered.Id));
+        registered.Dispose();
         var memoryKey = EtcdKeys.Memory(registered.RegionKey, registered.Host);
         if (_store.Get(memoryKey) is { } entry && EtcdJson.Read<MemoryRecord>(entry).Memory == name)
         {
             _ = _store.CompareAndDelete(memoryKey, entry.ModRevision);
         }
-
-        // Writes can no longer reach it (withdrawn from the NIC above); a machine making a coherent region's first copy
-        // may still be reading it by get for a moment.
-        _retiring.Add((registered, DateTime.UtcNow));
     }
 
     /// <summary>
@@ -770,23 +766,11 @@ internal sealed partial class MachineAgent : IDisposable
         }
     }
 
-    private void RetireOld()
-    {
-        var now = DateTime.UtcNow;
-        foreach (var old in _retiring.Where(r => now - r.At > s_retireAfter).ToList())
-        {
-            _retiring.Remove(old);
-            OnProgressThread(old.Memory.Dispose);
-        }
-    }
-
     private Registered Register(ReceiveFileName name, long length, int regionKey, string host, int rail)
     {
         var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
         try
         {
-            UcxMemory? memory = null;
-            byte[]? key = null;
             ulong id = 0;
             nint address;
             unsafe
@@ -794,13 +778,9 @@ internal sealed partial class MachineAgent : IDisposable
                 address = (nint)file.Pointer;
             }
 
-            OnProgressThread(() =>
-            {
-                memory = _ucx.Map(address, length);
-                key = memory.PackKey();
-                id = _nic.Publish(address, length, rail);
-            });
-            return new Registered(file, memory!, key!, id, regionKey, host, this);
+            // Published to the emulated NIC only: not registered with UCX, so no remote operation names an address in it.
+            OnProgressThread(() => id = _nic.Publish(address, length, rail));
+            return new Registered(file, id, regionKey, host);
         }
         catch
         {
@@ -893,13 +873,8 @@ internal sealed partial class MachineAgent : IDisposable
     private static bool IsAlive(int pid) => System.IO.Directory.Exists($"/proc/{pid}");
 
     /// <summary>A receive memory mapped and registered by this agent.</summary>
-    private sealed class Registered(MappedFile file, UcxMemory memory, byte[] key, ulong id, int regionKey, string host,
-        MachineAgent agent) : IDisposable
+    private sealed class Registered(MappedFile file, ulong id, int regionKey, string host) : IDisposable
     {
-        public UcxMemory Memory => memory;
-
-        public byte[] Key => key;
-
         /// <summary>The id the emulated NIC published it under.</summary>
         public ulong Id => id;
 
@@ -907,11 +882,8 @@ internal sealed partial class MachineAgent : IDisposable
 
         public string Host => host;
 
-        public void Dispose()
-        {
-            agent.OnProgressThread(memory.Dispose);
-            file.Dispose();
-        }
+        /// <summary>Unmaps it: only once the NIC withdrew it (or the progress thread stopped).</summary>
+        public void Dispose() => file.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "host '{Host}' could not be taken down: {Reason}")]

@@ -50,6 +50,13 @@ internal sealed unsafe class NicLink
     private long _lost;
     private long _reconnects;
 
+    // The read under way (one at a time, under the worker's lock): its token, where its bytes go, and its answer.
+    private ulong _nextRead;
+    private ulong _readToken;
+    private byte* _readInto;
+    private int _readLength;
+    private int _readAnswer; // -1 while none came; 0 the bytes came; otherwise the Refusal
+
     /// <param name="worker">This link's own worker (<see cref="UcxPeers"/>).</param>
     /// <param name="address">The target agent's worker address.</param>
     /// <param name="peer">The target's name in messages.</param>
@@ -195,6 +202,94 @@ internal sealed unsafe class NicLink
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Reads <paramref name="length"/> bytes (at most <see cref="NicMessages.MaxPayload"/>) at <paramref name="offset"/>
+    /// of memory <paramref name="memory"/> into <paramref name="destination"/>, as the target's agent has them now (the
+    /// reader's machine in <paramref name="epoch"/>). Throws <see cref="UcxException"/> when the target cannot be reached
+    /// or does not answer within the worker's deadline, and <see cref="DriverException"/> (McError) when it refuses:
+    /// the memory was withdrawn meanwhile, or the reader's epoch ended.
+    /// </summary>
+    public void Read(ulong memory, long epoch, long offset, byte* destination, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, NicMessages.MaxPayload);
+        lock (_worker.Lock)
+        {
+            if (!Ready() && !(_state == State.Connecting && AwaitHello((long)_worker.Timeout.TotalMilliseconds)))
+            {
+                throw new UcxException(DriverStatus.Timeout, 0, $"{_peer} could not be reached to read its copy of a region");
+            }
+
+            var header = new NicMessages.ReadHeader
+            {
+                Token = _tokenBase | (1UL << 39) | ++_nextRead, // a read's own numbers: flushes count theirs
+                Memory = memory,
+                Offset = (ulong)offset,
+                Length = (ulong)length,
+                Epoch = epoch,
+            };
+            _readToken = header.Token;
+            _readInto = destination;
+            _readLength = length;
+            _readAnswer = -1;
+            try
+            {
+                _endpoint!.Send(NicMessages.Read, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.ReadHeader)), []);
+                var deadline = Stopwatch.GetTimestamp() + UcxWorker.ToStopwatchTicks(_worker.Timeout);
+                while (_readAnswer < 0)
+                {
+                    if (_endpoint.IsBroken || Stopwatch.GetTimestamp() > deadline)
+                    {
+                        Break(); // an answer that comes later must not land: the connection goes with it
+                        throw new UcxException(DriverStatus.Timeout, 0,
+                            $"{_peer} did not answer a read of its copy of a region within {_worker.Timeout.TotalSeconds:0.#} s");
+                    }
+
+                    if (_worker.Progress() == 0)
+                    {
+                        Thread.Yield();
+                    }
+                }
+            }
+            catch (UcxException)
+            {
+                Break();
+                throw;
+            }
+            finally
+            {
+                _readToken = 0; // from here on, an answer is dropped
+                _readInto = null;
+            }
+
+            if (_readAnswer != 0)
+            {
+                throw new DriverException(DriverStatus.McError,
+                    $"{_peer} refused to read its copy of a region ({(NicMessages.Refusal)_readAnswer}): it was withdrawn meanwhile");
+            }
+        }
+    }
+
+    /// <summary>Called by the process's handler of <see cref="NicMessages.ReadData"/>, inside progress (under the lock).</summary>
+    internal void OnReadData(ulong token, int refusal, byte* data, long length)
+    {
+        if (token != _readToken || _readAnswer >= 0)
+        {
+            return; // not the read under way (one given up on, on a connection since closed)
+        }
+
+        if (refusal == 0 && length != _readLength)
+        {
+            refusal = (int)NicMessages.Refusal.OutOfBounds; // not what was asked: taken for a refusal
+        }
+
+        if (refusal == 0)
+        {
+            Buffer.MemoryCopy(data, _readInto, _readLength, _readLength);
+        }
+
+        _readAnswer = refusal;
     }
 
     /// <summary>Called by the process's handler of <see cref="NicMessages.Flushed"/>, inside progress (under the lock).</summary>

@@ -23,6 +23,10 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// target refuses one whose epoch it saw end (the machine was fenced, left, or joined again under a new epoch): what a
 /// machine's processes wrote after the cluster took the machine for dead lands nowhere, even when the network
 /// delivers it late. The writer sends nothing once its own machine is fenced or in a new epoch.</para>
+/// <para><b>Reads.</b> The first copy of a coherent region on a machine is read from a copy on another machine with a
+/// <see cref="Read"/>, which that machine's agent checks as it checks a write (memory published now, within bounds,
+/// current epoch) and answers with <see cref="ReadData"/>: the bytes, copied out of the memory as they are then, or a
+/// refusal. No remote operation names an address in receive memory, so the agent unmaps withdrawn memory at once.</para>
 /// <para>All fields are little-endian, as this machine kind is.</para>
 /// </remarks>
 internal static class NicMessages
@@ -38,6 +42,12 @@ internal static class NicMessages
 
     /// <summary>The target refused a write: <see cref="RefusedHeader"/>.</summary>
     public const uint Refused = 4;
+
+    /// <summary>A read of published memory: <see cref="ReadHeader"/>, no data.</summary>
+    public const uint Read = 5;
+
+    /// <summary>The answer to a read: <see cref="ReadDataHeader"/>, then the bytes read (none when refused).</summary>
+    public const uint ReadData = 6;
 
     /// <summary>The largest write one message carries: a longer one goes as several, split at this word multiple.</summary>
     public const int MaxPayload = 256 * 1024;
@@ -82,7 +92,32 @@ internal static class NicMessages
         public int Reason;
     }
 
-    /// <summary>Why a write was refused.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct ReadHeader
+    {
+        /// <summary>What the answer carries back.</summary>
+        public ulong Token;
+        public ulong Memory;
+        public ulong Offset;
+
+        /// <summary>At most <see cref="MaxPayload"/>.</summary>
+        public ulong Length;
+
+        /// <summary>The reader's machine's epoch, as a write's.</summary>
+        public long Epoch;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct ReadDataHeader
+    {
+        public ulong Token;
+
+        /// <summary>0: the bytes follow; otherwise the <see cref="Refusal"/> and no bytes.</summary>
+        public int Refusal;
+        private readonly int _reserved;
+    }
+
+    /// <summary>Why a write (or a read) was refused.</summary>
     public enum Refusal
     {
         /// <summary>The memory it names is not published by this agent (withdrawn, or never was).</summary>

@@ -32,6 +32,7 @@ internal sealed unsafe class NicReceiver : IDisposable
     private long _refused;
     private long _raised;
     private long _malformed;
+    private long _reads;
 
     /// <param name="worker">The agent's worker, whose progress thread calls everything here.</param>
     /// <param name="rails">The cluster's logical rails.</param>
@@ -45,6 +46,7 @@ internal sealed unsafe class NicReceiver : IDisposable
         var self = GCHandle.ToIntPtr(_self);
         worker.SetMessageHandler(NicMessages.Write, &OnWrite, self);
         worker.SetMessageHandler(NicMessages.Flush, &OnFlush, self);
+        worker.SetMessageHandler(NicMessages.Read, &OnRead, self);
     }
 
     /// <summary>Writes applied.</summary>
@@ -55,6 +57,9 @@ internal sealed unsafe class NicReceiver : IDisposable
 
     /// <summary>Error counts raised for writes that went missing.</summary>
     public long Raised => Volatile.Read(ref _raised);
+
+    /// <summary>Reads answered with the bytes.</summary>
+    public long Reads => Volatile.Read(ref _reads);
 
     /// <summary>Messages that were not what any sender of this protocol sends (ignored).</summary>
     public long Malformed => Volatile.Read(ref _malformed);
@@ -104,6 +109,7 @@ internal sealed unsafe class NicReceiver : IDisposable
 
         _worker.SetMessageHandler(NicMessages.Write, null, 0);
         _worker.SetMessageHandler(NicMessages.Flush, null, 0);
+        _worker.SetMessageHandler(NicMessages.Read, null, 0);
         _self.Free();
         // Answers still in flight stay with UCX until the worker is destroyed; their small buffers are let go with it.
         _replies.Clear();
@@ -163,6 +169,61 @@ internal sealed unsafe class NicReceiver : IDisposable
         }
 
         return Native.Ok;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnRead(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Native.AmRecvParam* param)
+    {
+        try
+        {
+            var self = (NicReceiver)GCHandle.FromIntPtr(argument).Target!;
+            if (headerLength != (nuint)sizeof(NicMessages.ReadHeader) || length != 0)
+            {
+                Interlocked.Increment(ref self._malformed);
+                return Native.Ok;
+            }
+
+            self.AnswerRead(Unsafe.ReadUnaligned<NicMessages.ReadHeader>(header), param);
+        }
+        catch (Exception)
+        {
+            // As in OnWrite: the reader gets no answer, times out, and tries another copy.
+        }
+
+        return Native.Ok;
+    }
+
+    /// <summary>Answers a read with the bytes, copied out of the memory now, or with why it is refused.</summary>
+    private void AnswerRead(in NicMessages.ReadHeader read, Native.AmRecvParam* param)
+    {
+        var refusal = (NicMessages.Refusal)0;
+        Memory memory = default;
+        if (read.Epoch != 0 && Volatile.Read(ref _endedEpochs).Contains(read.Epoch))
+        {
+            refusal = NicMessages.Refusal.StaleEpoch;
+        }
+        else if (!_memories.TryGetValue(read.Memory, out memory))
+        {
+            refusal = NicMessages.Refusal.UnknownMemory;
+        }
+        else if (read.Length > NicMessages.MaxPayload || read.Offset > (ulong)memory.Length ||
+            read.Length > (ulong)memory.Length - read.Offset)
+        {
+            refusal = NicMessages.Refusal.OutOfBounds;
+        }
+
+        var answer = new NicMessages.ReadDataHeader { Token = read.Token, Refusal = (int)refusal };
+        if (refusal != 0)
+        {
+            _refused++;
+            Reply(param, NicMessages.ReadData, &answer, sizeof(NicMessages.ReadDataHeader));
+            return;
+        }
+
+        _reads++;
+        Reply(param, NicMessages.ReadData, &answer, sizeof(NicMessages.ReadDataHeader), (byte*)memory.Address + read.Offset,
+            (int)read.Length);
     }
 
     private void ApplyWrite(in NicMessages.WriteHeader write, byte* data, long length, Native.AmRecvParam* param)
@@ -268,19 +329,28 @@ internal sealed unsafe class NicReceiver : IDisposable
         Reply(param, NicMessages.Refused, &answer, sizeof(NicMessages.RefusedHeader));
     }
 
-    /// <summary>Answers the sender of the message being handled, if it gave a way back.</summary>
-    private void Reply(Native.AmRecvParam* param, uint id, void* header, int length)
+    /// <summary>
+    /// Answers the sender of the message being handled, if it gave a way back: <paramref name="header"/>, then
+    /// <paramref name="dataLength"/> bytes from <paramref name="data"/>, both copied first (UCX may send them later).
+    /// </summary>
+    private void Reply(Native.AmRecvParam* param, uint id, void* header, int length, byte* data = null, int dataLength = 0)
     {
         if ((param->RecvAttr & Native.AmRecvAttrReplyEp) == 0 || param->ReplyEp == 0)
         {
             return;
         }
 
-        // The header must stay put until UCX has sent it; a short one usually goes at once (no request).
-        var buffer = NativeMemory.Alloc((nuint)length);
+        // Both must stay put until UCX has sent them; a short answer usually goes at once (no request).
+        var buffer = (byte*)NativeMemory.Alloc((nuint)(length + dataLength));
         Buffer.MemoryCopy(header, buffer, length, length);
+        if (dataLength > 0)
+        {
+            Buffer.MemoryCopy(data, buffer + length, dataLength, dataLength);
+        }
+
         var send = new Native.RequestParam { OpAttrMask = Native.OpAttrFieldFlags, Flags = Native.AmSendFlagEager };
-        var request = Native.AmSendNbx(param->ReplyEp, id, buffer, (nuint)length, null, 0, &send);
+        var request = Native.AmSendNbx(param->ReplyEp, id, buffer, (nuint)length, dataLength > 0 ? buffer + length : null,
+            (nuint)dataLength, &send);
         if (request == 0 || Native.IsError(request))
         {
             NativeMemory.Free(buffer);

@@ -58,7 +58,11 @@ internal sealed unsafe class UcxPeers
     /// Opens the way into one remote receive memory, for a process that stands in the cluster as
     /// <paramref name="standing"/> says: its writes carry that epoch, and are not sent once it is not current.
     /// </summary>
-    public IDeliveryTarget OpenTarget(RemoteMemory memory, Store.MachineStanding standing)
+    public IDeliveryTarget OpenTarget(RemoteMemory memory, Store.MachineStanding standing) =>
+        new NicTarget(this, Link(memory), memory.Id, memory.Rail, memory.Length, standing);
+
+    /// <summary>The link to the agent of <paramref name="memory"/>'s machine, made on first use.</summary>
+    private NicLink Link(RemoteMemory memory)
     {
         lock (_links)
         {
@@ -69,12 +73,13 @@ internal sealed unsafe class UcxPeers
                 var worker = _context.CreateWorker();
                 worker.SetMessageHandler(NicMessages.Flushed, &OnFlushed, GCHandle.ToIntPtr(_self));
                 worker.SetMessageHandler(NicMessages.Refused, &OnRefused, GCHandle.ToIntPtr(_self));
+                worker.SetMessageHandler(NicMessages.ReadData, &OnReadData, GCHandle.ToIntPtr(_self));
                 link = new NicLink(worker, memory.Worker, $"machine '{memory.Machine}'", _writer, _linksByIndex.Count);
                 _links[id] = link;
                 _linksByIndex.Add(link);
             }
 
-            return new NicTarget(this, link, memory.Id, memory.Rail, memory.Length, standing);
+            return link;
         }
     }
 
@@ -96,28 +101,20 @@ internal sealed unsafe class UcxPeers
     }
 
     /// <summary>
-    /// Reads the first <paramref name="length"/> bytes of a remote receive memory into <paramref name="destination"/>
-    /// (gets of at most 1 MiB each, so each stays well within the worker's deadline).
+    /// Reads the first <paramref name="length"/> bytes of a remote receive memory into <paramref name="destination"/>,
+    /// through its machine's agent (the emulated NIC's reads, <see cref="NicMessages.Read"/>, of at most
+    /// <see cref="NicMessages.MaxPayload"/> each), for a process that stands in the cluster as <paramref name="standing"/>
+    /// says. Throws <see cref="DriverException"/> when the agent cannot be reached, does not answer, or refuses (the
+    /// memory was withdrawn).
     /// </summary>
-    public void Read(RemoteMemory memory, byte* destination, long length)
+    public void Read(RemoteMemory memory, byte* destination, long length, Store.MachineStanding standing)
     {
-        const int Piece = 1 << 20;
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, memory.Length);
-        UcxEndpoint endpoint;
-        UcxRemoteKey key;
-        lock (_endpoints)
+        standing.ThrowIfLost("the first copy of a coherent region could not be read from another machine");
+        var link = Link(memory);
+        for (long done = 0; done < length; done += NicMessages.MaxPayload)
         {
-            endpoint = Endpoint(memory.Worker, memory.Machine);
-            key = endpoint.UnpackKey(memory.RemoteKey);
-        }
-
-        using (key)
-        {
-            for (long done = 0; done < length; done += Piece)
-            {
-                var size = (int)Math.Min(Piece, length - done);
-                endpoint.Get(new Span<byte>(destination + done, size), memory.Address + (ulong)done, key);
-            }
+            link.Read(memory.Id, standing.Epoch, done, destination + done, (int)Math.Min(NicMessages.MaxPayload, length - done));
         }
     }
 
@@ -187,6 +184,34 @@ internal sealed unsafe class UcxPeers
         catch (Exception)
         {
             // Nothing may leave a handler that UCX called; the flush that waits for this answer times out instead.
+        }
+
+        return Interop.Ucx.Ok;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnReadData(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Interop.Ucx.AmRecvParam* param)
+    {
+        try
+        {
+            if (headerLength == (nuint)sizeof(NicMessages.ReadDataHeader) && (param->RecvAttr & Interop.Ucx.AmRecvAttrFlagRndv) == 0)
+            {
+                var self = (UcxPeers)GCHandle.FromIntPtr(argument).Target!;
+                var answer = Unsafe.ReadUnaligned<NicMessages.ReadDataHeader>(header);
+                NicLink? link;
+                lock (self._links)
+                {
+                    var index = NicLink.IndexOf(answer.Token);
+                    link = index < self._linksByIndex.Count ? self._linksByIndex[index] : null;
+                }
+
+                link?.OnReadData(answer.Token, answer.Refusal, data, (long)length);
+            }
+        }
+        catch (Exception)
+        {
+            // As in OnFlushed: the read waiting for this answer times out instead.
         }
 
         return Interop.Ucx.Ok;
