@@ -83,6 +83,12 @@ internal sealed class ClusterWriteLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// False once this process no longer stands in the cluster (its machine fenced, or joined again since it opened
+    /// it): then its lock calls fail, and its coherent writes land nowhere.
+    /// </summary>
+    public bool Stands => _words.Stands;
+
     /// <summary>Counts as entered: the word already holds this process (it was made held, before anyone could see it).</summary>
     public void EnterMadeHeld() => _turn.Enter();
 

@@ -59,6 +59,9 @@ internal sealed class RemoteLockWords : IDisposable
     /// <summary>This process's owner value.</summary>
     public long Owner => _me;
 
+    /// <summary>True while this process stands in the cluster: its machine not fenced, nor joined again since it opened it.</summary>
+    public bool Stands => _standing.IsCurrent;
+
     public DriverStatus Acquire(int index)
     {
         _standing.ThrowIfLost($"lock {index} was not acquired");

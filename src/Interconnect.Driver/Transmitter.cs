@@ -216,7 +216,11 @@ internal sealed unsafe class Transmitter : IDisposable
             // Coherent: under the region's write lock, so a host making its copy sees no write half-applied. Across
             // machines the clusterwide lock comes first; its release waits until the puts made under it have landed.
             var me = _lockValue;
-            _clusterLock?.Enter();
+            if (_clusterLock is not null && !EnterClusterLock())
+            {
+                return; // this machine is fenced: the write lands nowhere, and its rail counted it
+            }
+
             try
             {
                 _ = RobustLock.Enter(ref *_words.WriteLock, me, s_writeLockTimeout, _writeLockName);
@@ -237,8 +241,53 @@ internal sealed unsafe class Transmitter : IDisposable
             }
             finally
             {
-                _clusterLock?.Exit();
+                ExitClusterLock();
             }
+        }
+    }
+
+    /// <summary>
+    /// Takes the clusterwide write lock of a coherent region across machines; false when this process no longer stands
+    /// in the cluster (its machine fenced, or joined again since it opened it), before or while it waited. Then, as
+    /// API.md says, its coherent writes land nowhere: the write is lost like any write a fenced machine sends, counted
+    /// on the region's rail, and <c>Write</c> returns (a write never fails because the interconnect lost it).
+    /// </summary>
+    private bool EnterClusterLock()
+    {
+        try
+        {
+            if (_clusterLock!.Stands)
+            {
+                _clusterLock.Enter();
+                return true;
+            }
+        }
+        catch (DriverException) when (!_clusterLock!.Stands)
+        {
+        }
+
+        _session.Directory.RecordDeliveryError(_region.LogicalRail);
+        return false;
+    }
+
+    /// <summary>
+    /// Lets the clusterwide write lock go. A release that fails because the fence came while the write was under way
+    /// is the fence's doing: the write's sends to other machines were not made (and counted), and the lock passes
+    /// to a waiter once the machine's lease has gone.
+    /// </summary>
+    private void ExitClusterLock()
+    {
+        if (_clusterLock is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _clusterLock.Exit();
+        }
+        catch (DriverException) when (!_clusterLock.Stands)
+        {
         }
     }
 

@@ -395,8 +395,10 @@ public sealed class FaultTests
     /// <summary>
     /// A machine cut off from the cluster (its link down) for longer than its lease fences itself once it has not
     /// reached etcd for its lease less a second: its readers read a negative error count ("error processing") while it
-    /// is cut off. Once it is back, a reader there reads a count above the one before, or learns once that its host was
-    /// taken down (NotInitialized: the cluster took the machine for dead meanwhile, and it joined again).
+    /// is cut off, and a coherent write there returns and lands nowhere (API.md: its coherent writes after the fence
+    /// land nowhere; a write does not fail because the interconnect lost it). Once it is back, a reader there reads a
+    /// count above the one before, or learns once that its host was taken down (NotInitialized: the cluster took the
+    /// machine for dead meanwhile, and it joined again).
     /// </summary>
     [Test]
     public void ShouldFenceAMachineCutOffPastItsLeaseAndRaiseItsCountsWhenItIsBack()
@@ -406,6 +408,15 @@ public sealed class FaultTests
         var reader = imc.Peer(imc[1], "r");
         reader.Send("alloc 69 4096");
         reader.Send("rx 69");
+        foreach (var peer in new[] { other, reader })
+        {
+            peer.Send("alloc 68 4096 600 1"); // coherent
+            peer.Send("rx 68");
+            peer.Send("tx 68");
+        }
+
+        reader.Send("write64 68 0 1");
+        Assert.That(other.Send("wait64 68 0 1 10000"), Does.StartWith("1"));
         var before = ImcMachines.SettledErrorCount(reader);
 
         var down = imc[1].Run("ip", ["link", "set", imc[1].Device, "down"], TimeSpan.FromSeconds(10));
@@ -419,6 +430,8 @@ public sealed class FaultTests
                 "the other machine to take the cut-off one's host out", TimeSpan.FromSeconds(30));
             Assert.That(int.Parse(reader.Send("error-count 0"), CultureInfo.InvariantCulture), Is.LessThan(0),
                 "still fenced while cut off");
+            var fencedWrite = reader.Ask("write64 68 0 2", TimeSpan.FromSeconds(60));
+            Assert.That(fencedWrite.Ok, Is.True, $"a coherent write on the fenced machine returns: {fencedWrite.Status} {fencedWrite.Text}");
             var status = imc[1].Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "imcs.dll")], TimeSpan.FromSeconds(90),
                 ImcMachines.Environment());
             Assert.That(status.ExitCode, Is.Not.Zero, status.Stdout);
@@ -433,6 +446,7 @@ public sealed class FaultTests
             reply => !reply.Ok || int.Parse(reply.Text, CultureInfo.InvariantCulture) >= 0,
             "the machine to be back in the cluster", TimeSpan.FromSeconds(60));
         TestContext.Out.WriteLine($"before {before}; back: {(after.Ok ? after.Text : after.Status)}");
+        Assert.That(other.Send("read64 68 0"), Is.EqualTo("1"), "the fenced machine's coherent write landed nowhere else");
         if (after.Ok)
         {
             Assert.That(int.Parse(after.Text, CultureInfo.InvariantCulture), Is.GreaterThan(before), "its counts rose");
