@@ -1,4 +1,5 @@
 using Interconnect.Driver.Directory;
+using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Store;
 
 namespace Interconnect.Driver;
@@ -17,6 +18,7 @@ internal sealed class DriverSession : IDisposable
     private DriverSession(IDirectory directory, ProcessRegistration registration, ClusterPaths paths, bool joinedHost)
     {
         _directory = directory;
+        Targets = new DeliveryTargets(directory, Directories.ProcessFabric);
         Registration = registration;
         Paths = paths;
         JoinedHost = joinedHost;
@@ -34,6 +36,9 @@ internal sealed class DriverSession : IDisposable
     public int LogicalRails => _directory.LogicalRails;
 
     internal IDirectory Directory => _directory;
+
+    /// <summary>How this session's writers reach receive memory (the directory says which).</summary>
+    internal DeliveryTargets Targets { get; }
 
     internal ProcessRegistration Registration { get; }
 

@@ -11,7 +11,7 @@ namespace Interconnect.Driver;
 /// <see cref="s_livenessEvery"/>, asks whether the holder is still registered: a holder that died is taken over with a
 /// compare-and-swap from its value, as <see cref="LockSetPort"/> does on one machine.
 /// <para>
-/// A release first flushes every put this process issued (<see cref="UcxPeers.FlushAll"/>), so what was written under
+/// A release first flushes every put this process issued (<see cref="UcxFabric.FlushAll"/>), so what was written under
 /// the lock has landed in every receiver's memory before the next holder can take the lock and read it.
 /// </para>
 /// <para>
@@ -31,7 +31,7 @@ internal sealed class RemoteLockWords : IDisposable
     private readonly int _first;
     private readonly long _me;
     private readonly MachineStanding _standing;
-    private readonly Lazy<UcxPeers> _peers;
+    private readonly Lazy<UcxFabric> _fabric;
     private readonly Lock _lock = new();
     private UcxWords? _words;
     private long _waits;
@@ -41,16 +41,16 @@ internal sealed class RemoteLockWords : IDisposable
     /// <param name="first">The set's first word in the arena.</param>
     /// <param name="me">This process's owner value, unique in the cluster and never 0.</param>
     /// <param name="standing">Whether this process still stands in the cluster (its machine not fenced since).</param>
-    /// <param name="peers">The process's UCX, whose writes a release flushes.</param>
+    /// <param name="fabric">The process's UCX, whose writes a release flushes.</param>
     public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing,
-        Lazy<UcxPeers> peers)
+        Lazy<UcxFabric> fabric)
     {
         _open = open;
         _isOwnerAlive = isOwnerAlive;
         _first = first;
         _me = me;
         _standing = standing;
-        _peers = peers;
+        _fabric = fabric;
     }
 
     /// <summary>Acquisitions that found the lock held and waited.</summary>
@@ -119,9 +119,9 @@ internal sealed class RemoteLockWords : IDisposable
     public DriverStatus Release(int index)
     {
         _standing.ThrowIfLost($"lock {index} is lost");
-        if (_peers.IsValueCreated)
+        if (_fabric.IsValueCreated)
         {
-            _peers.Value.FlushAll(); // what was written under the lock lands before the lock reads free
+            _fabric.Value.FlushAll(); // what was written under the lock lands before the lock reads free
         }
 
         return Swap(index, _me, 0) == _me ? DriverStatus.Success : DriverStatus.LockNotHeld;

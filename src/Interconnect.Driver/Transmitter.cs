@@ -395,7 +395,7 @@ internal sealed unsafe class Transmitter : IDisposable
                 {
                     try
                     {
-                        target = directory.OpenTarget(receiver, routes.MappedLength);
+                        target = _session.Targets.Open(receiver, routes.MappedLength);
                     }
                     catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
                     {

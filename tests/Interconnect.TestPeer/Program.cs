@@ -227,11 +227,11 @@ internal static class Program
                 return "";
             case "nic-flush":
                 var flushWatch = Stopwatch.StartNew();
-                var flushed = Interconnect.Driver.Directory.Directories.ProcessPeers.Value.FlushAll();
+                var flushed = Interconnect.Driver.Directory.Directories.ProcessFabric.Value.FlushAll();
                 return $"flushed={flushed} ms={flushWatch.ElapsedMilliseconds}";
             case "nic-stats":
-                return Interconnect.Driver.Directory.Directories.ProcessPeers.IsValueCreated
-                    ? $"refused={Interconnect.Driver.Directory.Directories.ProcessPeers.Value.Refused}"
+                return Interconnect.Driver.Directory.Directories.ProcessFabric.IsValueCreated
+                    ? $"refused={Interconnect.Driver.Directory.Directories.ProcessFabric.Value.Refused}"
                     : "not started";
             case "seq-write":
                 return Faults.SequenceWrite(s_transmit[Int(w[1])], Int(w[2]), w.Length > 3 ? Long(w[3]) : 0);

@@ -68,15 +68,16 @@ internal static class MachinesPeers
         {
             var chunks = Int(values, "--chunks");
             var stream = new Streamer(ringTx, creditRx);
-            var worker = Interconnect.Driver.Directory.Directories.ProcessPeers.Value.Worker;
+            var fabric = Interconnect.Driver.Directory.Directories.ProcessFabric.Value;
             _ = stream.Run(Math.Max(chunks / 4, Slots * 4)); // warm-up
             for (var i = 0; i < Int(values, "--repeats"); i++)
             {
-                var (puts, waited, waitTicks) = (worker.Puts, worker.PutsWaited, worker.PutWaitTicks);
+                var (puts, waited, waitTicks) = fabric.SendCounters();
                 var elapsed = stream.Run(chunks);
                 Console.WriteLine(FormattableString.Invariant($"stream {(long)chunks * Chunk} {elapsed}"));
+                var (putsNow, waitedNow, waitTicksNow) = fabric.SendCounters();
                 Console.WriteLine(FormattableString.Invariant(
-                    $"streamucx {worker.Puts - puts} {worker.PutsWaited - waited} {Ticks.ToNanoseconds(worker.PutWaitTicks - waitTicks)}"));
+                    $"streamucx {putsNow - puts} {waitedNow - waited} {Ticks.ToNanoseconds(waitTicksNow - waitTicks)}"));
                 Console.WriteLine(FormattableString.Invariant(
                     $"streamparts {Ticks.ToNanoseconds(stream.ChunkTicks)} {Ticks.ToNanoseconds(stream.HeadTicks)} {Ticks.ToNanoseconds(stream.CreditTicks)}"));
             }

@@ -14,7 +14,7 @@ internal static class Directories
     /// This process's UCX, made on its first use of another machine: one per process, since its writer id numbers the
     /// process's writes to each machine and its exit flush covers them all. Given to every directory across machines.
     /// </summary>
-    internal static readonly Lazy<UcxPeers> ProcessPeers = new(() => new UcxPeers(), LazyThreadSafetyMode.ExecutionAndPublication);
+    internal static readonly Lazy<UcxFabric> ProcessFabric = new(() => new UcxFabric(), LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary><c>IMC_DIRECTORY</c>: etcd's client URLs, or null for a cluster on one machine.</summary>
     public static string? Endpoints =>
@@ -33,7 +33,7 @@ internal static class Directories
     {
         if (Endpoints is { } endpoints)
         {
-            return EtcdDirectory.Open(paths, endpoints, MachineName, ProcessPeers, writable);
+            return EtcdDirectory.Open(paths, endpoints, MachineName, ProcessFabric, writable);
         }
 
         if (create)

@@ -66,8 +66,14 @@ internal interface IDirectory : IDisposable
     /// <summary>Where a transmit attach's writes go now; <see cref="DriverStatus.NotAllocated"/> once it is gone.</summary>
     RouteSet ReadRoutes(ProcessRegistration process, RegionHandle region, TransmitAttachment attachment);
 
-    /// <summary>Opens the way for a writer's data into one receiver's memory, on this machine or another.</summary>
-    IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength);
+    /// <summary>Where this machine's receive memory lives, and how a writer on this machine reaches it (<see cref="Fabric.DeliveryTargets"/>).</summary>
+    IFabric MemoryFabric { get; }
+
+    /// <summary>
+    /// This process's standing in a cluster across machines (its machine's epoch when it opened the directory, against
+    /// the machine's now); null for a cluster on one machine, which has no other machine to stand with.
+    /// </summary>
+    Store.MachineStanding? ProcessStanding { get; }
 
     /// <summary>
     /// Records that a delivery to one receive memory failed (it vanished behind the directory's back): the rail's

@@ -190,11 +190,9 @@ internal sealed partial class ControlFileDirectory
         return new RouteSet(generation, receivers, _cluster.PageRounded(handle.Size));
     }
 
-    public IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength) =>
-        receiver.Remote is null
-            ? _cluster.Fabric.OpenTarget(receiver.Memory, mappedLength)
-            : throw new DriverException(DriverStatus.NotSupported,
-                $"cluster '{ClusterName}' is one machine's: it has no receive memory on machine '{receiver.Remote.Machine}'");
+    public IFabric MemoryFabric => _cluster.Fabric;
+
+    public MachineStanding? ProcessStanding => null;
 
     public void RecordDeliveryError(int logicalRail) => _cluster.RecordDeliveryError(logicalRail);
 

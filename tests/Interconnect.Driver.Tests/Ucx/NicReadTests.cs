@@ -10,7 +10,7 @@ namespace Interconnect.Driver.Tests.Ucx;
 /// <summary>
 /// The emulated NIC's reads (the first copy of a coherent region on a machine): the agent's side
 /// (<see cref="NicReceiver"/>, on a worker of its own with a progress thread, as in imcd) answers a process's side
-/// (<see cref="UcxPeers"/>) with the bytes of memory it published now, and refuses memory it withdrew or a range
+/// (<see cref="UcxFabric"/>) with the bytes of memory it published now, and refuses memory it withdrew or a range
 /// outside it, without harm; withdrawn memory can be freed at once.
 /// </summary>
 [NonParallelizable]
@@ -36,7 +36,7 @@ public sealed unsafe class NicReadTests
             using var cluster = TemporaryCluster.Create("h");
             using var directory = ControlFileDirectory.OpenOrCreate(ClusterPaths.Resolve(cluster.Root, TemporaryCluster.ClusterName));
             var standing = directory.Standing("m"); // epoch 0, not fenced: a process of a machine with no imcd yet
-            var peers = new UcxPeers();
+            var peers = new UcxFabric();
 
             var copy = new byte[Size];
             fixed (byte* destination = copy)

@@ -37,7 +37,7 @@ internal sealed partial class EtcdDirectory
     }
 
     private ClusterWriteLock OpenWriteLock(LockSetHome home, long owner, int key) =>
-        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing, _peers),
+        new(home, owner, key, at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing, _fabric),
             failed => RehomeWriteLock(key, failed));
 
     /// <summary>
@@ -251,7 +251,7 @@ internal sealed partial class EtcdDirectory
             {
                 unsafe
                 {
-                    _peers.Value.Read(source, file.Pointer, Math.Min(length, source.Length), _standing);
+                    _fabric.Value.Read(source, file.Pointer, Math.Min(length, source.Length), _standing);
                 }
 
                 return;

@@ -152,7 +152,7 @@ internal sealed partial class EtcdDirectory
 
     public RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet) =>
         lockSet.Home is { } home
-            ? new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, ClusterOwner(process), _standing, _peers)
+            ? new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, ClusterOwner(process), _standing, _fabric)
             : null;
 
     /// <summary>
@@ -268,7 +268,7 @@ internal sealed partial class EtcdDirectory
             ? EtcdJson.Read<MachineRecord>(entry).Worker
             : throw new DriverException(DriverStatus.McError,
                 $"machine '{machine}' has left cluster '{ClusterName}': the lock sets homed there are gone with it");
-        return _peers.Value.OpenWords(machine, Convert.FromBase64String(worker), arena.Address,
+        return _fabric.Value.OpenWords(machine, Convert.FromBase64String(worker), arena.Address,
             Convert.FromBase64String(arena.RemoteKey), arena.Words);
     }
 

@@ -31,15 +31,15 @@ internal sealed partial class EtcdDirectory : IDirectory
     private EtcdEntry? _machineRecord; // machines/{machine} as last read: its lease binds this machine's keys
 
     private readonly MachineStanding _standing;
-    private readonly Lazy<UcxPeers> _peers; // the process's UCX (Directories.ProcessPeers), made on first use
+    private readonly Lazy<UcxFabric> _fabric; // the process's UCX (Directories.ProcessFabric), made on first use
 
-    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxPeers> peers)
+    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxFabric> fabric)
     {
         _local = local;
         _store = store;
         _machine = machine;
         _standing = local.Standing(machine);
-        _peers = peers;
+        _fabric = fabric;
     }
 
     public string ClusterName => _local.ClusterName;
@@ -57,7 +57,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// Opens the cluster across machines: this machine's agent (imcd) must serve it, having made the machine's control
     /// file and published the machine in etcd.
     /// </summary>
-    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine, Lazy<UcxPeers> peers, bool writable = true)
+    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine, Lazy<UcxFabric> fabric, bool writable = true)
     {
         ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
         var store = new EtcdStore(endpoints, paths.Cluster);
@@ -89,7 +89,7 @@ internal sealed partial class EtcdDirectory : IDirectory
                     $"({paths.ClusterDirectory}): is it started with the same IMC_ROOT? Restart imcd");
             }
 
-            return new EtcdDirectory(local, store, machine, peers);
+            return new EtcdDirectory(local, store, machine, fabric);
         }
         catch
         {
@@ -117,12 +117,12 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public void Dispose()
     {
-        if (_peers.IsValueCreated)
+        if (_fabric.IsValueCreated)
         {
-            var peers = _peers.Value;
-            if (peers.RefusedOnRail is { } counting && counting.Target == this)
+            var fabric = _fabric.Value;
+            if (fabric.RefusedOnRail is { } counting && counting.Target == this)
             {
-                peers.RefusedOnRail = null; // nothing counts through a directory that is gone
+                fabric.RefusedOnRail = null; // nothing counts through a directory that is gone (DeliveryTargets set it)
             }
         }
 
@@ -504,19 +504,9 @@ internal sealed partial class EtcdDirectory : IDirectory
         return local with { Receivers = receivers };
     }
 
-    public IDeliveryTarget OpenTarget(RouteReceiver receiver, long mappedLength)
-    {
-        if (receiver.Remote is not { } remote)
-        {
-            return _local.OpenTarget(receiver, mappedLength);
-        }
+    public IFabric MemoryFabric => _local.MemoryFabric;
 
-        // A write the target machine refuses (its memory was withdrawn) counts on this machine's rail: every directory
-        // of the process counts on this machine's control file, so the one that opened the latest target will do.
-        var peers = _peers.Value;
-        peers.RefusedOnRail = RecordDeliveryError;
-        return peers.OpenTarget(remote, _standing);
-    }
+    public MachineStanding? ProcessStanding => _standing;
 
     public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
 

@@ -57,7 +57,7 @@ internal sealed unsafe class NicLink
     private int _readLength;
     private int _readAnswer; // -1 while none came; 0 the bytes came; otherwise the Refusal
 
-    /// <param name="worker">This link's own worker (<see cref="UcxPeers"/>).</param>
+    /// <param name="worker">This link's own worker (<see cref="UcxFabric"/>).</param>
     /// <param name="address">The target agent's worker address.</param>
     /// <param name="peer">The target's name in messages.</param>
     /// <param name="writer">This process's writer id: the same toward every machine, unique in the cluster.</param>
@@ -80,6 +80,9 @@ internal sealed unsafe class NicLink
 
     /// <summary>The token's high bits: which link a <see cref="NicMessages.Flushed"/> answers.</summary>
     public static int IndexOf(ulong token) => (int)(token >> 40);
+
+    /// <summary>This link's own worker.</summary>
+    public UcxWorker Worker => _worker;
 
     /// <summary>How long a flush of this link waits for the target by default (the worker's deadline).</summary>
     public TimeSpan Timeout => _worker.Timeout;

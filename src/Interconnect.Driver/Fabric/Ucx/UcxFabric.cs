@@ -6,7 +6,7 @@ namespace Interconnect.Driver.Fabric.Ucx;
 
 /// <summary>
 /// This process's way to other machines: one UCX context for the process, made on the first use of another machine
-/// (<see cref="Directories.ProcessPeers"/> holds the one instance; the directories and lock words of the process are
+/// (<see cref="Directories.ProcessFabric"/> holds the one instance; the directories and lock words of the process are
 /// given it). Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent, each on a UCX
 /// worker of its own; lock words and the first copy of a coherent region go through one-sided operations on one
 /// endpoint per agent, on one more worker.
@@ -16,7 +16,7 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// holds that lock until it completes or the worker's deadline breaks the connection. With a worker per link, that
 /// wait is the stalled machine's alone: writes to other machines, from other threads, and lock calls go on.
 /// </remarks>
-internal sealed unsafe class UcxPeers
+internal sealed unsafe class UcxFabric
 {
     private static readonly TimeSpan s_exitFlush = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_flushAtLeast = TimeSpan.FromMilliseconds(100);
@@ -30,7 +30,7 @@ internal sealed unsafe class UcxPeers
     private long _refused;
     private long _unsent;
 
-    internal UcxPeers()
+    internal UcxFabric()
     {
         _context = UcxContext.Create();
         _worker = _context.CreateWorker();
@@ -48,8 +48,23 @@ internal sealed unsafe class UcxPeers
     /// <summary>Writes of this process that a target machine refused.</summary>
     public long Refused => Volatile.Read(ref _refused);
 
-    /// <summary>This process's worker for lock words and coherent copies (each link has its own).</summary>
+    /// <summary>This process's worker for lock words (each link has its own).</summary>
     internal UcxWorker Worker => _worker;
+
+    /// <summary>
+    /// The sends of every worker of this process so far (<see cref="UcxWorker.Puts"/> and its kin, summed): how many,
+    /// how many did not complete at once, and the stopwatch ticks spent waiting for those.
+    /// </summary>
+    internal (long Sends, long Waited, long WaitTicks) SendCounters()
+    {
+        UcxWorker[] workers;
+        lock (_links)
+        {
+            workers = [_worker, .. _linksByIndex.Select(l => l.Worker)];
+        }
+
+        return (workers.Sum(w => w.Puts), workers.Sum(w => w.PutsWaited), workers.Sum(w => w.PutWaitTicks));
+    }
 
     /// <summary>Writes of this process that were not sent: its machine was fenced, or is in a later epoch.</summary>
     public long Unsent => Volatile.Read(ref _unsent);
@@ -168,7 +183,7 @@ internal sealed unsafe class UcxPeers
         {
             if (headerLength == (nuint)sizeof(NicMessages.FlushedHeader))
             {
-                var self = (UcxPeers)GCHandle.FromIntPtr(argument).Target!;
+                var self = (UcxFabric)GCHandle.FromIntPtr(argument).Target!;
                 var token = Unsafe.ReadUnaligned<NicMessages.FlushedHeader>(header).Token;
                 var index = NicLink.IndexOf(token);
                 // Called inside progress, under the worker's lock: the links list only grows, under its own lock.
@@ -197,7 +212,7 @@ internal sealed unsafe class UcxPeers
         {
             if (headerLength == (nuint)sizeof(NicMessages.ReadDataHeader) && (param->RecvAttr & Interop.Ucx.AmRecvAttrFlagRndv) == 0)
             {
-                var self = (UcxPeers)GCHandle.FromIntPtr(argument).Target!;
+                var self = (UcxFabric)GCHandle.FromIntPtr(argument).Target!;
                 var answer = Unsafe.ReadUnaligned<NicMessages.ReadDataHeader>(header);
                 NicLink? link;
                 lock (self._links)
@@ -225,7 +240,7 @@ internal sealed unsafe class UcxPeers
         {
             if (headerLength == (nuint)sizeof(NicMessages.RefusedHeader))
             {
-                var self = (UcxPeers)GCHandle.FromIntPtr(argument).Target!;
+                var self = (UcxFabric)GCHandle.FromIntPtr(argument).Target!;
                 var refused = Unsafe.ReadUnaligned<NicMessages.RefusedHeader>(header);
                 Interlocked.Increment(ref self._refused);
                 if ((uint)refused.Rail < NicMessages.Rails)
@@ -284,7 +299,7 @@ internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong add
 /// every target on one link land in the order issued, aligned words whole, and a write never throws because the
 /// machine is away (its receivers' error counts rise instead).
 /// </summary>
-internal sealed class NicTarget(UcxPeers peers, NicLink link, ulong memory, int rail, long length, Store.MachineStanding standing)
+internal sealed class NicTarget(UcxFabric peers, NicLink link, ulong memory, int rail, long length, Store.MachineStanding standing)
     : IDeliveryTarget
 {
     public nint LocalAddress => 0; // another machine's memory: every put is a message
