@@ -355,6 +355,45 @@ public sealed class FaultTests
     }
 
     /// <summary>
+    /// A machine that never comes back leaves no lock set behind: a set homed there (used from another machine too)
+    /// fails while the machine is gone, and once it has been gone for ten leases (at least 30 s) the other machines'
+    /// agents free it, with its users' keys and the machine's arena map, so its key is allocated afresh on a live
+    /// machine; the old user's handle still fails (it names words on the machine that is gone).
+    /// </summary>
+    [Test]
+    public void ShouldFreeTheLockSetsOfAMachineThatNeverComesBack()
+    {
+        using var imc = ImcMachines.Start(3);
+        var onA = imc.Peer(imc[0], "la");
+        var onB = imc.Peer(imc[1], "lb");
+        var onC = imc.Peer(imc[2], "lc");
+        Assert.That(onC.Send("lkcreate 77 2"), Is.EqualTo("created"));
+        onC.Send("release 77 0");
+        onB.Send("lkalloc 77 2");
+        onB.Send("acquire 77 1");
+        onB.Send("release 77 1");
+        Assert.That(onA.Send("etcd-keys arenamap/").Split(','), Does.Contain($"arenamap/{imc[2].Name}"));
+
+        onC.Dispose();
+        imc.KillAgent(imc[2]);
+        Poll.Until(() => !onA.Send("hosts").Split(',').Contains("lc"), "the dead machine's host to leave with its lease",
+            TimeSpan.FromSeconds(30));
+        var gone = onB.Ask("acquire 77 1", TimeSpan.FromSeconds(60));
+        Assert.That(gone.Ok, Is.False, "a lock homed on a machine that is gone cannot be taken");
+
+        // Ten leases (30 s) after the machine left, the set is freed: its key is made anew, homed on a live machine.
+        var created = Poll.Until(() => onA.Send("lkcreate 77 2"), reply => reply == "created",
+            "the lock set of the machine that never came back to be freed", TimeSpan.FromSeconds(90));
+        Assert.That(created, Is.EqualTo("created"));
+        Assert.That(onA.Send("etcd-keys arenamap/").Split(','), Does.Not.Contain($"arenamap/{imc[2].Name}"),
+            "the gone machine's arena map went with its sets");
+        var old = onB.Ask("acquire 77 1", TimeSpan.FromSeconds(60));
+        Assert.That(old.Ok, Is.False, "the old set's handle does not take a lock");
+        TestContext.Out.WriteLine($"the old user's acquire: {old.Status} {old.Text}");
+        Assert.That(imc.AgentOutput(), Does.Contain("lock set key 77 is freed"));
+    }
+
+    /// <summary>
     /// Writers that made 100,000 broadcast writes to the other machines exit, three in turn: every receiving agent runs
     /// on (an agent died after writers of about 200,000 puts exited, when writes were software-RMA puts). With agents
     /// that sleep between events (wait: three machines) and agents that spin (two machines: this box has two cores).

@@ -18,6 +18,7 @@ internal sealed partial class MachineAgent
     public const int ArenaWords = Store.Layout.ControlLayout.MaxLocks;
 
     private static readonly TimeSpan s_orphanAfter = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<string, long> _homesGoneSince = []; // machines whose arena map outlived them, since when (Unix ms)
     private MappedFile? _arenaFile;
     private UcxMemory? _arenaMemory;
     private ArenaRecord? _arena;
@@ -27,6 +28,80 @@ internal sealed partial class MachineAgent
         PublishArena();
         WithdrawDeadOwners();
         CollectLockSets();
+        CollectHomesGone();
+    }
+
+    /// <summary>
+    /// How long the lock sets homed on a machine that left outlive it: long enough for a machine that restarts, or is
+    /// cut off and joins again, to find its sets as they were (its arena file is kept across restarts).
+    /// </summary>
+    private TimeSpan HomeGoneAfter => TimeSpan.FromSeconds(Math.Max(30, 10 * _leaseSeconds));
+
+    /// <summary>
+    /// The keys a machine that left for good would leave behind: once its arena map (<c>arenamap/</c>) has outlived
+    /// it by <see cref="HomeGoneAfter"/>, any live machine's agent frees the lock sets homed there (their users
+    /// anywhere then get <c>NotAllocated</c> or <c>McError</c>, and the key can be allocated afresh) and every range of
+    /// its map that no coherent region's write lock still names; the map goes once it is empty (a write lock that
+    /// still names it moves when a writer next fails to reach it, and its range is freed at a later pass).
+    /// </summary>
+    private void CollectHomesGone()
+    {
+        var live = ReadList("machines/").Entries.Select(e => EtcdKeys.Last(e.Key)).ToHashSet();
+        var maps = _store.List("arenamap/").Entries.Where(m => !live.Contains(EtcdKeys.Last(m.Key))).ToList();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var gone in _homesGoneSince.Keys.Where(m => !maps.Any(e => EtcdKeys.Last(e.Key) == m)).ToList())
+        {
+            _homesGoneSince.Remove(gone); // back in the cluster, or collected
+        }
+
+        var after = (long)HomeGoneAfter.TotalMilliseconds;
+        foreach (var map in maps)
+        {
+            var machine = EtcdKeys.Last(map.Key);
+            var since = _homesGoneSince.TryGetValue(machine, out var seen) ? seen : _homesGoneSince[machine] = now;
+            if (now - since < after)
+            {
+                var due = since + after + 1; // looked at again then (LocalWork)
+                _orphansDueMs = _orphansDueMs == 0 ? due : Math.Min(_orphansDueMs, due);
+                continue;
+            }
+
+            CollectHome(machine);
+        }
+    }
+
+    /// <summary>Frees the lock sets homed on <paramref name="machine"/> (gone for good) and the ranges of its arena map.</summary>
+    private void CollectHome(string machine)
+    {
+        foreach (var entry in _store.List("locksets/").Entries)
+        {
+            if (EtcdJson.Read<LockSetRecord>(entry).Home != machine ||
+                !int.TryParse(EtcdKeys.Last(entry.Key), System.Globalization.CultureInfo.InvariantCulture, out var key))
+            {
+                continue;
+            }
+
+            var users = _store.List(EtcdKeys.LockUsersOf(key)).Entries.Select(u => u.Key);
+            if (_store.Commit([(entry.Key, entry.ModRevision)], [], [entry.Key, .. users]))
+            {
+                LockSetOfGoneHomeFreed(_logger, key, machine);
+            }
+        }
+
+        var named = _store.List("regions/").Entries
+            .Select(e => EtcdJson.Read<RegionRecord>(e).WriteLock)
+            .Where(w => w is not null && w.Machine == machine)
+            .Select(w => w!.First)
+            .ToHashSet();
+        if (_store.Get(EtcdKeys.ArenaMap(machine)) is not { } map)
+        {
+            return;
+        }
+
+        var kept = EtcdJson.Read<ArenaMapRecord>(map).Ranges.Where(r => r.Key < 0 && named.Contains(r.First)).ToArray();
+        _ = kept.Length == 0
+            ? _store.CompareAndDelete(map.Key, map.ModRevision)
+            : _store.CompareAndPut(map.Key, EtcdJson.Write(new ArenaMapRecord(kept)), map.ModRevision);
     }
 
     partial void DisposeLocks()
@@ -171,6 +246,10 @@ internal sealed partial class MachineAgent
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "lock set key {Key} is freed: its home machine '{Machine}' left " +
+        "the cluster and did not come back")]
+    private static partial void LockSetOfGoneHomeFreed(ILogger logger, int key, string machine);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "lock arena published at 0x{Address:x}, {Words} words")]
     private static partial void ArenaPublished(ILogger logger, ulong address, int words);

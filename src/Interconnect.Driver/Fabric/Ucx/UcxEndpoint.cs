@@ -188,6 +188,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     {
         lock (Worker.Lock)
         {
+            Drain();
             var endpoint = LiveHandle("get");
             var rkey = KeyHandle(key);
             var param = default(Native.RequestParam);
@@ -277,6 +278,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     {
         lock (Worker.Lock)
         {
+            Drain();
             var endpoint = LiveHandle(what);
             var rkey = KeyHandle(key);
             var param = new Native.RequestParam
@@ -287,6 +289,22 @@ internal sealed unsafe class UcxEndpoint : IDisposable
             };
             var request = Native.AtomicOpNbx(endpoint, opcode, operand, 1, remoteAddress, rkey, &param);
             Complete(request, Worker.TimeoutTicks, what, remoteAddress);
+        }
+    }
+
+    /// <summary>
+    /// Progresses the worker until it has nothing left to do, before an atomic or a get starts (the lock words' calls,
+    /// made now and then on a worker nothing else progresses): a peer that failed while
+    /// nothing was outstanding (its connection reset while this process was idle) breaks the endpoint here, with no
+    /// request of ours for UCX to purge. UCX 1.13 can crash purging an outstanding request of a failed tcp endpoint
+    /// (SIGSEGV in <c>ucp_ep_reqs_purge</c>, <c>uct_md_mem_dereg</c>: seen on a lock compare-and-swap toward a machine
+    /// whose imcd had been killed while the process was idle). Under the lock.
+    /// </summary>
+    private void Drain()
+    {
+        var worker = Worker.LiveHandle;
+        for (var round = 0; round < 16 && Native.WorkerProgress(worker) != 0; round++)
+        {
         }
     }
 
