@@ -395,6 +395,14 @@ internal sealed partial class MachineAgent : IDisposable
 
         _fenceWatch?.Dispose();
         _stop.Cancel(); // the watch and the keep-alive too
+        try
+        {
+            // Before their channels go (below); both end at once on the cancellation, and never fail.
+            _ = Task.WaitAll([_watching ?? Task.CompletedTask, _keepAlive ?? Task.CompletedTask], TimeSpan.FromSeconds(2));
+        }
+        catch (AggregateException)
+        {
+        }
         _worker.Signal();
         _progressThread?.Join(TimeSpan.FromSeconds(5));
         DisposeLocks();
