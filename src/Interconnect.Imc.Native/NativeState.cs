@@ -23,9 +23,35 @@ internal static class NativeState
     {
         lock (s_lock)
         {
-            return s_context ??= ImcContext.Open();
+            if (s_context is null)
+            {
+                var context = ImcContext.Open();
+                RegisterExitFlush();
+                s_context = context;
+            }
+
+            return s_context;
         }
     }
+
+    /// <summary>
+    /// Runs the exit flush when the program exits (<c>atexit</c>): .NET raises no ProcessExit in a host it does not
+    /// own. The handlers run before the C library unloads any shared library (UCX's destructors come after them).
+    /// </summary>
+    private static unsafe void RegisterExitFlush()
+    {
+        try
+        {
+            _ = Interop.Libc.CxaAtExit(&OnExit, 0, 0); // no DSO handle: runs at exit, as atexit's do
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A C library without it: no exit flush (writes still land; a receiver counts what did not).
+        }
+    }
+
+    [System.Runtime.InteropServices.UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    private static void OnExit(nint argument) => Internal.ExitFlush.Run();
 
     /// <summary>The context, or null before <c>imc_api_init</c> (the caller returns <c>IMC_NOTINIT</c>).</summary>
     public static ImcContext? Context => Volatile.Read(ref s_context);

@@ -16,6 +16,15 @@ internal static class Directories
     /// </summary>
     internal static readonly Lazy<UcxFabric> ProcessFabric = new(() => new UcxFabric(), LazyThreadSafetyMode.ExecutionAndPublication);
 
+    /// <summary>Flushes what this process wrote to other machines, if it wrote any, before it exits (API.md).</summary>
+    internal static void FlushAtExit()
+    {
+        if (ProcessFabric.IsValueCreated)
+        {
+            ProcessFabric.Value.FlushAtExit();
+        }
+    }
+
     /// <summary><c>IMC_DIRECTORY</c>: etcd's client URLs, or null for a cluster on one machine.</summary>
     public static string? Endpoints =>
         Environment.GetEnvironmentVariable("IMC_DIRECTORY") is { Length: > 0 } endpoints ? endpoints : null;

@@ -121,6 +121,40 @@ public sealed class CExampleTests : AlphaBetaFixture
         }
     }
 
+    /// <summary>
+    /// A C program's exit flushes (libimc.so runs the flush from an atexit handler of its own: .NET raises no
+    /// ProcessExit in a C host). The program writes toward a receiver on machine 2, says so, and returns from main once
+    /// told to, while machine 2's imcd is stopped: it does not exit at once (its exit waits for machine 2 to confirm
+    /// the writes, up to 2 s); once that imcd runs again, it has exited 0 and every write is there. Without the flush
+    /// it exited at once, with nothing confirmed.
+    /// </summary>
+    [Test]
+    public void ShouldWaitAtExitOfACProgramUntilItsWritesAreConfirmed()
+    {
+        string[] arguments = ["100", "7000000"];
+        var receiver = Start(Imc[1], WriteAndExit, [], "beta", arguments);
+        receiver.WaitForLine("ready");
+        var writer = Start(Imc[0], WriteAndExit, ["TRANSMIT", "WAIT_BEFORE_EXIT"], "alpha", arguments);
+        writer.WaitForLine("written");
+
+        Imc.SignalAgent(Imc[1], Signals.Stop);
+        try
+        {
+            writer.WriteLine("exit");
+            Assert.That(writer.ExitsWithin(TimeSpan.FromSeconds(1)), Is.False,
+                "the C program exited while the receiving machine could not have confirmed its writes");
+        }
+        finally
+        {
+            Imc.SignalAgent(Imc[1], Signals.Continue);
+        }
+
+        Assert.That(writer.WaitForExit(), Is.Zero, writer.Transcript);
+        Assert.That(receiver.WaitForExit(), Is.Zero, receiver.Transcript);
+        Assert.That(receiver.Lines.Single(l => l.StartsWith("marker=", StringComparison.Ordinal)),
+            Does.StartWith("marker=7000100 missing=0 "));
+    }
+
     /// <summary>Starts the C program <paramref name="source"/> (built with <paramref name="defines"/>) on host <paramref name="host"/> of <paramref name="machine"/>.</summary>
     private ProgramProcess Start(SimulatedMachine machine, string source, string[] defines, string host, params string[] args)
     {

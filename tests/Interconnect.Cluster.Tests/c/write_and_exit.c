@@ -5,7 +5,8 @@
  * write_and_exit WORDS BASE [ROUNDS]
  *   -DTRANSMIT: with no ROUNDS, writes BASE + i into word i for i = 1..WORDS with imc_write32, one call each; with
  *   ROUNDS, writes words 1..WORDS ROUNDS times with one imc_bcopy each, round r (from 1) with BASE + i - (ROUNDS - r),
- *   so the last round leaves BASE + i; then BASE + WORDS into word 0 (the marker), and returns from main at once.
+ *   so the last round leaves BASE + i; then BASE + WORDS into word 0 (the marker), and returns from main at once
+ *   (with -DWAIT_BEFORE_EXIT too: prints "written" and returns once a line comes on standard input).
  *   Receiver: prints "ready" once attached, waits up to 30 s for the marker, then prints
  *   "marker=M missing=N count_before=B count_after=A" and exits 0.
  *
@@ -70,6 +71,11 @@ int main(int argc, char **argv)
     }
     if (!check("imc_write32 marker", imc_write32((int *)&words[0], base + count)))
         return 2;
+#ifdef WAIT_BEFORE_EXIT
+    printf("written\n"); /* then returns once a line comes on standard input */
+    fflush(stdout);
+    (void)getchar();
+#endif
     return 0; /* at once: the library flushes on the way out */
 #else
     int before, missing = 0;

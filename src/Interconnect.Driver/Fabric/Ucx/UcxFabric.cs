@@ -36,8 +36,13 @@ internal sealed unsafe class UcxFabric
         _worker = _context.CreateWorker();
         _self = GCHandle.Alloc(this);
         // Writes this process completed land before it is gone, or their receivers' counts rise (API.md: exit flushes).
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => FlushWithin(s_exitFlush);
+        // A .NET process raises ProcessExit; a C program through libimc.so does not (NativeAOT in a host it does not
+        // own), and calls FlushAtExit from its own atexit handler instead.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => FlushAtExit();
     }
+
+    /// <summary>The exit flush: every write so far lands, or its receivers count it, within a bounded wait.</summary>
+    internal void FlushAtExit() => FlushWithin(s_exitFlush);
 
     /// <summary>
     /// Raises this machine's error count of a logical rail: a write of this process was refused by its target (the
