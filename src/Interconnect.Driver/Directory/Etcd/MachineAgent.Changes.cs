@@ -55,10 +55,11 @@ internal sealed partial class MachineAgent
     private long _readingRevision;
 
     // What the local look (LocalWork) compares with: the regions allocated here, and this machine's lock owners, as
-    // the agent last acted on them; when the earliest unused reserved words are due for collection (0: none).
+    // the agent last acted on them; when the next lock collection is due (unused reserved words, sets of a machine
+    // gone; 0: none).
     private HashSet<int>? _allocatedSeen;
     private List<long> _localOwners = [];
-    private long _orphansDueMs;
+    private long _lockCollectionDueMs;
 
     /// <summary>What a change asks of the agent.</summary>
     [Flags]
@@ -153,7 +154,7 @@ internal sealed partial class MachineAgent
         }
 
         if (_localOwners.Any(owner => !_local.IsLockOwnerAlive(owner)) ||
-            (_orphansDueMs != 0 && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() >= _orphansDueMs))
+            (_lockCollectionDueMs != 0 && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() >= _lockCollectionDueMs))
         {
             work |= Work.Locks;
         }

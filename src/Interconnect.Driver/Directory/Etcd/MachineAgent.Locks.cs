@@ -62,7 +62,7 @@ internal sealed partial class MachineAgent
             if (now - since < after)
             {
                 var due = since + after + 1; // looked at again then (LocalWork)
-                _orphansDueMs = _orphansDueMs == 0 ? due : Math.Min(_orphansDueMs, due);
+                _lockCollectionDueMs = _lockCollectionDueMs == 0 ? due : Math.Min(_lockCollectionDueMs, due);
                 continue;
             }
 
@@ -224,7 +224,7 @@ internal sealed partial class MachineAgent
             }
         }
 
-        _orphansDueMs = 0;
+        _lockCollectionDueMs = 0;
         if (ReadKey(EtcdKeys.ArenaMap(_machine)) is not { } map)
         {
             return;
@@ -242,7 +242,7 @@ internal sealed partial class MachineAgent
             {
                 // Unused for now (its creator may be about to name it): looked at again when it would be due (LocalWork).
                 var due = range.AtUnixMs + after + 1;
-                _orphansDueMs = _orphansDueMs == 0 ? due : Math.Min(_orphansDueMs, due);
+                _lockCollectionDueMs = _lockCollectionDueMs == 0 ? due : Math.Min(_lockCollectionDueMs, due);
             }
         }
     }

@@ -244,7 +244,7 @@ internal sealed unsafe class NicLink
                 {
                     if (_endpoint.IsBroken || Stopwatch.GetTimestamp() > deadline)
                     {
-                        Break(); // an answer that comes later must not land: the connection goes with it
+                        // The connection goes with it (below): an answer that comes later must not land.
                         throw new UcxException(DriverStatus.Timeout, 0,
                             $"{_peer} did not answer a read of its copy of a region within {_worker.Timeout.TotalSeconds:0.#} s");
                     }

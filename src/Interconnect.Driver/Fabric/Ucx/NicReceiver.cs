@@ -197,21 +197,10 @@ internal sealed unsafe class NicReceiver : IDisposable
     /// <summary>Answers a read with the bytes, copied out of the memory now, or with why it is refused.</summary>
     private void AnswerRead(in NicMessages.ReadHeader read, Native.AmRecvParam* param)
     {
-        var refusal = (NicMessages.Refusal)0;
         Memory memory = default;
-        if (read.Epoch != 0 && Volatile.Read(ref _endedEpochs).Contains(read.Epoch))
-        {
-            refusal = NicMessages.Refusal.StaleEpoch;
-        }
-        else if (!_memories.TryGetValue(read.Memory, out memory))
-        {
-            refusal = NicMessages.Refusal.UnknownMemory;
-        }
-        else if (read.Length > NicMessages.MaxPayload || read.Offset > (ulong)memory.Length ||
-            read.Length > (ulong)memory.Length - read.Offset)
-        {
-            refusal = NicMessages.Refusal.OutOfBounds;
-        }
+        var refusal = IsEnded(read.Epoch) ? NicMessages.Refusal.StaleEpoch
+            : read.Length > NicMessages.MaxPayload ? NicMessages.Refusal.OutOfBounds
+            : Find(read.Memory, read.Offset, read.Length, out memory);
 
         var answer = new NicMessages.ReadDataHeader { Token = read.Token, Refusal = (int)refusal };
         if (refusal != 0)
@@ -250,27 +239,17 @@ internal sealed unsafe class NicReceiver : IDisposable
 
         _writers[key] = new Seen(write.Sequence, now);
         TrimWriters(now);
-        if (write.Epoch != 0 && Volatile.Read(ref _endedEpochs).Contains(write.Epoch))
+        Memory memory = default;
+        var refusal = IsEnded(write.Epoch) ? NicMessages.Refusal.StaleEpoch
+            : Find(write.Memory, write.Offset, (ulong)length, out memory);
+        if (refusal == 0 && memory.Rail != write.Rail)
         {
-            Refuse(param, write, NicMessages.Refusal.StaleEpoch);
-            return;
+            refusal = NicMessages.Refusal.WrongRail;
         }
 
-        if (!_memories.TryGetValue(write.Memory, out var memory))
+        if (refusal != 0)
         {
-            Refuse(param, write, NicMessages.Refusal.UnknownMemory);
-            return;
-        }
-
-        if (memory.Rail != write.Rail)
-        {
-            Refuse(param, write, NicMessages.Refusal.WrongRail);
-            return;
-        }
-
-        if (write.Offset > (ulong)memory.Length || (ulong)length > (ulong)memory.Length - write.Offset)
-        {
-            Refuse(param, write, NicMessages.Refusal.OutOfBounds);
+            Refuse(param, write, refusal);
             return;
         }
 
@@ -293,6 +272,18 @@ internal sealed unsafe class NicReceiver : IDisposable
 
         _applied++;
     }
+
+    /// <summary>Whether <paramref name="epoch"/> (0: none given) is a machine epoch that ended, as the agent last read etcd.</summary>
+    private bool IsEnded(long epoch) => epoch != 0 && Volatile.Read(ref _endedEpochs).Contains(epoch);
+
+    /// <summary>
+    /// The memory published as <paramref name="id"/>, if <paramref name="length"/> bytes at <paramref name="offset"/>
+    /// lie within it: 0, or why a write or read of that range is refused.
+    /// </summary>
+    private NicMessages.Refusal Find(ulong id, ulong offset, ulong length, out Memory memory) =>
+        !_memories.TryGetValue(id, out memory) ? NicMessages.Refusal.UnknownMemory
+            : offset > (ulong)memory.Length || length > (ulong)memory.Length - offset ? NicMessages.Refusal.OutOfBounds
+            : 0;
 
     /// <summary>A writer's last sequence numbers, rail by rail: whatever of them did not arrive raises that rail's count.</summary>
     private void ApplyFlush(in NicMessages.FlushHeader flush, ReadOnlySpan<ulong> sent)

@@ -180,6 +180,19 @@ internal sealed unsafe class UcxFabric
         return endpoint;
     }
 
+    /// <summary>
+    /// The link an answer's token names (<see cref="NicLink.IndexOf"/>), or null. Called inside progress, under that
+    /// link's worker's lock: the links list only grows, under its own lock.
+    /// </summary>
+    private NicLink? LinkOf(ulong token)
+    {
+        var index = NicLink.IndexOf(token);
+        lock (_links)
+        {
+            return index < _linksByIndex.Count ? _linksByIndex[index] : null;
+        }
+    }
+
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static sbyte OnFlushed(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
         Interop.Ucx.AmRecvParam* param)
@@ -190,15 +203,7 @@ internal sealed unsafe class UcxFabric
             {
                 var self = (UcxFabric)GCHandle.FromIntPtr(argument).Target!;
                 var token = Unsafe.ReadUnaligned<NicMessages.FlushedHeader>(header).Token;
-                var index = NicLink.IndexOf(token);
-                // Called inside progress, under the worker's lock: the links list only grows, under its own lock.
-                NicLink? link;
-                lock (self._links)
-                {
-                    link = index < self._linksByIndex.Count ? self._linksByIndex[index] : null;
-                }
-
-                link?.OnFlushed(token);
+                self.LinkOf(token)?.OnFlushed(token);
             }
         }
         catch (Exception)
@@ -219,14 +224,7 @@ internal sealed unsafe class UcxFabric
             {
                 var self = (UcxFabric)GCHandle.FromIntPtr(argument).Target!;
                 var answer = Unsafe.ReadUnaligned<NicMessages.ReadDataHeader>(header);
-                NicLink? link;
-                lock (self._links)
-                {
-                    var index = NicLink.IndexOf(answer.Token);
-                    link = index < self._linksByIndex.Count ? self._linksByIndex[index] : null;
-                }
-
-                link?.OnReadData(answer.Token, answer.Refusal, data, (long)length);
+                self.LinkOf(answer.Token)?.OnReadData(answer.Token, answer.Refusal, data, (long)length);
             }
         }
         catch (Exception)
