@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Store;
 
@@ -26,14 +27,14 @@ namespace Interconnect.Driver;
 internal sealed class RemoteLockWords : IDisposable
 {
     private static readonly TimeSpan s_livenessEvery = TimeSpan.FromMilliseconds(100);
-    private readonly Func<UcxWords> _open;
+    private readonly Func<ILockWords> _open;
     private readonly Func<long, bool> _isOwnerAlive;
     private readonly int _first;
     private readonly long _me;
     private readonly MachineStanding _standing;
     private readonly Lazy<UcxFabric> _fabric;
     private readonly Lock _lock = new();
-    private UcxWords? _words;
+    private ILockWords? _words;
     private long _waits;
 
     /// <param name="open">Opens the home arena's words (again, once the endpoint broke).</param>
@@ -42,7 +43,7 @@ internal sealed class RemoteLockWords : IDisposable
     /// <param name="me">This process's owner value, unique in the cluster and never 0.</param>
     /// <param name="standing">Whether this process still stands in the cluster (its machine not fenced since).</param>
     /// <param name="fabric">The process's UCX, whose writes a release flushes.</param>
-    public RemoteLockWords(Func<UcxWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing,
+    public RemoteLockWords(Func<ILockWords> open, Func<long, bool> isOwnerAlive, int first, long me, MachineStanding standing,
         Lazy<UcxFabric> fabric)
     {
         _open = open;
@@ -185,7 +186,7 @@ internal sealed class RemoteLockWords : IDisposable
         }
     }
 
-    private UcxWords Words()
+    private ILockWords Words()
     {
         var words = Volatile.Read(ref _words);
         if (words is not null && !words.IsBroken)

@@ -77,6 +77,53 @@ public sealed unsafe class NicReadTests
         }
     }
 
+    /// <summary>
+    /// A reader whose machine's epoch the agent knows as ended (the machine was fenced, or joined again) is refused
+    /// with StaleEpoch and gets no bytes, though its own control file still says it stands; a reader of a live epoch
+    /// reads the same memory.
+    /// </summary>
+    [Test]
+    public void ShouldRefuseAReadFromAnEpochThatEnded()
+    {
+        UcxLibraries.Require();
+        using var agent = new Agent();
+        var memory = (byte*)NativeMemory.Alloc(4096);
+        try
+        {
+            new Span<byte>(memory, 4096).Fill(9);
+            var id = agent.Run(() => agent.Nic.Publish((nint)memory, 4096, 0));
+            using var cluster = TemporaryCluster.Create("h");
+            using var directory = ControlFileDirectory.OpenOrCreate(ClusterPaths.Resolve(cluster.Root, TemporaryCluster.ClusterName));
+            directory.JoinEpoch(41);
+            var ended = directory.Standing("m");
+            agent.Nic.SetEndedEpochs([41]);
+            var peers = new UcxFabric();
+
+            var copy = (byte*)NativeMemory.AllocZeroed(4096);
+            try
+            {
+                var refused = Assert.Throws<DriverException>(() => peers.Read(Remote(agent, id, 4096), copy, 4096, ended));
+                Assert.That(refused!.Status, Is.EqualTo(DriverStatus.McError));
+                Assert.That(refused.Message, Does.Contain("StaleEpoch").And.Contain("epoch has ended"));
+                Assert.That(new Span<byte>(copy, 4096).ToArray(), Is.All.Zero, "nothing of the memory came with the refusal");
+
+                directory.JoinEpoch(42);
+                peers.Read(Remote(agent, id, 4096), copy, 4096, directory.Standing("m"));
+                Assert.That(new Span<byte>(copy, 4096).ToArray(), Is.All.EqualTo(9), "a reader of a live epoch reads the memory");
+            }
+            finally
+            {
+                NativeMemory.Free(copy);
+            }
+
+            Assert.That(agent.Nic.Refused, Is.EqualTo(1));
+        }
+        finally
+        {
+            NativeMemory.Free(memory);
+        }
+    }
+
     private static RemoteMemory Remote(Agent agent, ulong id, long length) =>
         new("m", "test", agent.Address, id, Rail: 0, length);
 

@@ -1,3 +1,4 @@
+using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Store;
 
@@ -261,7 +262,7 @@ internal sealed partial class EtcdDirectory
                 "published the arena yet); lock sets homed there cannot be reached");
 
     /// <summary>Opens the words of <paramref name="machine"/>'s lock arena, as its imcd published them now.</summary>
-    private UcxWords OpenWords(string machine)
+    private ILockWords OpenWords(string machine)
     {
         var arena = ArenaOf(machine);
         var worker = _store.Get(EtcdKeys.Machine(machine)) is { } entry

@@ -268,8 +268,15 @@ internal sealed unsafe class NicLink
 
             if (_readAnswer != 0)
             {
-                throw new DriverException(DriverStatus.McError,
-                    $"{_peer} refused to read its copy of a region ({(NicMessages.Refusal)_readAnswer}): it was withdrawn meanwhile");
+                var refusal = (NicMessages.Refusal)_readAnswer;
+                var why = refusal switch
+                {
+                    NicMessages.Refusal.StaleEpoch => "this machine's epoch has ended there (it was fenced or joined again " +
+                                                      "since this process opened the cluster): open the cluster again",
+                    NicMessages.Refusal.OutOfBounds => "the range is not inside its copy (the region changed meanwhile)",
+                    _ => "it was withdrawn meanwhile",
+                };
+                throw new DriverException(DriverStatus.McError, $"{_peer} refused to read its copy of a region ({refusal}): {why}");
             }
         }
     }

@@ -111,7 +111,7 @@ internal sealed unsafe class UcxFabric
     }
 
     /// <summary>Opens 8-byte words in memory that <paramref name="machine"/>'s agent registered (a lock arena).</summary>
-    public UcxWords OpenWords(string machine, byte[] worker, ulong address, byte[] packedKey, int words)
+    public ILockWords OpenWords(string machine, byte[] worker, ulong address, byte[] packedKey, int words)
     {
         lock (_endpoints)
         {
@@ -265,23 +265,19 @@ internal sealed unsafe class UcxFabric
 /// 8-byte words in another machine's registered memory (a lock arena), changed only by UCX atomics, so that every
 /// process, on that machine too, shares one atomicity domain: the target's UCX.
 /// </summary>
-internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong address, int words) : IDisposable
+internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong address, int words) : ILockWords
 {
-    /// <summary>True once the endpoint broke (the home machine's agent failed or a call timed out): open the words again.</summary>
     public bool IsBroken => endpoint.IsBroken;
 
-    /// <summary>Replaces word <paramref name="index"/> by <paramref name="desired"/> if it holds <paramref name="expected"/>; returns what it held.</summary>
     public long CompareAndSwap(int index, long expected, long desired) =>
         (long)endpoint.CompareAndSwap64(At(index), key, (ulong)expected, (ulong)desired);
 
-    /// <summary>Reads words from <paramref name="index"/> into <paramref name="destination"/> (each word whole).</summary>
     public void Read(int index, Span<long> destination)
     {
         _ = At(index + destination.Length - 1);
         endpoint.Get(System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination), At(index), key);
     }
 
-    /// <summary>Writes words from <paramref name="index"/> and returns once they have landed.</summary>
     public void Write(int index, ReadOnlySpan<long> source)
     {
         _ = At(index + source.Length - 1);
