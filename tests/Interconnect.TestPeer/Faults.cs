@@ -18,7 +18,8 @@ internal static class Faults
 
     /// <summary>
     /// Starts a thread of this process that writes 64 KiB into <paramref name="window"/> over and over, until
-    /// <see cref="StopBackgroundWrites"/>: traffic toward one machine while the test writes toward another.
+    /// <see cref="StopBackgroundWrites"/>: traffic toward one machine while the test writes toward another. The first
+    /// word of each write is its number (1, 2, ...): a receiver shows which write reached it last.
     /// </summary>
     public static string StartBackgroundWrites(ImcTransmitWindow window)
     {
@@ -28,6 +29,7 @@ internal static class Faults
         {
             while (!s_backgroundStop)
             {
+                BitConverter.TryWriteBytes(data, Interlocked.Read(ref s_backgroundWrites) + 1);
                 window.Write(0, data);
                 Interlocked.Increment(ref s_backgroundWrites);
             }

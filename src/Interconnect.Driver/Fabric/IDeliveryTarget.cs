@@ -14,14 +14,16 @@ internal interface IDeliveryTarget : IDisposable
     /// </summary>
     nint LocalAddress { get; }
 
-    /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/>, after every earlier put.</summary>
-    void Put(long offset, ReadOnlySpan<byte> source);
+    /// <summary>
+    /// Starts a put of the <paramref name="length"/> bytes at <paramref name="source"/> to <paramref name="offset"/>,
+    /// after every earlier put; an aligned 4- or 8-byte put lands whole. True when the put is still in flight: the bytes
+    /// must stay pinned and unchanged until <see cref="TryComplete"/> returns true. Never throws because the memory's
+    /// machine is away (its receivers' error counts rise instead).
+    /// </summary>
+    unsafe bool Start(long offset, byte* source, int length);
 
-    /// <summary>Puts an aligned 4-byte value whole, after every earlier put.</summary>
-    void Put32(long offset, uint value);
-
-    /// <summary>Puts an aligned 8-byte value whole, after every earlier put.</summary>
-    void Put64(long offset, ulong value);
+    /// <summary>One step toward the end of every put in flight, waiting for nothing: true once none is.</summary>
+    bool TryComplete();
 
     /// <summary>Returns once every earlier put is visible in the target memory.</summary>
     void Fence();

@@ -142,13 +142,9 @@ internal sealed unsafe class Route
             }
         }
 
-        var other = _other;
-        for (var i = 0; i < other.Length; i++)
+        if (_other.Length > 0)
         {
-            if ((skip & (1UL << (local.Length + i))) == 0)
-            {
-                PutOther(other[i], offset, source);
-            }
+            DeliverOther(offset, source, skip >> local.Length);
         }
 
         GC.KeepAlive(this); // this route holds the mappings behind the addresses until the stores are done
@@ -164,19 +160,40 @@ internal sealed unsafe class Route
         }
     }
 
-    private static void PutOther(IDeliveryTarget target, long offset, ReadOnlySpan<byte> source)
+    /// <summary>
+    /// Delivers one write to the targets outside this process: starts it at every one before waiting for any, so a
+    /// target that does not take its bytes (a stalled machine) holds this call until its deadline but delays no other
+    /// target's copy; then completes them all, each step on every target still in flight.
+    /// </summary>
+    private void DeliverOther(long offset, ReadOnlySpan<byte> source, ulong skip)
     {
-        if (source.Length == sizeof(ulong) && (offset & 7) == 0)
+        var other = _other;
+        fixed (byte* data = source) // pinned until every target is done with it
         {
-            target.Put64(offset, Unsafe.ReadUnaligned<ulong>(ref Unsafe.AsRef(in source[0])));
-        }
-        else if (source.Length == sizeof(uint) && (offset & 3) == 0)
-        {
-            target.Put32(offset, Unsafe.ReadUnaligned<uint>(ref Unsafe.AsRef(in source[0])));
-        }
-        else
-        {
-            target.Put(offset, source);
+            ulong inFlight = 0;
+            for (var i = 0; i < other.Length; i++)
+            {
+                if ((skip & (1UL << i)) == 0 && other[i].Start(offset, data, source.Length))
+                {
+                    inFlight |= 1UL << i;
+                }
+            }
+
+            for (var round = 0; inFlight != 0; round++)
+            {
+                for (var i = 0; i < other.Length; i++)
+                {
+                    if ((inFlight & (1UL << i)) != 0 && other[i].TryComplete())
+                    {
+                        inFlight &= ~(1UL << i);
+                    }
+                }
+
+                if (inFlight != 0 && round >= 64)
+                {
+                    Thread.Yield(); // a target that takes long: let the machine's other threads (its agent) run
+                }
+            }
         }
     }
 }

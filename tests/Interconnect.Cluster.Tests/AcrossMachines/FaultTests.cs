@@ -355,6 +355,73 @@ public sealed class FaultTests
     }
 
     /// <summary>
+    /// One write to several machines hands its bytes to each before it waits for any: while a write of a process on A
+    /// toward B and C is stuck on B (B's imcd stopped, its socket full), C already holds that very write. The receivers'
+    /// hosts are named so that B's comes first in the route (the directory lists them by name): a write that sent to
+    /// its machines in turn would leave C one write behind until B's deadline (5 s) gave B up.
+    /// </summary>
+    [Test]
+    public void ShouldHandAWriteToEveryOtherMachineWhileOneOfThemIsStalled()
+    {
+        using var imc = ImcMachines.Start(3);
+        var writer = imc.Peer(imc[0], "ws");
+        var onB = imc.Peer(imc[1], "ra");
+        var onC = imc.Peer(imc[2], "rz");
+        onB.Send("alloc 91 65536");
+        onB.Send("rx 91");
+        onC.Send("alloc 91 65536");
+        onC.Send("rx 91");
+        writer.Send("alloc 91 65536");
+        writer.Send("tx 91");
+        writer.Send("bg-write 91");
+        Poll.Until(() => long.Parse(writer.Send("bg-count"), CultureInfo.InvariantCulture) > 100, "the writes to flow");
+
+        imc.SignalAgent(imc[1], Signals.Stop);
+        string? seen = null;
+        try
+        {
+            // A stuck write gives B up after the worker's deadline, and then the writes move again until a new
+            // connection's buffers are full: try a few stuck spells, so a deadline that falls between the looks at C
+            // is not taken for C waiting.
+            for (var spell = 1; spell <= 3 && seen is null; spell++)
+            {
+                var stuck = Poll.Until(() =>
+                {
+                    var before = writer.Send("bg-count");
+                    Thread.Sleep(200);
+                    return (Before: before, After: writer.Send("bg-count"));
+                }, counts => counts.Before == counts.After, "the writes to be stuck on the stopped machine", TimeSpan.FromSeconds(60)).After;
+                var inProgress = (long.Parse(stuck, CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture);
+
+                var onCNow = onC.Send("read64 91 0");
+                for (var look = 0; look < 30 && onCNow != inProgress; look++)
+                {
+                    Thread.Sleep(100); // C's imcd applies it when it runs next
+                    onCNow = onC.Send("read64 91 0");
+                }
+
+                var after = writer.Send("bg-count");
+                TestContext.Out.WriteLine($"spell {spell}: write {inProgress} under way; C holds write {onCNow}; returned before: {stuck}, after: {after}");
+                if (after == stuck && onCNow == inProgress)
+                {
+                    seen = onCNow;
+                }
+            }
+        }
+        finally
+        {
+            imc.SignalAgent(imc[1], Signals.Continue);
+        }
+
+        Assert.That(seen, Is.Not.Null,
+            "in three spells stuck on B, C never held the write under way: the write waited for B before it reached C");
+        var at = long.Parse(writer.Send("bg-count"), CultureInfo.InvariantCulture);
+        Poll.Until(() => long.Parse(writer.Send("bg-count"), CultureInfo.InvariantCulture) > at + 10, "the writes to go on once B runs again");
+        var last = writer.Send("bg-stop");
+        Poll.Until(() => onC.Send("read64 91 0") == last, $"C to hold the last write ({last})");
+    }
+
+    /// <summary>
     /// A machine that never comes back leaves no lock set behind: a set homed there (used from another machine too)
     /// fails while the machine is gone, and once it has been gone for ten leases (at least 30 s) the other machines'
     /// agents free it, with its users' keys and the machine's arena map, so its key is allocated afresh on a live

@@ -10,17 +10,28 @@ internal sealed unsafe class MappedTarget(MappedFile file) : IDeliveryTarget
 {
     public nint LocalAddress => (nint)file.Pointer;
 
-    public void Put(long offset, ReadOnlySpan<byte> source)
+    public bool Start(long offset, byte* source, int length)
     {
-        // Orders this copy after every earlier put (a compiler-only barrier on x86, whose stores stay in order).
-        Volatile.WriteBarrier();
-        source.CopyTo(new Span<byte>(file.Pointer + offset, source.Length));
+        var target = file.Pointer + offset;
+        if (length == sizeof(ulong) && (offset & 7) == 0)
+        {
+            Volatile.Write(ref *(ulong*)target, *(ulong*)source); // a release store, whole, after every earlier put
+        }
+        else if (length == sizeof(uint) && (offset & 3) == 0)
+        {
+            Volatile.Write(ref *(uint*)target, *(uint*)source);
+        }
+        else
+        {
+            // Orders this copy after every earlier put (a compiler-only barrier on x86, whose stores stay in order).
+            Volatile.WriteBarrier();
+            Buffer.MemoryCopy(source, target, length, length);
+        }
+
+        return false; // a store: done
     }
 
-    // Volatile: release stores, whole, after every earlier put.
-    public void Put32(long offset, uint value) => Volatile.Write(ref *(uint*)(file.Pointer + offset), value);
-
-    public void Put64(long offset, ulong value) => Volatile.Write(ref *(ulong*)(file.Pointer + offset), value);
+    public bool TryComplete() => true;
 
     // A store is visible to every process that maps the file once it leaves this CPU's store buffer.
     public void Fence() => Interlocked.MemoryBarrier();

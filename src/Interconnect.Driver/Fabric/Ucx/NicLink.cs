@@ -17,12 +17,17 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// applies anything newer. Writes while the new connection is being made are not sent either (a reconnect waits for
 /// it briefly; only the first connection waits the whole deadline, as the first put of a route always did).</para>
 /// <para>Every call takes the worker's lock, as every use of the worker does (<see cref="UcxWorker"/>); the worker is
-/// this link's alone, so a send that waits for a stalled target delays writes to that target only.</para>
+/// this link's alone, so a send that waits for a stalled target delays writes to that target only. A write's sends are
+/// started and left in flight (<see cref="Start"/>, <see cref="TryComplete"/>), so one write to several machines
+/// hands its bytes to each before it waits for any: a stalled machine holds the call, not the others' copies.</para>
 /// </remarks>
 internal sealed unsafe class NicLink
 {
     private const long RetryMaxMs = 1000;
     private const long ReconnectWaitMs = 100;
+
+    /// <summary>Sends a link keeps in flight at most (a stalled target fills them; the next write then waits).</summary>
+    public const int InFlightMax = 64;
 
     private readonly UcxWorker _worker;
     private readonly byte[] _address;
@@ -36,6 +41,14 @@ internal sealed unsafe class NicLink
     private readonly ulong[] _helloSequences = GC.AllocateArray<ulong>(NicMessages.Rails, pinned: true);
     private nint _helloRequest;
     private long _helloDeadline;
+
+    // Writes in flight: a slot's request (0: free), the pinned header UCX reads until the send ends, and when the send
+    // is given up. Touched under the worker's lock only.
+    private readonly nint[] _inFlight = new nint[InFlightMax];
+    private readonly long[] _inFlightDeadline = new long[InFlightMax];
+    private readonly long[] _inFlightStart = new long[InFlightMax];
+    private readonly NicMessages.WriteHeader[] _inFlightHeaders = GC.AllocateArray<NicMessages.WriteHeader>(InFlightMax, pinned: true);
+    private int _inFlightCount;
 
     private UcxEndpoint? _endpoint;
     private State _state = State.Down;
@@ -94,12 +107,15 @@ internal sealed unsafe class NicLink
     public long Reconnects => Volatile.Read(ref _reconnects);
 
     /// <summary>
-    /// Sends a write of <paramref name="data"/> at <paramref name="offset"/> of memory <paramref name="memory"/> (on
-    /// <paramref name="rail"/>; the writer's machine in <paramref name="epoch"/>), in messages of at most
-    /// <see cref="NicMessages.MaxPayload"/> bytes split at word boundaries; returns once the bytes may be reused. Never
-    /// throws because the target is away.
+    /// Starts sending a write of the <paramref name="length"/> bytes at <paramref name="data"/> to
+    /// <paramref name="offset"/> of memory <paramref name="memory"/> (on <paramref name="rail"/>; the writer's machine in
+    /// <paramref name="epoch"/>), in messages of at most <see cref="NicMessages.MaxPayload"/> bytes split at word
+    /// boundaries, after every earlier write through this link. True when a send of this link is still in flight: the
+    /// bytes must stay pinned and unchanged until <see cref="TryComplete"/> says none is. Never throws because the target
+    /// is away; waits only when <see cref="InFlightMax"/> sends are in flight already (for the oldest, up to the worker's
+    /// deadline, after which the connection is given up).
     /// </summary>
-    public void Write(ulong memory, int rail, long epoch, long offset, ReadOnlySpan<byte> data)
+    public bool Start(ulong memory, int rail, long epoch, long offset, byte* data, int length)
     {
         lock (_worker.Lock)
         {
@@ -107,14 +123,14 @@ internal sealed unsafe class NicLink
             do
             {
                 // Each piece but the last ends on a word boundary of the memory: no word is split between messages.
-                var size = data.Length - done;
+                var size = length - done;
                 if (size > NicMessages.MaxPayload)
                 {
                     size = (int)(((offset + done + NicMessages.MaxPayload) & ~7L) - (offset + done));
                 }
 
                 // Ready first: a new connection's hello carries the numbers sent before this write, not this one's.
-                var ready = Ready();
+                var slot = Ready() ? FreeSlot() : -1;
                 var header = new NicMessages.WriteHeader
                 {
                     Writer = _writer,
@@ -125,14 +141,54 @@ internal sealed unsafe class NicLink
                     Rail = rail,
                 };
                 _numbered++;
-                Send(ready, NicMessages.Write, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.WriteHeader)), data.Slice(done, size));
+                if (slot < 0)
+                {
+                    _lost++; // not sent: the gap in the sequence raises the target's count when the link is back
+                }
+                else
+                {
+                    StartWrite(slot, header, data + done, size);
+                }
+
                 done += size;
             }
-            while (done < data.Length);
+            while (done < length);
 
-            // A send that completes at once progresses nothing: this is where the targets' answers (a refusal, counted
-            // on this machine's rail) are taken in while a process only writes.
+            // This is also where the targets' answers (a refusal, counted on this machine's rail) are taken in while a
+            // process only writes.
             _ = _worker.Progress();
+            Reap();
+            return _inFlightCount > 0;
+        }
+    }
+
+    /// <summary>
+    /// One step toward the end of every send in flight on this link: progresses its worker once and frees what was
+    /// sent; gives the connection up when the oldest send outlived the worker's deadline (what it held is lost, and
+    /// counted by the target when the link is back). True once nothing is in flight. Does not wait for the link's lock:
+    /// false while another thread holds it.
+    /// </summary>
+    public bool TryComplete()
+    {
+        if (!_worker.Lock.TryEnter())
+        {
+            return false;
+        }
+
+        try
+        {
+            if (_inFlightCount == 0)
+            {
+                return true;
+            }
+
+            _ = _worker.Progress();
+            Reap();
+            return _inFlightCount == 0;
+        }
+        finally
+        {
+            _worker.Lock.Exit();
         }
     }
 
@@ -321,6 +377,7 @@ internal sealed unsafe class NicLink
         lock (_worker.Lock)
         {
             DropHello();
+            DropInFlight("the link was closed");
             _endpoint?.Dispose();
             _endpoint = null;
             _state = State.Down;
@@ -378,6 +435,7 @@ internal sealed unsafe class NicLink
     private void Connect()
     {
         DropHello();
+        DropInFlight("the connection was made anew");
         _endpoint?.Dispose();
         _endpoint = null;
         try
@@ -449,6 +507,7 @@ internal sealed unsafe class NicLink
     private void Break()
     {
         DropHello();
+        DropInFlight("the connection was given up");
         _endpoint?.Dispose();
         _endpoint = null;
         _state = State.Down;
@@ -463,5 +522,120 @@ internal sealed unsafe class NicLink
             _endpoint?.Abandon(_helloRequest, "its first message was given up");
             _helloRequest = 0;
         }
+    }
+
+    /// <summary>A free slot for a send, once one is free (the oldest sends ended); -1 when the link broke meanwhile.</summary>
+    private int FreeSlot()
+    {
+        while (_inFlightCount == InFlightMax)
+        {
+            _ = _worker.Progress();
+            Reap();
+            if (_state != State.Up)
+            {
+                return -1;
+            }
+        }
+
+        for (var slot = 0; ; slot++)
+        {
+            if (_inFlight[slot] == 0)
+            {
+                return slot;
+            }
+        }
+    }
+
+    /// <summary>Starts one message of a write from <paramref name="slot"/>; a send that ends at once leaves the slot free.</summary>
+    private void StartWrite(int slot, in NicMessages.WriteHeader header, byte* data, int size)
+    {
+        _inFlightHeaders[slot] = header;
+        var pinned = (byte*)Unsafe.AsPointer(ref _inFlightHeaders[slot]); // pinned for good
+        nint request;
+        try
+        {
+            request = _endpoint!.StartSend(NicMessages.Write, pinned, sizeof(NicMessages.WriteHeader), data, size);
+        }
+        catch (UcxException)
+        {
+            _lost++;
+            Break();
+            return;
+        }
+
+        if (request == 0)
+        {
+            _worker.CountPut(0);
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        _inFlight[slot] = request;
+        _inFlightStart[slot] = now;
+        _inFlightDeadline[slot] = now + _worker.TimeoutTicks;
+        _inFlightCount++;
+    }
+
+    /// <summary>Frees the slots whose sends ended; gives the connection up when one failed or outlived its deadline.</summary>
+    private void Reap()
+    {
+        if (_inFlightCount == 0)
+        {
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        for (var slot = 0; slot < InFlightMax; slot++)
+        {
+            var request = _inFlight[slot];
+            if (request == 0)
+            {
+                continue;
+            }
+
+            var status = _endpoint!.Check(request);
+            if (status == Native.InProgress)
+            {
+                if (now > _inFlightDeadline[slot])
+                {
+                    Break(); // abandons every send in flight
+                    return;
+                }
+
+                continue;
+            }
+
+            _inFlight[slot] = 0; // freed by Check
+            _inFlightCount--;
+            if (status != Native.Ok)
+            {
+                _lost++;
+                Break();
+                return;
+            }
+
+            _worker.CountPut(Math.Max(1, now - _inFlightStart[slot]));
+        }
+    }
+
+    /// <summary>Gives up every send in flight: the endpoint is closed at once, so none reads its bytes any more.</summary>
+    private void DropInFlight(string why)
+    {
+        if (_inFlightCount == 0)
+        {
+            return;
+        }
+
+        for (var slot = 0; slot < InFlightMax; slot++)
+        {
+            if (_inFlight[slot] != 0)
+            {
+                _endpoint!.Abandon(_inFlight[slot], why); // the first closes the endpoint (forcibly); each frees its request
+                _inFlight[slot] = 0;
+                _lost++;
+            }
+        }
+
+        _inFlightCount = 0;
     }
 }

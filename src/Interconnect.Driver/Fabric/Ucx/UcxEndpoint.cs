@@ -164,6 +164,24 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads <paramref name="request"/>'s state without progressing the worker: <see cref="Native.InProgress"/>, or its
+    /// final status, after which the request is freed and must not be checked again.
+    /// </summary>
+    public sbyte Check(nint request)
+    {
+        lock (Worker.Lock)
+        {
+            var status = Native.RequestCheckStatus(request);
+            if (status != Native.InProgress)
+            {
+                Native.RequestFree(request);
+            }
+
+            return status;
+        }
+    }
+
     /// <summary>Gives up on a request <see cref="StartSend"/> returned: the endpoint is closed and the request freed.</summary>
     public void Abandon(nint request, string why)
     {

@@ -298,31 +298,28 @@ internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong add
 /// every target on one link land in the order issued, aligned words whole, and a write never throws because the
 /// machine is away (its receivers' error counts rise instead).
 /// </summary>
-internal sealed class NicTarget(UcxFabric peers, NicLink link, ulong memory, int rail, long length, Store.MachineStanding standing)
+internal sealed class NicTarget(UcxFabric peers, NicLink link, ulong memory, int rail, long size, Store.MachineStanding standing)
     : IDeliveryTarget
 {
     public nint LocalAddress => 0; // another machine's memory: every put is a message
-    public void Put(long offset, ReadOnlySpan<byte> source)
+
+    public unsafe bool Start(long offset, byte* source, int length)
     {
-        if ((ulong)offset + (ulong)source.Length > (ulong)length)
+        if ((ulong)offset + (ulong)length > (ulong)size)
         {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"a put of {source.Length} bytes at {offset} leaves the remote memory of {length} bytes");
+            throw new ArgumentOutOfRangeException(nameof(offset), $"a put of {length} bytes at {offset} leaves the remote memory of {size} bytes");
         }
 
         if (!standing.IsCurrent)
         {
             peers.CountUnsent(rail); // fenced, or a later epoch: the cluster may hold this machine for dead
-            return;
+            return false;
         }
 
-        link.Write(memory, rail, standing.Epoch, offset, source);
+        return link.Start(memory, rail, standing.Epoch, offset, source, length);
     }
 
-    public void Put32(long offset, uint value) =>
-        Put(offset, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<uint>(in value)));
-
-    public void Put64(long offset, ulong value) =>
-        Put(offset, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<ulong>(in value)));
+    public bool TryComplete() => link.TryComplete();
 
     /// <summary>Returns once every earlier write through the link has been applied at the target (or counted there as lost).</summary>
     public void Fence() => link.Flush(link.Timeout);
