@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using Interconnect.Driver;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Fabric;
 using Microsoft.Extensions.Logging;
 
 namespace Interconnect.Imcd;
@@ -87,7 +88,7 @@ internal static class Program
                 Console.WriteLine($"imcd: ready machine={machine} cluster={paths.Cluster} address={address} lease={lease}s " +
                     $"progress={progress.ToString().ToLowerInvariant()} directory={endpoints}");
                 stopped.Wait();
-                var nic = agent.Nic;
+                var nic = agent.NicCounts;
                 Console.WriteLine($"imcd: leaving cluster '{paths.Cluster}'; writes from other machines: {nic.Applied} applied, " +
                     $"{nic.Refused} refused, {nic.Malformed} malformed; error counts raised for lost ones {nic.Raised} times");
             }

@@ -20,7 +20,6 @@ internal sealed partial class MachineAgent
     private static readonly TimeSpan s_orphanAfter = TimeSpan.FromSeconds(30);
     private readonly Dictionary<string, long> _homesGoneSince = []; // machines whose arena map outlived them, since when (Unix ms)
     private MappedFile? _arenaFile;
-    private UcxMemory? _arenaMemory;
     private ArenaRecord? _arena;
 
     partial void PassLocks()
@@ -106,9 +105,7 @@ internal sealed partial class MachineAgent
 
     partial void DisposeLocks()
     {
-        _arenaMemory?.Dispose(); // the progress thread has stopped: nothing else uses the context now
-        _arenaMemory = null;
-        _arenaFile?.Dispose();
+        _arenaFile?.Dispose(); // the NIC is gone: nothing reaches the arena any more
         _arenaFile = null;
     }
 
@@ -134,16 +131,9 @@ internal sealed partial class MachineAgent
                     address = (nint)file.Pointer;
                 }
 
-                UcxMemory? memory = null;
-                byte[]? key = null;
-                OnProgressThread(() =>
-                {
-                    memory = _ucx.Map(address, length);
-                    key = memory.PackKey();
-                });
+                var registration = _nic.RegisterArena(address, length);
                 _arenaFile = file;
-                _arenaMemory = memory;
-                _arena = new ArenaRecord((ulong)memory!.Address, Convert.ToBase64String(key!), ArenaWords);
+                _arena = new ArenaRecord(registration.Address, Convert.ToBase64String(registration.Key), ArenaWords);
             }
             catch
             {

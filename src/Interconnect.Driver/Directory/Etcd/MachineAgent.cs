@@ -8,16 +8,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Interconnect.Driver.Directory.Etcd;
 
-/// <summary>How the agent runs UCX's progress, which the tcp transport needs on the target of every put.</summary>
-internal enum ProgressMode
-{
-    /// <summary>Calls progress in a loop: the lowest latency, one core busy.</summary>
-    Spin,
-
-    /// <summary>Sleeps on the worker's event descriptor between events: no core busy, about twice the latency.</summary>
-    Wait,
-}
-
 /// <summary>
 /// One machine's agent (<c>imcd</c>): it owns the machine's receive memory as the network sees it (maps each receive
 /// file that a local host attached, registers it with UCX, publishes where it is and its remote key), runs UCX's
@@ -50,19 +40,15 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly ControlFileDirectory _local;
     private readonly EtcdStore _store;
     private readonly EtcdStreams _streams;
-    private readonly UcxContext _ucx;
-    private readonly UcxWorker _worker;
-    private readonly NicReceiver _nic;
+    private readonly IMachineNic _nic;
     private readonly string _instance;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0);
-    private readonly ConcurrentQueue<Action> _onProgressThread = new();
 
     // Registered receive memory by name, and what this machine has applied of every machine's memory (the revision of
     // memory/{key}/{host}).
     private readonly Dictionary<string, Registered> _registered = [];
     private readonly Dictionary<(int Key, string Host), long> _applied = [];
-    private Thread? _progressThread;
     private Task? _keepAlive;
     private CancellationTokenSource? _keepingAlive; // stops the keep-alive of the current lease
     private Task? _watching;
@@ -76,7 +62,7 @@ internal sealed partial class MachineAgent : IDisposable
     private Timer? _fenceWatch;
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
-        ILogger logger, ControlFileDirectory local, EtcdStore store, UcxContext ucx)
+        ILogger logger, ControlFileDirectory local, EtcdStore store, IMachineNic nic)
     {
         _paths = paths;
         _machine = machine;
@@ -87,14 +73,12 @@ internal sealed partial class MachineAgent : IDisposable
         _local = local;
         _store = store;
         _streams = new EtcdStreams(store);
-        _ucx = ucx;
-        _worker = ucx.CreateWorker();
-        _nic = new NicReceiver(_worker, local.LogicalRails, local.RecordDeliveryError);
+        _nic = nic;
         _instance = ReadInstance(paths);
     }
 
-    /// <summary>The emulated NIC of this machine: writes from other machines that it applied, refused, and counted as lost.</summary>
-    internal NicReceiver Nic => _nic;
+    /// <summary>What this machine's NIC did with writes from other machines: applied, refused, counted as lost.</summary>
+    internal NicCounts NicCounts => _nic.Counts;
 
     public string Machine => _machine;
 
@@ -110,18 +94,18 @@ internal sealed partial class MachineAgent : IDisposable
         ClusterPaths.ValidateName(machine, "machine name (--machine, IMC_MACHINE)");
         var store = new EtcdStore(endpoints, paths.Cluster);
         ControlFileDirectory? local = null;
-        UcxContext? ucx = null;
+        UcxMachineNic? nic = null;
         try
         {
             local = ControlFileDirectory.OpenOrCreate(paths);
-            ucx = UcxContext.Create();
-            var agent = new MachineAgent(paths, machine, address, leaseSeconds, progress, logger, local, store, ucx);
+            nic = UcxMachineNic.Start(local.LogicalRails, local.RecordDeliveryError, progress);
+            var agent = new MachineAgent(paths, machine, address, leaseSeconds, progress, logger, local, store, nic);
             agent.Join();
             return agent;
         }
         catch
         {
-            ucx?.Dispose();
+            nic?.Dispose();
             local?.Dispose();
             store.Dispose();
             throw;
@@ -150,8 +134,6 @@ internal sealed partial class MachineAgent : IDisposable
             throw;
         }
 
-        _progressThread = new Thread(ProgressLoop) { IsBackground = true, Name = "imcd progress" };
-        _progressThread.Start();
         // Hosts that were up here before a restart are up again under the new lease. A restart is a leave and a join:
         // writes toward this machine while no agent ran here were lost, and whatever the last agent had received but
         // not yet applied, so every rail's count rises before anything is applied again (the NIC applies nothing
@@ -206,7 +188,7 @@ internal sealed partial class MachineAgent : IDisposable
         _keepAlive = Task.Run(() => _streams.KeepAliveAsync(lease, period, () => Wake(Work.Everything), keeping.Token));
     }
 
-    private string MachineRecordValue() => EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_worker.Address), _lease,
+    private string MachineRecordValue() => EtcdJson.Write(new MachineRecord(_address, Convert.ToBase64String(_nic.Address), _lease,
         Environment.ProcessId, _instance, _epoch));
 
     /// <summary>
@@ -403,17 +385,13 @@ internal sealed partial class MachineAgent : IDisposable
         catch (AggregateException)
         {
         }
-        _worker.Signal();
-        _progressThread?.Join(TimeSpan.FromSeconds(5));
+        _nic.Dispose(); // its progress stops first: nothing touches the memory below any more
         DisposeLocks();
-        _nic.Dispose();
         foreach (var memory in _registered.Values)
         {
             memory.Dispose();
         }
 
-        _worker.Dispose();
-        _ucx.Dispose();
         _local.Dispose();
         _streams.Dispose();
         _store.Dispose();
@@ -602,7 +580,7 @@ internal sealed partial class MachineAgent : IDisposable
         if (ended.Count > 0)
         {
             _endedEpochs.UnionWith(ended);
-            _nic.SetEndedEpochs([.. _endedEpochs]);
+            _nic.SetEndedEpochs(_endedEpochs);
             foreach (var epoch in ended)
             {
                 EpochEnded(_logger, epoch);
@@ -693,7 +671,7 @@ internal sealed partial class MachineAgent : IDisposable
         _registered.Remove(name);
         // From now on a write or read that names it is refused: the NIC's handlers run on the progress thread, and no
         // remote operation names an address in it (reads go through the NIC too), so it is unmapped at once.
-        OnProgressThread(() => _nic.Withdraw(registered.Id));
+        _nic.Withdraw(registered.Id);
         registered.Dispose();
         var memoryKey = EtcdKeys.Memory(registered.RegionKey, registered.Host);
         if (_store.Get(memoryKey) is { } entry && EtcdJson.Read<MemoryRecord>(entry).Memory == name)
@@ -779,7 +757,6 @@ internal sealed partial class MachineAgent : IDisposable
         var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
         try
         {
-            ulong id = 0;
             nint address;
             unsafe
             {
@@ -787,94 +764,12 @@ internal sealed partial class MachineAgent : IDisposable
             }
 
             // Published to the emulated NIC only: not registered with UCX, so no remote operation names an address in it.
-            OnProgressThread(() => id = _nic.Publish(address, length, rail));
-            return new Registered(file, id, regionKey, host);
+            return new Registered(file, _nic.Publish(address, length, rail), regionKey, host);
         }
         catch
         {
             file.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="action"/> on the progress thread, which alone uses the worker, and waits for it; inline when
-    /// there is no progress thread (before it starts, after it stopped at <see cref="Dispose"/>).
-    /// </summary>
-    private void OnProgressThread(Action action)
-    {
-        if (_progressThread is not { IsAlive: true } || Thread.CurrentThread == _progressThread)
-        {
-            action();
-            return;
-        }
-
-        using var done = new ManualResetEventSlim();
-        Exception? failure = null;
-        _onProgressThread.Enqueue(() =>
-        {
-            try
-            {
-                action();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-            finally
-            {
-                done.Set();
-            }
-        });
-        _worker.Signal();
-        if (!done.Wait(TimeSpan.FromSeconds(10)))
-        {
-            throw new DriverException(DriverStatus.Timeout, "imcd's progress thread did not answer within 10 s");
-        }
-
-        if (failure is not null)
-        {
-            throw failure;
-        }
-    }
-
-    /// <summary>
-    /// Progresses the worker: puts from other machines land only while it runs (UCX_TLS=tcp emulates them with
-    /// messages that this thread applies). In wait mode it progresses until idle, then sleeps on the worker's event
-    /// descriptor, at a raised priority (nice -10): it stands in for a network adapter, so a put must not wait behind
-    /// the application threads that spin on this machine's CPUs for its data. It uses little CPU, and only when puts
-    /// arrive. (Measured on a 2-CPU machine under load, bench/RESULTS.md "Across machines": at nice 0 the agent ran
-    /// for a moment every few milliseconds while the writer and the reader spun, and a 64 KiB stream crawled.)
-    /// <c>IMCD_PROGRESS_NICE</c> sets another nice value (0: the priority imcd was started with).
-    /// </summary>
-    private void ProgressLoop()
-    {
-        var nice = int.TryParse(Environment.GetEnvironmentVariable("IMCD_PROGRESS_NICE"), out var set) ? set : -10;
-        if (_progress == ProgressMode.Wait && nice != 0)
-        {
-            // PRIO_PROCESS with a thread id sets this thread's nice value only; without CAP_SYS_NICE it fails and the
-            // thread keeps its priority.
-            _ = Libc.SetPriority(Libc.PrioProcess, (uint)Libc.GetTid(), nice);
-        }
-
-        while (!_stop.IsCancellationRequested)
-        {
-            while (_onProgressThread.TryDequeue(out var action))
-            {
-                action();
-            }
-
-            var events = _worker.Progress();
-            _nic.Collect();
-            if (events != 0 || _progress == ProgressMode.Spin)
-            {
-                continue;
-            }
-
-            if (_worker.Arm())
-            {
-                _ = Libc.PollIn(_worker.EventFd, timeoutMs: 100);
-            }
         }
     }
 
