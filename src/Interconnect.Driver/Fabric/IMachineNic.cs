@@ -12,21 +12,17 @@ internal enum ProgressMode
 
 /// <summary>What a machine's NIC did with what other machines sent it, counted since it started.</summary>
 /// <param name="Applied">Writes applied.</param>
-/// <param name="Refused">Writes and reads refused (withdrawn or unknown memory, outside it, wrong rail, stale, an ended epoch).</param>
+/// <param name="Refused">Writes, reads and lock-word operations refused (withdrawn or unknown memory, outside it, wrong rail, stale, an ended epoch).</param>
 /// <param name="Raised">Error counts raised for writes that went missing.</param>
 /// <param name="Reads">Reads answered with the bytes.</param>
+/// <param name="Words">Lock-word operations applied (compare-and-swap, read, write).</param>
 /// <param name="Malformed">Messages that were not what any sender of the protocol sends (ignored).</param>
-internal readonly record struct NicCounts(long Applied, long Refused, long Raised, long Reads, long Malformed);
-
-/// <summary>The lock arena as registered with the fabric: what other machines name to reach its words.</summary>
-/// <param name="Address">The arena's address as the fabric's remote operations name it.</param>
-/// <param name="Key">The packed key other machines unpack to reach it.</param>
-internal sealed record ArenaRegistration(ulong Address, byte[] Key);
+internal readonly record struct NicCounts(long Applied, long Refused, long Raised, long Reads, long Words, long Malformed);
 
 /// <summary>
 /// A machine's side of the fabric across machines, run by its agent (imcd): the emulated NIC that applies the writes
 /// of other machines' processes into the receive memory the agent publishes, answers their reads of it, refuses what
-/// comes from an ended epoch, and hosts the machine's lock arena. The agent decides what is published (the
+/// comes from an ended epoch, and applies the lock-word operations on the machine's lock arena. The agent decides what is published (the
 /// directory); the NIC decides how it is reached. It progresses on a thread of its own until disposed.
 /// </summary>
 internal interface IMachineNic : IDisposable
@@ -49,8 +45,9 @@ internal interface IMachineNic : IDisposable
     void SetEndedEpochs(IReadOnlySet<long> ended);
 
     /// <summary>
-    /// Registers the lock arena (<paramref name="length"/> bytes at <paramref name="address"/>, kept mapped by the
-    /// agent until this NIC is disposed) for other machines' lock-word operations. Once per NIC.
+    /// Publishes the lock arena, <paramref name="words"/> 8-byte words at <paramref name="address"/> (kept mapped by the
+    /// agent until this NIC is disposed), to lock-word operations of processes on every machine, this one included:
+    /// the NIC applies them, so all share one atomicity domain, and refuses those of an ended epoch. Once per NIC.
     /// </summary>
-    ArenaRegistration RegisterArena(nint address, long length);
+    void PublishArena(nint address, int words);
 }

@@ -269,8 +269,7 @@ internal sealed partial class EtcdDirectory
             ? EtcdJson.Read<MachineRecord>(entry).Worker
             : throw new DriverException(DriverStatus.McError,
                 $"machine '{machine}' has left cluster '{ClusterName}': the lock sets homed there are gone with it");
-        return _fabric.Value.OpenWords(machine, Convert.FromBase64String(worker), arena.Address,
-            Convert.FromBase64String(arena.RemoteKey), arena.Words);
+        return _fabric.Value.OpenWords(machine, Convert.FromBase64String(worker), arena.Words, _standing);
     }
 
     /// <summary>

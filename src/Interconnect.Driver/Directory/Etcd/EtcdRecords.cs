@@ -27,7 +27,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// drops/{rail}                   DropsRecord     no lease; drops armed on a logical rail (imcctl inject-error), the
 ///                                                clusterwide budget that each claim decrements; gone when spent
 /// dropacks/{machine}             revision        lease: the machine's; it armed the drops as of that revision
-/// arenas/{machine}               ArenaRecord     lease: the machine's; its lock arena, registered for UCX atomics
+/// arenas/{machine}               ArenaRecord     lease: the machine's; its lock arena, reached through the machine's NIC
 /// arenamap/{machine}             ArenaMapRecord  no lease; which words of the machine's lock arena are reserved
 /// locksets/{key}                 LockSetRecord   no lease; a lock set: its home machine and its words there
 /// lockusers/{key}/{owner}        machine         lease: the user's machine's; a process that allocated the set
@@ -143,8 +143,8 @@ internal sealed record SignalRecord(string Host, int Pid, int Signal);
 /// <summary>What became of a Kill: the status, and its message when it failed.</summary>
 internal sealed record SignalResult(int Status, string Message);
 
-/// <summary>A machine's lock arena as its imcd registered it: <see cref="Words"/> 8-byte words from <see cref="Address"/>.</summary>
-internal sealed record ArenaRecord(ulong Address, string RemoteKey, int Words);
+/// <summary>A machine's lock arena as its imcd published it: <see cref="Words"/> 8-byte words, reached through its NIC.</summary>
+internal sealed record ArenaRecord(int Words);
 
 /// <summary>Words [<see cref="First"/>, First + <see cref="Count"/>) of an arena, reserved for lock set <see cref="Key"/>.</summary>
 internal sealed record ArenaRange(int First, int Count, int Key, long AtUnixMs);

@@ -109,7 +109,7 @@ internal sealed partial class MachineAgent
         _arenaFile = null;
     }
 
-    /// <summary>Maps and registers the arena once, and (re)publishes it whenever etcd lacks it or holds an older one.</summary>
+    /// <summary>Maps the arena and publishes it to the NIC once, and (re)publishes it in etcd whenever etcd lacks it.</summary>
     private void PublishArena()
     {
         if (_arena is null)
@@ -131,9 +131,9 @@ internal sealed partial class MachineAgent
                     address = (nint)file.Pointer;
                 }
 
-                var registration = _nic.RegisterArena(address, length);
+                _nic.PublishArena(address, ArenaWords);
                 _arenaFile = file;
-                _arena = new ArenaRecord(registration.Address, Convert.ToBase64String(registration.Key), ArenaWords);
+                _arena = new ArenaRecord(ArenaWords);
             }
             catch
             {
@@ -146,7 +146,7 @@ internal sealed partial class MachineAgent
         if (published is null || published.Lease != _lease || EtcdJson.Read<ArenaRecord>(published) != _arena)
         {
             _store.Set(EtcdKeys.Arena(_machine), EtcdJson.Write(_arena), _lease);
-            ArenaPublished(_logger, _arena.Address, ArenaWords);
+            ArenaPublished(_logger, ArenaWords);
         }
     }
 
@@ -241,8 +241,8 @@ internal sealed partial class MachineAgent
         "the cluster and did not come back")]
     private static partial void LockSetOfGoneHomeFreed(ILogger logger, int key, string machine);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "lock arena published at 0x{Address:x}, {Words} words")]
-    private static partial void ArenaPublished(ILogger logger, ulong address, int words);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "lock arena published, {Words} words")]
+    private static partial void ArenaPublished(ILogger logger, int words);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "lock owner pid {Pid} on host '{Host}' is gone: its locks pass to waiters")]
     private static partial void OwnerWithdrawn(ILogger logger, int pid, string host);

@@ -63,7 +63,8 @@ internal sealed unsafe class NicLink
     private long _lost;
     private long _reconnects;
 
-    // The read under way (one at a time, under the worker's lock): its token, where its bytes go, and its answer.
+    // The question under way (a read or a lock-word operation; one at a time, under the worker's lock): its token, where
+    // its answer's bytes go, and its answer.
     private ulong _nextRead;
     private ulong _readToken;
     private byte* _readInto;
@@ -275,65 +276,114 @@ internal sealed unsafe class NicLink
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, NicMessages.MaxPayload);
         lock (_worker.Lock)
         {
-            if (!Ready() && !(_state == State.Connecting && AwaitHello((long)_worker.Timeout.TotalMilliseconds)))
-            {
-                throw new UcxException(DriverStatus.Timeout, 0, $"{_peer} could not be reached to read its copy of a region");
-            }
-
             var header = new NicMessages.ReadHeader
             {
-                Token = _tokenBase | (1UL << 39) | ++_nextRead, // a read's own numbers: flushes count theirs
+                Token = NextAskToken(),
                 Memory = memory,
                 Offset = (ulong)offset,
                 Length = (ulong)length,
                 Epoch = epoch,
             };
-            _readToken = header.Token;
-            _readInto = destination;
-            _readLength = length;
-            _readAnswer = -1;
-            try
-            {
-                _endpoint!.Send(NicMessages.Read, new ReadOnlySpan<byte>(&header, sizeof(NicMessages.ReadHeader)), []);
-                var deadline = Stopwatch.GetTimestamp() + UcxWorker.ToStopwatchTicks(_worker.Timeout);
-                while (_readAnswer < 0)
-                {
-                    if (_endpoint.IsBroken || Stopwatch.GetTimestamp() > deadline)
-                    {
-                        // The connection goes with it (below): an answer that comes later must not land.
-                        throw new UcxException(DriverStatus.Timeout, 0,
-                            $"{_peer} did not answer a read of its copy of a region within {_worker.Timeout.TotalSeconds:0.#} s");
-                    }
+            Ask(NicMessages.Read, (byte*)&header, sizeof(NicMessages.ReadHeader), header.Token, [], destination, length,
+                "read its copy of a region");
+        }
+    }
 
-                    if (_worker.Progress() == 0)
-                    {
-                        Thread.Yield();
-                    }
+    /// <summary>
+    /// Applies a lock-word operation at the target's lock arena and waits for its answer: a compare-and-swap's old word
+    /// (into <paramref name="answer"/>, one word), <paramref name="count"/> words read (into <paramref name="answer"/>),
+    /// or nothing (a write of <paramref name="written"/>). Throws as <see cref="Read"/> does; a compare-and-swap whose
+    /// answer did not come may have been applied.
+    /// </summary>
+    public void Words(NicMessages.WordOp op, long epoch, int index, int count, long expected, long desired,
+        ReadOnlySpan<long> written, Span<long> answer)
+    {
+        lock (_worker.Lock)
+        {
+            var header = new NicMessages.WordsHeader
+            {
+                Token = NextAskToken(),
+                Epoch = epoch,
+                Expected = expected,
+                Desired = desired,
+                Index = index,
+                Count = count,
+                Op = (int)op,
+            };
+            fixed (long* into = answer)
+            {
+                Ask(NicMessages.Words, (byte*)&header, sizeof(NicMessages.WordsHeader), header.Token,
+                    MemoryMarshal.AsBytes(written), (byte*)into, answer.Length * sizeof(long), "reach its lock words");
+            }
+        }
+    }
+
+    /// <summary>A token for a question to the target (a read or a lock-word operation), one at a time: flushes count theirs.</summary>
+    private ulong NextAskToken() => _tokenBase | (1UL << 39) | ++_nextRead;
+
+    /// <summary>
+    /// Sends message <paramref name="id"/> and waits for its <see cref="NicMessages.ReadData"/> answer, which must
+    /// carry <paramref name="length"/> bytes (copied to <paramref name="into"/>) or a refusal. A link that is down is
+    /// connected again at once: the caller waits for an answer anyway. Under the worker's lock.
+    /// </summary>
+    private void Ask(uint id, byte* header, int headerLength, ulong token, ReadOnlySpan<byte> data, byte* into, int length,
+        string what)
+    {
+        if (_state == State.Down)
+        {
+            _retryAtMs = 0; // not when the writes' back-off says: this one waits for the answer anyway
+        }
+
+        if (!Ready() && !(_state == State.Connecting && AwaitHello((long)_worker.Timeout.TotalMilliseconds)))
+        {
+            throw new UcxException(DriverStatus.Timeout, 0, $"{_peer} could not be reached to {what}");
+        }
+
+        _readToken = token;
+        _readInto = into;
+        _readLength = length;
+        _readAnswer = -1;
+        try
+        {
+            _endpoint!.Send(id, new ReadOnlySpan<byte>(header, headerLength), data);
+            var deadline = Stopwatch.GetTimestamp() + UcxWorker.ToStopwatchTicks(_worker.Timeout);
+            while (_readAnswer < 0)
+            {
+                if (_endpoint.IsBroken || Stopwatch.GetTimestamp() > deadline)
+                {
+                    // The connection goes with it (below): an answer that comes later must not land.
+                    throw new UcxException(DriverStatus.Timeout, 0,
+                        $"{_peer} did not answer within {_worker.Timeout.TotalSeconds:0.#} s to {what}");
+                }
+
+                if (_worker.Progress() == 0)
+                {
+                    Thread.Yield();
                 }
             }
-            catch (UcxException)
-            {
-                Break();
-                throw;
-            }
-            finally
-            {
-                _readToken = 0; // from here on, an answer is dropped
-                _readInto = null;
-            }
+        }
+        catch (UcxException)
+        {
+            Break();
+            throw;
+        }
+        finally
+        {
+            _readToken = 0; // from here on, an answer is dropped
+            _readInto = null;
+        }
 
-            if (_readAnswer != 0)
+        if (_readAnswer != 0)
+        {
+            var refusal = (NicMessages.Refusal)_readAnswer;
+            var why = refusal switch
             {
-                var refusal = (NicMessages.Refusal)_readAnswer;
-                var why = refusal switch
-                {
-                    NicMessages.Refusal.StaleEpoch => "this machine's epoch has ended there (it was fenced or joined again " +
-                                                      "since this process opened the cluster): open the cluster again",
-                    NicMessages.Refusal.OutOfBounds => "the range is not inside its copy (the region changed meanwhile)",
-                    _ => "it was withdrawn meanwhile",
-                };
-                throw new DriverException(DriverStatus.McError, $"{_peer} refused to read its copy of a region ({refusal}): {why}");
-            }
+                NicMessages.Refusal.StaleEpoch => "this machine's epoch has ended there (it was fenced or joined again " +
+                                                  "since this process opened the cluster): open the cluster again",
+                NicMessages.Refusal.OutOfBounds => "what was asked is not inside it (the region or lock set changed meanwhile)",
+                _ => "it was withdrawn meanwhile, or is not published there (its imcd restarted)",
+            };
+            throw new DriverException(DriverStatus.McError, $"{_peer} refused to {what} ({refusal}): {why}");
         }
     }
 

@@ -27,6 +27,14 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// <see cref="Read"/>, which that machine's agent checks as it checks a write (memory published now, within bounds,
 /// current epoch) and answers with <see cref="ReadData"/>: the bytes, copied out of the memory as they are then, or a
 /// refusal. No remote operation names an address in receive memory, so the agent unmaps withdrawn memory at once.</para>
+/// <para><b>Lock words.</b> The words of a machine's lock arena are changed and read only with <see cref="Words"/>
+/// messages that the machine's agent applies (a compare-and-swap, a read, a write of words), on its progress thread,
+/// so every process of the cluster, on that machine too, shares one atomicity domain; the answer is a
+/// <see cref="ReadData"/> (the old word, the words read, or nothing). The agent refuses an operation of an ended
+/// epoch: a machine the cluster took for dead can no longer take, hold or free a lock where the lock lives, whatever
+/// the network delivers late (the fencing token is checked where the word is, as a receiver checks a write's).
+/// No remote operation names an address in a machine's memory: nothing is registered for UCX's one-sided
+/// operations, whose software emulation over tcp would apply them at any address with no key check.</para>
 /// <para>All fields are little-endian, as this machine kind is.</para>
 /// </remarks>
 internal static class NicMessages
@@ -48,6 +56,12 @@ internal static class NicMessages
 
     /// <summary>The answer to a read: <see cref="ReadDataHeader"/>, then the bytes read (none when refused).</summary>
     public const uint ReadData = 6;
+
+    /// <summary>An operation on lock words: <see cref="WordsHeader"/>, then the words to write (a write only).</summary>
+    public const uint Words = 7;
+
+    /// <summary>The most words one <see cref="Words"/> message reads or writes (a lock set's most locks).</summary>
+    public const int MaxWords = Store.ControlFileDirectory.MaxLocksPerSet;
 
     /// <summary>The largest write one message carries: a longer one goes as several, split at this word multiple.</summary>
     public const int MaxPayload = 256 * 1024;
@@ -114,6 +128,35 @@ internal static class NicMessages
 
         /// <summary>0: the bytes follow; otherwise the <see cref="Refusal"/> and no bytes.</summary>
         public int Refusal;
+        private readonly int _reserved;
+    }
+
+    /// <summary>What a <see cref="Words"/> message does.</summary>
+    public enum WordOp
+    {
+        /// <summary>Word Index becomes Desired if it holds Expected; the answer carries what it held.</summary>
+        CompareAndSwap = 1,
+
+        /// <summary>The answer carries Count words from Index, each whole.</summary>
+        Read = 2,
+
+        /// <summary>The message's Count words are stored from Index, each whole; the answer carries nothing.</summary>
+        Write = 3,
+    }
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public struct WordsHeader
+    {
+        /// <summary>What the answer carries back.</summary>
+        public ulong Token;
+
+        /// <summary>The asking process's machine's epoch, as a write's.</summary>
+        public long Epoch;
+        public long Expected;
+        public long Desired;
+        public int Index;
+        public int Count;
+        public int Op;
         private readonly int _reserved;
     }
 

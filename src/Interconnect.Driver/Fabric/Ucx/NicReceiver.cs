@@ -25,6 +25,8 @@ internal sealed unsafe class NicReceiver : IDisposable
     private readonly Dictionary<(ulong Writer, int Rail), Seen> _writers = [];
     private readonly List<(nint Request, nint Buffer)> _replies = [];
     private HashSet<long> _endedEpochs = []; // replaced whole by the agent's thread, read by the progress thread
+    private long* _arena; // the lock arena's words, once published
+    private int _arenaWords;
     private GCHandle _self;
     private ulong _nextId;
     private long _lastTrimMs;
@@ -33,6 +35,7 @@ internal sealed unsafe class NicReceiver : IDisposable
     private long _raised;
     private long _malformed;
     private long _reads;
+    private long _words;
 
     /// <param name="worker">The agent's worker, whose progress thread calls everything here.</param>
     /// <param name="rails">The cluster's logical rails.</param>
@@ -47,12 +50,13 @@ internal sealed unsafe class NicReceiver : IDisposable
         worker.SetMessageHandler(NicMessages.Write, &OnWrite, self);
         worker.SetMessageHandler(NicMessages.Flush, &OnFlush, self);
         worker.SetMessageHandler(NicMessages.Read, &OnRead, self);
+        worker.SetMessageHandler(NicMessages.Words, &OnWords, self);
     }
 
     /// <summary>Writes applied.</summary>
     public long Applied => Volatile.Read(ref _applied);
 
-    /// <summary>Writes refused (withdrawn or unknown memory, outside it, wrong rail, stale).</summary>
+    /// <summary>Writes, reads and lock-word operations refused (withdrawn or unknown memory, outside it, wrong rail, stale).</summary>
     public long Refused => Volatile.Read(ref _refused);
 
     /// <summary>Error counts raised for writes that went missing.</summary>
@@ -60,6 +64,9 @@ internal sealed unsafe class NicReceiver : IDisposable
 
     /// <summary>Reads answered with the bytes.</summary>
     public long Reads => Volatile.Read(ref _reads);
+
+    /// <summary>Lock-word operations applied.</summary>
+    public long Words => Volatile.Read(ref _words);
 
     /// <summary>Messages that were not what any sender of this protocol sends (ignored).</summary>
     public long Malformed => Volatile.Read(ref _malformed);
@@ -80,6 +87,16 @@ internal sealed unsafe class NicReceiver : IDisposable
     /// write of one of them is refused. Any thread; the set must not change after this call.
     /// </summary>
     public void SetEndedEpochs(HashSet<long> ended) => Volatile.Write(ref _endedEpochs, ended);
+
+    /// <summary>
+    /// Publishes the lock arena, <paramref name="words"/> 8-byte words at <paramref name="address"/>, to
+    /// <see cref="NicMessages.Words"/> operations (until disposed). Progress thread.
+    /// </summary>
+    public void PublishArena(nint address, int words)
+    {
+        _arena = (long*)address;
+        _arenaWords = words;
+    }
 
     /// <summary>Withdraws memory <paramref name="id"/>: a write that names it from now on is refused. Progress thread.</summary>
     public void Withdraw(ulong id) => _memories.Remove(id);
@@ -110,6 +127,8 @@ internal sealed unsafe class NicReceiver : IDisposable
         _worker.SetMessageHandler(NicMessages.Write, null, 0);
         _worker.SetMessageHandler(NicMessages.Flush, null, 0);
         _worker.SetMessageHandler(NicMessages.Read, null, 0);
+        _worker.SetMessageHandler(NicMessages.Words, null, 0);
+        _arena = null;
         _self.Free();
         // Answers still in flight stay with UCX until the worker is destroyed; their small buffers are let go with it.
         _replies.Clear();
@@ -192,6 +211,80 @@ internal sealed unsafe class NicReceiver : IDisposable
         }
 
         return Native.Ok;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnWords(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Native.AmRecvParam* param)
+    {
+        try
+        {
+            var self = (NicReceiver)GCHandle.FromIntPtr(argument).Target!;
+            NicMessages.WordsHeader words;
+            if (headerLength != (nuint)sizeof(NicMessages.WordsHeader) || (param->RecvAttr & Native.AmRecvAttrFlagRndv) != 0 ||
+                (words = Unsafe.ReadUnaligned<NicMessages.WordsHeader>(header)).Count is < 1 or > NicMessages.MaxWords ||
+                length != (words.Op == (int)NicMessages.WordOp.Write ? (nuint)words.Count * sizeof(long) : 0))
+            {
+                Interlocked.Increment(ref self._malformed);
+                return Native.Ok;
+            }
+
+            self.ApplyWords(words, (long*)data, param);
+        }
+        catch (Exception)
+        {
+            // As in OnWrite: the asker gets no answer, times out, and reads the word back.
+        }
+
+        return Native.Ok;
+    }
+
+    /// <summary>
+    /// Applies a lock-word operation to the arena and answers with what it read (a compare-and-swap's old word, the
+    /// words read) or with why it is refused: an ended epoch, no arena, words outside it, an unknown operation.
+    /// </summary>
+    private void ApplyWords(in NicMessages.WordsHeader words, long* written, Native.AmRecvParam* param)
+    {
+        var refusal = IsEnded(words.Epoch) ? NicMessages.Refusal.StaleEpoch
+            : _arena == null ? NicMessages.Refusal.UnknownMemory
+            : words.Index < 0 || words.Index > _arenaWords - words.Count ? NicMessages.Refusal.OutOfBounds
+            : words.Op is < (int)NicMessages.WordOp.CompareAndSwap or > (int)NicMessages.WordOp.Write ? NicMessages.Refusal.OutOfBounds
+            : 0;
+        var answer = new NicMessages.ReadDataHeader { Token = words.Token, Refusal = (int)refusal };
+        if (refusal != 0)
+        {
+            _refused++;
+            Reply(param, NicMessages.ReadData, &answer, sizeof(NicMessages.ReadDataHeader));
+            return;
+        }
+
+        var at = _arena + words.Index;
+        switch ((NicMessages.WordOp)words.Op)
+        {
+            case NicMessages.WordOp.CompareAndSwap:
+                var old = Interlocked.CompareExchange(ref *at, words.Desired, words.Expected);
+                Reply(param, NicMessages.ReadData, &answer, sizeof(NicMessages.ReadDataHeader), (byte*)&old, sizeof(long));
+                break;
+            case NicMessages.WordOp.Read:
+                var read = stackalloc long[words.Count]; // at most MaxWords: 8 KiB
+                for (var i = 0; i < words.Count; i++)
+                {
+                    read[i] = Volatile.Read(ref at[i]);
+                }
+
+                Reply(param, NicMessages.ReadData, &answer, sizeof(NicMessages.ReadDataHeader), (byte*)read, words.Count * sizeof(long));
+                break;
+            default:
+                for (var i = 0; i < words.Count; i++)
+                {
+                    Volatile.Write(ref at[i], Unsafe.ReadUnaligned<long>(written + i));
+                }
+
+                Reply(param, NicMessages.ReadData, &answer, sizeof(NicMessages.ReadDataHeader));
+                break;
+        }
+
+        _words++;
     }
 
     /// <summary>Answers a read with the bytes, copied out of the memory now, or with why it is refused.</summary>

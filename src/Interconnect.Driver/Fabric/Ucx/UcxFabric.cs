@@ -7,22 +7,20 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// <summary>
 /// This process's way to other machines: one UCX context for the process, made on the first use of another machine
 /// (<see cref="Directories.ProcessFabric"/> holds the one instance; the directories and lock words of the process are
-/// given it). Writes go through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent, each on a UCX
-/// worker of its own; lock words and the first copy of a coherent region go through one-sided operations on one
-/// endpoint per agent, on one more worker.
+/// given it). Everything goes through the emulated NIC, one <see cref="NicLink"/> per remote machine's agent, each on a
+/// UCX worker of its own: writes, reads of a coherent region's first copy, and lock-word operations (the agent applies
+/// them; no one-sided operation names an address on another machine).
 /// </summary>
 /// <remarks>
 /// A worker is used under its lock, and a send that the target does not take in (its agent stalled, its socket full)
 /// holds that lock until it completes or the worker's deadline breaks the connection. With a worker per link, that
-/// wait is the stalled machine's alone: writes to other machines, from other threads, and lock calls go on.
+/// wait is the stalled machine's alone: writes to other machines, and lock calls homed on them, go on.
 /// </remarks>
 internal sealed unsafe class UcxFabric
 {
     private static readonly TimeSpan s_exitFlush = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_flushAtLeast = TimeSpan.FromMilliseconds(100);
     private readonly UcxContext _context;
-    private readonly UcxWorker _worker;
-    private readonly Dictionary<string, UcxEndpoint> _endpoints = [];
     private readonly Dictionary<string, NicLink> _links = [];
     private readonly List<NicLink> _linksByIndex = [];
     private readonly ulong _writer = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
@@ -33,7 +31,6 @@ internal sealed unsafe class UcxFabric
     internal UcxFabric()
     {
         _context = UcxContext.Create();
-        _worker = _context.CreateWorker();
         _self = GCHandle.Alloc(this);
         // Writes this process completed land before it is gone, or their receivers' counts rise (API.md: exit flushes).
         // A .NET process raises ProcessExit; a C program through libimc.so does not (NativeAOT in a host it does not
@@ -53,9 +50,6 @@ internal sealed unsafe class UcxFabric
     /// <summary>Writes of this process that a target machine refused.</summary>
     public long Refused => Volatile.Read(ref _refused);
 
-    /// <summary>This process's worker for lock words (each link has its own).</summary>
-    internal UcxWorker Worker => _worker;
-
     /// <summary>
     /// The sends of every worker of this process so far (<see cref="UcxWorker.Puts"/> and its kin, summed): how many,
     /// how many did not complete at once, and the stopwatch ticks spent waiting for those.
@@ -65,7 +59,7 @@ internal sealed unsafe class UcxFabric
         UcxWorker[] workers;
         lock (_links)
         {
-            workers = [_worker, .. _linksByIndex.Select(l => l.Worker)];
+            workers = [.. _linksByIndex.Select(l => l.Worker)];
         }
 
         return (workers.Sum(w => w.Puts), workers.Sum(w => w.PutsWaited), workers.Sum(w => w.PutWaitTicks));
@@ -82,11 +76,14 @@ internal sealed unsafe class UcxFabric
         new NicTarget(this, Link(memory), memory.Id, memory.Rail, memory.Length, standing);
 
     /// <summary>The link to the agent of <paramref name="memory"/>'s machine, made on first use.</summary>
-    private NicLink Link(RemoteMemory memory)
+    private NicLink Link(RemoteMemory memory) => Link(memory.Worker, memory.Machine);
+
+    /// <summary>The link to <paramref name="machine"/>'s agent, at <paramref name="address"/>, made on first use.</summary>
+    private NicLink Link(byte[] address, string machine)
     {
         lock (_links)
         {
-            var id = Convert.ToBase64String(memory.Worker);
+            var id = Convert.ToBase64String(address);
             if (!_links.TryGetValue(id, out var link))
             {
                 // A worker of its own (see the remarks above), which takes in the target's answers as it progresses.
@@ -94,7 +91,7 @@ internal sealed unsafe class UcxFabric
                 worker.SetMessageHandler(NicMessages.Flushed, &OnFlushed, GCHandle.ToIntPtr(_self));
                 worker.SetMessageHandler(NicMessages.Refused, &OnRefused, GCHandle.ToIntPtr(_self));
                 worker.SetMessageHandler(NicMessages.ReadData, &OnReadData, GCHandle.ToIntPtr(_self));
-                link = new NicLink(worker, memory.Worker, $"machine '{memory.Machine}'", _writer, _linksByIndex.Count);
+                link = new NicLink(worker, address, $"machine '{machine}'", _writer, _linksByIndex.Count);
                 _links[id] = link;
                 _linksByIndex.Add(link);
             }
@@ -110,15 +107,13 @@ internal sealed unsafe class UcxFabric
         RefusedOnRail?.Invoke(rail);
     }
 
-    /// <summary>Opens 8-byte words in memory that <paramref name="machine"/>'s agent registered (a lock arena).</summary>
-    public ILockWords OpenWords(string machine, byte[] worker, ulong address, byte[] packedKey, int words)
-    {
-        lock (_endpoints)
-        {
-            var endpoint = Endpoint(worker, machine);
-            return new UcxWords(endpoint, endpoint.UnpackKey(packedKey), address, words);
-        }
-    }
+    /// <summary>
+    /// Opens the <paramref name="words"/> words of <paramref name="machine"/>'s lock arena, reached through its agent
+    /// (<paramref name="worker"/>), for a process that stands in the cluster as <paramref name="standing"/> says: its
+    /// operations carry that epoch, and the agent refuses them once the epoch ended.
+    /// </summary>
+    public ILockWords OpenWords(string machine, byte[] worker, int words, Store.MachineStanding standing) =>
+        new NicLockWords(Link(worker, machine), words, standing);
 
     /// <summary>
     /// Reads the first <paramref name="length"/> bytes of a remote receive memory into <paramref name="destination"/>,
@@ -140,10 +135,10 @@ internal sealed unsafe class UcxFabric
 
     /// <summary>
     /// Returns once every write this process issued so far toward other machines has been applied there, or counted
-    /// there as lost; a machine that cannot be reached within <see cref="UcxWorker.Timeout"/> is given up on (its
+    /// there as lost; a machine that cannot be reached within <see cref="UcxWorker.DefaultTimeout"/> is given up on (its
     /// counts rise when it is next reached). True when every machine answered.
     /// </summary>
-    public bool FlushAll() => FlushWithin(_worker.Timeout);
+    public bool FlushAll() => FlushWithin(UcxWorker.DefaultTimeout);
 
     private bool FlushWithin(TimeSpan timeout)
     {
@@ -164,20 +159,6 @@ internal sealed unsafe class UcxFabric
         }
 
         return all;
-    }
-
-    /// <summary>The endpoint to a machine's agent, made again when broken. Under the lock.</summary>
-    private UcxEndpoint Endpoint(byte[] worker, string machine)
-    {
-        var id = Convert.ToBase64String(worker);
-        if (!_endpoints.TryGetValue(id, out var endpoint) || endpoint.IsBroken)
-        {
-            endpoint?.Dispose();
-            endpoint = _worker.Connect(worker, $"machine '{machine}'");
-            _endpoints[id] = endpoint;
-        }
-
-        return endpoint;
     }
 
     /// <summary>
@@ -262,35 +243,37 @@ internal sealed unsafe class UcxFabric
 }
 
 /// <summary>
-/// 8-byte words in another machine's registered memory (a lock arena), changed only by UCX atomics, so that every
-/// process, on that machine too, shares one atomicity domain: the target's UCX.
+/// The words of another machine's lock arena, reached through its agent (<see cref="NicMessages.Words"/>): the agent
+/// applies every operation, so every process, on that machine too, shares one atomicity domain, and refuses the
+/// operations of an ended epoch. The link repairs itself, so these words never break; an operation whose answer did
+/// not come throws, and may have been applied.
 /// </summary>
-internal sealed class UcxWords(UcxEndpoint endpoint, UcxRemoteKey key, ulong address, int words) : ILockWords
+internal sealed class NicLockWords(NicLink link, int words, Store.MachineStanding standing) : ILockWords
 {
-    public bool IsBroken => endpoint.IsBroken;
+    public bool IsBroken => false; // the link connects again by itself on the next operation
 
-    public long CompareAndSwap(int index, long expected, long desired) =>
-        (long)endpoint.CompareAndSwap64(At(index), key, (ulong)expected, (ulong)desired);
-
-    public void Read(int index, Span<long> destination)
+    public long CompareAndSwap(int index, long expected, long desired)
     {
-        _ = At(index + destination.Length - 1);
-        endpoint.Get(System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination), At(index), key);
+        Span<long> old = stackalloc long[1];
+        link.Words(NicMessages.WordOp.CompareAndSwap, standing.Epoch, Check(index, 1), 1, expected, desired, [], old);
+        return old[0];
     }
 
-    public void Write(int index, ReadOnlySpan<long> source)
+    public void Read(int index, Span<long> destination) =>
+        link.Words(NicMessages.WordOp.Read, standing.Epoch, Check(index, destination.Length), destination.Length, 0, 0, [], destination);
+
+    public void Write(int index, ReadOnlySpan<long> source) =>
+        link.Words(NicMessages.WordOp.Write, standing.Epoch, Check(index, source.Length), source.Length, 0, 0, source, []);
+
+    public void Dispose()
     {
-        _ = At(index + source.Length - 1);
-        endpoint.Put(System.Runtime.InteropServices.MemoryMarshal.AsBytes(source), At(index), key);
-        endpoint.Flush();
+        // The link is the process's and stays.
     }
 
-    public void Dispose() => key.Dispose();
-
-    private ulong At(int index) =>
-        (uint)index < (uint)words
-            ? address + ((ulong)index * sizeof(long))
-            : throw new ArgumentOutOfRangeException(nameof(index), $"word {index} is outside the {words} words of the arena");
+    private int Check(int index, int count) =>
+        index >= 0 && count is >= 1 and <= NicMessages.MaxWords && index <= words - count
+            ? index
+            : throw new ArgumentOutOfRangeException(nameof(index), $"words {index} to {index + count - 1} are outside the {words} words of the arena");
 }
 
 /// <summary>

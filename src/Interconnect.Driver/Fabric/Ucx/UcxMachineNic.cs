@@ -4,9 +4,9 @@ using Interconnect.Driver.Interop;
 namespace Interconnect.Driver.Fabric.Ucx;
 
 /// <summary>
-/// A machine's NIC over UCX (<see cref="IMachineNic"/>): its own context and worker, the receiving half of the
-/// emulated NIC (<see cref="NicReceiver"/>) and the registered lock arena, all used by one progress thread only.
-/// What other threads ask of it (publish, withdraw, register) runs on that thread, between progress calls, and the
+/// A machine's NIC over UCX (<see cref="IMachineNic"/>): its own context and worker and the receiving half of the
+/// emulated NIC (<see cref="NicReceiver"/>), used by one progress thread only. Nothing is registered with UCX for
+/// one-sided operations. What other threads ask of it (publish, withdraw) runs on that thread, between progress calls, and the
 /// caller waits for it: so a withdrawal returns only once no handler can touch the memory any more.
 /// </summary>
 internal sealed class UcxMachineNic : IMachineNic
@@ -20,7 +20,7 @@ internal sealed class UcxMachineNic : IMachineNic
     private readonly ConcurrentQueue<Action> _asked = new();
     private readonly Thread _progress;
     private volatile bool _stopping;
-    private UcxMemory? _arena;
+    private bool _arenaPublished;
 
     private UcxMachineNic(UcxContext context, UcxWorker worker, int rails, Action<int> raise, ProgressMode mode)
     {
@@ -35,7 +35,8 @@ internal sealed class UcxMachineNic : IMachineNic
 
     public byte[] Address { get; }
 
-    public NicCounts Counts => new(_receiver.Applied, _receiver.Refused, _receiver.Raised, _receiver.Reads, _receiver.Malformed);
+    public NicCounts Counts =>
+        new(_receiver.Applied, _receiver.Refused, _receiver.Raised, _receiver.Reads, _receiver.Words, _receiver.Malformed);
 
     /// <summary>
     /// Starts a NIC for a cluster of <paramref name="rails"/> logical rails; <paramref name="raise"/> raises this
@@ -65,15 +66,16 @@ internal sealed class UcxMachineNic : IMachineNic
 
     public void SetEndedEpochs(IReadOnlySet<long> ended) => _receiver.SetEndedEpochs([.. ended]);
 
-    public ArenaRegistration RegisterArena(nint address, long length) => Ask(() =>
+    public void PublishArena(nint address, int words) => Ask(() =>
     {
-        if (_arena is not null)
+        if (_arenaPublished)
         {
-            throw new InvalidOperationException("the lock arena is registered already");
+            throw new InvalidOperationException("the lock arena is published already");
         }
 
-        _arena = _context.Map(address, length);
-        return new ArenaRegistration((ulong)_arena.Address, _arena.PackKey());
+        _receiver.PublishArena(address, words);
+        _arenaPublished = true;
+        return 0;
     });
 
     /// <summary>Stops the progress thread, then lets go of everything in the order UCX needs (handlers, memory, worker, context).</summary>
@@ -92,7 +94,6 @@ internal sealed class UcxMachineNic : IMachineNic
         }
 
         _receiver.Dispose();
-        _arena?.Dispose();
         _worker.Dispose();
         _context.Dispose();
     }
