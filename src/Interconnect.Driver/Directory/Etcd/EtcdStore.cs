@@ -46,6 +46,9 @@ internal sealed class EtcdStore : IDisposable
         {
             options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
             options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
+            // No retries inside gRPC (dotnet-etcd's default policy sends a call again on Unavailable): Call retries, and
+            // Transact must know when it did, or a transaction whose answer was lost reads as not committed.
+            options.ServiceConfig?.MethodConfigs.Clear();
         });
     }
 

@@ -156,8 +156,10 @@ internal sealed class EtcdStreams : IDisposable
             {
                 await stream(cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
+                // Stopped, however the stream ended: a call cancelled by its token fails with RpcException (Cancelled)
+                // on these channels, not with OperationCanceledException.
                 return;
             }
             catch (Exception) when (!cancellationToken.IsCancellationRequested)
