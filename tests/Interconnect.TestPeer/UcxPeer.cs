@@ -42,6 +42,14 @@ internal static unsafe class UcxPeer
         "ucx-null-reference" => CatchNullReference(),
         // ucx-prologue function → the first 16 bytes of a C library function, in hex (UCX's hooks patch them)
         "ucx-prologue" => Prologue(w[1]),
+        // ucx-dispose-worker-race rounds → calls made before the disposes
+        "ucx-dispose-worker-race" => UcxLifetime.DisposeWorkerRace((int)Long(w[1])),
+        // ucx-dispose-context-race worker-address-hex key-hex base rounds → calls made before the disposes
+        "ucx-dispose-context-race" => UcxLifetime.DisposeContextRace(w[1], w[2], ulong.Parse(w[3], CultureInfo.InvariantCulture), (int)Long(w[4])),
+        // ucx-parent-first worker-address-hex key-hex base value → the value read back
+        "ucx-parent-first" => UcxLifetime.ParentFirst(w[1], w[2], ulong.Parse(w[3], CultureInfo.InvariantCulture), ulong.Parse(w[4], CultureInfo.InvariantCulture)),
+        // ucx-abandon worker-address-hex key-hex base rounds → handles not finalized
+        "ucx-abandon" => UcxLifetime.Abandon(w[1], w[2], ulong.Parse(w[3], CultureInfo.InvariantCulture), (int)Long(w[4])),
         _ => throw new ArgumentException($"unknown command {w[0]}"),
     };
 

@@ -7,12 +7,18 @@ namespace Interconnect.Driver.Interop;
 /// unversioned names without the -dev package). The structs reproduce the 1.13 headers' layouts
 /// (<c>ucp/api/ucp.h</c>, <c>ucp_def.h</c>, <c>ucs/type/status.h</c>); each is given a size at least the 1.13 one
 /// (reference/ucx-facts.md), zeroed, with its <c>field_mask</c> naming every field set, so UCX reads nothing we did
-/// not write. Only <c>Fabric/Ucx</c> uses this class.
+/// not write. Only <c>Fabric/Ucx</c> and the handle types beside this class use it.
 /// </summary>
 /// <remarks>
-/// <c>ucs_status_t</c> is declared <c>UCS_S_PACKED</c> (<c>__attribute__((packed))</c>): a one-byte enum. Functions
+/// <para>Every handle that UCX creates and the driver destroys is a <see cref="SafeHandle"/>
+/// (<see cref="SafeUcxContextHandle"/> and its kin, whose summaries give the lifetime rules), and the calls take it as
+/// such: the marshaller holds a reference for the length of the call, so a dispose on another thread never destroys a
+/// handle under a call still using it. The destroys take the raw handle: they run from
+/// <see cref="SafeHandle.ReleaseHandle"/>, when no reference is left. Requests (<c>ucs_status_ptr_t</c>) stay plain
+/// pointers: short-lived, each freed by its one owner.</para>
+/// <para><c>ucs_status_t</c> is declared <c>UCS_S_PACKED</c> (<c>__attribute__((packed))</c>): a one-byte enum. Functions
 /// returning it return it in the low byte of the register only, so every such return is <see cref="sbyte"/> here;
-/// reading a whole int would take garbage from the upper bytes.
+/// reading a whole int would take garbage from the upper bytes.</para>
 /// </remarks>
 internal static unsafe partial class Ucx
 {
@@ -174,83 +180,93 @@ internal static unsafe partial class Ucx
     public static partial void ConfigRelease(nint config);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_init_version")]
-    public static partial sbyte InitVersion(uint apiMajor, uint apiMinor, Params* parameters, nint config, nint* context);
+    public static partial sbyte InitVersion(uint apiMajor, uint apiMinor, Params* parameters, nint config,
+        out SafeUcxContextHandle context);
 
+    // The destroys (cleanup, worker destroy, endpoint close, key destroy, unmap) take raw handles: their callers are the
+    // handles' ReleaseHandle (and SafeUcxEndpointHandle.Close, which holds its own reference).
     [LibraryImport(Ucp, EntryPoint = "ucp_cleanup")]
     public static partial void Cleanup(nint context);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_create")]
-    public static partial sbyte WorkerCreate(nint context, WorkerParams* parameters, nint* worker);
+    public static partial sbyte WorkerCreate(SafeUcxContextHandle context, WorkerParams* parameters, nint* worker);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_destroy")]
     public static partial void WorkerDestroy(nint worker);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_get_address")]
-    public static partial sbyte WorkerGetAddress(nint worker, nint* address, nuint* length);
+    public static partial sbyte WorkerGetAddress(SafeUcxWorkerHandle worker, nint* address, nuint* length);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_release_address")]
-    public static partial void WorkerReleaseAddress(nint worker, nint address);
+    public static partial void WorkerReleaseAddress(SafeUcxWorkerHandle worker, nint address);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_progress")]
-    public static partial uint WorkerProgress(nint worker);
+    public static partial uint WorkerProgress(SafeUcxWorkerHandle worker);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_get_efd")]
-    public static partial sbyte WorkerGetEfd(nint worker, int* fd);
+    public static partial sbyte WorkerGetEfd(SafeUcxWorkerHandle worker, int* fd);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_arm")]
-    public static partial sbyte WorkerArm(nint worker);
+    public static partial sbyte WorkerArm(SafeUcxWorkerHandle worker);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_signal")]
-    public static partial sbyte WorkerSignal(nint worker);
+    public static partial sbyte WorkerSignal(SafeUcxWorkerHandle worker);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_fence")]
-    public static partial sbyte WorkerFence(nint worker);
+    public static partial sbyte WorkerFence(SafeUcxWorkerHandle worker);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_ep_create")]
-    public static partial sbyte EpCreate(nint worker, EpParams* parameters, nint* endpoint);
+    public static partial sbyte EpCreate(SafeUcxWorkerHandle worker, EpParams* parameters, nint* endpoint);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_ep_close_nbx")]
     public static partial nint EpCloseNbx(nint endpoint, RequestParam* parameters);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_ep_flush_nbx")]
-    public static partial nint EpFlushNbx(nint endpoint, RequestParam* parameters);
+    public static partial nint EpFlushNbx(SafeUcxEndpointHandle endpoint, RequestParam* parameters);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_ep_rkey_unpack")]
-    public static partial sbyte EpRkeyUnpack(nint endpoint, byte* packedKey, nint* remoteKey);
+    public static partial sbyte EpRkeyUnpack(SafeUcxEndpointHandle endpoint, byte* packedKey, nint* remoteKey);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_rkey_destroy")]
     public static partial void RkeyDestroy(nint remoteKey);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_mem_map")]
-    public static partial sbyte MemMap(nint context, MemMapParams* parameters, nint* memory);
+    public static partial sbyte MemMap(SafeUcxContextHandle context, MemMapParams* parameters, nint* memory);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_mem_unmap")]
     public static partial sbyte MemUnmap(nint context, nint memory);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_rkey_pack")]
-    public static partial sbyte RkeyPack(nint context, nint memory, nint* buffer, nuint* length);
+    public static partial sbyte RkeyPack(SafeUcxContextHandle context, SafeUcxMemoryHandle memory, nint* buffer, nuint* length);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_rkey_buffer_release")]
     public static partial void RkeyBufferRelease(nint buffer);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_put_nbx")]
-    public static partial nint PutNbx(nint endpoint, void* buffer, nuint count, ulong remoteAddress, nint remoteKey,
+    public static partial nint PutNbx(SafeUcxEndpointHandle endpoint, void* buffer, nuint count, ulong remoteAddress,
+        SafeUcxRemoteKeyHandle remoteKey,
         RequestParam* parameters);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_get_nbx")]
-    public static partial nint GetNbx(nint endpoint, void* buffer, nuint count, ulong remoteAddress, nint remoteKey,
+    public static partial nint GetNbx(SafeUcxEndpointHandle endpoint, void* buffer, nuint count, ulong remoteAddress,
+        SafeUcxRemoteKeyHandle remoteKey,
         RequestParam* parameters);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_atomic_op_nbx")]
-    public static partial nint AtomicOpNbx(nint endpoint, int opcode, void* buffer, nuint count, ulong remoteAddress,
-        nint remoteKey, RequestParam* parameters);
+    public static partial nint AtomicOpNbx(SafeUcxEndpointHandle endpoint, int opcode, void* buffer, nuint count,
+        ulong remoteAddress, SafeUcxRemoteKeyHandle remoteKey, RequestParam* parameters);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_worker_set_am_recv_handler")]
-    public static partial sbyte WorkerSetAmRecvHandler(nint worker, AmHandlerParam* parameters);
+    public static partial sbyte WorkerSetAmRecvHandler(SafeUcxWorkerHandle worker, AmHandlerParam* parameters);
 
     [LibraryImport(Ucp, EntryPoint = "ucp_am_send_nbx")]
-    public static partial nint AmSendNbx(nint endpoint, uint id, void* header, nuint headerLength, void* buffer, nuint count,
-        RequestParam* parameters);
+    public static partial nint AmSendNbx(SafeUcxEndpointHandle endpoint, uint id, void* header, nuint headerLength,
+        void* buffer, nuint count, RequestParam* parameters);
+
+    /// <summary><c>ucp_am_send_nbx</c> on an endpoint UCX owns: the reply endpoint it hands a message handler.</summary>
+    [LibraryImport(Ucp, EntryPoint = "ucp_am_send_nbx")]
+    public static partial nint AmSendNbx(nint replyEndpoint, uint id, void* header, nuint headerLength, void* buffer,
+        nuint count, RequestParam* parameters);
 
     /// <summary>Reads a request's state: no system call, no callback, so the GC transition is skipped.</summary>
     [LibraryImport(Ucp, EntryPoint = "ucp_request_check_status")]

@@ -1,3 +1,4 @@
+using Interconnect.Driver.Interop;
 using Native = Interconnect.Driver.Interop.Ucx;
 
 namespace Interconnect.Driver.Fabric.Ucx;
@@ -9,20 +10,22 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// with larger tcp segments than UCX's own unless the environment sets them (<see cref="TcpSegmentDefaults"/>).
 /// </summary>
 /// <remarks>
-/// The context owns what is made from it: <see cref="Dispose"/> unmaps the memory still registered, destroys the
-/// workers still open (which close their endpoints first) and then cleans the context up, so an owner that disposes
-/// only the context leaves nothing behind. There is no finalizer: an undisposed context lives until the process ends,
-/// which is what UCX's own resources do anyway, and nothing runs on the finalizer thread. The context is created with
-/// <c>mt_workers_shared</c>, so registering memory on one thread while a worker runs on another is safe.
+/// The context owns what is made from it: <see cref="Dispose"/> unmaps the memory still registered, disposes the
+/// workers still open (which close their endpoints first) and then disposes its handle, so an owner that disposes only
+/// the context leaves nothing behind, and what was made from it fails with <see cref="ObjectDisposedException"/>
+/// afterwards. The native lifetime is the handles' (<see cref="SafeUcxContextHandle"/>): each worker and registration
+/// holds its context's handle, so <c>ucp_cleanup</c> runs after their destroys, also when a call still running on
+/// another thread delays one of them, or when the finalizer releases handles that nobody disposed. The context is
+/// created with <c>mt_workers_shared</c>, so registering memory on one thread while a worker runs on another is safe.
 /// </remarks>
 internal sealed unsafe class UcxContext : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<UcxWorker> _workers = [];
     private readonly List<UcxMemory> _memories = [];
-    private nint _handle;
+    private readonly SafeUcxContextHandle _handle;
 
-    private UcxContext(nint handle) => _handle = handle;
+    private UcxContext(SafeUcxContextHandle handle) => _handle = handle;
 
     /// <summary>
     /// The tcp segment sizes this driver uses in place of UCX's (send 8K, receive 64K in 1.13), as environment
@@ -125,10 +128,14 @@ internal sealed unsafe class UcxContext : IDisposable
                 Features = Native.FeatureRma | Native.FeatureAmo32 | Native.FeatureAmo64 | Native.FeatureWakeup | Native.FeatureAm,
                 MtWorkersShared = 1,
             };
-            nint handle;
-            UcxException.Check(Native.InitVersion(Native.ApiMajor, Native.ApiMinor, &parameters, config, &handle),
-                DriverStatus.InitError,
-                "creating the UCX context failed (is libucx0 1.13 or later installed, and does UCX_TLS name a transport that exists here?)");
+            var status = Native.InitVersion(Native.ApiMajor, Native.ApiMinor, &parameters, config, out var handle);
+            if (status != Native.Ok)
+            {
+                handle.Dispose(); // holds nothing: UCX returned no context
+                UcxException.Throw(status, DriverStatus.InitError,
+                    "creating the UCX context failed (is libucx0 1.13 or later installed, and does UCX_TLS name a transport that exists here?)");
+            }
+
             return new UcxContext(handle);
         }
         finally
@@ -184,20 +191,24 @@ internal sealed unsafe class UcxContext : IDisposable
                 Address = address,
                 Length = (nuint)length,
             };
-            nint memory;
-            UcxException.Check(Native.MemMap(Handle, &parameters, &memory), DriverStatus.NoResources,
-                $"registering {length} bytes at 0x{address:x} with UCX failed");
+            var memory = SafeUcxMemoryHandle.Map(Handle, &parameters, out var status);
+            if (memory is null)
+            {
+                UcxException.Throw(status, DriverStatus.NoResources, $"registering {length} bytes at 0x{address:x} with UCX failed");
+            }
+
             var registration = new UcxMemory(this, memory, address, length);
             _memories.Add(registration);
             return registration;
         }
     }
 
-    internal nint Handle
+    /// <summary>The context's handle; throws <see cref="ObjectDisposedException"/> (naming this class) once disposed.</summary>
+    internal SafeUcxContextHandle Handle
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_handle == 0, this);
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
             return _handle;
         }
     }
@@ -210,15 +221,12 @@ internal sealed unsafe class UcxContext : IDisposable
         }
     }
 
-    /// <summary>Unregisters <paramref name="memory"/> unless the context is already gone (which unmapped it).</summary>
-    internal void Unmap(UcxMemory memory, nint memoryHandle)
+    /// <summary>Called by a registration's dispose: the context no longer unmaps it.</summary>
+    internal void Forget(UcxMemory memory)
     {
         lock (_lock)
         {
-            if (_handle != 0 && _memories.Remove(memory))
-            {
-                _ = Native.MemUnmap(_handle, memoryHandle);
-            }
+            _memories.Remove(memory);
         }
     }
 
@@ -228,7 +236,7 @@ internal sealed unsafe class UcxContext : IDisposable
         UcxMemory[] memories;
         lock (_lock)
         {
-            if (_handle == 0)
+            if (_handle.IsClosed)
             {
                 return;
             }
@@ -247,10 +255,8 @@ internal sealed unsafe class UcxContext : IDisposable
             worker.Dispose();
         }
 
-        lock (_lock)
-        {
-            Native.Cleanup(_handle);
-            _handle = 0;
-        }
+        // Cleaned up now, or once the last worker or registration that still holds the handle is released (one made
+        // meanwhile by another thread, or one whose destroy waits for a call still running).
+        _handle.Dispose();
     }
 }

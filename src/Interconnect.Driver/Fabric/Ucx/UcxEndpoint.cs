@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Interconnect.Driver.Interop;
 using Native = Interconnect.Driver.Interop.Ucx;
 
 namespace Interconnect.Driver.Fabric.Ucx;
@@ -17,6 +18,11 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// the caller's buffer (the source of a put, the destination of a get, an atomic's reply on the stack); so it closes
 /// the endpoint forcibly, which completes the operation as cancelled and releases the buffer, and then throws
 /// <see cref="DriverStatus.Timeout"/>. The endpoint is broken after that: the owner reconnects.
+/// <para>Every call takes the worker's lock, and so does the close: a dispose (or a forced close on a deadline) never
+/// closes the endpoint under another thread's call. The handle (<see cref="SafeUcxEndpointHandle"/>) holds the
+/// worker's, and each unpacked key's handle holds the endpoint's, so keys are destroyed before the endpoint is let go and
+/// the endpoint is closed before the worker is destroyed, in whatever order the owners dispose them; an endpoint nobody
+/// disposed is closed forcibly when the finalizer releases its handle.</para>
 /// </remarks>
 internal sealed unsafe class UcxEndpoint : IDisposable
 {
@@ -24,10 +30,10 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     private readonly int[] _errorSlot;
     private long _lastOperation; // when the last atomic or get started (Stopwatch ticks): Drain, under the lock
     private readonly List<UcxRemoteKey> _keys = [];
-    private nint _handle;
+    private readonly SafeUcxEndpointHandle _handle;
     private string? _closedBecause;
 
-    internal UcxEndpoint(UcxWorker worker, nint handle, int[] errorSlot, string peer)
+    internal UcxEndpoint(UcxWorker worker, SafeUcxEndpointHandle handle, int[] errorSlot, string peer)
     {
         Worker = worker;
         _handle = handle;
@@ -57,10 +63,16 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         lock (Worker.Lock)
         {
             var endpoint = LiveHandle("unpacking a remote key");
-            nint key;
+            SafeUcxRemoteKeyHandle? key;
+            sbyte status;
             fixed (byte* raw = packed)
             {
-                UcxException.Check(Native.EpRkeyUnpack(endpoint, raw, &key), DriverStatus.BadParameter,
+                key = SafeUcxRemoteKeyHandle.Unpack(endpoint, raw, out status);
+            }
+
+            if (key is null)
+            {
+                UcxException.Throw(status, DriverStatus.BadParameter,
                     $"unpacking a remote key of {Peer} failed (is it the key the peer published for this memory?)");
             }
 
@@ -153,7 +165,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     {
         lock (Worker.Lock)
         {
-            _ = Native.WorkerProgress(Worker.LiveHandle);
+            _ = Native.WorkerProgress(Worker.Handle);
             var status = Native.RequestCheckStatus(request);
             if (status != Native.InProgress)
             {
@@ -188,7 +200,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         lock (Worker.Lock)
         {
             Volatile.Write(ref _closedBecause, why);
-            if (_handle != 0)
+            if (!_handle.IsClosed)
             {
                 Close(force: true);
             }
@@ -270,7 +282,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
     {
         lock (Worker.Lock)
         {
-            if (_handle == 0)
+            if (_handle.IsClosed)
             {
                 Worker.Forget(this); // closed already (given up on); nothing else to do, also a second time
                 return;
@@ -332,7 +344,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
             return;
         }
 
-        var worker = Worker.LiveHandle;
+        var worker = Worker.Handle;
         for (var round = 0; round < 16 && Native.WorkerProgress(worker) != 0; round++)
         {
         }
@@ -354,7 +366,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
             ThrowFailed(Native.StatusOf(request), what, remoteAddress);
         }
 
-        var worker = Worker.LiveHandle;
+        var worker = Worker.Handle;
         var deadline = Stopwatch.GetTimestamp() + timeoutTicks;
         sbyte status;
         while ((status = Native.RequestCheckStatus(request)) == Native.InProgress)
@@ -386,22 +398,19 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         Native.RequestFree(request); // complete by now; were it not, UCX releases it when it completes
     }
 
-    /// <summary>Closes the UCP endpoint (<c>ucp_ep_close_nbx</c>), waiting at most the worker's timeout. Under the lock.</summary>
+    /// <summary>
+    /// Closes the UCP endpoint (<c>ucp_ep_close_nbx</c>) and disposes its handle, waiting at most the worker's timeout
+    /// for the close. Under the lock, with the handle open.
+    /// </summary>
     private void Close(bool force)
     {
-        var param = new Native.RequestParam
-        {
-            OpAttrMask = Native.OpAttrFieldFlags,
-            Flags = force ? Native.EpCloseFlagForce : 0,
-        };
-        var request = Native.EpCloseNbx(_handle, &param);
-        _handle = 0;
+        var request = _handle.Close(force ? Native.EpCloseFlagForce : 0);
         if (request == 0 || Native.IsError(request))
         {
             return;
         }
 
-        var worker = Worker.LiveHandle;
+        var worker = Worker.Handle;
         var deadline = Stopwatch.GetTimestamp() + Worker.TimeoutTicks;
         while (Native.RequestCheckStatus(request) == Native.InProgress && Stopwatch.GetTimestamp() <= deadline)
         {
@@ -411,18 +420,18 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         Native.RequestFree(request);
     }
 
-    private nint LiveHandle(string what)
+    /// <summary>The handle, unless the endpoint is closed or broken (then it throws why). Under the lock.</summary>
+    private SafeUcxEndpointHandle LiveHandle(string what)
     {
-        if (_handle != 0 && Volatile.Read(ref _errorSlot[0]) == 0)
+        if (_handle.IsClosed || Volatile.Read(ref _errorSlot[0]) != 0)
         {
-            return _handle;
+            ThrowUnusable(what);
         }
 
-        ThrowUnusable(what);
-        return 0;
+        return _handle;
     }
 
-    private nint KeyHandle(UcxRemoteKey key)
+    private SafeUcxRemoteKeyHandle KeyHandle(UcxRemoteKey key)
     {
         if (key.Endpoint != this)
         {
@@ -430,7 +439,7 @@ internal sealed unsafe class UcxEndpoint : IDisposable
         }
 
         var handle = key.Handle;
-        ObjectDisposedException.ThrowIf(handle == 0, key);
+        ObjectDisposedException.ThrowIf(handle.IsClosed, key); // the marshaller would throw too, naming no class
         return handle;
     }
 

@@ -1,17 +1,20 @@
+using Interconnect.Driver.Interop;
 using Native = Interconnect.Driver.Interop.Ucx;
 
 namespace Interconnect.Driver.Fabric.Ucx;
 
 /// <summary>
 /// Memory registered with UCX for remote access (<c>ucp_mem_map</c> over memory the caller mapped). It does not own
-/// the memory: disposing unregisters it, and the caller unmaps it afterwards.
+/// the memory: disposing unregisters it, and the caller unmaps it afterwards. The unmap runs when the handle is
+/// released (<see cref="SafeUcxMemoryHandle"/>): at once, or when a <see cref="PackKey"/> still running on another
+/// thread returns; the context is cleaned up only after it.
 /// </summary>
 internal sealed unsafe class UcxMemory : IDisposable
 {
     private readonly UcxContext _context;
-    private nint _handle;
+    private readonly SafeUcxMemoryHandle _handle;
 
-    internal UcxMemory(UcxContext context, nint handle, nint address, long length)
+    internal UcxMemory(UcxContext context, SafeUcxMemoryHandle handle, nint address, long length)
     {
         _context = context;
         _handle = handle;
@@ -30,10 +33,10 @@ internal sealed unsafe class UcxMemory : IDisposable
     /// </summary>
     public byte[] PackKey()
     {
-        ObjectDisposedException.ThrowIf(_handle == 0, this);
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this); // the marshaller would throw too, naming no class
         nint buffer;
         nuint length;
-        UcxException.Check(Native.RkeyPack(_context.Handle, _handle, &buffer, &length), DriverStatus.NoResources,
+        UcxException.Check(Native.RkeyPack(_handle.Context, _handle, &buffer, &length), DriverStatus.NoResources,
             $"packing the remote key of {Length} bytes at 0x{Address:x} failed");
         try
         {
@@ -47,10 +50,7 @@ internal sealed unsafe class UcxMemory : IDisposable
 
     public void Dispose()
     {
-        var handle = Interlocked.Exchange(ref _handle, 0); // one disposer unmaps, whichever thread
-        if (handle != 0)
-        {
-            _context.Unmap(this, handle);
-        }
+        _handle.Dispose(); // once, whichever thread: a SafeHandle's dispose is idempotent and thread-safe
+        _context.Forget(this);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Interconnect.Driver.Interop;
 using Native = Interconnect.Driver.Interop.Ucx;
 
 namespace Interconnect.Driver.Fabric.Ucx;
@@ -20,7 +21,11 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// <para><b>Deadlines.</b> Every blocking call gives up after <see cref="Timeout"/> (or the timeout it is passed) with
 /// <see cref="UcxException"/> (<see cref="DriverStatus.Timeout"/>), and never waits for a target that is gone.</para>
 /// <para><b>Disposal.</b> Disposing closes the endpoints still open (flushing them, or forcibly when broken), destroys
-/// their keys, then the worker. Endpoints disposed first are simply skipped; a second dispose does nothing.</para>
+/// their keys, then disposes the worker's handle. Endpoints disposed first are simply skipped; a second dispose does
+/// nothing; a call after it throws <see cref="ObjectDisposedException"/>. The lock orders a dispose against every call
+/// that takes it; <see cref="Signal"/> takes none, and the handle (<see cref="SafeUcxWorkerHandle"/>) covers it: a
+/// signal still running when the worker is disposed delays <c>ucp_worker_destroy</c> until it returns. The handle also
+/// holds the context's, so the context is cleaned up after the worker whatever order the owners dispose them in.</para>
 /// </remarks>
 internal sealed unsafe class UcxWorker : IDisposable
 {
@@ -29,15 +34,14 @@ internal sealed unsafe class UcxWorker : IDisposable
 
     private readonly UcxContext _context;
     private readonly List<UcxEndpoint> _endpoints = [];
-    private readonly List<int[]> _errorSlots = [];
-    private nint _handle;
+    private readonly SafeUcxWorkerHandle _handle;
     private int _eventFd = -1;
     private long _timeoutTicks;
     private long _puts;
     private long _putsWaited;
     private long _putWaitTicks;
 
-    private UcxWorker(UcxContext context, nint handle, byte[] address)
+    private UcxWorker(UcxContext context, SafeUcxWorkerHandle handle, byte[] address)
     {
         _context = context;
         _handle = handle;
@@ -71,8 +75,8 @@ internal sealed unsafe class UcxWorker : IDisposable
     /// <summary>Stopwatch ticks spent waiting for the local completion of <see cref="PutsWaited"/>.</summary>
     public long PutWaitTicks => Volatile.Read(ref _putWaitTicks);
 
-    /// <summary>The lock every use of the worker, its endpoints and its keys takes.</summary>
-    internal Lock Lock { get; } = new();
+    /// <summary>The lock every use of the worker, its endpoints and its keys takes (its handle's, which destroys take too).</summary>
+    internal Lock Lock => _handle.Lock;
 
     internal long TimeoutTicks => Volatile.Read(ref _timeoutTicks);
 
@@ -89,7 +93,7 @@ internal sealed unsafe class UcxWorker : IDisposable
                 if (_eventFd < 0)
                 {
                     int fd;
-                    UcxException.Check(Native.WorkerGetEfd(LiveHandle, &fd), DriverStatus.NoResources,
+                    UcxException.Check(Native.WorkerGetEfd(Handle, &fd), DriverStatus.NoResources,
                         "getting the UCX worker's event descriptor failed");
                     _eventFd = fd;
                 }
@@ -99,22 +103,25 @@ internal sealed unsafe class UcxWorker : IDisposable
         }
     }
 
-    internal static UcxWorker Create(UcxContext context, nint contextHandle)
+    internal static UcxWorker Create(UcxContext context, SafeUcxContextHandle contextHandle)
     {
         var parameters = new Native.WorkerParams
         {
             FieldMask = Native.WorkerParamFieldThreadMode,
             ThreadMode = Native.ThreadModeSerialized,
         };
-        nint handle;
-        UcxException.Check(Native.WorkerCreate(contextHandle, &parameters, &handle), DriverStatus.NoResources,
-            "creating a UCX worker failed");
+        var handle = SafeUcxWorkerHandle.Create(contextHandle, &parameters, out var status);
+        if (handle is null)
+        {
+            UcxException.Throw(status, DriverStatus.NoResources, "creating a UCX worker failed");
+        }
+
         nint address;
         nuint length;
-        var status = Native.WorkerGetAddress(handle, &address, &length);
+        status = Native.WorkerGetAddress(handle, &address, &length);
         if (status != Native.Ok)
         {
-            Native.WorkerDestroy(handle);
+            handle.Dispose();
             UcxException.Throw(status, DriverStatus.NoResources, "getting the UCX worker's address failed");
         }
 
@@ -128,7 +135,7 @@ internal sealed unsafe class UcxWorker : IDisposable
     {
         lock (Lock)
         {
-            return (int)Native.WorkerProgress(LiveHandle);
+            return (int)Native.WorkerProgress(Handle);
         }
     }
 
@@ -140,7 +147,7 @@ internal sealed unsafe class UcxWorker : IDisposable
     {
         lock (Lock)
         {
-            var status = Native.WorkerArm(LiveHandle);
+            var status = Native.WorkerArm(Handle);
             if (status == Native.ErrBusy)
             {
                 return false;
@@ -154,8 +161,9 @@ internal sealed unsafe class UcxWorker : IDisposable
     /// <summary>Wakes a thread sleeping on <see cref="EventFd"/>; safe from any thread, also while one waits.</summary>
     public void Signal()
     {
-        // ucp_worker_signal is documented thread-safe: taking the lock here could wait behind a blocking operation.
-        UcxException.Check(Native.WorkerSignal(LiveHandle), DriverStatus.McError, "signalling the UCX worker failed");
+        // ucp_worker_signal is documented thread-safe: taking the lock here could wait behind a blocking operation. The
+        // handle keeps the worker alive until it returns, should a dispose on another thread come meanwhile.
+        UcxException.Check(Native.WorkerSignal(Handle), DriverStatus.McError, "signalling the UCX worker failed");
     }
 
     /// <summary>
@@ -166,7 +174,7 @@ internal sealed unsafe class UcxWorker : IDisposable
     {
         lock (Lock)
         {
-            UcxException.Check(Native.WorkerFence(LiveHandle), DriverStatus.McError, "the UCX worker fence failed");
+            UcxException.Check(Native.WorkerFence(Handle), DriverStatus.McError, "the UCX worker fence failed");
         }
     }
 
@@ -187,7 +195,7 @@ internal sealed unsafe class UcxWorker : IDisposable
                 Callback = handler,
                 Arg = argument,
             };
-            UcxException.Check(Native.WorkerSetAmRecvHandler(LiveHandle, &parameters), DriverStatus.NoResources,
+            UcxException.Check(Native.WorkerSetAmRecvHandler(Handle, &parameters), DriverStatus.NoResources,
                 $"setting the handler of UCX active message {id} failed");
         }
     }
@@ -208,10 +216,11 @@ internal sealed unsafe class UcxWorker : IDisposable
 
         lock (Lock)
         {
+            var worker = Handle;
             // The error handler writes the slot from inside progress until the worker is destroyed, and IsBroken reads
-            // it from any thread: a pinned array that the worker and the endpoint both hold outlives both uses.
+            // it from any thread: a pinned array that the worker's handle and the endpoint both hold outlives both uses.
             var slot = GC.AllocateArray<int>(1, pinned: true);
-            _errorSlots.Add(slot);
+            worker.Keep(slot);
             fixed (byte* raw = address)
             {
                 var parameters = new Native.EpParams
@@ -223,9 +232,13 @@ internal sealed unsafe class UcxWorker : IDisposable
                     ErrHandlerCallback = &UcxEndpoint.OnError,
                     ErrHandlerArg = (nint)Unsafe.AsPointer(ref slot[0]),
                 };
-                nint endpoint;
-                UcxException.Check(Native.EpCreate(LiveHandle, &parameters, &endpoint), DriverStatus.BadParameter,
-                    $"connecting to {peer} failed (is the address the target's current UcxWorker.Address?)");
+                var endpoint = SafeUcxEndpointHandle.Create(worker, &parameters, out var status);
+                if (endpoint is null)
+                {
+                    UcxException.Throw(status, DriverStatus.BadParameter,
+                        $"connecting to {peer} failed (is the address the target's current UcxWorker.Address?)");
+                }
+
                 var created = new UcxEndpoint(this, endpoint, slot, peer);
                 _endpoints.Add(created);
                 return created;
@@ -233,11 +246,15 @@ internal sealed unsafe class UcxWorker : IDisposable
         }
     }
 
-    internal nint LiveHandle
+    /// <summary>
+    /// The worker's handle; throws <see cref="ObjectDisposedException"/> (naming this class) once disposed. The check
+    /// is for the message: what keeps the native worker alive through a call is the marshaller's reference.
+    /// </summary>
+    internal SafeUcxWorkerHandle Handle
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_handle == 0, this);
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
             return _handle;
         }
     }
@@ -264,7 +281,7 @@ internal sealed unsafe class UcxWorker : IDisposable
     {
         lock (Lock)
         {
-            if (_handle == 0)
+            if (_handle.IsClosed)
             {
                 return;
             }
@@ -274,9 +291,8 @@ internal sealed unsafe class UcxWorker : IDisposable
                 endpoint.Dispose(); // re-enters the lock (it is reentrant) and forgets itself
             }
 
-            Native.WorkerDestroy(_handle);
-            _handle = 0;
-            _errorSlots.Clear(); // no handler runs any more
+            // Destroyed now (the release re-enters the lock), or when a Signal still running on another thread returns.
+            _handle.Dispose();
         }
 
         _context.Forget(this);
