@@ -13,7 +13,7 @@ internal static unsafe class UcxBench
 {
     public static int Run(int iterations)
     {
-        using var targetContext = UcxContext.Create();
+        using var targetContext = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         var target = targetContext.CreateWorker();
         const int Size = 1 << 20;
         var memory = NativeMemory.AlignedAlloc(Size, 4096);
@@ -29,7 +29,7 @@ internal static unsafe class UcxBench
         });
         progress.Start();
 
-        using var clientContext = UcxContext.Create();
+        using var clientContext = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         var client = clientContext.CreateWorker();
         var endpoint = client.Connect(target.Address, "the bench target");
         var key = endpoint.UnpackKey(registration.PackKey());

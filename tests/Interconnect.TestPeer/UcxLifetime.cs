@@ -23,7 +23,7 @@ internal static unsafe class UcxLifetime
     /// </summary>
     public static string DisposeWorkerRace(int rounds)
     {
-        using var context = UcxContext.Create();
+        using var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         long calls = 0;
         for (var round = 0; round < rounds; round++)
         {
@@ -54,7 +54,7 @@ internal static unsafe class UcxLifetime
         var word = new byte[8];
         for (var round = 0; round < rounds; round++)
         {
-            var context = UcxContext.Create();
+            var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
             var worker = context.CreateWorker();
             var endpoint = worker.Connect(Convert.FromHexString(address), "the target peer");
             var remoteKey = endpoint.UnpackKey(Convert.FromHexString(key));
@@ -80,7 +80,7 @@ internal static unsafe class UcxLifetime
     /// </summary>
     public static string ParentFirst(string address, string key, ulong remoteBase, ulong value)
     {
-        var context = UcxContext.Create();
+        var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         var worker = context.CreateWorker();
         context.Handle.Dispose();
 
@@ -122,7 +122,7 @@ internal static unsafe class UcxLifetime
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference[] Abandoned(string address, string key, ulong remoteBase)
     {
-        var context = UcxContext.Create();
+        var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         var worker = context.CreateWorker();
         var endpoint = worker.Connect(Convert.FromHexString(address), "the target peer");
         var remoteKey = endpoint.UnpackKey(Convert.FromHexString(key));

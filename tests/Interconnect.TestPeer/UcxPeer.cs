@@ -77,7 +77,7 @@ internal static unsafe class UcxPeer
 
     private static string Serve(long size)
     {
-        s_context = UcxContext.Create();
+        s_context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         s_worker = s_context.CreateWorker();
         s_base = (byte*)NativeMemory.AlignedAlloc((nuint)size, 4096);
         NativeMemory.Clear(s_base, (nuint)size);
@@ -143,7 +143,7 @@ internal static unsafe class UcxPeer
 
     private static string Connect(string address, string key, ulong remoteBase)
     {
-        s_context = UcxContext.Create();
+        s_context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         s_worker = s_context.CreateWorker();
         s_endpoint = s_worker.Connect(Convert.FromHexString(address), "the target peer");
         s_key = s_endpoint.UnpackKey(Convert.FromHexString(key));

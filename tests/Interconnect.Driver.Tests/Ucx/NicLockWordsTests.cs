@@ -77,6 +77,48 @@ public sealed unsafe class NicLockWordsTests
         Assert.That(fixture.Nic.Counts.Refused, Is.EqualTo(2));
     }
 
+    /// <summary>
+    /// A stranger that reaches the agent's address with UCX's one-sided operations (a put names an address and any
+    /// key: UCX's emulation over tcp checks none) changes nothing: the agent's context has no handler for them, so
+    /// only its own messages, which it checks, reach its memory. The put fails or never completes; the arena's word
+    /// stays as it was, and the agent serves lock words on.
+    /// </summary>
+    [Test]
+    public void ShouldApplyNoOneSidedPutOfAStrangerToTheArena()
+    {
+        UcxLibraries.Require();
+        var transports = Environment.GetEnvironmentVariable("UCX_TLS");
+        Environment.SetEnvironmentVariable("UCX_TLS", "tcp"); // as across machines: puts are emulated with messages
+        var own = NativeMemory.AllocZeroed(64);
+        try
+        {
+            using var fixture = new Fixture();
+            fixture.Publish();
+            using var stranger = UcxContext.Create(UcxOperations.MessagesAndOneSided);
+            using var worker = stranger.CreateWorker();
+            worker.Timeout = TimeSpan.FromSeconds(2);
+            using var memory = stranger.Map((nint)own, 64); // its own memory's key: the emulation checks none
+            using var endpoint = worker.Connect(fixture.Nic.Address, "imcd");
+            using var key = endpoint.UnpackKey(memory.PackKey());
+            var word = BitConverter.GetBytes(0x5555L);
+
+            Assert.Catch(() =>
+            {
+                endpoint.Put(word, (ulong)fixture.ArenaAddress + (3 * sizeof(long)), key);
+                endpoint.Flush();
+            }, "the put completed at the agent");
+
+            Assert.That(fixture.Arena[3], Is.Zero, "a stranger's put landed in the agent's memory");
+            using var words = fixture.Open(Words);
+            Assert.That(words.CompareAndSwap(3, 0, 1), Is.Zero, "the agent serves lock words on");
+        }
+        finally
+        {
+            NativeMemory.Free(own);
+            Environment.SetEnvironmentVariable("UCX_TLS", transports);
+        }
+    }
+
     /// <summary>An agent's NIC with an arena of <see cref="Words"/> words, and a process's fabric toward it.</summary>
     private sealed class Fixture : IDisposable
     {
@@ -94,6 +136,8 @@ public sealed unsafe class NicLockWordsTests
         public ControlFileDirectory Directory { get; }
 
         public Span<long> Arena => new(_arena, Words);
+
+        public nint ArenaAddress => (nint)_arena;
 
         public void Publish() => Nic.PublishArena((nint)_arena, Words);
 

@@ -307,7 +307,7 @@ public sealed class UcxEndpointTests
     {
         public static Client Connect(UcxTarget target)
         {
-            var context = UcxContext.Create();
+            var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
             var worker = context.CreateWorker();
             var endpoint = worker.Connect(target.Address, "the target peer");
             return new Client(context, worker, endpoint, endpoint.UnpackKey(target.Key));

@@ -108,7 +108,7 @@ public sealed class UcxLifetimeTests
         var bytes = (nint)NativeMemory.AlignedAlloc(4096, 4096);
         try
         {
-            using var context = UcxContext.Create();
+            using var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
             var worker = context.CreateWorker();
             var endpoint = worker.Connect(target.Address, "the target peer");
             var key = endpoint.UnpackKey(target.Key);

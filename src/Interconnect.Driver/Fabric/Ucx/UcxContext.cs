@@ -100,8 +100,13 @@ internal sealed unsafe class UcxContext : IDisposable
         return true;
     });
 
-    /// <summary>Reads the UCX configuration from the environment and creates a context (UCP API 1.13).</summary>
-    public static UcxContext Create()
+    /// <summary>
+    /// Reads the UCX configuration from the environment and creates a context (UCP API 1.13) for
+    /// <paramref name="operations"/>. A context for messages only installs none of UCX's handlers of emulated one-sided
+    /// operations (puts, gets, atomics): over tcp those apply at any address a peer names, with no key check, so a
+    /// context that serves peers it does not trust (imcd's, and every process's across machines) must not have them.
+    /// </summary>
+    public static UcxContext Create(UcxOperations operations = UcxOperations.Messages)
     {
         _ = s_processPrepared.Value;
         nint config;
@@ -125,7 +130,9 @@ internal sealed unsafe class UcxContext : IDisposable
             var parameters = new Native.Params
             {
                 FieldMask = Native.ParamFieldFeatures | Native.ParamFieldMtWorkersShared,
-                Features = Native.FeatureRma | Native.FeatureAmo32 | Native.FeatureAmo64 | Native.FeatureWakeup | Native.FeatureAm,
+                Features = Native.FeatureAm | Native.FeatureWakeup | (operations == UcxOperations.MessagesAndOneSided
+                    ? Native.FeatureRma | Native.FeatureAmo32 | Native.FeatureAmo64
+                    : 0),
                 MtWorkersShared = 1,
             };
             var status = Native.InitVersion(Native.ApiMajor, Native.ApiMinor, &parameters, config, out var handle);
@@ -259,4 +266,14 @@ internal sealed unsafe class UcxContext : IDisposable
         // meanwhile by another thread, or one whose destroy waits for a call still running).
         _handle.Dispose();
     }
+}
+
+/// <summary>What a <see cref="UcxContext"/> may do.</summary>
+internal enum UcxOperations
+{
+    /// <summary>Active messages only: what the emulated NIC needs, and all a peer can make this context do.</summary>
+    Messages,
+
+    /// <summary>Active messages, and one-sided puts, gets and atomics (memory mapped with <see cref="UcxContext.Map"/>).</summary>
+    MessagesAndOneSided,
 }

@@ -30,7 +30,7 @@ internal sealed unsafe class UcxFabric
 
     internal UcxFabric()
     {
-        _context = UcxContext.Create();
+        _context = UcxContext.Create(UcxOperations.Messages); // nothing one-sided: a peer reaches only our handlers
         _self = GCHandle.Alloc(this);
         // Writes this process completed land before it is gone, or their receivers' counts rise (API.md: exit flushes).
         // A .NET process raises ProcessExit; a C program through libimc.so does not (NativeAOT in a host it does not

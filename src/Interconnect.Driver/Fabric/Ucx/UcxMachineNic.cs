@@ -44,7 +44,7 @@ internal sealed class UcxMachineNic : IMachineNic
     /// </summary>
     public static UcxMachineNic Start(int rails, Action<int> raise, ProgressMode mode)
     {
-        var context = UcxContext.Create();
+        var context = UcxContext.Create(UcxOperations.Messages); // nothing one-sided: a peer reaches only the NIC's handlers
         try
         {
             return new UcxMachineNic(context, context.CreateWorker(), rails, raise, mode);
