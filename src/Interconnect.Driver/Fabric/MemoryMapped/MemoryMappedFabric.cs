@@ -58,8 +58,9 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory, Action<
 
     public ReceiveMemoryInfo? Inspect(ReceiveFileName name)
     {
-        var info = new FileInfo(PathOf(name));
-        return info.Exists ? new ReceiveMemoryInfo(info.FullName, info.Length, (int)info.UnixFileMode) : null;
+        // What is at the name itself: a link there shows as one (mode 0777), never as the file it points at.
+        var path = PathOf(name);
+        return NoFollow.LinkStatus(path) is { } status ? new ReceiveMemoryInfo(path, status.Size, status.Permissions) : null;
     }
 
     public IEnumerable<(string Where, ReceiveFileName? Name)> Inventory()
