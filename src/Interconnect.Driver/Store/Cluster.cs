@@ -130,6 +130,7 @@ internal sealed partial class Cluster : IDisposable
         for (var slot = 0; slot < ControlLayout.MaxRegions; slot++)
         {
             ref var region = ref Control.Region(slot);
+            // State is written last when an entry is made (and first when freed): live here means the rest is whole.
             if (Volatile.Read(ref region.State) == RegionEntry.StateLive && region.Id == name.RegionId)
             {
                 var bits = status.Uid == region.OwnerUid ? region.Permissions >> 6
