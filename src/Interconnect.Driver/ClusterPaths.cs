@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Interconnect.Driver.Store;
 
 namespace Interconnect.Driver;
 
@@ -12,10 +13,11 @@ internal sealed partial class ClusterPaths
     public const string DefaultCluster = "default";
     public const int MaxNameLength = 63;
 
-    private ClusterPaths(string root, string cluster)
+    private ClusterPaths(string root, string cluster, FileOwners owners)
     {
         Root = root;
         Cluster = cluster;
+        Owners = owners;
         ClusterDirectory = Path.Combine(root, cluster);
         ControlFile = Path.Combine(ClusterDirectory, "control");
         RegionsDirectory = Path.Combine(ClusterDirectory, "regions");
@@ -31,6 +33,12 @@ internal sealed partial class ClusterPaths
 
     public string RegionsDirectory { get; }
 
+    /// <summary>Whose folders and files of the cluster this process uses (all users', or root's alone: <see cref="FileOwners"/>).</summary>
+    public FileOwners Owners { get; }
+
+    /// <summary>The same cluster as the machine's agent (imcd) uses it: strict about owners whatever its uid.</summary>
+    public ClusterPaths ForAgent() => new(Root, Cluster, FileOwners.ForAgent());
+
     /// <summary>Resolves the location from explicit values, then the environment, then the defaults.</summary>
     public static ClusterPaths Resolve(string? root = null, string? cluster = null)
     {
@@ -43,7 +51,7 @@ internal sealed partial class ClusterPaths
         }
 
         ValidateName(cluster, "cluster name (IMC_CLUSTER)");
-        return new ClusterPaths(Path.GetFullPath(root), cluster);
+        return new ClusterPaths(Path.GetFullPath(root), cluster, FileOwners.ForThisProcess());
     }
 
     /// <summary>The host name from the given value, then <c>IMC_HOST</c>, then the machine's host name.</summary>

@@ -13,8 +13,14 @@ internal static unsafe partial class Libc
     public const int ORdWr = 0x2;
     public const int OCreat = 0x40;
     public const int OExcl = 0x80;
-    public const int ONoFollow = 0x20000;
+    public const int ONonBlock = 0x800;
     public const int OCloExec = 0x80000;
+
+    /// <summary><c>O_NOFOLLOW</c>: its value differs between x86-64 and arm64 (asm-generic does not hold for either).</summary>
+    public static int ONoFollow => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
+
+    /// <summary><c>O_DIRECTORY</c>: as <see cref="ONoFollow"/>, a per-architecture value.</summary>
+    public static int ODirectory => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
 
     public const int ProtRead = 0x1;
     public const int ProtWrite = 0x2;
@@ -30,6 +36,9 @@ internal static unsafe partial class Libc
     public const int EExist = 17;
     public const int EAccess = 13;
     public const int ENoEnt = 2;
+    public const int ELoop = 40;
+    public const int ENotDir = 20;
+    public const int EIntr = 4;
 
     public const int FutexWait = 0;
     public const int FutexWake = 1;
@@ -63,6 +72,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport(LibraryName, EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Mkdir(string path, int mode);
+
+    [LibraryImport(LibraryName, EntryPoint = "pread", SetLastError = true)]
+    public static partial nint PRead(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport(LibraryName, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte* buffer, nuint count);
 
     [LibraryImport(LibraryName, EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Link(string existingPath, string newPath);
@@ -100,6 +118,9 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "getuid")]
     public static partial int GetUid();
 
+    [LibraryImport(LibraryName, EntryPoint = "geteuid")]
+    public static partial int GetEuid();
+
     [LibraryImport(LibraryName, EntryPoint = "getgid")]
     public static partial int GetGid();
 
@@ -115,6 +136,8 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Statx(int dirFd, string path, int flags, uint mask, byte* buffer);
 
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
     private const int AtEmptyPath = 0x1000;
     private const uint StatxBasicStats = 0x7ff;
 
@@ -124,20 +147,32 @@ internal static unsafe partial class Libc
     /// </summary>
     public static bool TryGetFileStatus(int fd, out long size, out int mode, out int uid, out int gid)
     {
+        var found = TryGetStatus(fd, out var status);
+        (size, mode, uid, gid) = found ? (status.Size, status.Permissions, status.Uid, status.Gid) : (0, 0, -1, -1);
+        return found;
+    }
+
+    /// <summary>What statx(2) says of an open file (<paramref name="fd"/>).</summary>
+    public static bool TryGetStatus(int fd, out FileStatus status) => TryStatx(fd, "", AtEmptyPath, out status);
+
+    /// <summary>What statx(2) says of <paramref name="path"/> itself: a symbolic link is described, not followed.</summary>
+    public static bool TryGetLinkStatus(string path, out FileStatus status) => TryStatx(AtFdCwd, path, AtSymlinkNoFollow, out status);
+
+    private static bool TryStatx(int dirFd, string path, int flags, out FileStatus status)
+    {
         var buffer = stackalloc byte[256];
-        if (Statx(fd, "", AtEmptyPath, StatxBasicStats, buffer) != 0)
+        if (Statx(dirFd, path, flags, StatxBasicStats, buffer) != 0)
         {
-            size = 0;
-            mode = 0;
-            uid = -1;
-            gid = -1;
+            status = default;
             return false;
         }
 
-        uid = *(int*)(buffer + 20);
-        gid = *(int*)(buffer + 24);
-        mode = *(ushort*)(buffer + 28) & 0xfff;
-        size = *(long*)(buffer + 40);
+        status = new FileStatus(
+            Size: *(long*)(buffer + 40),
+            Mode: *(ushort*)(buffer + 28),
+            Uid: *(int*)(buffer + 20),
+            Gid: *(int*)(buffer + 24),
+            Links: *(int*)(buffer + 16));
         return true;
     }
 

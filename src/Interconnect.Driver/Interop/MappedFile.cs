@@ -30,22 +30,16 @@ internal sealed unsafe class MappedFile : IDisposable
 
     public byte* Pointer => (byte*)_address;
 
-    /// <summary>Maps an existing file, checking that it is a regular file of exactly <paramref name="expectedLength"/> bytes.</summary>
-    public static MappedFile Open(string path, long expectedLength, bool writable, string what)
+    /// <summary>
+    /// Maps an existing regular file (never through a link: <see cref="NoFollow"/>), checking that it is exactly
+    /// <paramref name="expectedLength"/> bytes and passes <paramref name="check"/> (its owner, for one).
+    /// </summary>
+    public static MappedFile Open(string path, long expectedLength, bool writable, string what, Action<FileStatus>? check = null)
     {
-        var fd = Libc.Open(path, (writable ? Libc.ORdWr : Libc.ORdOnly) | Libc.ONoFollow | Libc.OCloExec, 0);
-        if (fd < 0)
-        {
-            throw OpenFailure(Marshal.GetLastPInvokeError(), path, what);
-        }
-
+        var fd = NoFollow.OpenFile(path, writable, what, check);
         try
         {
-            if (!Libc.TryGetFileStatus(fd, out var size, out _, out _, out _))
-            {
-                throw new DriverException(DriverStatus.OpenError, $"cannot read the status of {what} {path}");
-            }
-
+            var size = NoFollow.StatusOf(fd, path, what).Size;
             if (size != expectedLength)
             {
                 throw new DriverException(DriverStatus.BadMap,
@@ -67,16 +61,66 @@ internal sealed unsafe class MappedFile : IDisposable
     /// </summary>
     public static MappedFile Create(string path, long length, int mode, int groupId, string what)
     {
-        var fd = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OExcl | Libc.ONoFollow | Libc.OCloExec, 0600);
-        if (fd < 0)
-        {
-            throw OpenFailure(Marshal.GetLastPInvokeError(), path, what);
-        }
+        var fd = NoFollow.CreateFile(path, mode, what);
+        return SizeAndMap(fd, path, length, groupId, what, removeOnFailure: true);
+    }
 
-        var created = false;
+    /// <summary>
+    /// Maps the file <paramref name="path"/> of <paramref name="length"/> bytes that this process keeps across its
+    /// restarts: an existing one that passes <paramref name="check"/> (made zero-filled again when its length is not
+    /// <paramref name="length"/>), else a new one with <paramref name="mode"/>. Never through a link, never anything but
+    /// a regular file.
+    /// </summary>
+    public static MappedFile OpenOrCreate(string path, long length, int mode, string what, Action<FileStatus> check)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (NoFollow.TryCreateFile(path, mode, what, out var created))
+            {
+                return SizeAndMap(created, path, length, groupId: -1, what, removeOnFailure: true);
+            }
+
+            int fd;
+            try
+            {
+                fd = NoFollow.OpenFile(path, writable: true, what, check);
+            }
+            catch (DriverException) when (attempt < 2 && NoFollow.LinkStatus(path) is null)
+            {
+                continue; // removed between the two opens: make it
+            }
+
+            if (NoFollow.StatusOf(fd, path, what).Size == length)
+            {
+                try
+                {
+                    return Map(fd, path, length, writable: true, what);
+                }
+                finally
+                {
+                    _ = Libc.Close(fd);
+                }
+            }
+
+            // Of another length: zero-filled anew, through the descriptor checked above.
+            if (Libc.FTruncate(fd, 0) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                _ = Libc.Close(fd);
+                throw new DriverException(DriverStatus.OpenError, $"cannot empty {what} {path} (errno {errno})");
+            }
+
+            return SizeAndMap(fd, path, length, groupId: -1, what, removeOnFailure: false);
+        }
+    }
+
+    /// <summary>Sizes a new (or emptied) file to <paramref name="length"/> zero bytes and maps it; closes <paramref name="fd"/>.</summary>
+    private static MappedFile SizeAndMap(int fd, string path, long length, int groupId, string what, bool removeOnFailure)
+    {
+        var mapped = false;
         try
         {
-            // ftruncate gives zero-filled pages; fchmod sets the mode exactly, whatever the umask.
+            // ftruncate gives zero-filled pages.
             if (Libc.FTruncate(fd, length) != 0)
             {
                 throw new DriverException(DriverStatus.NoResources,
@@ -89,20 +133,14 @@ internal sealed unsafe class MappedFile : IDisposable
                 _ = Libc.FChown(fd, -1, groupId); // best effort: a user may only give a file to a group of theirs
             }
 
-            if (Libc.FChmod(fd, mode) != 0)
-            {
-                throw new DriverException(DriverStatus.OpenError,
-                    $"cannot set the mode of {what} {path} (errno {Marshal.GetLastPInvokeError()})");
-            }
-
-            var mapped = Map(fd, path, length, writable: true, what);
-            created = true;
-            return mapped;
+            var file = Map(fd, path, length, writable: true, what);
+            mapped = true;
+            return file;
         }
         finally
         {
             _ = Libc.Close(fd);
-            if (!created)
+            if (!mapped && removeOnFailure)
             {
                 File.Delete(path);
             }
@@ -188,16 +226,6 @@ internal sealed unsafe class MappedFile : IDisposable
 
         return new MappedFile(path, address, length, writable);
     }
-
-    private static DriverException OpenFailure(int errno, string path, string what) => errno switch
-    {
-        Libc.EAccess or Libc.EPerm => new DriverException(DriverStatus.Permit,
-            $"permission denied opening {what} {path}: run as a user the cluster's permissions allow"),
-        Libc.ENoEnt => new DriverException(DriverStatus.OpenError, $"{what} {path} does not exist"),
-        Libc.EExist => new DriverException(DriverStatus.OpenError,
-            $"{what} {path} already exists: the cluster folder holds a file the directory does not know"),
-        _ => new DriverException(DriverStatus.OpenError, $"cannot open {what} {path} (errno {errno})"),
-    };
 
     private void Unmap()
     {

@@ -1,5 +1,6 @@
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.MemoryMapped;
+using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver.Store;
@@ -13,12 +14,13 @@ internal sealed partial class Cluster : IDisposable
 
     // Threads of this process take turns here before they contend for the cross-process lock.
     private readonly Lock _processLock = new();
+    private readonly MemoryMappedFabric _memory;
 
     private Cluster(ClusterPaths paths, ControlFile control)
     {
         Paths = paths;
         Control = control;
-        Fabric = new MemoryMappedFabric(paths.RegionsDirectory);
+        _memory = new MemoryMappedFabric(paths.RegionsDirectory, CheckReceiveFile);
         Events = new ClusterEventWatcher(this);
     }
 
@@ -28,21 +30,26 @@ internal sealed partial class Cluster : IDisposable
 
     public ControlFile Control { get; }
 
-    public IFabric Fabric { get; }
+    public IFabric Fabric => _memory;
 
-    public static bool Exists(ClusterPaths paths) => File.Exists(paths.ControlFile);
+    /// <summary>True when the cluster's control file is there (as anything: a link in its place is refused when opened).</summary>
+    public static bool Exists(ClusterPaths paths) => NoFollow.LinkStatus(paths.ControlFile) is not null;
+
+    /// <summary>Maps a receive file of this machine as the fabric does (links refused, owner checked).</summary>
+    public MappedFile MapReceiveFile(ReceiveFileName name, long length, bool writable) => _memory.Map(name, length, writable);
 
     /// <summary>Opens an existing cluster; <see cref="DriverStatus.NotInitialized"/> when there is none.</summary>
     public static Cluster Open(ClusterPaths paths, bool writable = true)
     {
         CheckRoot(paths);
-        if (!File.Exists(paths.ControlFile))
+        CheckOwners(paths);
+        if (!Exists(paths))
         {
             throw new DriverException(DriverStatus.NotInitialized,
                 $"no cluster '{paths.Cluster}' under {paths.Root}: run imc_init (or set IMC_AUTO_INIT=1)");
         }
 
-        return new Cluster(paths, ControlFile.Open(paths.ControlFile, writable));
+        return new Cluster(paths, ControlFile.Open(paths.ControlFile, writable, paths.Owners));
     }
 
     /// <summary>
@@ -52,13 +59,15 @@ internal sealed partial class Cluster : IDisposable
     public static Cluster OpenOrCreate(ClusterPaths paths, ClusterConfiguration configuration)
     {
         CheckRoot(paths);
-        if (!File.Exists(paths.ControlFile))
+        CheckOwners(paths);
+        if (!Exists(paths))
         {
             configuration.Validate();
             Create(paths, configuration);
+            CheckOwners(paths); // another process may have made it first
         }
 
-        return new Cluster(paths, ControlFile.Open(paths.ControlFile));
+        return new Cluster(paths, ControlFile.Open(paths.ControlFile, writable: true, paths.Owners));
     }
 
     /// <summary>Removes the cluster's folder and everything in it.</summary>
@@ -95,26 +104,66 @@ internal sealed partial class Cluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// As root or as the machine's agent (<see cref="FileOwners.Strict"/>): refuses a cluster whose folders another
+    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>), saying
+    /// which and what to do. An ordinary process trusts every user of the cluster and checks nothing here.
+    /// </summary>
+    private static void CheckOwners(ClusterPaths paths) =>
+        paths.Owners.CheckFolders(paths.RegionsDirectory,
+            (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.RegionsDirectory, "folder of receive files"));
+
+    /// <summary>
+    /// A receive file of <c>regions/</c> (open to every user) that a strict process may use: one that root or its
+    /// own user owns, or that a user who may read the region made (its owner, a member of its group where the group
+    /// may read it, anyone where others may). A file someone else put under a receive file's name is refused, so no
+    /// region's data is written into, or read from, a file of a user who has no right to it.
+    /// </summary>
+    private void CheckReceiveFile(ReceiveFileName name, string path, FileStatus status)
+    {
+        var owners = Paths.Owners;
+        if (owners.Trusts(status.Uid))
+        {
+            return;
+        }
+
+        for (var slot = 0; slot < ControlLayout.MaxRegions; slot++)
+        {
+            ref var region = ref Control.Region(slot);
+            // State is written last when an entry is made (and first when freed): live here means the rest is whole.
+            if (Volatile.Read(ref region.State) == RegionEntry.StateLive && region.Id == name.RegionId)
+            {
+                var bits = status.Uid == region.OwnerUid ? region.Permissions >> 6
+                    : status.Gid == region.OwnerGid ? region.Permissions >> 3
+                    : region.Permissions;
+                if ((bits & Credentials.Read) != 0)
+                {
+                    return;
+                }
+
+                throw owners.Untrusted(path, "receive file", status.Uid,
+                    $" (one who may not read region key {region.Key}, whose file it names)");
+            }
+        }
+
+        throw owners.Untrusted(path, "receive file", status.Uid, " (for a region the directory does not hold)");
+    }
+
     private static void Create(ClusterPaths paths, ClusterConfiguration configuration)
     {
         try
         {
             if (!System.IO.Directory.Exists(paths.Root))
             {
-                // Like /tmp: every user may make a cluster, none may remove another's.
-                System.IO.Directory.CreateDirectory(paths.Root);
-                TrySetMode(paths.Root, (UnixFileMode)0b1_111_111_111);
+                CreateRoot(paths.Root);
             }
 
             var staging = Path.Combine(paths.Root, $".{paths.Cluster}.creating-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            System.IO.Directory.CreateDirectory(staging);
+            NoFollow.CreateDirectory(staging, 0b111_101_101, "new cluster folder");
             try
             {
-                File.SetUnixFileMode(staging, (UnixFileMode)0b111_101_101);
-                var regions = Path.Combine(staging, "regions");
-                System.IO.Directory.CreateDirectory(regions);
                 // Sticky and open to all, as /tmp: any user of the cluster creates receive files, none removes another's.
-                File.SetUnixFileMode(regions, (UnixFileMode)0b1_111_111_111);
+                NoFollow.CreateDirectory(Path.Combine(staging, "regions"), 0b1_111_111_111, "folder of receive files");
                 using (ControlFile.Create(Path.Combine(staging, "control"), configuration))
                 {
                 }
@@ -137,11 +186,15 @@ internal sealed partial class Cluster : IDisposable
                 }
             }
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is UnauthorizedAccessException || e is DriverException { Status: DriverStatus.Permit })
         {
             throw new DriverException(DriverStatus.InitError,
                 $"cannot create cluster '{paths.Cluster}' under {paths.Root}: permission denied; " +
                 "set IMC_ROOT to a folder you may write (default /dev/shm/imc)", e);
+        }
+        catch (DriverException e) when (e.Status == DriverStatus.OpenError)
+        {
+            throw new DriverException(DriverStatus.InitError, $"cannot create cluster '{paths.Cluster}' under {paths.Root}: {e.Message}", e);
         }
         catch (IOException e) when (e is not FileNotFoundException)
         {
@@ -150,14 +203,24 @@ internal sealed partial class Cluster : IDisposable
         }
     }
 
-    private static void TrySetMode(string path, UnixFileMode mode)
+    /// <summary>
+    /// Makes IMC_ROOT like /tmp (mode 1777): every user may make a cluster, none may remove another's. Its parents are
+    /// made as any folder is; a process that checks owners checks them all before it uses the cluster.
+    /// </summary>
+    private static void CreateRoot(string root)
     {
+        if (Path.GetDirectoryName(root) is { } parent)
+        {
+            System.IO.Directory.CreateDirectory(parent);
+        }
+
         try
         {
-            File.SetUnixFileMode(path, mode);
+            NoFollow.CreateDirectory(root, 0b1_111_111_111, "IMC_ROOT");
         }
-        catch (UnauthorizedAccessException)
+        catch (DriverException) when (NoFollow.LinkStatus(root) is { IsDirectory: true })
         {
+            // Another process made it first.
         }
     }
 

@@ -47,12 +47,14 @@ internal sealed unsafe class ControlFile : IDisposable
     /// <summary>
     /// Opens and checks an existing control file; a damaged one is refused with a message that names it and says
     /// what to do. The header is read and checked before anything is mapped, so a file of another layout or a
-    /// truncated one is never read past its end.
+    /// truncated one is never read past its end. It is never opened through a link, and only when
+    /// <paramref name="owners"/> trust its owner.
     /// </summary>
-    public static ControlFile Open(string path, bool writable = true)
+    public static ControlFile Open(string path, bool writable, FileOwners owners)
     {
-        VerifyHeader(path);
-        var file = MappedFile.Open(path, ControlLayout.FileSize, writable, What);
+        void Check(FileStatus status) => owners.Check(path, What, status);
+        VerifyHeader(path, Check);
+        var file = MappedFile.Open(path, ControlLayout.FileSize, writable, What, Check);
         try
         {
             var control = new ControlFile(file);
@@ -66,23 +68,23 @@ internal sealed unsafe class ControlFile : IDisposable
         }
     }
 
-    private static void VerifyHeader(string path)
+    private static void VerifyHeader(string path, Action<FileStatus> check)
     {
+        var fd = NoFollow.OpenFile(path, writable: false, What, check);
         Span<byte> bytes = stackalloc byte[64];
         int read;
+        long length;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            length = NoFollow.StatusOf(fd, path, What).Size;
+            fixed (byte* buffer = bytes)
+            {
+                read = (int)Math.Max(Libc.PRead(fd, buffer, (nuint)bytes.Length, 0), 0);
+            }
         }
-        catch (UnauthorizedAccessException e)
+        finally
         {
-            throw new DriverException(DriverStatus.Permit,
-                $"permission denied reading control file {path}: run as a user the cluster allows", e);
-        }
-        catch (IOException e)
-        {
-            throw new DriverException(DriverStatus.OpenError, $"cannot read control file {path}: {e.Message}", e);
+            _ = Libc.Close(fd);
         }
 
         var recreate = "remove the cluster (imcctl destroy) and run imc_init";
@@ -100,7 +102,6 @@ internal sealed unsafe class ControlFile : IDisposable
                 $"use the same Interconnect version for every program of the cluster, or {recreate}");
         }
 
-        var length = new FileInfo(path).Length;
         if (length != ControlLayout.FileSize || BitConverter.ToInt64(bytes[16..]) != ControlLayout.FileSize)
         {
             throw new DriverException(DriverStatus.BadMap,

@@ -1,5 +1,6 @@
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver.Store;
@@ -146,8 +147,11 @@ internal sealed partial class ControlFileDirectory
         return ([.. up.Select(_cluster.HostName)], keys, memories);
     }
 
-    /// <summary>Where this machine's receive memory files live, for its agent to map and register them.</summary>
-    internal string RegionsDirectory => _cluster.Paths.RegionsDirectory;
+    /// <summary>
+    /// Maps this machine's receive memory <paramref name="name"/> for writing, for its agent to register it (or to fill
+    /// a coherent copy): as every receive file is opened, never through a link and only from an owner the cluster trusts.
+    /// </summary>
+    internal MappedFile MapReceiveMemory(ReceiveFileName name, long length) => _cluster.MapReceiveFile(name, length, writable: true);
 
     /// <summary>Across machines (imcd): this machine is in <paramref name="epoch"/> from now on, and not fenced.</summary>
     internal void JoinEpoch(long epoch) => _cluster.JoinEpoch(epoch);

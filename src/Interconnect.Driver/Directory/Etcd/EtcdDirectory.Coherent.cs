@@ -243,7 +243,7 @@ internal sealed partial class EtcdDirectory
 
         var (name, length) = _local.ReceiveMemoryOf(key, host) ?? throw new DriverException(DriverStatus.McError,
             $"host '{host}' has no copy of coherent region key {key} on this machine after allocating it");
-        using var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
+        using var file = _local.MapReceiveMemory(name, length);
         DriverException? failure = null;
         foreach (var source in sources)
         {

@@ -109,20 +109,25 @@ internal sealed partial class MachineAgent
         _arenaFile = null;
     }
 
+    /// <summary>
+    /// Maps the machine's lock arena file (<c>locks</c> in the cluster's folder), made if it is not there: kept across imcd
+    /// restarts, so sets homed here keep their state; made anew (zeroed) at another length. Never through a link, and
+    /// only of an owner imcd trusts (<see cref="ClusterPaths.Owners"/>): a file someone else put there is refused.
+    /// </summary>
+    internal static MappedFile OpenArenaFile(ClusterPaths paths)
+    {
+        const string What = "lock arena";
+        var path = Path.Combine(paths.ClusterDirectory, "locks");
+        return MappedFile.OpenOrCreate(path, ArenaWords * sizeof(long), 0b110_000_000, What,
+            status => paths.Owners.Check(path, What, status));
+    }
+
     /// <summary>Maps the arena and publishes it to the NIC once, and (re)publishes it in etcd whenever etcd lacks it.</summary>
     private void PublishArena()
     {
         if (_arena is null)
         {
-            var path = Path.Combine(_paths.ClusterDirectory, "locks");
-            const long length = ArenaWords * sizeof(long);
-            if (!File.Exists(path) || new FileInfo(path).Length != length)
-            {
-                using var stream = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
-                stream.SetLength(length); // zeroed; kept across imcd restarts, so sets homed here keep their state
-            }
-
-            var file = MappedFile.Open(path, length, writable: true, "lock arena");
+            var file = OpenArenaFile(_paths);
             try
             {
                 nint address;

@@ -91,6 +91,7 @@ internal sealed partial class MachineAgent : IDisposable
     public static MachineAgent Start(ClusterPaths paths, string endpoints, string machine, string address, int leaseSeconds,
         ProgressMode progress, ILogger logger)
     {
+        paths = paths.ForAgent(); // imcd trusts no file of the cluster that another user owns, whatever its own uid
         ClusterPaths.ValidateName(machine, "machine name (--machine, IMC_MACHINE)");
         var store = new EtcdStore(endpoints, paths.Cluster);
         ControlFileDirectory? local = null;
@@ -252,21 +253,29 @@ internal sealed partial class MachineAgent : IDisposable
     /// This machine's instance id in the cluster: made once, kept in the cluster's folder here (<c>machine-instance</c>),
     /// so a restarted imcd is known as the same machine and another machine with the same name is not.
     /// </summary>
-    private static string ReadInstance(ClusterPaths paths)
+    internal static string ReadInstance(ClusterPaths paths)
     {
+        const string What = "machine instance file";
         var file = Path.Combine(paths.ClusterDirectory, "machine-instance");
-        try
+        if (NoFollow.TryCreateFile(file, 0b110_100_100, What, out var fd))
         {
-            using var created = new FileStream(file, FileMode.CreateNew, FileAccess.Write);
-            using var writer = new StreamWriter(created);
-            writer.Write(Guid.NewGuid().ToString("N"));
-        }
-        catch (IOException) when (File.Exists(file))
-        {
-            // made by an earlier run: keep it
+            try
+            {
+                NoFollow.WriteAll(fd, System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString("N")), file, What);
+            }
+            finally
+            {
+                _ = Libc.Close(fd);
+            }
         }
 
-        return File.ReadAllText(file).Trim();
+        // Made by this run or an earlier one: never read through a link, nor from a file of an owner imcd does not trust.
+        var instance = System.Text.Encoding.ASCII.GetString(
+            NoFollow.ReadAll(file, 64, What, status => paths.Owners.Check(file, What, status))).Trim();
+        return instance.Length == 32 && instance.All(char.IsAsciiHexDigitLower)
+            ? instance
+            : throw new DriverException(DriverStatus.OpenError,
+                $"{What} {file} does not hold an instance id (32 hex digits): remove it, and imcd makes a new one");
     }
 
     /// <summary>True while etcd, as the pass read it, still has this machine under this agent's lease.</summary>
@@ -754,7 +763,7 @@ internal sealed partial class MachineAgent : IDisposable
 
     private Registered Register(ReceiveFileName name, long length, int regionKey, string host, int rail)
     {
-        var file = MappedFile.Open(Path.Combine(_local.RegionsDirectory, name.ToString()), length, writable: true, "receive file");
+        var file = _local.MapReceiveMemory(name, length);
         try
         {
             nint address;

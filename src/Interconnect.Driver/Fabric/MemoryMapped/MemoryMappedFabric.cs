@@ -6,8 +6,10 @@ namespace Interconnect.Driver.Fabric.MemoryMapped;
 /// The embedded fabric: each host's receive memory of a region is a file under <c>IMC_ROOT/CLUSTER/regions</c>,
 /// mapped read-only by that host's receivers and read-write by the writers that deliver to it. The file's mode
 /// carries the region's permissions, so the operating system enforces them on anyone who bypasses the library.
+/// Every file is made and opened without following a link (<see cref="NoFollow"/>), and an existing one is used only
+/// once <c>check</c> accepted its owner (the folder is open to every user).
 /// </summary>
-internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabric
+internal sealed unsafe class MemoryMappedFabric(string regionsDirectory, Action<ReceiveFileName, string, FileStatus> check) : IFabric
 {
     private const string What = "receive file";
 
@@ -20,7 +22,7 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabr
         using var created = MappedFile.Create(PathOf(name), length, mode, groupId, What);
         if (copyFrom is { } source)
         {
-            using var from = MappedFile.Open(PathOf(source), length, writable: false, What);
+            using var from = Map(source, length, writable: false);
             Buffer.MemoryCopy(from.Pointer, created.Pointer, length, length);
         }
     }
@@ -56,8 +58,9 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabr
 
     public ReceiveMemoryInfo? Inspect(ReceiveFileName name)
     {
-        var info = new FileInfo(PathOf(name));
-        return info.Exists ? new ReceiveMemoryInfo(info.FullName, info.Length, (int)info.UnixFileMode) : null;
+        // What is at the name itself: a link there shows as one (mode 0777), never as the file it points at.
+        var path = PathOf(name);
+        return NoFollow.LinkStatus(path) is { } status ? new ReceiveMemoryInfo(path, status.Size, status.Permissions) : null;
     }
 
     public IEnumerable<(string Where, ReceiveFileName? Name)> Inventory()
@@ -78,11 +81,13 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory) : IFabr
         }
     }
 
-    private MappedFile Map(ReceiveFileName name, long length, bool writable)
+    /// <summary>Maps the receive memory <paramref name="name"/>, for reading or, as a writer does, for writing.</summary>
+    public MappedFile Map(ReceiveFileName name, long length, bool writable)
     {
+        var path = PathOf(name);
         try
         {
-            return MappedFile.Open(PathOf(name), length, writable, What);
+            return MappedFile.Open(path, length, writable, What, status => check(name, path, status));
         }
         catch (DriverException e) when (e.Status is DriverStatus.OpenError or DriverStatus.BadMap)
         {
