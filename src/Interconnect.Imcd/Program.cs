@@ -87,7 +87,16 @@ internal static class Program
             {
                 Console.WriteLine($"imcd: ready machine={machine} cluster={paths.Cluster} address={address} lease={lease}s " +
                     $"progress={progress.ToString().ToLowerInvariant()} directory={endpoints}");
-                stopped.Wait();
+                while (!stopped.Wait(TimeSpan.FromSeconds(1)))
+                {
+                    if (agent.NicFailure is { } failure)
+                    {
+                        // Its writes would be lost unseen: leave (the other machines count it gone), and exit non-zero.
+                        Console.Error.WriteLine($"imcd: the NIC of machine '{machine}' stopped, leaving the cluster: {failure}");
+                        return 1;
+                    }
+                }
+
                 var nic = agent.NicCounts;
                 Console.WriteLine($"imcd: leaving cluster '{paths.Cluster}'; writes from other machines: {nic.Applied} applied, " +
                     $"{nic.Refused} refused, {nic.Malformed} malformed; error counts raised for lost ones {nic.Raised} times");

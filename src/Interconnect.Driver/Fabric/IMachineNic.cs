@@ -32,6 +32,9 @@ internal interface IMachineNic : IDisposable
 
     NicCounts Counts { get; }
 
+    /// <summary>Why the NIC stopped progressing (it applies nothing any more), or null while it runs.</summary>
+    Exception? Failure { get; }
+
     /// <summary>
     /// Publishes <paramref name="length"/> bytes at <paramref name="address"/> (receive memory of a region on
     /// <paramref name="rail"/>) to writers and readers on other machines; returns the id they name it by.

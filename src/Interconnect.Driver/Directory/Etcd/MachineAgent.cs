@@ -80,6 +80,9 @@ internal sealed partial class MachineAgent : IDisposable
     /// <summary>What this machine's NIC did with writes from other machines: applied, refused, counted as lost.</summary>
     internal NicCounts NicCounts => _nic.Counts;
 
+    /// <summary>Why this machine's NIC stopped (imcd must then leave the cluster), or null while it runs.</summary>
+    internal Exception? NicFailure => _nic.Failure;
+
     public string Machine => _machine;
 
     public long Lease => _lease;

@@ -20,6 +20,7 @@ internal sealed class UcxMachineNic : IMachineNic
     private readonly ConcurrentQueue<Action> _asked = new();
     private readonly Thread _progress;
     private volatile bool _stopping;
+    private Exception? _failure;
     private bool _arenaPublished;
 
     private UcxMachineNic(UcxContext context, UcxWorker worker, int rails, Action<int> raise, ProgressMode mode)
@@ -34,6 +35,8 @@ internal sealed class UcxMachineNic : IMachineNic
     }
 
     public byte[] Address { get; }
+
+    public Exception? Failure => Volatile.Read(ref _failure);
 
     public NicCounts Counts =>
         new(_receiver.Applied, _receiver.Refused, _receiver.Raised, _receiver.Reads, _receiver.Words, _receiver.Malformed);
@@ -98,40 +101,44 @@ internal sealed class UcxMachineNic : IMachineNic
         _context.Dispose();
     }
 
-    /// <summary>Runs <paramref name="function"/> on the progress thread and waits for it (inline once that thread stopped).</summary>
+    /// <summary>
+    /// Runs <paramref name="function"/> on the progress thread and waits for it (inline once that thread was stopped
+    /// by <see cref="Dispose"/>). An answer that comes after the deadline is dropped; nothing it touches is gone by then.
+    /// </summary>
     private T Ask<T>(Func<T> function)
     {
+        if (_failure is { } failure)
+        {
+            throw new DriverException(DriverStatus.McError, $"imcd's NIC has stopped: {failure.Message}");
+        }
+
         if (!_progress.IsAlive || Thread.CurrentThread == _progress)
         {
             return function();
         }
 
-        using var done = new ManualResetEventSlim();
-        T result = default!;
-        Exception? failure = null;
+        var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         _asked.Enqueue(() =>
         {
             try
             {
-                result = function();
+                answer.SetResult(function());
             }
             catch (Exception e)
             {
-                failure = e;
-            }
-            finally
-            {
-                done.Set();
+                answer.SetException(e);
             }
         });
         _worker.Signal();
-        if (!done.Wait(s_askTimeout))
+        try
+        {
+            return answer.Task.WaitAsync(s_askTimeout).GetAwaiter().GetResult();
+        }
+        catch (TimeoutException)
         {
             throw new DriverException(DriverStatus.Timeout,
                 $"imcd's progress thread did not answer within {s_askTimeout.TotalSeconds:0} s");
         }
-
-        return failure is null ? result : throw failure;
     }
 
     /// <summary>
@@ -153,24 +160,32 @@ internal sealed class UcxMachineNic : IMachineNic
             _ = Libc.SetPriority(Libc.PrioProcess, (uint)Libc.GetTid(), nice);
         }
 
-        while (!_stopping)
+        try
         {
-            while (_asked.TryDequeue(out var action))
+            while (!_stopping)
             {
-                action();
-            }
+                while (_asked.TryDequeue(out var action))
+                {
+                    action(); // catches what it throws (Ask)
+                }
 
-            var events = _worker.Progress();
-            _receiver.Collect();
-            if (events != 0 || _mode == ProgressMode.Spin)
-            {
-                continue;
-            }
+                var events = _worker.Progress();
+                _receiver.Collect();
+                if (events != 0 || _mode == ProgressMode.Spin)
+                {
+                    continue;
+                }
 
-            if (_worker.Arm())
-            {
-                _ = Libc.PollIn(_worker.EventFd, timeoutMs: 100);
+                if (_worker.Arm())
+                {
+                    _ = Libc.PollIn(_worker.EventFd, timeoutMs: 100);
+                }
             }
+        }
+        catch (Exception e) when (!_stopping)
+        {
+            // A NIC that no longer progresses applies nothing: said, not hidden (imcd leaves the cluster on it).
+            Volatile.Write(ref _failure, e);
         }
 
         while (_asked.TryDequeue(out var late))
