@@ -22,7 +22,8 @@ internal static unsafe class RawUcxPeers
 
     public static long Run(Dictionary<string, string> values, bool ping)
     {
-        using var context = UcxContext.Create();
+        // Its puts are one-sided, which no context of the product enables any more.
+        using var context = UcxContext.Create(UcxOperations.MessagesAndOneSided);
         using var worker = context.CreateWorker();
         var buffer = (nint)NativeMemory.AlignedAlloc(4096, 4096);
         try
