@@ -45,12 +45,28 @@ internal static class Program
             DefaultValueFactory = _ => 3,
             HelpName = "SECONDS",
         };
+        var etcdCa = new Option<string?>("--etcd-ca")
+        {
+            Description = "For an https:// directory: the CA that signed etcd's certificate, the only one trusted for it (default: IMC_ETCD_CA).",
+            HelpName = "FILE",
+        };
+        var etcdCert = new Option<string?>("--etcd-cert")
+        {
+            Description = "For an https:// directory: this machine's client certificate, which etcd (--client-cert-auth) checks (default: IMC_ETCD_CERT).",
+            HelpName = "FILE",
+        };
+        var etcdKey = new Option<string?>("--etcd-key")
+        {
+            Description = "The client certificate's key, unencrypted PEM, readable by imcd's user alone (chmod 600) (default: IMC_ETCD_KEY).",
+            HelpName = "FILE",
+        };
         var root = new RootCommand("The machine's agent of an Interconnect cluster across machines (etcd directory, UCX data path).")
         {
-            directory, cluster, machine, address, progress, lease,
+            directory, cluster, machine, address, progress, lease, etcdCa, etcdCert, etcdKey,
         };
         root.SetAction(parse => Serve(
             parse.GetValue(directory) ?? Directories.Endpoints,
+            (parse.GetValue(etcdCa), parse.GetValue(etcdCert), parse.GetValue(etcdKey)),
             parse.GetValue(cluster),
             parse.GetValue(machine) ?? Directories.MachineName,
             parse.GetValue(address),
@@ -59,7 +75,8 @@ internal static class Program
         return root.Parse(args).Invoke();
     }
 
-    private static int Serve(string? endpoints, string? cluster, string machine, string? address, ProgressMode progress, int lease)
+    private static int Serve(string? endpoints, (string? Ca, string? Cert, string? Key) tls, string? cluster, string machine,
+        string? address, ProgressMode progress, int lease)
     {
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)
             .AddFilter(l => l >= (Environment.GetEnvironmentVariable("IMCD_DEBUG") == "1" ? LogLevel.Debug : LogLevel.Information)));
@@ -78,12 +95,14 @@ internal static class Program
 
         try
         {
+            // The directory and its certificates first, each fault in one line: nothing of the cluster is touched before.
+            var etcd = EtcdConnection.FromEnvironment(endpoints, tls.Ca, tls.Cert, tls.Key);
             var paths = ClusterPaths.Resolve(cluster: cluster);
             address ??= FirstAddress();
             using var stopped = new ManualResetEventSlim();
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
-            using (var agent = MachineAgent.Start(paths, endpoints, machine, address, lease, progress, logger))
+            using (var agent = MachineAgent.Start(paths, etcd, machine, address, lease, progress, logger))
             {
                 Console.WriteLine($"imcd: ready machine={machine} cluster={paths.Cluster} address={address} lease={lease}s " +
                     $"progress={progress.ToString().ToLowerInvariant()} directory={endpoints}");

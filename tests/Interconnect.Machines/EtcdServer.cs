@@ -29,7 +29,13 @@ internal sealed class EtcdServer
         _token = token;
     }
 
-    public string ClientUrl => $"http://{_address}:2379";
+    /// <summary>
+    /// When set (before <see cref="Start"/>): etcd serves https:// with these certificates and requires a client
+    /// certificate of their CA (<c>--client-cert-auth</c>).
+    /// </summary>
+    public EtcdCertificates? Tls { get; set; }
+
+    public string ClientUrl => $"{(Tls is null ? "http" : "https")}://{_address}:2379";
 
     /// <summary>Starts etcd and returns once it serves clients; throws with its log when it does not in time.</summary>
     public void Start(TimeSpan timeout)
@@ -62,6 +68,7 @@ internal sealed class EtcdServer
             // 0.15 s at 100), at every start, so at every StartEtcd a test makes; no peer can miss a heartbeat.
             "--heartbeat-interval=10", "--election-timeout=100",
             "--logger=zap", "--log-outputs=stderr",
+            .. Tls?.EtcdArguments ?? [],
         ];
         foreach (var argument in arguments)
         {

@@ -81,6 +81,13 @@ public sealed class SimulatedCluster : IDisposable
     /// <summary>etcd's client URL on the bridge: reachable from inside the machines (and the hub) only.</summary>
     public string EtcdEndpoints => _etcd.ClientUrl;
 
+    /// <summary>
+    /// The certificates etcd serves with and requires of its clients when the cluster was made with TLS
+    /// (<see cref="Create"/>), else null. Every machine's <see cref="SimulatedMachine.Environment"/> gives its client
+    /// files (<c>IMC_ETCD_*</c>).
+    /// </summary>
+    public EtcdCertificates? EtcdTls => _etcd.Tls;
+
     /// <summary>The name of the hub's network namespace (bridge and etcd).</summary>
     public string HubNamespace => _tag.NetworkNamespace("hub");
 
@@ -95,9 +102,11 @@ public sealed class SimulatedCluster : IDisposable
     /// <summary>
     /// Makes <paramref name="machines"/> machines and starts etcd, within <paramref name="deadline"/> (also the deadline
     /// of <see cref="Dispose"/> and of each etcd start and stop). Throws <see cref="MachinesUnavailableException"/> with
-    /// the reason when namespaces cannot be made here; any other failure removes what was made and throws.
+    /// the reason when namespaces cannot be made here; any other failure removes what was made and throws. With
+    /// <paramref name="etcdTls"/>, etcd serves https:// and requires client certificates (<see cref="EtcdTls"/>, made in
+    /// the cluster's folder), and every machine's environment gives them.
     /// </summary>
-    public static SimulatedCluster Create(int machines, TimeSpan deadline)
+    public static SimulatedCluster Create(int machines, TimeSpan deadline, bool etcdTls = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(machines);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(machines, MaxMachines);
@@ -115,6 +124,11 @@ public sealed class SimulatedCluster : IDisposable
         try
         {
             cluster.MakeHub(deadline - clock.Elapsed);
+            if (etcdTls)
+            {
+                cluster._etcd.Tls = EtcdCertificates.Make(cluster.BridgeAddress, parent: cluster.Folder);
+            }
+
             for (var i = 0; i < machines; i++)
             {
                 cluster.AddMachine(deadline - clock.Elapsed);
@@ -415,6 +429,11 @@ public sealed class SimulatedCluster : IDisposable
                 ["IMC_DIRECTORY"] = EtcdEndpoints,
                 ["IMC_MACHINE"] = name,
             };
+            foreach (var (variable, file) in _etcd.Tls?.Environment ?? new Dictionary<string, string>())
+            {
+                environment[variable] = file;
+            }
+
             var machine = new SimulatedMachine(this, name, address, netns, mountFile, MachineDevice, environment);
             _machines.Add(machine);
             return machine;

@@ -29,14 +29,17 @@ public sealed class LocalEtcd : IDisposable
         ClientUrl = clientUrl;
     }
 
-    /// <summary>etcd's client URL, <c>http://127.0.0.1:PORT</c>.</summary>
+    /// <summary>etcd's client URL, <c>http://127.0.0.1:PORT</c> (<c>https://</c> with certificates).</summary>
     public string ClientUrl { get; }
 
     /// <summary>The port of <see cref="ClientUrl"/>.</summary>
     public int ClientPort => new Uri(ClientUrl).Port;
 
-    /// <summary>Starts etcd and returns once it serves clients; fails with its log when it does not within a minute.</summary>
-    public static LocalEtcd Start()
+    /// <summary>
+    /// Starts etcd and returns once it serves clients; fails with its log when it does not within a minute. With
+    /// <paramref name="tls"/> (made for 127.0.0.1) it serves https:// only to clients with a certificate of its CA.
+    /// </summary>
+    public static LocalEtcd Start(Interconnect.Machines.EtcdCertificates? tls = null)
     {
         if (!File.Exists(Program))
         {
@@ -44,7 +47,7 @@ public sealed class LocalEtcd : IDisposable
         }
 
         var data = System.IO.Directory.CreateTempSubdirectory("imc-etcd-");
-        var clientUrl = $"http://127.0.0.1:{FreePort()}";
+        var clientUrl = $"{(tls is null ? "http" : "https")}://127.0.0.1:{FreePort()}";
         var peerUrl = $"http://127.0.0.1:{FreePort()}";
         var info = new ProcessStartInfo(Program)
         {
@@ -65,6 +68,7 @@ public sealed class LocalEtcd : IDisposable
             // One member: the election timeout only delays its first leadership.
             "--heartbeat-interval=10", "--election-timeout=100",
             "--logger=zap", "--log-outputs=stderr",
+            .. tls?.EtcdArguments ?? [],
         ];
         foreach (var argument in arguments)
         {

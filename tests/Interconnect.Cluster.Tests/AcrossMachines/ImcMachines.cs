@@ -32,15 +32,22 @@ public sealed class ImcMachines : IDisposable
     public static string ImcdPath => Path.Combine(AppContext.BaseDirectory, "imcd.dll");
 
     /// <summary>
+    /// <c>IMC_TEST_ETCD_TLS=1</c>: every cluster of these tests runs against an etcd that requires client certificates,
+    /// to run a whole suite that way (<c>IMC_TEST_ETCD_TLS=1 dotnet test --filter ...</c>).
+    /// </summary>
+    public static bool EtcdTlsRequested => System.Environment.GetEnvironmentVariable("IMC_TEST_ETCD_TLS") == "1";
+
+    /// <summary>
     /// Makes <paramref name="machines"/> machines with an imcd each, or skips the test saying why it cannot.
     /// <paramref name="progress"/> is imcd's <c>--progress</c>: "wait" (the tests' default: it sleeps between events)
     /// or "spin" (imcd's own default). Agents spinning on every machine would share this box's two cores with the
-    /// test's peers and turn every delivery into a wait for a time slice.
+    /// test's peers and turn every delivery into a wait for a time slice. With <paramref name="etcdTls"/>, etcd
+    /// requires client certificates and imcd and every process get theirs through <c>IMC_ETCD_*</c>.
     /// </summary>
-    public static ImcMachines Start(int machines, string progress = "wait", int leaseSeconds = 3)
+    public static ImcMachines Start(int machines, string progress = "wait", int leaseSeconds = 3, bool etcdTls = false)
     {
         UcxLibraries.Require(); // imcd's data path: without it every imcd would die at start
-        var cluster = SimulatedMachines.Create(machines);
+        var cluster = SimulatedMachines.Create(machines, etcdTls: etcdTls || EtcdTlsRequested);
         var imc = new ImcMachines(cluster, progress);
         try
         {

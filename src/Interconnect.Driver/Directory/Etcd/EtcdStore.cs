@@ -19,40 +19,41 @@ internal sealed class EtcdStore : IDisposable
     private long _answeredMs = Environment.TickCount64;
     private volatile bool _answered;
 
+    /// <summary>
+    /// A store on <paramref name="endpoints"/>, with the TLS files of <c>IMC_ETCD_CA</c>, <c>IMC_ETCD_CERT</c>,
+    /// <c>IMC_ETCD_KEY</c> for an <c>https://</c> directory (<see cref="EtcdConnection.FromEnvironment"/>): how a process
+    /// that still holds a directory client of its own reaches etcd.
+    /// </summary>
     public EtcdStore(string endpoints, string cluster, TimeSpan? timeout = null)
+        : this(EtcdConnection.FromEnvironment(endpoints), cluster, timeout)
     {
-        if (string.IsNullOrWhiteSpace(endpoints))
-        {
-            throw new DriverException(DriverStatus.BadParameter,
-                "IMC_DIRECTORY is empty: set it to etcd's client URLs, such as http://10.0.0.1:2379");
-        }
+    }
 
-        foreach (var endpoint in endpoints.Split(','))
-        {
-            if (!Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
-            {
-                throw new DriverException(DriverStatus.BadParameter,
-                    $"IMC_DIRECTORY holds '{ClusterPaths.Printable(endpoint)}', not an etcd client URL: use http://HOST:PORT[,...]");
-            }
-        }
-
-        Endpoints = endpoints;
+    public EtcdStore(EtcdConnection connection, string cluster, TimeSpan? timeout = null)
+    {
+        Connection = connection;
         Prefix = $"/imc/{cluster}/";
         Timeout = timeout ?? TimeSpan.FromSeconds(5);
         // After etcd was away, gRPC reconnects with a backoff that grows to two minutes by default, failing calls fast
         // meanwhile: capped at a second, a directory operation soon after etcd is back reaches it (Call retries within
         // its deadline).
-        _client = new EtcdClient(endpoints, configureChannelOptions: options =>
+        _client = new EtcdClient(connection.Endpoints, configureChannelOptions: options =>
         {
             options.InitialReconnectBackoff = TimeSpan.FromMilliseconds(100);
             options.MaxReconnectBackoff = TimeSpan.FromSeconds(1);
             // No retries inside gRPC (dotnet-etcd's default policy sends a call again on Unavailable): Call retries, and
             // Transact must know when it did, or a transaction whose answer was lost reads as not committed.
             options.ServiceConfig?.MethodConfigs.Clear();
+            // https://: TLS with the CA as etcd's only root and this machine's client certificate. dotnet-etcd dials
+            // its endpoints through a resolver of its own, so the credentials (not the URL) choose TLS.
+            connection.Configure(options);
         });
     }
 
-    public string Endpoints { get; }
+    /// <summary>How this store reaches etcd: the endpoints and, for TLS, the certificates (also the streams').</summary>
+    public EtcdConnection Connection { get; }
+
+    public string Endpoints => Connection.Endpoints;
 
     /// <summary>The cluster's prefix, <c>/imc/{cluster}/</c>.</summary>
     public string Prefix { get; }
@@ -295,6 +296,31 @@ internal sealed class EtcdStore : IDisposable
         return new TxnResponse { Succeeded = true, Header = new ResponseHeader { Revision = revision } };
     }
 
+    private bool IsTlsRefusal(RpcException e) => Connection.IsTls && EtcdConnection.IsTlsFailure(e.Status.DebugException);
+
+    /// <summary>
+    /// Under TLS 1.3 a client's handshake is over before etcd checks its certificate, so etcd refuses one it does not
+    /// trust by closing the connection before HTTP/2 starts: no TLS error reaches this side, only a connection that
+    /// ended after it was made (where an etcd that is away refuses the TCP connection itself). Said, so the line points
+    /// at the likely cause.
+    /// </summary>
+    private string TlsHint(RpcException e) => Connection.IsTls && EtcdConnection.EndedAfterConnecting(e.Status.DebugException)
+        ? "; etcd ended the connection after TLS, as it does with a client certificate its --trusted-ca-file did not sign: " +
+          "check --etcd-cert (IMC_ETCD_CERT)"
+        : "";
+
+    /// <summary>What TLS said, innermost last: the refusal's reason is deepest.</summary>
+    private static string TlsDetail(RpcException e)
+    {
+        var reasons = new List<string>();
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            reasons.Add(inner.Message);
+        }
+
+        return string.Join(": ", reasons.Distinct());
+    }
+
     private T Call<T>(Func<T> call, string what, string key)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -309,7 +335,7 @@ internal sealed class EtcdStore : IDisposable
                     _answered = true;
                     return answer;
                 }
-                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && clock.Elapsed < Timeout)
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && clock.Elapsed < Timeout && !IsTlsRefusal(e))
                 {
                     // No connection now (etcd away, or gRPC between two reconnect attempts): try again within the
                     // deadline. A change that did reach etcd before the connection broke is found by the caller's
@@ -318,12 +344,20 @@ internal sealed class EtcdStore : IDisposable
                 }
             }
         }
+        catch (RpcException e) when (IsTlsRefusal(e))
+        {
+            // A certificate refused is refused again on every attempt: said at once, not as a timeout.
+            throw new DriverException(DriverStatus.McError,
+                $"the directory (etcd at {Endpoints}) and this process did not agree on TLS to {what} {Prefix}{key}: " +
+                $"{TlsDetail(e)}; check that --etcd-ca (IMC_ETCD_CA) is the CA that signed etcd's certificate (for the address " +
+                "dialled) and that etcd's --trusted-ca-file signed --etcd-cert (IMC_ETCD_CERT)");
+        }
         catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled)
         {
             throw new DriverException(DriverStatus.Timeout,
                 $"the directory (etcd at {Endpoints}) did not answer within {Timeout.TotalSeconds:0.#} s to {what} " +
-                $"{Prefix}{key}: {e.Status.Detail}; check that etcd runs and is reachable, then retry (nothing was changed " +
-                "unless the change shows in imcs)");
+                $"{Prefix}{key}: {e.Status.Detail}{TlsHint(e)}; check that etcd runs and is reachable, then retry (nothing was " +
+                "changed unless the change shows in imcs)");
         }
         catch (OperationCanceledException e)
         {
@@ -335,7 +369,7 @@ internal sealed class EtcdStore : IDisposable
         catch (RpcException e)
         {
             throw new DriverException(DriverStatus.McError,
-                $"the directory (etcd at {Endpoints}) refused to {what} {Prefix}{key}: {e.Status.StatusCode} {e.Status.Detail}");
+                $"the directory (etcd at {Endpoints}) refused to {what} {Prefix}{key}: {e.Status.StatusCode} {e.Status.Detail}{TlsHint(e)}");
         }
     }
 }

@@ -24,12 +24,22 @@ internal sealed class EtcdStreams : IDisposable
     public EtcdStreams(EtcdStore store)
     {
         _store = store;
-        // The same reconnect backoff as the store's client: soon after etcd is back, a stream reaches it.
-        _channels = [.. store.Endpoints.Split(',').Select(e => GrpcChannel.ForAddress(e.Trim(), new GrpcChannelOptions
+        _channels = [.. store.Connection.EachEndpoint.Select(e => GrpcChannel.ForAddress(e, Options(store.Connection)))];
+    }
+
+    /// <summary>
+    /// A stream channel's options: the same reconnect backoff as the store's client (soon after etcd is back, a stream
+    /// reaches it), and the same TLS (the CA as etcd's only root, this machine's client certificate) for https://.
+    /// </summary>
+    private static GrpcChannelOptions Options(EtcdConnection connection)
+    {
+        var options = new GrpcChannelOptions
         {
             InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),
             MaxReconnectBackoff = TimeSpan.FromSeconds(1),
-        }))];
+        };
+        connection.Configure(options);
+        return options;
     }
 
     public void Dispose()

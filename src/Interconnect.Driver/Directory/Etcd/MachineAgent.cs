@@ -91,12 +91,12 @@ internal sealed partial class MachineAgent : IDisposable
     /// Starts serving: makes the machine's control file if needed, joins the cluster in etcd under a new lease, and
     /// runs progress and the passes until <see cref="Dispose"/>.
     /// </summary>
-    public static MachineAgent Start(ClusterPaths paths, string endpoints, string machine, string address, int leaseSeconds,
+    public static MachineAgent Start(ClusterPaths paths, EtcdConnection etcd, string machine, string address, int leaseSeconds,
         ProgressMode progress, ILogger logger)
     {
         paths = paths.ForAgent(); // imcd trusts no file of the cluster that another user owns, whatever its own uid
         ClusterPaths.ValidateName(machine, "machine name (--machine, IMC_MACHINE)");
-        var store = new EtcdStore(endpoints, paths.Cluster);
+        var store = new EtcdStore(etcd, paths.Cluster);
         ControlFileDirectory? local = null;
         UcxMachineNic? nic = null;
         try
