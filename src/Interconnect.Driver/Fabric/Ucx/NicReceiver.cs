@@ -220,10 +220,15 @@ internal sealed unsafe class NicReceiver : IDisposable
         try
         {
             var self = (NicReceiver)GCHandle.FromIntPtr(argument).Target!;
-            NicMessages.WordsHeader words;
-            if (headerLength != (nuint)sizeof(NicMessages.WordsHeader) || (param->RecvAttr & Native.AmRecvAttrFlagRndv) != 0 ||
-                (words = Unsafe.ReadUnaligned<NicMessages.WordsHeader>(header)).Count is < 1 or > NicMessages.MaxWords ||
-                length != (words.Op == (int)NicMessages.WordOp.Write ? (nuint)words.Count * sizeof(long) : 0))
+            if (headerLength != (nuint)sizeof(NicMessages.WordsHeader) || (param->RecvAttr & Native.AmRecvAttrFlagRndv) != 0)
+            {
+                Interlocked.Increment(ref self._malformed);
+                return Native.Ok;
+            }
+
+            var words = Unsafe.ReadUnaligned<NicMessages.WordsHeader>(header);
+            var written = words.Op == (int)NicMessages.WordOp.Write ? (nuint)words.Count * sizeof(long) : 0;
+            if (words.Count is < 1 or > NicMessages.MaxWords || length != written)
             {
                 Interlocked.Increment(ref self._malformed);
                 return Native.Ok;
