@@ -1,4 +1,4 @@
-using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Agent;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Store;
 
@@ -40,9 +40,10 @@ internal static class Directories
     public static IDirectory Open(ClusterPaths paths, bool create, bool writable = true,
         Func<ClusterPaths, ControlFileDirectory>? configure = null)
     {
-        if (Endpoints is { } endpoints)
+        if (Endpoints is not null)
         {
-            return EtcdDirectory.Open(paths, endpoints, MachineName, ProcessFabric, writable);
+            // Across machines: the machine's imcd reaches etcd, with its credentials; this process reaches imcd.
+            return AgentDirectory.Open(paths, MachineName, ProcessFabric, writable);
         }
 
         if (create)

@@ -135,7 +135,7 @@ internal sealed partial class ControlFileDirectory
     }
 
     /// <summary>The hot words of a transmit attach: its region's and rail's words and its own counters, in the control file.</summary>
-    private unsafe WindowWords WordsOf(RegionHandle handle, int attachment)
+    internal unsafe WindowWords WordsOf(RegionHandle handle, int attachment)
     {
         var control = _cluster.Control;
         ref var region = ref control.Region(handle.Slot);

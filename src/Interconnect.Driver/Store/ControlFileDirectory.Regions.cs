@@ -10,7 +10,15 @@ internal sealed partial class ControlFileDirectory
     public const long MaxRegionSize = 1L << 40;
 
     public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent, int logicalRail,
-        bool direct = false)
+        bool direct = false) => AllocateRegion(process, key, size, permissions, coherent, logicalRail, direct, owner: null);
+
+    /// <summary>
+    /// Allocates as <see cref="AllocateRegion(ProcessRegistration, int, long, int, bool, int, bool)"/>; a region made
+    /// here is owned by <paramref name="owner"/> (uid, gid) when given (a region another machine made: its maker's),
+    /// else by the process.
+    /// </summary>
+    internal RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent,
+        int logicalRail, bool direct, (int Uid, int Gid)? owner)
     {
         if (size <= 0 || size > MaxRegionSize)
         {
@@ -91,8 +99,8 @@ internal sealed partial class ControlFileDirectory
         region.LogicalRail = logicalRail;
         region.Flags = (coherent ? RegionEntry.FlagCoherent : 0) | (direct ? RegionEntry.FlagDirect : 0);
         region.Permissions = permissions;
-        region.OwnerUid = process.Credentials.Uid;
-        region.OwnerGid = process.Credentials.Gid;
+        region.OwnerUid = owner?.Uid ?? process.Credentials.Uid;
+        region.OwnerGid = owner?.Gid ?? process.Credentials.Gid;
         region.ReceiveFileMask = 0;
         region.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         region.WriteOwner = 0;
@@ -137,6 +145,18 @@ internal sealed partial class ControlFileDirectory
         }
     }
 
+    /// <summary>Permit unless the process may read or write a region of that owner and mode (allocating an existing region).</summary>
+    internal static void CheckMayAllocate(ProcessRegistration process, int key, int ownerUid, int ownerGid, int permissions)
+    {
+        if (!process.Credentials.MayAccess(ownerUid, ownerGid, permissions, Credentials.Read) &&
+            !process.Credentials.MayAccess(ownerUid, ownerGid, permissions, Credentials.Write))
+        {
+            throw new DriverException(DriverStatus.Permit,
+                $"region key {key} (mode {ModeString(permissions)}, owner uid {ownerUid}) gives this user " +
+                $"(uid {process.Credentials.Uid}) no access");
+        }
+    }
+
     private RegionHandle AllocateExisting(ProcessRegistration process, int slot, int key, long size, bool coherent, int logicalRail)
     {
         ref var region = ref _cluster.Control.Region(slot);
@@ -159,13 +179,7 @@ internal sealed partial class ControlFileDirectory
                 $"region key {key} exists with size {region.RegionSize}, not {size}: allocate it with its size");
         }
 
-        if (!process.Credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Read) &&
-            !process.Credentials.MayAccess(region.OwnerUid, region.OwnerGid, region.Permissions, Credentials.Write))
-        {
-            throw new DriverException(DriverStatus.Permit,
-                $"region key {key} (mode {ModeString(region.Permissions)}, owner uid {region.OwnerUid}) gives this user " +
-                $"(uid {process.Credentials.Uid}) no access");
-        }
+        CheckMayAllocate(process, key, region.OwnerUid, region.OwnerGid, region.Permissions);
 
         if (_cluster.FindAttachment(process.Slot, AttachmentEntry.KindAllocation, slot, region.Id) >= 0)
         {

@@ -15,21 +15,27 @@ internal sealed partial class ControlFileDirectory
     {
         CheckSignal(processId, signal);
         using var scope = EnterRegistered(process);
-        SignalHeld(hostName, processId, signal);
+        SignalHeld(hostName, processId, signal, process.Credentials.Uid);
     }
+
+    /// <summary>
+    /// Set by imcd, which signals as root: whether a process (pid, start time) registered through its socket. A
+    /// process entry that imcd did not make (written into the control file by hand) is then not signalled.
+    /// </summary>
+    internal Func<int, long, bool>? SignalsOnly { get; set; }
 
     /// <summary>
     /// <see cref="Kill"/> on behalf of a process on another machine, delivered by this machine's agent (imcd): the
     /// same checks, the outcome as a status.
     /// </summary>
-    internal DriverStatus DeliverSignal(string hostName, int processId, int signal, out string message)
+    internal DriverStatus DeliverSignal(string hostName, int processId, int signal, int senderUid, out string message)
     {
         try
         {
             CheckSignal(processId, signal);
             using (_cluster.EnterDirectory())
             {
-                SignalHeld(hostName, processId, signal);
+                SignalHeld(hostName, processId, signal, senderUid);
             }
 
             message = "";
@@ -64,7 +70,11 @@ internal sealed partial class ControlFileDirectory
         }
     }
 
-    private void SignalHeld(string hostName, int processId, int signal)
+    /// <summary>
+    /// Signals a process registered on the host, as kill(2) would let <paramref name="senderUid"/>: a process of its own
+    /// uid, or any for root. Checked here, not left to kill(2), since imcd may be the one calling it.
+    /// </summary>
+    private void SignalHeld(string hostName, int processId, int signal, int senderUid)
     {
         var host = ClusterPaths.IsValidName(hostName) ? _cluster.FindHost(hostName) : -1;
         if (host < 0 || !_cluster.IsHostUp(host))
@@ -73,18 +83,29 @@ internal sealed partial class ControlFileDirectory
                 $"host '{ClusterPaths.Printable(hostName)}' is not up in cluster '{ClusterName}' (see imcs -m)");
         }
 
-        var registered = false;
-        for (var p = 0; p < ControlLayout.MaxProcesses && !registered; p++)
+        var target = -1;
+        for (var p = 0; p < ControlLayout.MaxProcesses && target < 0; p++)
         {
             ref var entry = ref _cluster.Control.Process(p);
-            registered = entry.State == ProcessEntry.StateLive && entry.Pid == processId && entry.Host == host &&
-                ProcessIdentity.IsAlive(entry.Pid, entry.StartTime);
+            if (entry.State == ProcessEntry.StateLive && entry.Pid == processId && entry.Host == host &&
+                ProcessIdentity.IsAlive(entry.Pid, entry.StartTime) && (SignalsOnly?.Invoke(entry.Pid, entry.StartTime) ?? true))
+            {
+                target = p;
+            }
         }
 
-        if (!registered)
+        if (target < 0)
         {
             throw new DriverException(DriverStatus.NoSuchProcess,
                 $"no process {processId} has opened the API on host '{hostName}'");
+        }
+
+        var targetUid = _cluster.Control.Process(target).Uid;
+        if (senderUid != 0 && senderUid != targetUid)
+        {
+            throw new DriverException(DriverStatus.Permit,
+                $"not permitted to signal process {processId} on host '{hostName}': it runs as uid {targetUid}, this process " +
+                $"as uid {senderUid} (as kill(2): a process of the same user, or any for root)");
         }
 
         if (Libc.Kill(processId, signal) != 0)

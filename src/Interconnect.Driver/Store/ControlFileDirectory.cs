@@ -137,11 +137,12 @@ internal sealed partial class ControlFileDirectory : IDirectory
         }
     }
 
-    public ProcessRegistration Register(string hostName)
+    public ProcessRegistration Register(string hostName) => Register(hostName, ProcessIdentity.Current, Credentials.Current);
+
+    /// <summary>Registers the process <paramref name="identity"/> names, with <paramref name="credentials"/> (imcd, for a process that asked it).</summary>
+    internal ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials)
     {
         ClusterPaths.ValidateName(hostName, "host name (IMC_HOST)");
-        var identity = ProcessIdentity.Current;
-        var credentials = Credentials.Current;
         using (_cluster.EnterDirectory())
         {
             var host = _cluster.FindHost(hostName);

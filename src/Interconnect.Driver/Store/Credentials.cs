@@ -20,6 +20,29 @@ internal sealed class Credentials
 
     public static Credentials Current => s_current.Value;
 
+    /// <summary>
+    /// The credentials of process <paramref name="pid"/>, whose uid and gid the kernel gave (<c>SO_PEERCRED</c>), with its
+    /// supplementary groups from <c>/proc/PID/status</c>; null when the process is gone.
+    /// </summary>
+    public static Credentials? OfProcess(int pid, int uid, int gid)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines($"/proc/{pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}/status");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        var groups = lines.FirstOrDefault(l => l.StartsWith("Groups:", StringComparison.Ordinal)) is { } line
+            ? line["Groups:".Length..].Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
+                .Select(g => int.Parse(g, System.Globalization.CultureInfo.InvariantCulture)).ToArray()
+            : [];
+        return new Credentials(uid, gid, groups);
+    }
+
     public int Uid { get; }
 
     public int Gid { get; }

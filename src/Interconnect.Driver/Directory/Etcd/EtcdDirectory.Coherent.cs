@@ -1,6 +1,7 @@
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Interop;
+using Interconnect.Driver.Store;
 
 namespace Interconnect.Driver.Directory.Etcd;
 
@@ -45,7 +46,7 @@ internal sealed partial class EtcdDirectory
     /// be reached: there still while its machine is in the cluster (or wherever another machine moved it), else moved
     /// to a new free word in this machine's arena by a compare-and-put on the region's record.
     /// </summary>
-    private LockSetHome RehomeWriteLock(int key, LockSetHome failed)
+    internal LockSetHome RehomeWriteLock(int key, LockSetHome failed)
     {
         for (var attempt = 0; attempt < 20; attempt++)
         {
@@ -178,6 +179,7 @@ internal sealed partial class EtcdDirectory
     {
         var record = EtcdJson.Read<RegionRecord>(entry);
         CheckCompatible(key, record, size, logicalRail, coherent: true);
+        ControlFileDirectory.CheckMayAllocate(process, key, record.Uid, record.Gid, record.Permissions);
         var home = record.WriteLock ?? throw new DriverException(DriverStatus.McError,
             $"coherent region key {key} has no write lock in the directory (made by an older imc?): deallocate it everywhere");
         using var writeLock = OpenWriteLock(home, owner, key);
@@ -185,7 +187,8 @@ internal sealed partial class EtcdDirectory
         try
         {
             var fresh = !_local.AllocatedKeys().Contains(key); // no copy here yet: the first is made from another machine's
-            var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent: true, logicalRail) with { WriteLock = home };
+            var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent: true, logicalRail, direct: false,
+                (record.Uid, record.Gid)) with { WriteLock = home };
             try
             {
                 if (!record.Machines.Contains(_machine) &&

@@ -24,7 +24,7 @@ internal sealed partial class EtcdDirectory
         ControlFileDirectory.CheckSignal(processId, signal);
         var machine = EtcdJson.Read<HostRecord>(entry).Machine;
         var id = $"{_machine}-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        _store.Set(EtcdKeys.Signal(machine, id), EtcdJson.Write(new SignalRecord(hostName, processId, signal)), MachineLease());
+        _store.Set(EtcdKeys.Signal(machine, id), EtcdJson.Write(new SignalRecord(hostName, processId, signal, process.Credentials.Uid)), MachineLease());
         EtcdEntry? answer = null;
         if (AwaitNothingMissing(() => (answer = _store.Get(EtcdKeys.Signaled(id))) is null ? "an answer" : null) is null)
         {
@@ -53,12 +53,14 @@ internal sealed partial class EtcdDirectory
     public async Task<ClusterInfoSnapshot> WatchAsync(Func<ClusterInfoSnapshot, bool> done, CancellationToken cancellationToken) =>
         WithClusterHosts(await _local.WatchAsync(done, cancellationToken).ConfigureAwait(false));
 
-    private ClusterInfoSnapshot WithClusterHosts(ClusterInfoSnapshot local)
+    private ClusterInfoSnapshot WithClusterHosts(ClusterInfoSnapshot local) => local with { Hosts = ClusterHosts() };
+
+    /// <summary>Every up host of the cluster, on any machine, in slot order.</summary>
+    internal List<string> ClusterHosts()
     {
         var (hosts, _) = _store.List("hosts/");
-        var names = hosts.Select(h => (Slot: EtcdJson.Read<HostRecord>(h).Slot, Name: EtcdKeys.Last(h.Key)))
-            .OrderBy(h => h.Slot).Select(h => h.Name).ToList();
-        return local with { Hosts = names };
+        return [.. hosts.Select(h => (Slot: EtcdJson.Read<HostRecord>(h).Slot, Name: EtcdKeys.Last(h.Key)))
+            .OrderBy(h => h.Slot).Select(h => h.Name)];
     }
 
     // Rails and faults: this machine's for now.
@@ -74,9 +76,16 @@ internal sealed partial class EtcdDirectory
     /// on every other machine (each machine's agent raises its own and acknowledges) before this returns, so that
     /// nothing the writer delivers after the drop is seen anywhere before the count has risen there.
     /// </summary>
-    public bool TryClaimDrop(int logicalRail, int host)
+    public bool TryClaimDrop(int logicalRail, int host) =>
+        _local.TryClaimArmedDrop(logicalRail, host) && ClaimBudgetedDrop(logicalRail, host);
+
+    /// <summary>
+    /// The clusterwide half of <see cref="TryClaimDrop"/>, once one of this machine's armed drops was claimed: one of
+    /// the budget, then the rail's error count raised here and everywhere.
+    /// </summary>
+    internal bool ClaimBudgetedDrop(int logicalRail, int host)
     {
-        if (!_local.TryClaimArmedDrop(logicalRail, host) || !TryClaimBudget(logicalRail, host))
+        if (!TryClaimBudget(logicalRail, host))
         {
             return false;
         }

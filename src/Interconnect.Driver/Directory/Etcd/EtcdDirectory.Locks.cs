@@ -194,6 +194,9 @@ internal sealed partial class EtcdDirectory
         }
     }
 
+    /// <summary>Publishes the process as a possible lock owner (before it takes a coherent region's write lock).</summary>
+    internal void PublishOwner(ProcessRegistration process) => PublishOwner(process, ClusterOwner(process));
+
     /// <summary>Publishes this process as a possible lock owner, bound to its machine's lease (once per registration).</summary>
     private void PublishOwner(ProcessRegistration process, long owner)
     {
@@ -264,12 +267,19 @@ internal sealed partial class EtcdDirectory
     /// <summary>Opens the words of <paramref name="machine"/>'s lock arena, as its imcd published them now.</summary>
     private ILockWords OpenWords(string machine)
     {
+        var (worker, words) = LockArena(machine);
+        return _fabric.Value.OpenWords(machine, worker, words, _standing);
+    }
+
+    /// <summary>Where <paramref name="machine"/>'s lock arena is: its imcd's UCX address, and its word count.</summary>
+    internal (byte[] Worker, int Words) LockArena(string machine)
+    {
         var arena = ArenaOf(machine);
         var worker = _store.Get(EtcdKeys.Machine(machine)) is { } entry
             ? EtcdJson.Read<MachineRecord>(entry).Worker
             : throw new DriverException(DriverStatus.McError,
                 $"machine '{machine}' has left cluster '{ClusterName}': the lock sets homed there are gone with it");
-        return _fabric.Value.OpenWords(machine, Convert.FromBase64String(worker), arena.Words, _standing);
+        return (Convert.FromBase64String(worker), arena.Words);
     }
 
     /// <summary>

@@ -32,14 +32,29 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     private readonly MachineStanding _standing;
     private readonly Lazy<UcxFabric> _fabric; // the process's UCX (Directories.ProcessFabric), made on first use
+    private readonly bool _ownsStore;
 
-    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxFabric> fabric)
+    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxFabric> fabric, bool ownsStore = true)
     {
         _local = local;
         _store = store;
         _machine = machine;
         _standing = local.Standing(machine);
         _fabric = fabric;
+        _ownsStore = ownsStore;
+    }
+
+    /// <summary>
+    /// The directory imcd serves one connected process with (Agent.AgentServer): on imcd's store, shared by every
+    /// connection (not disposed with this), and a control file of its own, opened now, so that the process's standing
+    /// starts with the machine's epoch of today.
+    /// </summary>
+    internal static EtcdDirectory Serve(ClusterPaths paths, EtcdStore store, string machine, Lazy<UcxFabric> fabric,
+        Func<int, long, bool> registeredHere)
+    {
+        var local = ControlFileDirectory.Open(paths, writable: true);
+        local.SignalsOnly = registeredHere;
+        return new EtcdDirectory(local, store, machine, fabric, ownsStore: false);
     }
 
     public string ClusterName => _local.ClusterName;
@@ -127,7 +142,10 @@ internal sealed partial class EtcdDirectory : IDirectory
         }
 
         _local.Dispose();
-        _store.Dispose();
+        if (_ownsStore)
+        {
+            _store.Dispose();
+        }
     }
 
     // Membership.
@@ -269,6 +287,10 @@ internal sealed partial class EtcdDirectory : IDirectory
 
     public ProcessRegistration Register(string hostName) => _local.Register(hostName);
 
+    /// <summary>Registers a process that asked imcd, as the socket names it.</summary>
+    internal ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
+        _local.Register(hostName, identity, credentials);
+
     public void Unregister(ProcessRegistration process)
     {
         WithdrawOwner(process); // waiters take over the locks it still holds
@@ -299,7 +321,9 @@ internal sealed partial class EtcdDirectory : IDirectory
             {
                 var record = EtcdJson.Read<RegionRecord>(entry);
                 CheckCompatible(key, record, size, logicalRail, coherent: false);
-                var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent, logicalRail);
+                ControlFileDirectory.CheckMayAllocate(process, key, record.Uid, record.Gid, record.Permissions);
+                var handle = _local.AllocateRegion(process, key, size, record.Permissions, coherent, logicalRail, direct: false,
+                    (record.Uid, record.Gid));
                 try
                 {
                     if (record.Machines.Contains(_machine) ||

@@ -137,8 +137,11 @@ internal sealed record MemoryRecord(string Machine, string Memory, long Length, 
 /// <summary>Drops armed on a logical rail: <see cref="Count"/> deliveries left to drop, toward host number <see cref="Host"/> (-1: any).</summary>
 internal sealed record DropsRecord(int Count, int Host);
 
-/// <summary>A Kill toward a process on another machine, for that machine's agent to deliver.</summary>
-internal sealed record SignalRecord(string Host, int Pid, int Signal);
+/// <summary>
+/// A Kill toward a process on another machine, for that machine's agent to deliver as kill(2) would let the sender's
+/// <see cref="Uid"/> (a record without one is refused).
+/// </summary>
+internal sealed record SignalRecord(string Host, int Pid, int Signal, int Uid = -1);
 
 /// <summary>What became of a Kill: the status, and its message when it failed.</summary>
 internal sealed record SignalResult(int Status, string Message);

@@ -179,7 +179,7 @@ internal sealed partial class MachineAgent
         foreach (var entry in signals)
         {
             var request = EtcdJson.Read<SignalRecord>(entry);
-            var status = _local.DeliverSignal(request.Host, request.Pid, request.Signal, out var message);
+            var status = _local.DeliverSignal(request.Host, request.Pid, request.Signal, request.Uid, out var message);
             _store.Set(EtcdKeys.Signaled(EtcdKeys.Last(entry.Key)), EtcdJson.Write(new SignalResult((int)status, message)), _lease);
             _store.Delete(entry.Key);
         }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Interconnect.Driver.Agent;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Interop;
@@ -60,6 +61,7 @@ internal sealed partial class MachineAgent : IDisposable
     private readonly HashSet<long> _endedEpochs = [];
     private List<string>? _rejoinHosts; // the hosts a rejoin under way brings up again
     private Timer? _fenceWatch;
+    private AgentServer? _server; // the socket this machine's processes ask
 
     private MachineAgent(ClusterPaths paths, string machine, string address, int leaseSeconds, ProgressMode progress,
         ILogger logger, ControlFileDirectory local, EtcdStore store, IMachineNic nic)
@@ -105,6 +107,17 @@ internal sealed partial class MachineAgent : IDisposable
             nic = UcxMachineNic.Start(local.LogicalRails, local.RecordDeliveryError, progress);
             var agent = new MachineAgent(paths, machine, address, leaseSeconds, progress, logger, local, store, nic);
             agent.Join();
+            try
+            {
+                agent._server = AgentServer.Start(paths, machine, store, Directories.ProcessFabric, logger);
+                local.SignalsOnly = agent._server.IsRegistered; // a Kill from another machine, too
+            }
+            catch
+            {
+                agent.Dispose();
+                throw;
+            }
+
             return agent;
         }
         catch
@@ -365,6 +378,8 @@ internal sealed partial class MachineAgent : IDisposable
         {
             return;
         }
+
+        _server?.Dispose(); // no process asks anything of a machine that leaves; what they held is released
 
         foreach (var host in _local.UpHostNames())
         {

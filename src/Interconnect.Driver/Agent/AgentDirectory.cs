@@ -1,0 +1,220 @@
+using Interconnect.Driver.Directory;
+using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Status;
+using Interconnect.Driver.Store;
+
+namespace Interconnect.Driver.Agent;
+
+/// <summary>
+/// The directory of a cluster across machines as a process sees it (<c>IMC_DIRECTORY</c> set): every change is a
+/// request to this machine's imcd (<see cref="AgentClient"/>), which makes it in etcd and in the control file in the
+/// name of the process the socket says is asking, with that process's credentials; the process holds no etcd client
+/// and no credentials. What it reads on its data path it reads itself, as on one machine: hot words, error counts and
+/// lock words of its own machine in the control file (mapped here), its writes to other machines through its own UCX
+/// (<see cref="Directories.ProcessFabric"/>).
+/// </summary>
+internal sealed class AgentDirectory : IDirectory
+{
+    private readonly ControlFileDirectory _local;
+    private readonly AgentClient _agent;
+    private readonly MachineStanding _standing;
+    private readonly Lazy<UcxFabric> _fabric;
+
+    private AgentDirectory(ControlFileDirectory local, AgentClient agent, string machine, Lazy<UcxFabric> fabric)
+    {
+        _local = local;
+        _agent = agent;
+        _standing = local.Standing(machine);
+        _fabric = fabric;
+    }
+
+    /// <summary>Opens the cluster through this machine's imcd, which must serve it (its socket in the cluster's folder).</summary>
+    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric, bool writable = true)
+    {
+        ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
+        var agent = AgentClient.Connect(AgentProtocol.SocketPath(paths), machine, paths.Cluster);
+        try
+        {
+            var local = ControlFileDirectory.Open(paths, writable);
+            if (local.MachineEpoch == 0)
+            {
+                local.Dispose();
+                throw new DriverException(DriverStatus.NotInitialized,
+                    $"machine '{machine}''s imcd has not joined cluster '{paths.Cluster}' from this machine's cluster folder " +
+                    $"({paths.ClusterDirectory}): restart imcd");
+            }
+
+            return new AgentDirectory(local, agent, machine, fabric);
+        }
+        catch
+        {
+            agent.Dispose();
+            throw;
+        }
+    }
+
+    public string ClusterName => _local.ClusterName;
+
+    public IFabric Fabric => _local.Fabric;
+
+    public int LogicalRails => _local.LogicalRails;
+
+    public IFabric MemoryFabric => _local.MemoryFabric;
+
+    public MachineStanding? ProcessStanding => _standing;
+
+    public void Dispose()
+    {
+        if (_fabric.IsValueCreated)
+        {
+            var fabric = _fabric.Value;
+            if (fabric.RefusedOnRail is { } counting && counting.Target == this)
+            {
+                fabric.RefusedOnRail = null; // nothing counts through a directory that is gone (DeliveryTargets set it)
+            }
+        }
+
+        _agent.Dispose();
+        _local.Dispose();
+    }
+
+    // Membership.
+
+    public HostInitResult InitializeHost(string host, long? maxAllocBytes, long? maxRecvBytes) =>
+        _agent.Call<HostInitReply>(new InitializeHostRequest(host, maxAllocBytes, maxRecvBytes)).Result;
+
+    public void TakeHostDown(string host) => _agent.Call(new TakeHostDownRequest(host));
+
+    public ProcessRegistration Register(string hostName)
+    {
+        var made = _agent.Call<RegisteredReply>(new RegisterRequest(hostName));
+        return new ProcessRegistration(made.HostName, made.Host, made.Slot, made.Incarnation, Environment.ProcessId,
+            Credentials.Current, made.LockOwner);
+    }
+
+    public void Unregister(ProcessRegistration process) => _agent.Call(new UnregisterRequest(Caller.Of(process)));
+
+    // Regions.
+
+    public RegionHandle AllocateRegion(ProcessRegistration process, int key, long size, int permissions, bool coherent,
+        int logicalRail, bool direct = false) =>
+        _agent.Call<RegionReply>(new AllocateRegionRequest(Caller.Of(process), key, size, permissions, coherent, logicalRail, direct)).Region;
+
+    public void DeallocateRegion(ProcessRegistration process, RegionHandle region) =>
+        _agent.Call(new DeallocateRegionRequest(Caller.Of(process), region));
+
+    public (ReceiveFileName Memory, long MappedLength) AttachReceive(ProcessRegistration process, RegionHandle region, bool nonShared)
+    {
+        var attached = _agent.Call<ReceiveMemoryReply>(new AttachReceiveRequest(Caller.Of(process), region, nonShared));
+        return (attached.Memory, attached.MappedLength);
+    }
+
+    public TransmitAttachment AttachTransmit(ProcessRegistration process, RegionHandle region, bool nonShared, bool loopback,
+        string? targetHost)
+    {
+        var attached = _agent.Call<TransmitReply>(
+            new AttachTransmitRequest(Caller.Of(process), region, nonShared, loopback, targetHost));
+        return new TransmitAttachment(attached.Entry, attached.TargetHost, attached.Loopback, _local.WordsOf(region, attached.Entry));
+    }
+
+    public bool Detach(ProcessRegistration process, RegionHandle region, bool receive, bool transmit) =>
+        _agent.Call<FlagReply>(new DetachRequest(Caller.Of(process), region, receive, transmit)).Value;
+
+    public RouteSet ReadRoutes(ProcessRegistration process, RegionHandle region, TransmitAttachment attachment) =>
+        _agent.Call<RoutesReply>(new ReadRoutesRequest(Caller.Of(process), region, attachment.Entry, attachment.TargetHost,
+            attachment.Loopback)).Routes;
+
+    public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
+
+    // Lock sets.
+
+    public LockSetHandle? AllocateLockSet(ProcessRegistration process, int key, int count, int permissions, bool create) =>
+        _agent.Call<LockSetReply>(new AllocateLockSetRequest(Caller.Of(process), key, count, permissions, create)).LockSet;
+
+    public void DeallocateLockSet(ProcessRegistration process, LockSetHandle lockSet) =>
+        _agent.Call(new DeallocateLockSetRequest(Caller.Of(process), lockSet));
+
+    public unsafe Store.Layout.LockWord* LockWords(LockSetHandle lockSet) =>
+        lockSet.Home is null ? _local.LockWords(lockSet) : null;
+
+    /// <summary>Whether <paramref name="owner"/> is still published: while imcd or etcd does not answer, it counts as alive.</summary>
+    public bool IsLockOwnerAlive(long owner)
+    {
+        try
+        {
+            return _agent.Call<FlagReply>(new LockOwnerAliveRequest(owner)).Value;
+        }
+        catch (DriverException)
+        {
+            return true; // never take a lock over on a guess
+        }
+    }
+
+    public RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet) =>
+        lockSet.Home is { } home
+            ? new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, EtcdDirectory.ClusterOwner(process),
+                _standing, _fabric)
+            : null;
+
+    public ClusterWriteLock? OpenWriteLock(ProcessRegistration process, RegionHandle region)
+    {
+        if (region.WriteLock is not { } home)
+        {
+            return null;
+        }
+
+        var owner = EtcdDirectory.ClusterOwner(process);
+        _agent.Call(new PublishOwnerRequest(Caller.Of(process))); // waiters must see a holder alive as long as it is
+        return new ClusterWriteLock(home, owner, region.Key,
+            at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing, _fabric),
+            failed => _agent.Call<HomeReply>(new RehomeWriteLockRequest(region.Key, failed)).Home);
+    }
+
+    /// <summary>Opens the words of <paramref name="machine"/>'s lock arena, where imcd says its imcd published them.</summary>
+    private ILockWords OpenWords(string machine)
+    {
+        var arena = _agent.Call<ArenaReply>(new LockArenaRequest(machine));
+        return _fabric.Value.OpenWords(machine, arena.Worker, arena.Words, _standing);
+    }
+
+    // Signals, information and events.
+
+    public void Kill(ProcessRegistration process, string hostName, int processId, int signal) =>
+        _agent.Call(new KillRequest(Caller.Of(process), hostName, processId, signal));
+
+    public ClusterInfoSnapshot ReadInfo(ProcessRegistration process) => WithClusterHosts(_local.ReadInfo(process));
+
+    /// <summary>Waits on this machine's events, which imcd raises for hosts on other machines too, and answers with every machine's hosts.</summary>
+    public async Task<ClusterInfoSnapshot> WatchAsync(Func<ClusterInfoSnapshot, bool> done, CancellationToken cancellationToken) =>
+        WithClusterHosts(await _local.WatchAsync(done, cancellationToken).ConfigureAwait(false));
+
+    private ClusterInfoSnapshot WithClusterHosts(ClusterInfoSnapshot local) =>
+        local with { Hosts = _agent.Call<NamesReply>(new ClusterHostsRequest()).Names };
+
+    // Rails and faults.
+
+    public int ReadErrorCount(int logicalRail) => _local.ReadErrorCount(logicalRail);
+
+    public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
+
+    /// <summary>One of this machine's armed drops (here, in the control file), then one of the cluster's budget (imcd).</summary>
+    public bool TryClaimDrop(int logicalRail, int host) =>
+        _local.TryClaimArmedDrop(logicalRail, host) && _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
+
+    public void InjectDrops(int logicalRail, int count, string? host) =>
+        _agent.Call(new InjectDropsRequest(logicalRail, count, host));
+
+    public bool FailRail(int physicalRail) => _agent.Call<FlagReply>(new FailRailRequest(physicalRail)).Value;
+
+    public bool RepairRail(int physicalRail) => _agent.Call<FlagReply>(new RepairRailRequest(physicalRail)).Value;
+
+    // Looking at the whole.
+
+    public ClusterStatus ReadStatus() => _agent.Call<StatusReply>(new ReadStatusRequest()).Status;
+
+    public CheckReport Check(TimeSpan patience) => _agent.Call<CheckReply>(new CheckRequest((long)patience.TotalMilliseconds)).Report;
+
+    public RailStatus ReadRails() => _local.ReadRails();
+}
