@@ -5,179 +5,258 @@ namespace Interconnect.Driver.Agent;
 
 /// <summary>
 /// A process's connection to its machine's imcd (<see cref="AgentProtocol"/>): <see cref="Call{TReply}"/> sends a
-/// request and waits for its reply, from any thread, several at once; a thread of its own reads the replies. When
-/// imcd goes (it stopped, or closed the connection), every call under way and every later one fails with
-/// <see cref="DriverStatus.NotInitialized"/>: the process's registrations went with the connection.
+/// request and waits for its reply, from any thread, several at once. When imcd goes (killed, or restarted within its
+/// lease), the calls under way fail with <see cref="DriverStatus.NotInitialized"/>, and the next call connects again
+/// and takes up the process's registrations with the new imcd, which grants each only if its entry names this process.
 /// </summary>
 internal sealed class AgentClient : IDisposable
 {
-    /// <summary>
-    /// How long a call waits for imcd's answer. imcd bounds every request it serves (etcd's calls, the waits for other
-    /// machines' acknowledgements), so this is reached only when imcd itself is stopped or stuck.
-    /// </summary>
-    private static readonly TimeSpan s_answerTimeout = TimeSpan.FromSeconds(60);
-
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly string _path;
     private readonly string _machine;
-    private readonly Lock _sending = new();
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<AgentReply>> _pending = new();
-    private readonly Thread _reader;
-    private long _nextId;
-    private volatile string? _broken; // why the connection is no longer usable
+    private readonly string _cluster;
+    private readonly Lock _connecting = new();
+    private readonly HashSet<Caller> _registrations = []; // taken up again on a new connection
+    private Connection _connection;
 
-    private AgentClient(Socket socket, string machine)
+    private AgentClient(string path, string machine, string cluster)
     {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        _path = path;
         _machine = machine;
-        _reader = new Thread(ReadReplies) { IsBackground = true, Name = "imcd replies" };
-        _reader.Start();
+        _cluster = cluster;
+        _connection = Open();
     }
 
     /// <summary>Connects to the imcd serving <paramref name="path"/> and greets it; throws NotInitialized when none does.</summary>
-    public static AgentClient Connect(string path, string machine, string cluster)
-    {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new DriverException(DriverStatus.NotInitialized,
-                $"machine '{machine}''s imcd does not serve cluster '{cluster}' here ({path}: {e.Message}): start imcd on this " +
-                $"machine (imcd --cluster {cluster} --machine {machine}) with the same IMC_ROOT first");
-        }
-
-        var client = new AgentClient(socket, machine);
-        try
-        {
-            var welcome = client.Call<WelcomeReply>(new HelloRequest(AgentProtocol.Version, machine, cluster));
-            if (welcome.Version != AgentProtocol.Version)
-            {
-                throw new DriverException(DriverStatus.NotInitialized,
-                    $"machine '{machine}''s imcd speaks protocol {welcome.Version}, this program {AgentProtocol.Version}: " +
-                    "run the same release of both");
-            }
-
-            return client;
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
+    public static AgentClient Connect(string path, string machine, string cluster) => new(path, machine, cluster);
 
     /// <summary>Sends <paramref name="request"/> and returns imcd's reply; a failure imcd reports is thrown as it was raised there.</summary>
     public TReply Call<TReply>(AgentRequest request) where TReply : AgentReply
     {
-        var id = Interlocked.Increment(ref _nextId);
-        var answer = new TaskCompletionSource<AgentReply>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = answer;
-        try
+        var reply = Current().Call(request) switch
         {
-            var frame = AgentProtocol.Encode(new RequestFrame(id, request));
-            lock (_sending)
-            {
-                if (_broken is null)
-                {
-                    try
-                    {
-                        _stream.Write(frame);
-                    }
-                    catch (IOException e)
-                    {
-                        Break($"the connection broke ({e.Message})");
-                    }
-                }
-            }
-
-            if (_broken is { } why)
-            {
-                throw Gone(why);
-            }
-
-            if (!answer.Task.Wait(s_answerTimeout))
-            {
-                throw new DriverException(DriverStatus.Timeout,
-                    $"machine '{_machine}''s imcd did not answer within {s_answerTimeout.TotalSeconds:0} s: is it stopped? " +
-                    "(imcs shows the machines)");
-            }
-
-            return answer.Task.Result switch
-            {
-                TReply reply => reply,
-                FailedReply failed => throw new DriverException(failed.Status, failed.Message),
-                var other => throw new DriverException(DriverStatus.McError,
-                    $"machine '{_machine}''s imcd answered {other.GetType().Name} to {request.GetType().Name}: run the same release of both"),
-            };
-        }
-        catch (AggregateException e) when (e.InnerException is DriverException gone)
+            TReply expected => expected,
+            FailedReply failed => throw new DriverException(failed.Status, failed.Message),
+            var other => throw new DriverException(DriverStatus.McError,
+                $"machine '{_machine}''s imcd answered {other.GetType().Name} to {request.GetType().Name}: run the same release of both"),
+        };
+        lock (_connecting)
         {
-            throw gone;
+            switch (request, reply)
+            {
+                case (RegisterRequest, RegisteredReply made):
+                    _registrations.Add(new Caller(made.Slot, made.Incarnation));
+                    break;
+                case (UnregisterRequest gone, _):
+                    _registrations.Remove(gone.Process);
+                    break;
+            }
         }
-        finally
-        {
-            _pending.TryRemove(id, out _);
-        }
+
+        return reply;
     }
 
     /// <summary>Sends a request whose reply carries nothing.</summary>
     public void Call(AgentRequest request) => _ = Call<DoneReply>(request);
 
-    private void ReadReplies()
+    /// <summary>The connection, made again (registrations taken up) when the last one broke.</summary>
+    private Connection Current()
     {
-        try
+        lock (_connecting)
         {
-            while (AgentProtocol.ReadFrame(_stream) is { } json)
+            if (_connection.Broken is null)
             {
-                var frame = AgentProtocol.ReadReply(json);
-                if (_pending.TryGetValue(frame.Id, out var answer))
+                return _connection;
+            }
+
+            var fresh = Open();
+            foreach (var caller in _registrations.ToList())
+            {
+                if (fresh.Call(new ResumeRequest(caller)) is not RegisteredReply)
                 {
-                    answer.TrySetResult(frame.Reply);
+                    _registrations.Remove(caller); // released meanwhile (its host went down): its calls say so
                 }
             }
 
-            Break("imcd closed the connection");
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or ObjectDisposedException)
-        {
-            Break($"the connection broke ({e.Message})");
+            _connection.Dispose();
+            _connection = fresh;
+            return fresh;
         }
     }
 
-    private void Break(string why)
+    private Connection Open()
     {
-        _broken ??= why;
-        foreach (var answer in _pending.Values)
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
         {
-            answer.TrySetException(Gone(why));
+            socket.Connect(new UnixDomainSocketEndPoint(_path));
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new DriverException(DriverStatus.NotInitialized,
+                $"machine '{_machine}' does not serve cluster '{_cluster}': no imcd answers at {_path} ({e.SocketErrorCode}): " +
+                $"start imcd on this machine (imcd --cluster {_cluster} --machine {_machine}), with the same IMC_ROOT, first");
+        }
+
+        var connection = new Connection(socket, _machine);
+        try
+        {
+            switch (connection.Call(new HelloRequest(AgentProtocol.Version, _machine, _cluster)))
+            {
+                case WelcomeReply { Version: AgentProtocol.Version }:
+                    return connection;
+                case WelcomeReply other:
+                    throw new DriverException(DriverStatus.NotInitialized,
+                        $"machine '{_machine}''s imcd speaks protocol {other.Version}, this program {AgentProtocol.Version}: " +
+                        "run the same release of both");
+                case FailedReply failed:
+                    throw new DriverException(failed.Status, failed.Message);
+                default:
+                    throw new DriverException(DriverStatus.NotInitialized, $"machine '{_machine}''s imcd did not greet this program");
+            }
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
-
-    private DriverException Gone(string why) => new(DriverStatus.NotInitialized,
-        $"machine '{_machine}''s imcd is gone for this process: {why}; its registrations went with it: restart the program " +
-        "once imcd runs");
 
     public void Dispose()
     {
-        _broken ??= "this process closed it";
-        try
+        lock (_connecting)
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            _connection.Dispose();
         }
-        catch (SocketException)
+    }
+
+    /// <summary>One socket to imcd: requests written under a lock, replies read by a thread of its own and paired by id.</summary>
+    private sealed class Connection : IDisposable
+    {
+        /// <summary>
+        /// How long a call waits for imcd's answer. imcd bounds every request it serves (etcd's calls, the waits for other
+        /// machines' acknowledgements), so this is reached only when imcd itself is stopped or stuck.
+        /// </summary>
+        private static readonly TimeSpan s_answerTimeout = TimeSpan.FromSeconds(60);
+
+        private readonly Socket _socket;
+        private readonly NetworkStream _stream;
+        private readonly string _machine;
+        private readonly Lock _sending = new();
+        private readonly ConcurrentDictionary<long, TaskCompletionSource<AgentReply>> _pending = new();
+        private readonly Thread _reader;
+        private long _nextId;
+        private volatile string? _broken;
+
+        public Connection(Socket socket, string machine)
         {
+            _socket = socket;
+            _stream = new NetworkStream(socket, ownsSocket: false);
+            _machine = machine;
+            _reader = new Thread(ReadReplies) { IsBackground = true, Name = "imcd replies" };
+            _reader.Start();
         }
 
-        _socket.Dispose();
-        _stream.Dispose();
-        if (_reader != Thread.CurrentThread)
+        /// <summary>Why the connection is no longer usable; null while it is.</summary>
+        public string? Broken => _broken;
+
+        public AgentReply Call(AgentRequest request)
         {
-            _reader.Join();
+            var id = Interlocked.Increment(ref _nextId);
+            var answer = new TaskCompletionSource<AgentReply>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _pending[id] = answer;
+            try
+            {
+                var frame = AgentProtocol.Encode(new RequestFrame(id, request));
+                lock (_sending)
+                {
+                    try
+                    {
+                        _stream.Write(frame);
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException)
+                    {
+                        Break($"the connection broke ({e.Message})");
+                    }
+                }
+
+                if (_broken is { } why)
+                {
+                    throw Gone(why);
+                }
+
+                if (!answer.Task.Wait(s_answerTimeout))
+                {
+                    throw new DriverException(DriverStatus.Timeout,
+                        $"machine '{_machine}''s imcd did not answer within {s_answerTimeout.TotalSeconds:0} s: is it stopped? " +
+                        "(imcs shows the machines)");
+                }
+
+                return answer.Task.Result;
+            }
+            catch (AggregateException e) when (e.InnerException is DriverException gone)
+            {
+                throw gone;
+            }
+            finally
+            {
+                _pending.TryRemove(id, out _);
+            }
+        }
+
+        private void ReadReplies()
+        {
+            try
+            {
+                while (AgentProtocol.ReadFrame(_stream) is { } json)
+                {
+                    var frame = AgentProtocol.ReadReply(json);
+                    if (_pending.TryGetValue(frame.Id, out var answer))
+                    {
+                        answer.TrySetResult(frame.Reply);
+                    }
+                }
+
+                Break("imcd closed the connection");
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or
+                                          NotSupportedException or ObjectDisposedException)
+            {
+                Break($"the connection broke ({e.Message})");
+            }
+        }
+
+        private void Break(string why)
+        {
+            _broken ??= why;
+            foreach (var answer in _pending.Values)
+            {
+                answer.TrySetException(Gone(why));
+            }
+        }
+
+        private DriverException Gone(string why) => new(DriverStatus.NotInitialized,
+            $"machine '{_machine}''s imcd went away during this request ({why}): the next request connects again once " +
+            "imcd runs; whether this one was made, imcs tells");
+
+        public void Dispose()
+        {
+            _broken ??= "this process closed it";
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+
+            _socket.Dispose();
+            if (_reader != Thread.CurrentThread)
+            {
+                _reader.Join();
+            }
+
+            _stream.Dispose();
         }
     }
 }

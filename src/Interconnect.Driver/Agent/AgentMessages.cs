@@ -19,6 +19,7 @@ internal readonly record struct Caller(int Slot, int Incarnation)
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "op")]
 [JsonDerivedType(typeof(HelloRequest), "hello")]
 [JsonDerivedType(typeof(RegisterRequest), "register")]
+[JsonDerivedType(typeof(ResumeRequest), "resume")]
 [JsonDerivedType(typeof(UnregisterRequest), "unregister")]
 [JsonDerivedType(typeof(InitializeHostRequest), "init-host")]
 [JsonDerivedType(typeof(TakeHostDownRequest), "host-down")]
@@ -48,6 +49,12 @@ internal abstract record AgentRequest;
 internal sealed record HelloRequest(int Version, string Machine, string Cluster) : AgentRequest;
 
 internal sealed record RegisterRequest(string Host) : AgentRequest;
+
+/// <summary>
+/// Takes up a registration the caller made through an earlier connection (to an imcd that restarted): granted only
+/// when the registration's entry names the connected process (pid, start time, uid).
+/// </summary>
+internal sealed record ResumeRequest(Caller Process) : AgentRequest;
 
 internal sealed record UnregisterRequest(Caller Process) : AgentRequest;
 

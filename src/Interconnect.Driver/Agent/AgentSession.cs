@@ -143,7 +143,8 @@ internal sealed partial class AgentSession : IDisposable
         {
             return request switch
             {
-                RegisterRequest r => Register(directory, r.Host),
+                RegisterRequest r => Register(directory, r.Host, null),
+                ResumeRequest r => Register(directory, null, r.Process),
                 UnregisterRequest r => Unregister(directory, r.Process),
                 InitializeHostRequest r => new HostInitReply(directory.InitializeHost(r.Host, r.MaxAllocBytes, r.MaxRecvBytes)),
                 TakeHostDownRequest r => Done(() => directory.TakeHostDown(r.Host)),
@@ -200,8 +201,11 @@ internal sealed partial class AgentSession : IDisposable
 
     private static ArenaReply Arena((byte[] Worker, int Words) arena) => new(arena.Worker, arena.Words);
 
-    /// <summary>Registers the connected process: its identity and credentials are the kernel's, read now.</summary>
-    private RegisteredReply Register(EtcdDirectory directory, string host)
+    /// <summary>
+    /// Registers the connected process on <paramref name="host"/>, or takes up its registration <paramref name="resumed"/>:
+    /// its identity and credentials are the kernel's, read now.
+    /// </summary>
+    private RegisteredReply Register(EtcdDirectory directory, string? host, Caller? resumed)
     {
         if (!ProcessIdentity.TryReadStartTime(_pid, out var start) || Credentials.OfProcess(_pid, _uid, _gid) is not { } credentials)
         {
@@ -213,7 +217,9 @@ internal sealed partial class AgentSession : IDisposable
         ProcessRegistration registration;
         try
         {
-            registration = directory.Register(host, identity, credentials);
+            registration = resumed is { } caller
+                ? directory.Resume(caller.Slot, caller.Incarnation, identity, credentials)
+                : directory.Register(host!, identity, credentials);
         }
         catch
         {
@@ -223,7 +229,10 @@ internal sealed partial class AgentSession : IDisposable
 
         lock (_registrations)
         {
-            _registrations[Caller.Of(registration)] = registration;
+            if (!_registrations.TryAdd(Caller.Of(registration), registration))
+            {
+                _server.Unregistered(identity); // taken up twice: counted once
+            }
         }
 
         return new RegisteredReply(registration.HostName, registration.Host, registration.Slot, registration.Incarnation,

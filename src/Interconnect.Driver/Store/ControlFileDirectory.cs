@@ -190,6 +190,29 @@ internal sealed partial class ControlFileDirectory : IDirectory
         }
     }
 
+    /// <summary>
+    /// The registration at <paramref name="slot"/> in its <paramref name="incarnation"/>, taken up again for the process
+    /// that made it (a new imcd, for a process that reconnects): it must be that process's, by pid, start time and uid.
+    /// </summary>
+    internal ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            ref var entry = ref _cluster.Control.Process(Math.Clamp(slot, 0, ControlLayout.MaxProcesses - 1));
+            if (slot < 0 || slot >= ControlLayout.MaxProcesses || entry.State != ProcessEntry.StateLive ||
+                entry.Incarnation != incarnation || entry.Pid != identity.Pid || entry.StartTime != identity.StartTime ||
+                entry.Uid != credentials.Uid || !_cluster.IsHostUp(entry.Host))
+            {
+                throw new DriverException(DriverStatus.NotInitialized,
+                    $"registration {slot}.{incarnation} is not this process's in cluster '{ClusterName}' (its host was taken " +
+                    "down, or it was released): open a new context");
+            }
+
+            return new ProcessRegistration(_cluster.HostName(entry.Host), entry.Host, slot, incarnation, identity.Pid, credentials,
+                Cluster.LockOwner(slot, incarnation));
+        }
+    }
+
     /// <summary>Enters the directory for a change in <paramref name="process"/>'s name, which must still be registered.</summary>
     private Cluster.DirectoryScope EnterRegistered(ProcessRegistration process)
     {

@@ -291,6 +291,10 @@ internal sealed partial class EtcdDirectory : IDirectory
     internal ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
         _local.Register(hostName, identity, credentials);
 
+    /// <summary>Takes up a registration again for the process that made it, which reconnected to a new imcd.</summary>
+    internal ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials) =>
+        _local.Resume(slot, incarnation, identity, credentials);
+
     public void Unregister(ProcessRegistration process)
     {
         WithdrawOwner(process); // waiters take over the locks it still holds
