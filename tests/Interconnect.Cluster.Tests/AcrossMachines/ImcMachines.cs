@@ -105,6 +105,15 @@ public sealed class ImcMachines : IDisposable
     /// <summary>Whether the imcd of <paramref name="machine"/> is still running (it did not crash).</summary>
     public bool AgentRunning(SimulatedMachine machine) => !_agents[machine.Name].Process.HasExited;
 
+    /// <summary>The pid of the imcd of <paramref name="machine"/>.</summary>
+    public int AgentPid(SimulatedMachine machine) => _agents[machine.Name].Process.Id;
+
+    /// <summary>
+    /// The socket of the imcd of <paramref name="machine"/> as the tests' own process reaches it: through that
+    /// process's root (<c>/proc/PID/root</c>), since its <c>/dev/shm</c> is the machine's own.
+    /// </summary>
+    public string AgentSocket(SimulatedMachine machine) => $"/proc/{AgentPid(machine)}/root/dev/shm/imc/{ClusterName}/imcd.sock";
+
     /// <summary>SIGKILLs the imcd of <paramref name="machine"/>: the machine's lease then expires.</summary>
     public void KillAgent(SimulatedMachine machine) => _agents[machine.Name].Process.Kill();
 
@@ -128,10 +137,29 @@ public sealed class ImcMachines : IDisposable
         return (agent.Process.ExitCode, agent.Output);
     }
 
-    /// <summary>A test peer on host <paramref name="host"/> of <paramref name="machine"/>, its context open.</summary>
-    public PeerProcess Peer(SimulatedMachine machine, string host)
+    /// <summary>
+    /// A test peer on host <paramref name="host"/> of <paramref name="machine"/>, its context open; as
+    /// <paramref name="user"/> when given (setpriv: the test needs [Category(DotnetProcess.AsAnotherUser)]), with
+    /// <paramref name="environment"/> on top of the machine's.
+    /// </summary>
+    public PeerProcess Peer(SimulatedMachine machine, string host, string? user = null, IDictionary<string, string?>? environment = null)
     {
-        var process = machine.Start("dotnet", [PeerProcess.PeerPath], Environment(host));
+        var start = DotnetProcess.StartInfo(PeerProcess.PeerPath, user);
+        var variables = Environment(host);
+        foreach (var name in new[] { "HOME", "DOTNET_CLI_HOME" })
+        {
+            if (start.Environment.TryGetValue(name, out var value))
+            {
+                variables[name] = value;
+            }
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            variables[name] = value;
+        }
+
+        var process = machine.Start(start.FileName, start.ArgumentList, variables);
         var peer = PeerProcess.Adopt(process, host);
         _peers.Add(peer);
         peer.Send("open");

@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using Interconnect.Driver;
+using Interconnect.Driver.Agent;
+using Interconnect.Testing;
+using NUnit.Framework;
+
+namespace Interconnect.Cluster.Tests.AcrossMachines;
+
+/// <summary>
+/// imcd as the machine's driver (API.md "Security across machines"): processes ask their machine's imcd over its
+/// socket and never reach etcd; imcd acts with the credentials the kernel gives for the caller, whichever machine made
+/// what the caller asks for; nothing sent to its socket brings it down.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(300_000)]
+public sealed class MediationTests
+{
+    private const int SigUsr1 = 10;
+
+    /// <summary>
+    /// Processes whose own directory address leads nowhere (IMC_DIRECTORY pointing at a closed port) still make hosts,
+    /// regions, attaches, writes, locks and signals across machines: every directory change goes through imcd.
+    /// </summary>
+    [Test]
+    public void ShouldServeProcessesThatCannotReachEtcdThemselves()
+    {
+        using var imc = ImcMachines.Start(2);
+        var nowhere = new Dictionary<string, string?> { ["IMC_DIRECTORY"] = "http://127.0.0.1:9" };
+        var writer = imc.Peer(imc[0], "mw", environment: nowhere);
+        var reader = imc.Peer(imc[1], "mr", environment: nowhere);
+
+        writer.Send("alloc 81 4096");
+        reader.Send("alloc 81 4096");
+        reader.Send("rx 81");
+        writer.Send("tx 81");
+        writer.Send("write64 81 8 42");
+        Assert.That(reader.Send("wait64 81 8 42 10000"), Does.StartWith("42"), imc.AgentOutput());
+
+        writer.Send("lkalloc 82 2");
+        reader.Send("lkalloc 82 2");
+        writer.Send("acquire 82 1");
+        Assert.That(reader.Send("tryacquire 82 1"), Is.EqualTo("busy"), "one holder across machines");
+        writer.Send("release 82 1");
+        Assert.That(reader.Send("tryacquire 82 1"), Is.EqualTo("got"));
+        reader.Send("release 82 1");
+
+        reader.Send($"on-signal {SigUsr1}");
+        writer.Send($"kill mr {reader.Pid} {SigUsr1}");
+        Assert.That(reader.Send("wait-signals 1 10000"), Is.EqualTo("1"));
+        Assert.That(writer.Send("hosts").Split(','), Is.EquivalentTo(new[] { "mw", "mr" }));
+    }
+
+    /// <summary>
+    /// A region made with owner-only access on one machine is refused (Permit) to another user on another machine, and
+    /// one open to others is theirs to use; a Kill follows kill(2) across machines: another user's process is refused
+    /// and receives nothing, root's Kill reaches anyone's.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldCheckEveryRequestWithTheCallersCredentialsOnEveryMachine()
+    {
+        AnotherUser.RequireRoot("a second user on a second machine");
+        using var imc = ImcMachines.Start(2);
+        var owner = imc.Peer(imc[0], "own");
+        var stranger = imc.Peer(imc[1], "str", user: "nobody");
+
+        owner.Send("alloc 71 4096 600");
+        var refused = stranger.Ask("alloc 71 4096 600");
+        Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
+        Assert.That(refused.Text, Does.Contain("owner uid 0"));
+
+        owner.Send("alloc 72 4096 666");
+        stranger.Send("alloc 72 4096 666");
+        stranger.Send("rx 72");
+        owner.Send("tx 72");
+        owner.Send("write64 72 0 5");
+        Assert.That(stranger.Send("wait64 72 0 5 10000"), Does.StartWith("5"), imc.AgentOutput());
+
+        owner.Send($"on-signal {SigUsr1}");
+        var denied = stranger.Ask($"kill own {owner.Pid} {SigUsr1}");
+        Assert.That((denied.Ok, denied.Status), Is.EqualTo((false, "Permit")), denied.Text);
+        Thread.Sleep(500); // a signal that got through would have arrived by now
+        Assert.That(owner.Send("signals"), Is.EqualTo("0"));
+
+        stranger.Send($"on-signal {SigUsr1}");
+        owner.Send($"kill str {stranger.Pid} {SigUsr1}");
+        Assert.That(stranger.Send("wait-signals 1 10000"), Is.EqualTo("1"));
+    }
+
+    /// <summary>
+    /// What anyone on the machine may send to imcd's socket: a length beyond the limit, bytes that are not JSON, a
+    /// request before the hello, another protocol version, a registration this connection did not make. Each is
+    /// refused or ends that connection only; imcd serves on.
+    /// </summary>
+    [Test]
+    public void ShouldRefuseWhatItCannotServeOnItsSocketAndServeOn()
+    {
+        using var imc = ImcMachines.Start(1);
+        var path = imc.AgentSocket(imc[0]);
+        var peer = imc.Peer(imc[0], "sp");
+        var other = imc.Peer(imc[0], "sq");
+        peer.Send("alloc 91 4096");
+        other.Send("alloc 91 4096");
+
+        using (var raw = Connect(path))
+        {
+            raw.Send([0xff, 0xff, 0xff, 0x7f]);
+            Assert.That(ReadsToEnd(raw), Is.True, "a frame beyond the limit ends the connection");
+        }
+
+        using (var raw = Connect(path))
+        {
+            raw.Send(Frame(Encoding.UTF8.GetBytes("{not json")));
+            Assert.That(ReadsToEnd(raw), Is.True, "bytes that are not a request end the connection");
+        }
+
+        using (var raw = Connect(path))
+        {
+            raw.Send(AgentProtocol.Encode(new RequestFrame(1, new RegisterRequest("sp"))));
+            Assert.That(Reply(raw), Is.InstanceOf<FailedReply>(), "a request before the hello");
+            Assert.That(ReadsToEnd(raw), Is.True);
+        }
+
+        using (var raw = Connect(path))
+        {
+            raw.Send(AgentProtocol.Encode(new RequestFrame(1, new HelloRequest(AgentProtocol.Version + 1, "m1", ImcMachines.ClusterName))));
+            Assert.That(Reply(raw), Is.EqualTo(new WelcomeReply(AgentProtocol.Version, "m1")), "imcd says which version it speaks");
+            Assert.That(ReadsToEnd(raw), Is.True);
+        }
+
+        using (var raw = Connect(path))
+        {
+            raw.Send(AgentProtocol.Encode(new RequestFrame(1, new HelloRequest(AgentProtocol.Version, "m1", ImcMachines.ClusterName))));
+            Assert.That(Reply(raw), Is.InstanceOf<WelcomeReply>());
+            // The peer's registration is in the control file, but it was not made on this connection.
+            raw.Send(AgentProtocol.Encode(new RequestFrame(2, new UnregisterRequest(new Caller(0, 1)))));
+            var reply = Reply(raw);
+            Assert.That(reply, Is.InstanceOf<FailedReply>());
+            Assert.That(((FailedReply)reply).Status, Is.EqualTo(DriverStatus.NotInitialized));
+            raw.Send(AgentProtocol.Encode(new RequestFrame(3, new ResumeRequest(new Caller(0, 1)))));
+            Assert.That(Reply(raw), Is.InstanceOf<FailedReply>(), "another process's registration is not taken up");
+        }
+
+        Assert.That(imc.AgentRunning(imc[0]), Is.True, imc.AgentOutput());
+        other.Send("rx 91");
+        peer.Send("tx 91");
+        peer.Send("write64 91 0 9");
+        Assert.That(other.Send("wait64 91 0 9 10000"), Does.StartWith("9"), "imcd serves on");
+    }
+
+    private static Socket Connect(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 30_000 };
+        socket.Connect(new UnixDomainSocketEndPoint(path));
+        return socket;
+    }
+
+    private static byte[] Frame(byte[] json)
+    {
+        var frame = new byte[4 + json.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(frame, json.Length);
+        json.CopyTo(frame.AsSpan(4));
+        return frame;
+    }
+
+    private static AgentReply Reply(Socket socket)
+    {
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        var json = AgentProtocol.ReadFrame(stream) ?? throw new AssertionException("imcd closed the connection without a reply");
+        return AgentProtocol.ReadReply(json).Reply;
+    }
+
+    /// <summary>Whether imcd ends the connection (within the socket's receive timeout), discarding what it sends first.</summary>
+    private static bool ReadsToEnd(Socket socket)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            while (socket.Receive(buffer) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return true;
+        }
+    }
+}
