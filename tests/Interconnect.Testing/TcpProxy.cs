@@ -110,15 +110,17 @@ public sealed class TcpProxy : IDisposable
             }
 
             Interlocked.Increment(ref _accepted);
-            if (Refusing)
-            {
-                Connection.Reset(client);
-                continue;
-            }
-
-            var connection = new Connection(this, client);
             lock (_connections)
             {
+                // Refusing read under the lock CutAll takes: a connection accepted while a test sets Refusing and
+                // then cuts is either refused here or added before the cut, never added after it and left open.
+                if (Refusing)
+                {
+                    Connection.Reset(client);
+                    continue;
+                }
+
+                var connection = new Connection(this, client);
                 _connections.Add(connection);
                 connection.Start(); // under the lock: a CutAll sees it with its forwarding task
             }

@@ -99,8 +99,19 @@ public sealed class ImcMachines : IDisposable
         }
     }
 
-    /// <summary>Sends <paramref name="signal"/> to the imcd of <paramref name="machine"/> (SIGSTOP, SIGCONT: a stall).</summary>
-    public void SignalAgent(SimulatedMachine machine, int signal) => Signals.Send(_agents[machine.Name].Process.Id, signal);
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the imcd of <paramref name="machine"/> (SIGSTOP, SIGCONT: a stall). A SIGSTOP
+    /// returns once every thread of it has stopped: until then imcd still answers (<see cref="Signals.IsStopped"/>).
+    /// </summary>
+    public void SignalAgent(SimulatedMachine machine, int signal)
+    {
+        var pid = _agents[machine.Name].Process.Id;
+        Signals.Send(pid, signal);
+        if (signal == Signals.Stop)
+        {
+            Poll.Until(() => Signals.IsStopped(pid), $"imcd on {machine} to stop", TimeSpan.FromSeconds(10));
+        }
+    }
 
     /// <summary>Whether the imcd of <paramref name="machine"/> is still running (it did not crash).</summary>
     public bool AgentRunning(SimulatedMachine machine) => !_agents[machine.Name].Process.HasExited;
