@@ -263,7 +263,7 @@ internal static class MachinesReport
             {
                 results.Add(new TargetResult($"{transport}: an idle machine's imcd makes no etcd request but its lease keep-alives",
                     "requests other than LeaseKeepAlive, per machine and second: " + string.Join("; ", idle.Select(f =>
-                        Format.Invariant($"{f.Parameter} machines, {f.Metric[..f.Metric.IndexOf(':', StringComparison.Ordinal)]}: {f.Rounds.Max():0.###} (most of the rounds)"))),
+                        Format.Invariant($"{f.Parameter} machines, {f.Metric[..f.Metric.IndexOf(':', StringComparison.Ordinal)]}: {f.Rounds.Max():0.###} (highest round)"))),
                     idle.All(f => f.Rounds.All(r => r == 0)) ? "met" : "missed"));
             }
         }
