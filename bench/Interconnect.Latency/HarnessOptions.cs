@@ -31,7 +31,13 @@ internal sealed class HarnessOptions
           --chunks N          with --machines: 64 KiB chunks per stream and ucp_*_bw iterations (default 2000)
           --keys N            with --machines: keys allocated and attached by each of the 3 hosts (default 50)
           --parts P           with --machines: which parts to run, of latency (ucp_am_lat, ucp_put_lat, raw UCX
-                              and Imc ping-pong), stream (ucp_am_bw, ucp_put_bw, the Imc stream) and attach (default all three)
+                              and Imc ping-pong), stream (ucp_am_bw, ucp_put_bw, the Imc stream), attach (default
+                              these three) and scale (only when named: see --machine-counts)
+          --machine-counts N,N  with --parts scale: for each count a fresh cluster of that many machines, an imcd
+                              each; etcd's requests (its /metrics) while idle, with imcd alone and then with an idle
+                              host per machine, and per allocate + receive attach of --keys keys by a host on every
+                              machine; each imcd's VmRSS (default 2,4,8)
+          --idle-s N          with --parts scale: seconds of each idle window (default 15)
           --tiered-jit        with --machines: run imcd and the Imc hosts with the runtime's tiered JIT as it is; by
                               default they run with DOTNET_TieredCompilation=0 (steady-state code from the first
                               call: seven .NET processes warming up at once on a small machine measured the JIT)
@@ -74,6 +80,12 @@ internal sealed class HarnessOptions
 
     /// <summary>With --machines: the parts of each round to run (latency, stream, attach).</summary>
     public IReadOnlySet<string> MachinesParts { get; private set; } = new HashSet<string>(["latency", "stream", "attach"]);
+
+    /// <summary>With --parts scale: the machine counts, each on a fresh cluster, in the order given.</summary>
+    public IReadOnlyList<int> MachineCounts { get; private set; } = [2, 4, 8];
+
+    /// <summary>With --parts scale: the length of each idle window over which etcd's requests are counted.</summary>
+    public TimeSpan IdleWindow { get; private set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>With --machines: the UCX environments compared, "" for the environment as it is.</summary>
     public IReadOnlyList<string> UcxVariants { get; private set; } = [""];
@@ -153,12 +165,26 @@ internal sealed class HarnessOptions
                     break;
                 case "--parts":
                     var parts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                    if (parts.Length == 0 || parts.Any(p => p is not ("latency" or "stream" or "attach")))
+                    if (parts.Length == 0 || parts.Any(p => p is not ("latency" or "stream" or "attach" or "scale")))
                     {
-                        throw new ArgumentException("--parts takes latency, stream and attach, joined by commas");
+                        throw new ArgumentException("--parts takes latency, stream, attach and scale, joined by commas");
                     }
 
                     options.MachinesParts = new HashSet<string>(parts);
+                    break;
+                case "--machine-counts":
+                    var counts = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (counts.Length == 0)
+                    {
+                        throw new ArgumentException("--machine-counts takes machine counts joined by commas, e.g. 2,4,8");
+                    }
+
+                    options.MachineCounts = [.. counts.Select(c => Positive(c, "--machine-counts") is var n and >= 2
+                        ? n
+                        : throw new ArgumentException($"--machine-counts: a cluster needs at least 2 machines, not {c}"))];
+                    break;
+                case "--idle-s":
+                    options.IdleWindow = TimeSpan.FromSeconds(Positive(Value(), "--idle-s"));
                     break;
                 case "--ucx-env":
                     var variants = Value().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

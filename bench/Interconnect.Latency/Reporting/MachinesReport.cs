@@ -12,6 +12,8 @@ internal static class MachinesReport
     private const double LatencyRatio = 1.5;
     private const double BandwidthRatio = 0.7;
     private const double AttachMs = 20;
+    private const int ScaleMachines = 8; // issue 23 item 8: allocate + attach with 8 machines, p50 under 30 ms
+    private const double ScaleAttachMs = 30;
 
     /// <summary>One figure over every round: the median of the rounds' values.</summary>
     public sealed record FigureAggregate(string Group, string Transport, int Parameter, string Metric, string Unit, IReadOnlyList<double> Rounds)
@@ -40,6 +42,42 @@ internal static class MachinesReport
         var perftestP50 = Find(figures, MachinesScenario.PingPongGroup, anchorLat, "p50");
         var perftestBandwidth = Find(figures, MachinesScenario.StreamGroup, MachinesScenario.PerftestRow(MachinesScenario.AmBw), MachinesScenario.Bandwidth);
 
+        // A run of some parts only (--parts) leaves the others' sections out.
+        if (aggregates.Any(a => a.Group == MachinesScenario.PingPongGroup) || figures.Any(f => f.Group == MachinesScenario.PingPongGroup))
+        {
+            Latency(o, aggregates, figures, anchorLat, perftestP50);
+        }
+
+        if (figures.Any(f => f.Group == MachinesScenario.StreamGroup))
+        {
+            Stream(o, runs, figures, perftestBandwidth);
+        }
+
+        if (aggregates.Any(a => a.Group == MachinesScenario.DirectoryGroup))
+        {
+            Attach(o, aggregates);
+        }
+
+        if (aggregates.Any(a => a.Group == MachinesScenario.ScaleGroup) || figures.Any(f => f.Group == MachinesScenario.ScaleEtcdGroup))
+        {
+            Scale(o, aggregates, figures);
+        }
+
+        o.WriteLine("## DESIGN.md targets, across machines");
+        o.WriteLine();
+        o.WriteLine("| target | measured (medians) | verdict |");
+        o.WriteLine("|---|---|---|");
+        foreach (var target in Targets(runs, aggregates))
+        {
+            o.WriteLine($"| {target.Target} | {target.Measured} | {target.Verdict} |");
+        }
+
+        o.WriteLine();
+    }
+
+    private static void Latency(TextWriter o, IReadOnlyList<Aggregate> aggregates, IReadOnlyList<FigureAggregate> figures, string anchorLat,
+        FigureAggregate? perftestP50)
+    {
         o.WriteLine("## Across machines: 8 B one-way latency (round trip / 2), machine 1 → machine 2, ns");
         o.WriteLine();
         o.WriteLine("| transport | p50 | p99 | p99.9 | max | average | × ucp_am_lat p50 | p50 range | samples/round |");
@@ -67,7 +105,10 @@ internal static class MachinesReport
                 $"p50 {Format.Ns(row.Median.P50)} ns, p99 {Format.Ns(row.Median.P99)} ns.");
             o.WriteLine();
         }
+    }
 
+    private static void Stream(TextWriter o, IReadOnlyList<ScenarioRun> runs, IReadOnlyList<FigureAggregate> figures, FigureAggregate? perftestBandwidth)
+    {
         o.WriteLine("## Across machines: 64 KiB streaming bandwidth, machine 1 → machine 2, GB/s (10^9 B/s)");
         o.WriteLine();
         o.WriteLine("| transport | GB/s (median of rounds) | rounds | × ucp_am_bw |");
@@ -81,6 +122,19 @@ internal static class MachinesReport
         }
 
         o.WriteLine();
+        var cpu = figures.Where(f => f.Transport == MachinesScenario.ImcdCpu).ToList();
+        if (cpu.Count > 0)
+        {
+            o.WriteLine("imcd CPU use during the ping-pong and stream (% of one core; the scenario's rounds are in its notes): " +
+                string.Join("; ", runs.Where(r => r.Figures is not null).Select(r => r.Scenario).Distinct().Select(s =>
+                    s + ": " + string.Join(", ", runs.Where(r => r.Scenario == s).SelectMany(r => r.Figures!)
+                        .Where(f => f.Transport == MachinesScenario.ImcdCpu).Select(f => Format.Invariant($"{f.Metric} {f.Value:0}%"))))));
+            o.WriteLine();
+        }
+    }
+
+    private static void Attach(TextWriter o, IReadOnlyList<Aggregate> aggregates)
+    {
         o.WriteLine("## Across machines: allocate + receive attach, 3 machines (a host on each, one after another), ms");
         o.WriteLine();
         o.WriteLine("| imcd | metric | p50 | p99 | max | p50 range | samples/round |");
@@ -92,23 +146,60 @@ internal static class MachinesReport
         }
 
         o.WriteLine();
-        var cpu = figures.Where(f => f.Transport == MachinesScenario.ImcdCpu).ToList();
-        if (cpu.Count > 0)
+    }
+
+    /// <summary>The scale part: allocate + attach and imcd's memory by machine count, then etcd's requests.</summary>
+    private static void Scale(TextWriter o, IReadOnlyList<Aggregate> aggregates, IReadOnlyList<FigureAggregate> figures)
+    {
+        o.WriteLine("## Across machines: scale, allocate + receive attach (a host on each machine, one after another), ms; imcd VmRSS, MiB");
+        o.WriteLine();
+        o.WriteLine("| imcd | machines | alloc+attach p50 | p99 | max | first (creates) p50 | later p50 | p50 range | samples/round | imcd VmRSS idle, median / max | with every key attached | imcd CPU idle, median / max |");
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in aggregates.Where(a => a.Group == MachinesScenario.ScaleGroup && a.Metric == MachinesScenario.AllocAttach)
+            .OrderBy(a => a.Transport, StringComparer.Ordinal).ThenBy(a => a.Parameter))
         {
-            o.WriteLine("imcd CPU use during the ping-pong and stream (% of one core; the scenario's rounds are in its notes): " +
-                string.Join("; ", runs.Where(r => r.Figures is not null).Select(r => r.Scenario).Distinct().Select(s =>
-                    s + ": " + string.Join(", ", runs.Where(r => r.Scenario == s).SelectMany(r => r.Figures!)
-                        .Where(f => f.Transport == MachinesScenario.ImcdCpu).Select(f => Format.Invariant($"{f.Metric} {f.Value:0}%"))))));
-            o.WriteLine();
+            var m = row.Median;
+            var firstP50 = aggregates.FirstOrDefault(a => a.Group == row.Group && a.Transport == row.Transport && a.Parameter == row.Parameter && a.Metric == MachinesScenario.AllocAttachFirst);
+            var laterP50 = aggregates.FirstOrDefault(a => a.Group == row.Group && a.Transport == row.Transport && a.Parameter == row.Parameter && a.Metric == MachinesScenario.AllocAttachLater);
+            string Pair(string transport, string when, string format) =>
+                Find(figures, MachinesScenario.ScaleGroup, transport, row.Parameter, $"{when}, median") is { } median &&
+                Find(figures, MachinesScenario.ScaleGroup, transport, row.Parameter, $"{when}, max") is { } max
+                    ? median.Median.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " / " + max.Median.ToString(format, System.Globalization.CultureInfo.InvariantCulture)
+                    : "–";
+            o.WriteLine(Format.Invariant(
+                $"| {row.Transport} | {row.Parameter} | {Ms(m.P50)} | {Ms(m.P99)} | {Ms(m.Max)} | {(firstP50 is null ? "–" : Ms(firstP50.Median.P50))} | {(laterP50 is null ? "–" : Ms(laterP50.Median.P50))} | {Ms(row.P50Range.Low)}–{Ms(row.P50Range.High)} | {m.Count:#,0} | {Pair(MachinesScenario.ImcdRss, "idle", "0.0")} | {Pair(MachinesScenario.ImcdRss, "attached", "0.0")} | {Pair(MachinesScenario.ImcdIdleCpu, MachinesScenario.IdleAlone, "0.0")} % |"));
         }
 
-        o.WriteLine("## DESIGN.md targets, across machines");
         o.WriteLine();
-        o.WriteLine("| target | measured (medians) | verdict |");
-        o.WriteLine("|---|---|---|");
-        foreach (var target in Targets(runs, aggregates))
+        o.WriteLine("etcd's requests (messages its clients sent, `grpc_server_msg_received_total` by method): idle, per machine and second; " +
+            "per allocate + attach, every machine's requests over the measured keys (keep-alives included) divided by the alloc+attach calls.");
+        o.WriteLine();
+        o.WriteLine("| imcd | machines | window | unit | all | LeaseKeepAlive | all but LeaseKeepAlive | the others, by method |");
+        o.WriteLine("|---|---:|---|---|---:|---:|---:|---|");
+        var etcd = figures.Where(f => f.Group == MachinesScenario.ScaleEtcdGroup).ToList();
+        string[] windows = [MachinesScenario.IdleAlone, MachinesScenario.IdleHosts, MachinesScenario.PerAttach];
+        foreach (var (transport, machines) in etcd.Select(f => (f.Transport, f.Parameter)).Distinct()
+            .OrderBy(t => t.Transport, StringComparer.Ordinal).ThenBy(t => t.Parameter))
         {
-            o.WriteLine($"| {target.Target} | {target.Measured} | {target.Verdict} |");
+            foreach (var window in windows)
+            {
+                var rows = etcd.Where(f => f.Transport == transport && f.Parameter == machines && f.Metric.StartsWith(window + ": ", StringComparison.Ordinal)).ToList();
+                if (rows.Count == 0)
+                {
+                    continue;
+                }
+
+                // A method a round did not see has no figure in that round: it counts as 0 there.
+                var rounds = rows.Max(f => f.Rounds.Count);
+                double Padded(FigureAggregate f) => (f with { Rounds = [.. f.Rounds, .. Enumerable.Repeat(0.0, rounds - f.Rounds.Count)] }).Median;
+                double Value(string name) => rows.FirstOrDefault(f => f.Metric == $"{window}: {name}") is { } f ? Padded(f) : 0;
+                var others = rows.Select(f => (Method: f.Metric[(window.Length + 2)..], Median: Padded(f)))
+                    .Where(f => f.Method is not (MachinesScenario.AllRequests or MachinesScenario.NotKeepAlive or MachinesScenario.KeepAlive) && f.Median > 0)
+                    .OrderByDescending(f => f.Median)
+                    .Select(f => Format.Invariant($"{f.Method} {f.Median:0.###}"));
+                o.WriteLine(Format.Invariant(
+                    $"| {transport} | {machines} | {window} | {rows[0].Unit} | {Value(MachinesScenario.AllRequests):0.###} | {Value(MachinesScenario.KeepAlive):0.###} | {Value(MachinesScenario.NotKeepAlive):0.###} | {string.Join(", ", others)} |"));
+            }
         }
 
         o.WriteLine();
@@ -150,6 +241,33 @@ internal static class MachinesReport
             }
         }
 
+        foreach (var transport in aggregates.Where(a => a.Group == MachinesScenario.ScaleGroup).Select(a => a.Transport).Distinct().Order(StringComparer.Ordinal))
+        {
+            var attach = aggregates.FirstOrDefault(a => a.Group == MachinesScenario.ScaleGroup && a.Transport == transport &&
+                a.Parameter == ScaleMachines && a.Metric == MachinesScenario.AllocAttach);
+            if (attach is not null)
+            {
+                var ms = attach.Median.P50 / 1e6;
+                results.Add(new TargetResult($"{transport}: allocate + attach with {ScaleMachines} machines, p50 under {ScaleAttachMs} ms (issue 23)",
+                    $"{Ms(attach.Median.P50)} ms", Verdict(ms < ScaleAttachMs, ms / ScaleAttachMs)));
+            }
+        }
+
+        // DESIGN.md: an idle machine's imcd makes no etcd request between lease renewals (its keep-alives).
+        foreach (var transport in figures.Where(f => f.Group == MachinesScenario.ScaleEtcdGroup).Select(f => f.Transport).Distinct().Order(StringComparer.Ordinal))
+        {
+            var idle = figures.Where(f => f.Group == MachinesScenario.ScaleEtcdGroup && f.Transport == transport &&
+                    f.Metric is $"{MachinesScenario.IdleAlone}: {MachinesScenario.NotKeepAlive}" or $"{MachinesScenario.IdleHosts}: {MachinesScenario.NotKeepAlive}")
+                .OrderBy(f => f.Parameter).ThenBy(f => f.Metric, StringComparer.Ordinal).ToList();
+            if (idle.Count > 0)
+            {
+                results.Add(new TargetResult($"{transport}: an idle machine's imcd makes no etcd request but its lease keep-alives",
+                    "requests other than LeaseKeepAlive, per machine and second: " + string.Join("; ", idle.Select(f =>
+                        Format.Invariant($"{f.Parameter} machines, {f.Metric[..f.Metric.IndexOf(':', StringComparison.Ordinal)]}: {f.Rounds.Max():0.###} (highest round)"))),
+                    idle.All(f => f.Rounds.All(r => r == 0)) ? "met" : "missed"));
+            }
+        }
+
         return results;
     }
 
@@ -158,6 +276,9 @@ internal static class MachinesReport
 
     private static FigureAggregate? Find(IReadOnlyList<FigureAggregate> figures, string group, string transport, string metric) =>
         figures.FirstOrDefault(f => f.Group == group && f.Transport == transport && f.Metric == metric);
+
+    private static FigureAggregate? Find(IReadOnlyList<FigureAggregate> figures, string group, string transport, int parameter, string metric) =>
+        figures.FirstOrDefault(f => f.Group == group && f.Transport == transport && f.Parameter == parameter && f.Metric == metric);
 
     private static string Ratio(double value, double? baseline) => baseline is > 0 ? Format.Ratio(value / baseline.Value) : "–";
 

@@ -20,6 +20,12 @@ internal static class MarkdownReport
             var modes = string.Join(", ", options.Progress);
             o.WriteLine(Format.Invariant(
                 $"- plan: {options.Rounds} rounds of each imcd --progress mode ({modes}), each on a fresh cluster of simulated machines (UCX_TLS=tcp); per round ucx_perftest -n {options.MachinesLatencyIterations} (ucp_am_lat and ucp_put_lat 8 B) and -n {options.MachinesBandwidthIterations} (ucp_am_bw and ucp_put_bw 64 KiB), raw UCX and Imc ping-pong {options.MachinesLatencyIterations:#,0} round trips or 20 s after a warm-up of at least {options.Warmup.TotalMilliseconds:0} ms, 3 Imc streams of {options.MachinesBandwidthIterations} × 64 KiB after a warm-up stream, {options.MachinesKeys} keys × 3 hosts allocated and attached after 5 warm-up keys"));
+            if (options.MachinesParts.Contains(MachinesScenario.ScalePart))
+            {
+                o.WriteLine(Format.Invariant(
+                    $"- scale: for each of {string.Join(", ", options.MachineCounts)} machines a fresh cluster, an imcd each; etcd's requests (its /metrics) over {options.IdleWindow.TotalSeconds:0} s idle with imcd alone and {options.IdleWindow.TotalSeconds:0} s with an idle host per machine (each after 3 s of settling), then {options.MachinesKeys} keys × a host per machine allocated and attached after 5 warm-up keys, counted over the measured keys; imcd VmRSS after the first idle window and with every key attached"));
+            }
+
             o.WriteLine("- pinned: the ping side (machine 1) to CPU 0, the echo side (machine 2) to CPU 1, ucx_perftest's client and server alike (-c 0, -c 1); imcd is not pinned");
             o.WriteLine("- figures: median over rounds of each round's figure; ns unless marked; \"p50 range\" is the lowest and highest round p50");
             o.WriteLine();

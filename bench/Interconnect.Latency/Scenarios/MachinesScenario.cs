@@ -13,10 +13,11 @@ namespace Interconnect.Latency.Scenarios;
 /// to itself): the anchors ucp_am_lat 8 B and ucp_am_bw 64 KiB (DESIGN.md: over tcp UCX's fastest primitive is the
 /// active message), and ucp_put_lat / ucp_put_bw beside them for reference; (2) imcd on both; 8 B ping-pong through the Imc API between a
 /// host on machine 1 and one on machine 2, then a 64 KiB stream machine 1 → machine 2; (3) a third machine and its
-/// imcd; a host on each machine allocates and receive-attaches each of a series of keys, one after another, timed.
+/// imcd; a host on each machine allocates and receive-attaches each of a series of keys, one after another, timed;
+/// (4) only when asked (<c>--parts scale</c>), on clusters of its own: <c>MachinesScenario.Scale.cs</c>.
 /// Everything runs inside the machines; the cluster is disposed (nothing left behind) whatever happens.
 /// </summary>
-internal sealed class MachinesScenario(string progress, string ucxVariant = "") : ILatencyScenario
+internal sealed partial class MachinesScenario(string progress, string ucxVariant = "") : ILatencyScenario
 {
     public const string PingPongGroup = "machines ping-pong";
     public const string StreamGroup = "machines stream";
@@ -99,6 +100,22 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
         var measurements = new List<Measurement>();
         var figures = new List<Figure>();
         var notes = new List<string> { $"load average at start: {RunInfo.LoadAverage()}" };
+        if (options.MachinesParts.Overlaps(["latency", "stream", "attach"]))
+        {
+            RunOnTwoAndThree(options, measurements, figures, notes);
+        }
+
+        if (options.MachinesParts.Contains(ScalePart))
+        {
+            RunScale(options, measurements, figures, notes);
+        }
+
+        return new ScenarioRun(Name, round.Round, measurements, notes, figures);
+    }
+
+    /// <summary>The latency, stream and attach parts, on one cluster of 2 machines (and a third for the attach).</summary>
+    private void RunOnTwoAndThree(HarnessOptions options, List<Measurement> measurements, List<Figure> figures, List<string> notes)
+    {
         var processes = new List<MachineProcess>();
         SimulatedCluster? cluster = null;
         try
@@ -298,8 +315,6 @@ internal sealed class MachinesScenario(string progress, string ucxVariant = "") 
             cluster?.Dispose();
             notes.Add($"load average at end: {RunInfo.LoadAverage()}");
         }
-
-        return new ScenarioRun(Name, round.Round, measurements, notes, figures);
 
         // One part of the round: its failure is reported in the notes and the other parts still run and report.
         void Phase(string name, Action action)
