@@ -122,18 +122,16 @@ public sealed class EtcdStreamsTests
         proxy.Refusing = true;
         proxy.CutAll();
         // Some seconds without a keep-alive reaching etcd: the lease runs down.
-        Poll.Until(() => direct.LeaseTimeToLive(lease), ttl => ttl <= Ttl - 3, "the lease to run down while cut off", s_deadline);
-        var connections = proxy.Accepted;
+        var low = Poll.Until(() => direct.LeaseTimeToLive(lease), ttl => ttl <= Ttl - 3, "the lease to run down while cut off", s_deadline);
         proxy.Refusing = false;
-        Poll.Until(() => direct.LeaseTimeToLive(lease), ttl => ttl >= Ttl - 1, "the lease refreshed again", s_deadline);
+        // Only a keep-alive raises the time to live, and every connection of before was cut: a rise above the lowest
+        // reading is the keep-alive come back on a new connection. (Not "back near the full TTL": etcd rounds the
+        // seconds left down, so that would also ask for a keep-alive within a second before the reading.)
+        Poll.Until(() => direct.LeaseTimeToLive(lease), ttl => ttl > low, "the lease refreshed again", s_deadline);
         stop.Cancel();
 
         Assert.That(keeping.Wait(s_deadline), Is.True, "the keep-alive ends when cancelled");
-        Assert.Multiple(() =>
-        {
-            Assert.That(proxy.Accepted, Is.GreaterThan(connections), "the keep-alive came back on a new connection");
-            Assert.That(Volatile.Read(ref lost), Is.Zero, "the lease was never reported lost");
-        });
+        Assert.That(Volatile.Read(ref lost), Is.Zero, "the lease was never reported lost");
     }
 
     private static void Record(ConcurrentQueue<string> delivered, IReadOnlyList<EtcdChange> changes)
