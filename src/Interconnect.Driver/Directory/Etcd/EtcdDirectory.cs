@@ -11,13 +11,14 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// hosts are up and where, keyed regions, which hosts receive a region and where their memory is), and this machine's
 /// control file mirrors them so that local processes keep their fast path. A change is decided in etcd by a
 /// transaction (create-if-absent, compare-and-put), never by one machine alone, and applied here; an operation that
-/// fails half-way undoes its local half. Writes to hosts on other machines are one-sided UCX puts from the writing
-/// process into memory the other machine's agent (imcd) registered; an attach for receive returns only once every
-/// machine's agent has applied it, so every write issued after it reaches the new receiver.
+/// fails half-way undoes its local half. It runs inside imcd, one per connected process (Agent.AgentSession), in the
+/// name of the registration the socket made for that process. Writes to hosts on other machines are UCX active
+/// messages from the writing process that the other machine's imcd applies; an attach for receive returns only once
+/// every machine's agent has applied it, so every write issued after it reaches the new receiver.
 /// <para>
 /// Across machines: hosts, keyed regions, receive attaches, broadcast, point-to-point and loopback writes, Kill,
-/// host and rail events with their error counts, drops (EtcdDirectory.Events.cs), and lock sets (UCX atomics on words
-/// in their home machine's lock arena: EtcdDirectory.Locks.cs), coherent regions (a clusterwide write lock, and late
+/// host and rail events with their error counts, drops (EtcdDirectory.Events.cs), and lock sets (words in their home
+/// machine's lock arena, changed by that machine's imcd: EtcdDirectory.Locks.cs), coherent regions (a clusterwide write lock, and late
 /// joiners' copies made under it: EtcdDirectory.Coherent.cs). Direct regions are refused with
 /// <see cref="DriverStatus.NotSupported"/>.
 /// </para>
@@ -31,17 +32,15 @@ internal sealed partial class EtcdDirectory : IDirectory
     private EtcdEntry? _machineRecord; // machines/{machine} as last read: its lease binds this machine's keys
 
     private readonly MachineStanding _standing;
-    private readonly Lazy<UcxFabric> _fabric; // the process's UCX (Directories.ProcessFabric), made on first use
-    private readonly bool _ownsStore;
+    private readonly Lazy<UcxFabric> _fabric; // imcd's own UCX (Directories.ProcessFabric), made on first use
 
-    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxFabric> fabric, bool ownsStore = true)
+    private EtcdDirectory(ControlFileDirectory local, EtcdStore store, string machine, Lazy<UcxFabric> fabric)
     {
         _local = local;
         _store = store;
         _machine = machine;
         _standing = local.Standing(machine);
         _fabric = fabric;
-        _ownsStore = ownsStore;
     }
 
     /// <summary>
@@ -54,7 +53,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     {
         var local = ControlFileDirectory.Open(paths, writable: true);
         local.SignalsOnly = registeredHere;
-        return new EtcdDirectory(local, store, machine, fabric, ownsStore: false);
+        return new EtcdDirectory(local, store, machine, fabric);
     }
 
     public string ClusterName => _local.ClusterName;
@@ -67,63 +66,6 @@ internal sealed partial class EtcdDirectory : IDirectory
     public string Machine => _machine;
 
     internal EtcdStore Store => _store;
-
-    /// <summary>
-    /// Opens the cluster across machines: this machine's agent (imcd) must serve it, having made the machine's control
-    /// file and published the machine in etcd.
-    /// </summary>
-    public static EtcdDirectory Open(ClusterPaths paths, string endpoints, string machine, Lazy<UcxFabric> fabric, bool writable = true)
-    {
-        ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
-        var store = new EtcdStore(endpoints, paths.Cluster);
-        try
-        {
-            EtcdEntry? record;
-            try
-            {
-                record = store.Get(EtcdKeys.Machine(machine));
-            }
-            catch (DriverException e) when (IsFenced(paths))
-            {
-                throw FencedFailure(machine, e);
-            }
-
-            if (record is null || !ControlFileDirectory.Exists(paths))
-            {
-                throw new DriverException(DriverStatus.NotInitialized,
-                    $"machine '{machine}' does not serve cluster '{paths.Cluster}' (etcd at {endpoints}): start imcd on this " +
-                    $"machine (imcd --directory {endpoints} --cluster {paths.Cluster} --machine {machine}) first");
-            }
-
-            var local = ControlFileDirectory.Open(paths, writable);
-            if (local.MachineEpoch == 0)
-            {
-                local.Dispose();
-                throw new DriverException(DriverStatus.NotInitialized,
-                    $"machine '{machine}''s imcd has not joined cluster '{paths.Cluster}' from this machine's cluster folder " +
-                    $"({paths.ClusterDirectory}): is it started with the same IMC_ROOT? Restart imcd");
-            }
-
-            return new EtcdDirectory(local, store, machine, fabric);
-        }
-        catch
-        {
-            store.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Whether this machine's imcd has fenced it (read from the control file, if there is one).</summary>
-    private static bool IsFenced(ClusterPaths paths)
-    {
-        if (!ControlFileDirectory.Exists(paths))
-        {
-            return false;
-        }
-
-        using var local = ControlFileDirectory.Open(paths, writable: false);
-        return local.IsFenced;
-    }
 
     /// <summary>A directory failure on a fenced machine, which says so first.</summary>
     internal static DriverException FencedFailure(string machine, DriverException failure) =>
@@ -141,11 +83,7 @@ internal sealed partial class EtcdDirectory : IDirectory
             }
         }
 
-        _local.Dispose();
-        if (_ownsStore)
-        {
-            _store.Dispose();
-        }
+        _local.Dispose(); // the store is imcd's, shared by every connection
     }
 
     // Membership.
