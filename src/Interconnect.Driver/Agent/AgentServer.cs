@@ -16,6 +16,9 @@ namespace Interconnect.Driver.Agent;
 /// </summary>
 internal sealed partial class AgentServer : IDisposable
 {
+    /// <summary>Connections served at once (each holds a thread of imcd's), and at once per user other than root.</summary>
+    internal const int MaxConnections = 2 * Store.Layout.ControlLayout.MaxProcesses, MaxConnectionsPerUser = 128;
+
     private readonly ClusterPaths _paths;
     private readonly string _machine;
     private readonly EtcdStore _store;
@@ -109,6 +112,13 @@ internal sealed partial class AgentServer : IDisposable
             try
             {
                 var (pid, uid, gid) = AgentProtocol.PeerCredentials(connection);
+                if (_sessions.Count >= MaxConnections || (uid != 0 && _sessions.Keys.Count(s => s.Uid == uid) >= MaxConnectionsPerUser))
+                {
+                    TooManyConnections(_logger, pid, uid);
+                    connection.Dispose();
+                    continue;
+                }
+
                 var session = new AgentSession(this, connection, pid, uid, gid, _logger);
                 _sessions[session] = 0;
                 session.Start(() => _sessions.TryRemove(session, out _));
@@ -134,6 +144,10 @@ internal sealed partial class AgentServer : IDisposable
 
         File.Delete(_path);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a connection of process {Pid} (uid {Uid}) was refused: " +
+        "imcd serves at most 128 connections per user other than root, and 512 in all")]
+    private static partial void TooManyConnections(ILogger logger, int pid, int uid);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the socket did not accept a connection: {Reason}")]
     private static partial void AcceptFailed(ILogger logger, string reason);

@@ -43,6 +43,9 @@ internal sealed partial class AgentSession : IDisposable
         _logger = logger;
     }
 
+    /// <summary>The connected process's uid, as the kernel gave it.</summary>
+    public int Uid => _uid;
+
     public void Start(Action ended)
     {
         _reader = new Thread(() =>
