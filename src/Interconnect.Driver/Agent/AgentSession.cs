@@ -17,6 +17,9 @@ internal sealed partial class AgentSession : IDisposable
 {
     private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(30);
 
+    /// <summary>Requests of one connection served at once; the next waits in the socket until one is answered.</summary>
+    private const int MaxInFlight = 16;
+
     private readonly AgentServer _server;
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
@@ -27,6 +30,7 @@ internal sealed partial class AgentSession : IDisposable
     private readonly Lock _sending = new();
     private readonly Dictionary<Caller, ProcessRegistration> _registrations = [];
     private readonly CountdownEvent _serving = new(1); // 1 for the reader, 1 per request under way
+    private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
     private EtcdDirectory? _directory;
     private ProcessIdentity _identity; // the connected process's, read at its first registration
     private Thread? _reader;
@@ -81,6 +85,7 @@ internal sealed partial class AgentSession : IDisposable
                     continue;
                 }
 
+                _slots.Wait();
                 _serving.AddCount();
                 ThreadPool.UnsafeQueueUserWorkItem(_ =>
                 {
@@ -91,6 +96,7 @@ internal sealed partial class AgentSession : IDisposable
                     finally
                     {
                         _serving.Signal();
+                        _slots.Release();
                     }
                 }, null);
             }
