@@ -69,12 +69,20 @@ internal sealed class AgentClient : IDisposable
             }
 
             var fresh = Open();
-            foreach (var caller in _registrations.ToList())
+            try
             {
-                if (fresh.Call(new ResumeRequest(caller)) is not RegisteredReply)
+                foreach (var caller in _registrations.ToList())
                 {
-                    _registrations.Remove(caller); // released meanwhile (its host went down): its calls say so
+                    if (fresh.Call(new ResumeRequest(caller)) is not RegisteredReply)
+                    {
+                        _registrations.Remove(caller); // released meanwhile (its host went down): its calls say so
+                    }
                 }
+            }
+            catch
+            {
+                fresh.Dispose(); // gone again: the next call tries anew
+                throw;
             }
 
             _connection.Dispose();
@@ -134,10 +142,11 @@ internal sealed class AgentClient : IDisposable
     private sealed class Connection : IDisposable
     {
         /// <summary>
-        /// How long a call waits for imcd's answer. imcd bounds every request it serves (etcd's calls, the waits for other
-        /// machines' acknowledgements), so this is reached only when imcd itself is stopped or stuck.
+        /// How long a call waits for imcd's answer. imcd bounds every request it serves (etcd's calls, the directory
+        /// lock, the waits for other machines' acknowledgements: well under a minute together), so this is reached only
+        /// when imcd itself is stopped or stuck.
         /// </summary>
-        private static readonly TimeSpan s_answerTimeout = TimeSpan.FromSeconds(60);
+        private static readonly TimeSpan s_answerTimeout = TimeSpan.FromSeconds(120);
 
         private readonly Socket _socket;
         private readonly NetworkStream _stream;

@@ -35,10 +35,10 @@ internal static class AgentProtocol
     }
 
     /// <summary>
-    /// Reads one frame's JSON; null at the end of the stream before a frame began. Throws <see cref="InvalidDataException"/>
-    /// for a length out of bounds or a stream that ends inside a frame.
+    /// Reads one frame's JSON (at most <paramref name="maxLength"/> bytes); null at the end of the stream before a frame
+    /// began. Throws <see cref="InvalidDataException"/> for a length out of bounds or a stream that ends inside a frame.
     /// </summary>
-    public static byte[]? ReadFrame(Stream stream)
+    public static byte[]? ReadFrame(Stream stream, int maxLength = MaxFrame)
     {
         Span<byte> header = stackalloc byte[4];
         var read = stream.ReadAtLeast(header, 4, throwOnEndOfStream: false);
@@ -53,9 +53,9 @@ internal static class AgentProtocol
         }
 
         var length = BinaryPrimitives.ReadInt32LittleEndian(header);
-        if (length <= 0 || length > MaxFrame)
+        if (length <= 0 || length > maxLength)
         {
-            throw new InvalidDataException($"a frame of {length} bytes (at most {MaxFrame})");
+            throw new InvalidDataException($"a frame of {length} bytes (at most {maxLength})");
         }
 
         var json = new byte[length];

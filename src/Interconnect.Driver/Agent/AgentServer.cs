@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Text.Json;
 using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Store;
@@ -27,8 +26,16 @@ internal sealed partial class AgentServer : IDisposable
     private readonly Socket _listener;
     private readonly string _path;
     private readonly Thread _accepting;
+    /// <summary>
+    /// imcd's threads that serve requests. Requests block (etcd's calls, waits for other machines), so they run here,
+    /// never on the thread pool, which the lease's keep-alive and etcd's own calls need free.
+    /// </summary>
+    private const int Workers = 16;
+
     private readonly ConcurrentDictionary<AgentSession, byte> _sessions = new();
-    private readonly ConcurrentDictionary<ProcessIdentity, int> _registered = new(); // registrations per process
+    private readonly ConcurrentDictionary<ProcessIdentity, (int Uid, int Count)> _registered = new(); // uid, registrations
+    private readonly BlockingCollection<Action> _work = [];
+    private readonly Thread[] _workers;
     private volatile bool _stopping;
 
     private AgentServer(ClusterPaths paths, string machine, EtcdStore store, Lazy<UcxFabric> fabric, ILogger logger, Socket listener,
@@ -42,6 +49,7 @@ internal sealed partial class AgentServer : IDisposable
         _listener = listener;
         _path = path;
         _accepting = new Thread(Accept) { IsBackground = true, Name = "imcd socket" };
+        _workers = [.. Enumerable.Range(0, Workers).Select(i => new Thread(Work) { IsBackground = true, Name = $"imcd worker {i}" })];
     }
 
     /// <summary>
@@ -66,20 +74,42 @@ internal sealed partial class AgentServer : IDisposable
         }
 
         var server = new AgentServer(paths, machine, store, fabric, logger, listener, path);
+        foreach (var worker in server._workers)
+        {
+            worker.Start();
+        }
+
         server._accepting.Start();
         return server;
     }
 
-    /// <summary>Whether imcd registered this process (pid, start time) for one of its connections: only those are signalled.</summary>
-    public bool IsRegistered(int pid, long startTime) => _registered.ContainsKey(new ProcessIdentity(pid, startTime));
+    /// <summary>
+    /// The uid the kernel gave for a process (pid, start time) that registered through this socket, or null for one
+    /// that did not: only those are signalled, and kill(2)'s rule is applied with this uid, not the control file's.
+    /// </summary>
+    public int? RegisteredUid(int pid, long startTime) =>
+        _registered.TryGetValue(new ProcessIdentity(pid, startTime), out var registered) ? registered.Uid : null;
 
-    internal void Registered(ProcessIdentity process) => _registered.AddOrUpdate(process, 1, (_, n) => n + 1);
+    internal void Registered(ProcessIdentity process, int uid) =>
+        _registered.AddOrUpdate(process, (uid, 1), (_, r) => (r.Uid, r.Count + 1));
 
     internal void Unregistered(ProcessIdentity process)
     {
-        if (_registered.AddOrUpdate(process, 0, (_, n) => n - 1) <= 0)
+        var left = _registered.AddOrUpdate(process, (-1, 0), (_, r) => (r.Uid, r.Count - 1));
+        if (left.Count <= 0)
         {
-            _registered.TryRemove(new KeyValuePair<ProcessIdentity, int>(process, 0));
+            _registered.TryRemove(new KeyValuePair<ProcessIdentity, (int, int)>(process, left));
+        }
+    }
+
+    /// <summary>Serves <paramref name="request"/> on one of imcd's workers.</summary>
+    internal void Queue(Action request) => _work.Add(request);
+
+    private void Work()
+    {
+        foreach (var request in _work.GetConsumingEnumerable())
+        {
+            request(); // every request answers its own failures (AgentSession.Serve)
         }
     }
 
@@ -87,7 +117,7 @@ internal sealed partial class AgentServer : IDisposable
 
     internal string Cluster => _paths.Cluster;
 
-    internal EtcdDirectory OpenDirectory() => EtcdDirectory.Serve(_paths, _store, _machine, _fabric, IsRegistered);
+    internal EtcdDirectory OpenDirectory() => EtcdDirectory.Serve(_paths, _store, _machine, _fabric, RegisteredUid);
 
     private void Accept()
     {
@@ -112,6 +142,13 @@ internal sealed partial class AgentServer : IDisposable
             try
             {
                 var (pid, uid, gid) = AgentProtocol.PeerCredentials(connection);
+                // The start time now: a registration later is refused if the pid has become another process's.
+                if (!ProcessIdentity.TryReadStartTime(pid, out var start))
+                {
+                    connection.Dispose();
+                    continue;
+                }
+
                 if (_sessions.Count >= MaxConnections || (uid != 0 && _sessions.Keys.Count(s => s.Uid == uid) >= MaxConnectionsPerUser))
                 {
                     TooManyConnections(_logger, pid, uid);
@@ -119,13 +156,14 @@ internal sealed partial class AgentServer : IDisposable
                     continue;
                 }
 
-                var session = new AgentSession(this, connection, pid, uid, gid, _logger);
+                var session = new AgentSession(this, connection, new ProcessIdentity(pid, start), uid, gid, _logger);
                 _sessions[session] = 0;
                 session.Start(() => _sessions.TryRemove(session, out _));
             }
-            catch (SocketException e)
+            catch (Exception e)
             {
-                PeerUnknown(_logger, e.Message);
+                // No thread for it, the peer unknown, ...: this connection is not served; imcd serves on.
+                ConnectionRefused(_logger, e.Message);
                 connection.Dispose();
             }
         }
@@ -137,9 +175,21 @@ internal sealed partial class AgentServer : IDisposable
         _stopping = true;
         _listener.Dispose();
         _accepting.Join();
-        foreach (var session in _sessions.Keys)
+        var sessions = _sessions.Keys.ToList();
+        foreach (var session in sessions)
+        {
+            session.Shutdown(); // all at once: each then ends as its requests under way are answered
+        }
+
+        foreach (var session in sessions)
         {
             session.Dispose();
+        }
+
+        _work.CompleteAdding();
+        foreach (var worker in _workers)
+        {
+            worker.Join();
         }
 
         File.Delete(_path);
@@ -152,6 +202,6 @@ internal sealed partial class AgentServer : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "the socket did not accept a connection: {Reason}")]
     private static partial void AcceptFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "a connection whose peer the kernel does not name was refused: {Reason}")]
-    private static partial void PeerUnknown(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "a connection was not served: {Reason}")]
+    private static partial void ConnectionRefused(ILogger logger, string reason);
 }

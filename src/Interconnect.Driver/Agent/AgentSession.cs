@@ -15,14 +15,19 @@ namespace Interconnect.Driver.Agent;
 /// </summary>
 internal sealed partial class AgentSession : IDisposable
 {
-    private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(30);
-
     /// <summary>Requests of one connection served at once; the next waits in the socket until one is answered.</summary>
-    private const int MaxInFlight = 16;
+    private const int MaxInFlight = 4;
+
+    /// <summary>The longest request imcd reads: a handle or a name, never bulk data.</summary>
+    private const int MaxRequest = 64 << 10;
+
+    /// <summary>The longest <see cref="CheckRequest"/> patience served, well inside a process's wait for an answer.</summary>
+    private static readonly TimeSpan s_maxPatience = TimeSpan.FromSeconds(10);
 
     private readonly AgentServer _server;
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
+    private readonly ProcessIdentity _peer; // the connected process: pid and start time when it connected
     private readonly int _pid;
     private readonly int _uid;
     private readonly int _gid;
@@ -32,16 +37,16 @@ internal sealed partial class AgentSession : IDisposable
     private readonly CountdownEvent _serving = new(1); // 1 for the reader, 1 per request under way
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
     private EtcdDirectory? _directory;
-    private ProcessIdentity _identity; // the connected process's, read at its first registration
     private Thread? _reader;
     private int _closed;
 
-    public AgentSession(AgentServer server, Socket socket, int pid, int uid, int gid, ILogger logger)
+    public AgentSession(AgentServer server, Socket socket, ProcessIdentity peer, int uid, int gid, ILogger logger)
     {
         _server = server;
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: false);
-        _pid = pid;
+        _peer = peer;
+        _pid = peer.Pid;
         _uid = uid;
         _gid = gid;
         _logger = logger;
@@ -72,7 +77,7 @@ internal sealed partial class AgentSession : IDisposable
     {
         try
         {
-            while (AgentProtocol.ReadFrame(_stream) is { } json)
+            while (AgentProtocol.ReadFrame(_stream, MaxRequest) is { } json)
             {
                 var frame = AgentProtocol.ReadRequest(json);
                 if (_directory is null)
@@ -87,7 +92,7 @@ internal sealed partial class AgentSession : IDisposable
 
                 _slots.Wait();
                 _serving.AddCount();
-                ThreadPool.UnsafeQueueUserWorkItem(_ =>
+                _server.Queue(() =>
                 {
                     try
                     {
@@ -98,7 +103,7 @@ internal sealed partial class AgentSession : IDisposable
                         _serving.Signal();
                         _slots.Release();
                     }
-                }, null);
+                });
             }
         }
         catch (Exception e) when (e is IOException or InvalidDataException or JsonException or NotSupportedException or ObjectDisposedException)
@@ -159,16 +164,18 @@ internal sealed partial class AgentSession : IDisposable
                 TakeHostDownRequest r => Done(() => directory.TakeHostDown(r.Host)),
                 AllocateRegionRequest r => new RegionReply(
                     directory.AllocateRegion(Of(r.Process), r.Key, r.Size, r.Permissions, r.Coherent, r.LogicalRail, r.Direct)),
-                DeallocateRegionRequest r => Done(() => directory.DeallocateRegion(Of(r.Process), r.Region)),
-                AttachReceiveRequest r => ReceiveMemory(directory.AttachReceive(Of(r.Process), r.Region, r.NonShared)),
+                // A handle is taken as the control file and the directory have it, never as the request says.
+                DeallocateRegionRequest r => Done(() => directory.DeallocateRegion(Of(r.Process), directory.RegionAsItIs(r.Region))),
+                AttachReceiveRequest r => ReceiveMemory(
+                    directory.AttachReceive(Of(r.Process), directory.RegionAsItIs(r.Region), r.NonShared)),
                 AttachTransmitRequest r => Transmit(
-                    directory.AttachTransmit(Of(r.Process), r.Region, r.NonShared, r.Loopback, r.TargetHost)),
-                DetachRequest r => new FlagReply(directory.Detach(Of(r.Process), r.Region, r.Receive, r.Transmit)),
-                ReadRoutesRequest r => new RoutesReply(directory.ReadRoutes(Of(r.Process), r.Region,
-                    new TransmitAttachment(r.Entry, r.TargetHost, r.Loopback, default))),
+                    directory.AttachTransmit(Of(r.Process), directory.RegionAsItIs(r.Region), r.NonShared, r.Loopback, r.TargetHost)),
+                DetachRequest r => new FlagReply(
+                    directory.Detach(Of(r.Process), directory.RegionAsItIs(r.Region), r.Receive, r.Transmit)),
+                ReadRoutesRequest r => Routes(directory, Of(r.Process), directory.RegionAsItIs(r.Region), r.Entry),
                 AllocateLockSetRequest r => new LockSetReply(
                     directory.AllocateLockSet(Of(r.Process), r.Key, r.Count, r.Permissions, r.Create)),
-                DeallocateLockSetRequest r => Done(() => directory.DeallocateLockSet(Of(r.Process), r.LockSet)),
+                DeallocateLockSetRequest r => Done(() => directory.DeallocateLockSet(Of(r.Process), directory.LockSetAsItIs(r.LockSet))),
                 LockOwnerAliveRequest r => new FlagReply(directory.IsLockOwnerAlive(r.Owner)),
                 PublishOwnerRequest r => Done(() => directory.PublishOwner(Of(r.Process))),
                 LockArenaRequest r => Arena(directory.LockArena(r.Machine)),
@@ -180,7 +187,8 @@ internal sealed partial class AgentSession : IDisposable
                 FailRailRequest r => new FlagReply(directory.FailRail(r.PhysicalRail)),
                 RepairRailRequest r => new FlagReply(directory.RepairRail(r.PhysicalRail)),
                 ReadStatusRequest => new StatusReply(directory.ReadStatus()),
-                CheckRequest r => new CheckReply(directory.Check(TimeSpan.FromMilliseconds(Math.Clamp(r.PatienceMs, 0, 60_000)))),
+                CheckRequest r => new CheckReply(directory.Check(
+                    TimeSpan.FromMilliseconds(Math.Clamp(r.PatienceMs, 0, (long)s_maxPatience.TotalMilliseconds)))),
                 _ => new FailedReply(DriverStatus.BadParameter, $"imcd does not serve {request.GetType().Name} more than once per connection"),
             };
         }
@@ -188,7 +196,7 @@ internal sealed partial class AgentSession : IDisposable
         {
             return new FailedReply(e.Status, e.Message);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
             // A fault of imcd's, not of the caller's: reported to the caller and logged here; imcd serves on.
             Faulted(_logger, request.GetType().Name, _pid, e);
@@ -205,6 +213,10 @@ internal sealed partial class AgentSession : IDisposable
     private static ReceiveMemoryReply ReceiveMemory((Fabric.ReceiveFileName Memory, long MappedLength) attached) =>
         new(attached.Memory, attached.MappedLength);
 
+    /// <summary>The routes of the caller's own transmit attach <paramref name="entry"/> of the region, as the control file has it.</summary>
+    private static RoutesReply Routes(EtcdDirectory directory, ProcessRegistration process, RegionHandle region, int entry) =>
+        new(directory.ReadRoutes(process, region, directory.TransmitAttachmentOf(process, region, entry)));
+
     private static TransmitReply Transmit(TransmitAttachment attachment) =>
         new(attachment.Entry, attachment.TargetHost, attachment.Loopback);
 
@@ -216,13 +228,15 @@ internal sealed partial class AgentSession : IDisposable
     /// </summary>
     private RegisteredReply Register(EtcdDirectory directory, string? host, Caller? resumed)
     {
-        if (!ProcessIdentity.TryReadStartTime(_pid, out var start) || Credentials.OfProcess(_pid, _uid, _gid) is not { } credentials)
+        // Still the process that connected (not another that took its pid since), and its groups as of now.
+        if (!ProcessIdentity.TryReadStartTime(_pid, out var start) || start != _peer.StartTime ||
+            Credentials.OfProcess(_pid, _uid, _gid) is not { } credentials)
         {
-            throw new DriverException(DriverStatus.NoSuchProcess, $"process {_pid} is gone");
+            throw new DriverException(DriverStatus.NoSuchProcess, $"process {_pid}, which connected to imcd, is gone");
         }
 
-        var identity = _identity = new ProcessIdentity(_pid, start);
-        _server.Registered(identity); // before the entry exists: a Kill never finds the entry and not this
+        var identity = _peer;
+        _server.Registered(identity, _uid); // before the entry exists: a Kill never finds the entry and not this
         ProcessRegistration registration;
         try
         {
@@ -250,14 +264,27 @@ internal sealed partial class AgentSession : IDisposable
 
     private DoneReply Unregister(EtcdDirectory directory, Caller caller)
     {
-        var registration = Of(caller);
-        directory.Unregister(registration);
+        ProcessRegistration? registration;
         lock (_registrations)
         {
-            _registrations.Remove(caller);
+            _ = _registrations.Remove(caller, out registration); // taken first: a second unregister finds nothing
         }
 
-        _server.Unregistered(_identity);
+        if (registration is null)
+        {
+            throw new DriverException(DriverStatus.NotInitialized,
+                $"registration {caller.Slot}.{caller.Incarnation} was not made on this connection to imcd");
+        }
+
+        try
+        {
+            directory.Unregister(registration);
+        }
+        finally
+        {
+            _server.Unregistered(_peer);
+        }
+
         return new DoneReply();
     }
 
@@ -297,7 +324,7 @@ internal sealed partial class AgentSession : IDisposable
         }
 
         _serving.Signal();
-        _ = _serving.Wait(s_drain);
+        _serving.Wait(); // every request is bounded (etcd's calls, the waits for other machines): none is cut off
         List<ProcessRegistration> left;
         lock (_registrations)
         {
@@ -319,7 +346,7 @@ internal sealed partial class AgentSession : IDisposable
 
         foreach (var _ in left)
         {
-            _server.Unregistered(_identity);
+            _server.Unregistered(_peer);
         }
 
         _directory?.Dispose();
@@ -328,7 +355,7 @@ internal sealed partial class AgentSession : IDisposable
     }
 
     /// <summary>Ends the connection (imcd stopping): the reader sees the end and releases the registrations.</summary>
-    public void Dispose()
+    public void Shutdown()
     {
         try
         {
@@ -337,7 +364,12 @@ internal sealed partial class AgentSession : IDisposable
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
+    }
 
+    /// <summary>Ends the connection and waits until what it held is released.</summary>
+    public void Dispose()
+    {
+        Shutdown();
         _reader?.Join();
     }
 

@@ -14,9 +14,10 @@ internal interface IFabric
     /// <summary>
     /// Makes the receive memory <paramref name="name"/> of <paramref name="length"/> bytes: zero-filled, or a copy of
     /// <paramref name="copyFrom"/>'s current contents (a coherent region's late joiner). <paramref name="mode"/> and
-    /// <paramref name="groupId"/> carry the region's permissions to the operating system.
+    /// <paramref name="owner"/> carry the region's permissions to the operating system (the owner's uid only where
+    /// the process may give files away: root, as imcd is).
     /// </summary>
-    void Create(ReceiveFileName name, long length, int mode, int groupId, ReceiveFileName? copyFrom);
+    void Create(ReceiveFileName name, long length, int mode, (int Uid, int Gid) owner, ReceiveFileName? copyFrom);
 
     /// <summary>
     /// Makes the receive memory <paramref name="name"/> the same memory as <paramref name="shared"/> (a direct region:

@@ -57,12 +57,13 @@ internal sealed unsafe class MappedFile : IDisposable
 
     /// <summary>
     /// Creates a new file (never an existing one, never through a symbolic link) of <paramref name="length"/> zero
-    /// bytes with exactly <paramref name="mode"/>, optionally owned by <paramref name="groupId"/>, and maps it.
+    /// bytes with exactly <paramref name="mode"/>, owned by <paramref name="owner"/> where given (-1: as made; a uid
+    /// only for root, who may give a file away), and maps it.
     /// </summary>
-    public static MappedFile Create(string path, long length, int mode, int groupId, string what)
+    public static MappedFile Create(string path, long length, int mode, (int Uid, int Gid) owner, string what)
     {
         var fd = NoFollow.CreateFile(path, mode, what);
-        return SizeAndMap(fd, path, length, groupId, what, removeOnFailure: true);
+        return SizeAndMap(fd, path, length, owner, what, removeOnFailure: true);
     }
 
     /// <summary>
@@ -77,7 +78,7 @@ internal sealed unsafe class MappedFile : IDisposable
         {
             if (NoFollow.TryCreateFile(path, mode, what, out var created))
             {
-                return SizeAndMap(created, path, length, groupId: -1, what, removeOnFailure: true);
+                return SizeAndMap(created, path, length, owner: (-1, -1), what, removeOnFailure: true);
             }
 
             int fd;
@@ -110,12 +111,12 @@ internal sealed unsafe class MappedFile : IDisposable
                 throw new DriverException(DriverStatus.OpenError, $"cannot empty {what} {path} (errno {errno})");
             }
 
-            return SizeAndMap(fd, path, length, groupId: -1, what, removeOnFailure: false);
+            return SizeAndMap(fd, path, length, owner: (-1, -1), what, removeOnFailure: false);
         }
     }
 
     /// <summary>Sizes a new (or emptied) file to <paramref name="length"/> zero bytes and maps it; closes <paramref name="fd"/>.</summary>
-    private static MappedFile SizeAndMap(int fd, string path, long length, int groupId, string what, bool removeOnFailure)
+    private static MappedFile SizeAndMap(int fd, string path, long length, (int Uid, int Gid) owner, string what, bool removeOnFailure)
     {
         var mapped = false;
         try
@@ -128,9 +129,10 @@ internal sealed unsafe class MappedFile : IDisposable
                     "is the file system under IMC_ROOT full?");
             }
 
-            if (groupId >= 0)
+            var uid = Libc.GetEuid() == 0 ? owner.Uid : -1; // imcd, as root, makes files for the region's owner
+            if (uid >= 0 || owner.Gid >= 0)
             {
-                _ = Libc.FChown(fd, -1, groupId); // best effort: a user may only give a file to a group of theirs
+                _ = Libc.FChown(fd, uid, owner.Gid); // best effort: a user may only give a file to a group of theirs
             }
 
             var file = Map(fd, path, length, writable: true, what);

@@ -112,7 +112,7 @@ internal sealed unsafe class ControlFile : IDisposable
     /// <summary>Creates a new control file at <paramref name="path"/> (a temporary name: the caller publishes it).</summary>
     public static ControlFile Create(string path, ClusterConfiguration configuration)
     {
-        var file = MappedFile.Create(path, ControlLayout.FileSize, 0b110_110_110, groupId: -1, What);
+        var file = MappedFile.Create(path, ControlLayout.FileSize, 0b110_110_110, owner: (-1, -1), What);
         var control = new ControlFile(file);
         ref var h = ref control.Header;
         h.Version = ControlLayout.Version;

@@ -312,7 +312,7 @@ internal sealed partial class ControlFileDirectory
         else
         {
             _cluster.Fabric.Create(name, _cluster.PageRounded(region.RegionSize), Credentials.FileMode(region.Permissions),
-                region.OwnerGid, source);
+                (region.OwnerUid, region.OwnerGid), source);
         }
         Cluster.SetFileEpoch(ref region, host, epoch);
         region.ReceiveFileMask |= 1u << host;

@@ -18,7 +18,7 @@ internal sealed partial class ControlFileDirectory
     {
         ref var region = ref _cluster.Control.Region(slot);
         _cluster.Fabric.Create(ReceiveFileName.Direct(region.Id), _cluster.PageRounded(region.RegionSize),
-            Credentials.FileMode(region.Permissions), region.OwnerGid, copyFrom: null);
+            Credentials.FileMode(region.Permissions), (region.OwnerUid, region.OwnerGid), copyFrom: null);
     }
 
     /// <summary>A receive attach of a direct region: refused where this host transmits to it without loopback.</summary>

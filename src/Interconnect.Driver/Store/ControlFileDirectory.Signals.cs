@@ -19,10 +19,11 @@ internal sealed partial class ControlFileDirectory
     }
 
     /// <summary>
-    /// Set by imcd, which signals as root: whether a process (pid, start time) registered through its socket. A
-    /// process entry that imcd did not make (written into the control file by hand) is then not signalled.
+    /// Set by imcd, which signals as root: the uid a process (pid, start time) registered through its socket with, as
+    /// the kernel gave it; null for one it did not register. A process entry that imcd did not make (written into the
+    /// control file by hand) is then not signalled, and kill(2)'s rule is applied with that uid, not the entry's.
     /// </summary>
-    internal Func<int, long, bool>? SignalsOnly { get; set; }
+    internal Func<int, long, int?>? RegisteredUid { get; set; }
 
     /// <summary>
     /// <see cref="Kill"/> on behalf of a process on another machine, delivered by this machine's agent (imcd): the
@@ -83,24 +84,23 @@ internal sealed partial class ControlFileDirectory
                 $"host '{ClusterPaths.Printable(hostName)}' is not up in cluster '{ClusterName}' (see imcs -m)");
         }
 
-        var target = -1;
-        for (var p = 0; p < ControlLayout.MaxProcesses && target < 0; p++)
+        int? targetUid = null;
+        for (var p = 0; p < ControlLayout.MaxProcesses && targetUid is null; p++)
         {
             ref var entry = ref _cluster.Control.Process(p);
             if (entry.State == ProcessEntry.StateLive && entry.Pid == processId && entry.Host == host &&
-                ProcessIdentity.IsAlive(entry.Pid, entry.StartTime) && (SignalsOnly?.Invoke(entry.Pid, entry.StartTime) ?? true))
+                ProcessIdentity.IsAlive(entry.Pid, entry.StartTime))
             {
-                target = p;
+                targetUid = RegisteredUid is { } registered ? registered(entry.Pid, entry.StartTime) : entry.Uid;
             }
         }
 
-        if (target < 0)
+        if (targetUid is null)
         {
             throw new DriverException(DriverStatus.NoSuchProcess,
                 $"no process {processId} has opened the API on host '{hostName}'");
         }
 
-        var targetUid = _cluster.Control.Process(target).Uid;
         if (senderUid != 0 && senderUid != targetUid)
         {
             throw new DriverException(DriverStatus.Permit,

@@ -49,12 +49,43 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// starts with the machine's epoch of today.
     /// </summary>
     internal static EtcdDirectory Serve(ClusterPaths paths, EtcdStore store, string machine, Lazy<UcxFabric> fabric,
-        Func<int, long, bool> registeredHere)
+        Func<int, long, int?> registeredUid)
     {
         var local = ControlFileDirectory.Open(paths, writable: true);
-        local.SignalsOnly = registeredHere;
+        local.RegisteredUid = registeredUid;
         return new EtcdDirectory(local, store, machine, fabric);
     }
+
+    /// <summary>
+    /// The region a request names (by slot and id), as this machine's control file has it, with its write lock's home
+    /// as the directory has it: never as the request says.
+    /// </summary>
+    internal RegionHandle RegionAsItIs(RegionHandle claimed)
+    {
+        var handle = _local.RegionAsItIs(claimed);
+        if (!handle.Coherent)
+        {
+            return handle;
+        }
+
+        var record = _store.Get(EtcdKeys.Region(handle.Key)) is { } entry
+            ? EtcdJson.Read<RegionRecord>(entry)
+            : throw new DriverException(DriverStatus.NotAllocated, $"region key {handle.Key} is no longer in cluster '{ClusterName}'");
+        return handle with { WriteLock = record.WriteLock };
+    }
+
+    /// <summary>The lock set a request names (by key and id), as the directory has it.</summary>
+    internal LockSetHandle LockSetAsItIs(LockSetHandle claimed)
+    {
+        var record = _store.Get(EtcdKeys.LockSet(claimed.Key)) is { } entry ? EtcdJson.Read<LockSetRecord>(entry) : null;
+        return record is not null && record.Id == claimed.Id
+            ? HandleOf(claimed.Key, record)
+            : throw new DriverException(DriverStatus.NotAllocated, $"lock set key {claimed.Key} is not allocated in cluster '{ClusterName}' (any more)");
+    }
+
+    /// <summary>The caller's transmit attach <paramref name="entry"/> of <paramref name="region"/>, as the control file has it.</summary>
+    internal TransmitAttachment TransmitAttachmentOf(ProcessRegistration process, RegionHandle region, int entry) =>
+        _local.TransmitAttachmentOf(process, region, entry);
 
     public string ClusterName => _local.ClusterName;
 

@@ -110,7 +110,7 @@ internal sealed partial class MachineAgent : IDisposable
             try
             {
                 agent._server = AgentServer.Start(paths, machine, store, Directories.ProcessFabric, logger);
-                local.SignalsOnly = agent._server.IsRegistered; // a Kill from another machine, too
+                local.RegisteredUid = agent._server.RegisteredUid; // a Kill from another machine, too
             }
             catch
             {

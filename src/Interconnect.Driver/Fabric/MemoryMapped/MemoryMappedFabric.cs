@@ -17,9 +17,9 @@ internal sealed unsafe class MemoryMappedFabric(string regionsDirectory, Action<
 
     private string PathOf(ReceiveFileName name) => Path.Combine(regionsDirectory, name.ToString());
 
-    public void Create(ReceiveFileName name, long length, int mode, int groupId, ReceiveFileName? copyFrom)
+    public void Create(ReceiveFileName name, long length, int mode, (int Uid, int Gid) owner, ReceiveFileName? copyFrom)
     {
-        using var created = MappedFile.Create(PathOf(name), length, mode, groupId, What);
+        using var created = MappedFile.Create(PathOf(name), length, mode, owner, What);
         if (copyFrom is { } source)
         {
             using var from = Map(source, length, writable: false);
