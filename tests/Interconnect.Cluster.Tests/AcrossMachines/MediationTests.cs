@@ -79,6 +79,16 @@ public sealed class MediationTests
         owner.Send("write64 72 0 5");
         Assert.That(stranger.Send("wait64 72 0 5 10000"), Does.StartWith("5"), imc.AgentOutput());
 
+        // A user's own owner-only region, received on one machine and written from another: imcd makes the receive
+        // memory, and it is that user's to map.
+        var strangerWriter = imc.Peer(imc[0], "stw", user: "nobody");
+        stranger.Send("alloc 73 4096 600");
+        strangerWriter.Send("alloc 73 4096 600");
+        stranger.Send("rx 73");
+        strangerWriter.Send("tx 73");
+        strangerWriter.Send("write64 73 0 6");
+        Assert.That(stranger.Send("wait64 73 0 6 10000"), Does.StartWith("6"), imc.AgentOutput());
+
         owner.Send($"on-signal {SigUsr1}");
         var denied = stranger.Ask($"kill own {owner.Pid} {SigUsr1}");
         Assert.That((denied.Ok, denied.Status), Is.EqualTo((false, "Permit")), denied.Text);
@@ -144,11 +154,56 @@ public sealed class MediationTests
             Assert.That(Reply(raw), Is.InstanceOf<FailedReply>(), "another process's registration is not taken up");
         }
 
+        using (var raw = Connect(path))
+        {
+            // A registration of this connection's own (the test's process), and a lock set of its own.
+            var caller = Hello(raw);
+            var set = Ask<LockSetReply>(raw, 3, new AllocateLockSetRequest(caller, 93, 2, 7, Create: false)).LockSet!;
+            // Named with a count it does not have: imcd takes the set as the directory has it.
+            Assert.That(Ask<AgentReply>(raw, 4, new DeallocateLockSetRequest(caller, set with { Count = int.MaxValue })),
+                Is.InstanceOf<DoneReply>());
+            // A burst of requests on one connection, its replies never read: served a few at a time, the rest wait in
+            // the socket, and imcd answers everyone else meanwhile.
+            var burst = Task.Run(() =>
+            {
+                try
+                {
+                    for (var i = 0; i < 2000; i++)
+                    {
+                        raw.Send(AgentProtocol.Encode(new RequestFrame(100 + i, new CheckRequest(0))));
+                    }
+                }
+                catch (SocketException)
+                {
+                    // shut below, while it still sends
+                }
+            });
+            Assert.That(peer.Send("hosts").Split(','), Does.Contain("sp"), "imcd answers another process during the burst");
+            raw.Shutdown(SocketShutdown.Both);
+            Assert.That(burst.Wait(TimeSpan.FromSeconds(30)), Is.True, "the burst ends once the connection is shut");
+        }
+
         Assert.That(imc.AgentRunning(imc[0]), Is.True, imc.AgentOutput());
         other.Send("rx 91");
         peer.Send("tx 91");
         peer.Send("write64 91 0 9");
         Assert.That(other.Send("wait64 91 0 9 10000"), Does.StartWith("9"), "imcd serves on");
+    }
+
+    /// <summary>Greets imcd on <paramref name="socket"/> and registers the test's own process on host "sp".</summary>
+    private static Caller Hello(Socket socket)
+    {
+        Assert.That(Ask<AgentReply>(socket, 1, new HelloRequest(AgentProtocol.Version, "m1", ImcMachines.ClusterName)),
+            Is.InstanceOf<WelcomeReply>());
+        var made = Ask<RegisteredReply>(socket, 2, new RegisterRequest("sp"));
+        return new Caller(made.Slot, made.Incarnation);
+    }
+
+    private static TReply Ask<TReply>(Socket socket, long id, AgentRequest request) where TReply : AgentReply
+    {
+        socket.Send(AgentProtocol.Encode(new RequestFrame(id, request)));
+        var reply = Reply(socket);
+        return reply as TReply ?? throw new AssertionException($"{request.GetType().Name} answered {reply}");
     }
 
     private static Socket Connect(string path)
