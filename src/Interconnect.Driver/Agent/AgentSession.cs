@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Text.Json;
 using Interconnect.Driver.Directory;
-using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +26,7 @@ internal sealed partial class AgentSession : IDisposable
     private readonly Lock _sending = new();
     private readonly Dictionary<Caller, ProcessRegistration> _registrations = [];
     private readonly CountdownEvent _serving = new(1); // 1 for the reader, 1 per request under way
-    private EtcdDirectory? _directory;
+    private IServedDirectory? _directory;
     private ProcessIdentity _identity; // the connected process's, read at its first registration
     private Thread? _reader;
     private int _closed;
@@ -109,16 +108,19 @@ internal sealed partial class AgentSession : IDisposable
 
         if (hello.Version != AgentProtocol.Version)
         {
-            Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine));
+            Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine, _server.Mode));
             return false;
         }
 
-        if (hello.Machine != _server.Machine || hello.Cluster != _server.Cluster)
+        // On one machine (imcd --local) there is no other machine to mistake this one for: the cluster must match.
+        if ((_server.Mode == AgentMode.Machine && hello.Machine != _server.Machine) || hello.Cluster != _server.Cluster)
         {
-            Answer(frame.Id, new FailedReply(DriverStatus.NotInitialized,
-                $"this socket is imcd's of machine '{_server.Machine}' in cluster '{_server.Cluster}', not machine " +
-                $"'{ClusterPaths.Printable(hello.Machine)}' in cluster '{ClusterPaths.Printable(hello.Cluster)}': check " +
-                "IMC_MACHINE and IMC_CLUSTER"));
+            Answer(frame.Id, new FailedReply(DriverStatus.NotInitialized, _server.Mode == AgentMode.Local
+                ? $"this socket is imcd --local's of cluster '{_server.Cluster}', not of cluster " +
+                    $"'{ClusterPaths.Printable(hello.Cluster)}': check IMC_CLUSTER"
+                : $"this socket is imcd's of machine '{_server.Machine}' in cluster '{_server.Cluster}', not machine " +
+                    $"'{ClusterPaths.Printable(hello.Machine)}' in cluster '{ClusterPaths.Printable(hello.Cluster)}': check " +
+                    "IMC_MACHINE and IMC_CLUSTER"));
             return false;
         }
 
@@ -132,7 +134,7 @@ internal sealed partial class AgentSession : IDisposable
             return false;
         }
 
-        Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine));
+        Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine, _server.Mode));
         return true;
     }
 
@@ -205,7 +207,7 @@ internal sealed partial class AgentSession : IDisposable
     /// Registers the connected process on <paramref name="host"/>, or takes up its registration <paramref name="resumed"/>:
     /// its identity and credentials are the kernel's, read now.
     /// </summary>
-    private RegisteredReply Register(EtcdDirectory directory, string? host, Caller? resumed)
+    private RegisteredReply Register(IServedDirectory directory, string? host, Caller? resumed)
     {
         if (!ProcessIdentity.TryReadStartTime(_pid, out var start) || Credentials.OfProcess(_pid, _uid, _gid) is not { } credentials)
         {
@@ -239,7 +241,7 @@ internal sealed partial class AgentSession : IDisposable
             registration.LockOwner);
     }
 
-    private DoneReply Unregister(EtcdDirectory directory, Caller caller)
+    private DoneReply Unregister(IServedDirectory directory, Caller caller)
     {
         var registration = Of(caller);
         directory.Unregister(registration);

@@ -22,7 +22,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// <see cref="DriverStatus.NotSupported"/>.
 /// </para>
 /// </summary>
-internal sealed partial class EtcdDirectory : IDirectory
+internal sealed partial class EtcdDirectory : IServedDirectory
 {
     private static readonly TimeSpan s_applyTimeout = TimeSpan.FromSeconds(10);
     private readonly ControlFileDirectory _local;
@@ -288,11 +288,11 @@ internal sealed partial class EtcdDirectory : IDirectory
     public ProcessRegistration Register(string hostName) => _local.Register(hostName);
 
     /// <summary>Registers a process that asked imcd, as the socket names it.</summary>
-    internal ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
+    public ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
         _local.Register(hostName, identity, credentials);
 
     /// <summary>Takes up a registration again for the process that made it, which reconnected to a new imcd.</summary>
-    internal ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials) =>
+    public ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials) =>
         _local.Resume(slot, incarnation, identity, credentials);
 
     public void Unregister(ProcessRegistration process)
