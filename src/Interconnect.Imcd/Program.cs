@@ -3,6 +3,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Interconnect.Driver;
+using Interconnect.Driver.Agent;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Fabric;
@@ -11,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace Interconnect.Imcd;
 
 /// <summary>
-/// imcd: one machine's agent in a cluster that spans machines. It serves in the foreground until SIGTERM or SIGINT,
-/// when the machine's hosts leave the cluster.
+/// imcd: one machine's agent in a cluster that spans machines; with <c>--local</c>, the agent of a cluster on this
+/// machine only, without etcd. It serves in the foreground until SIGTERM or SIGINT, when the machine's hosts leave the
+/// cluster (across machines) and its socket is removed.
 /// </summary>
 internal static class Program
 {
@@ -60,11 +62,19 @@ internal static class Program
             Description = "The client certificate's key, unencrypted PEM, readable by imcd's user alone (chmod 600) (default: IMC_ETCD_KEY).",
             HelpName = "FILE",
         };
-        var root = new RootCommand("The machine's agent of an Interconnect cluster across machines (etcd directory, UCX data path).")
+        var local = new Option<bool>("--local")
         {
-            directory, cluster, machine, address, progress, lease, etcdCa, etcdCert, etcdKey,
+            Description = "Serve a cluster on this machine only, without etcd: processes ask imcd over its socket, which checks " +
+                "each request with the caller's credentials (the other options are for clusters across machines).",
         };
-        root.SetAction(parse => Serve(
+        var root = new RootCommand("The machine's agent of an Interconnect cluster across machines (etcd directory, UCX data path), " +
+            "or with --local of a cluster on this machine.")
+        {
+            directory, cluster, machine, address, progress, lease, etcdCa, etcdCert, etcdKey, local,
+        };
+        root.SetAction(parse => parse.GetValue(local)
+            ? ServeLocal(parse.GetValue(directory), parse.GetValue(cluster))
+            : Serve(
             parse.GetValue(directory) ?? Directories.Endpoints,
             (parse.GetValue(etcdCa), parse.GetValue(etcdCert), parse.GetValue(etcdKey)),
             parse.GetValue(cluster),
@@ -121,6 +131,42 @@ internal static class Program
                     $"{nic.Refused} refused, {nic.Malformed} malformed; error counts raised for lost ones {nic.Raised} times");
             }
 
+            return 0;
+        }
+        catch (DriverException e)
+        {
+            Console.Error.WriteLine($"imcd: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>imcd --local: serves the cluster's control file on its socket until SIGTERM or SIGINT, then removes the socket.</summary>
+    private static int ServeLocal(string? directory, string? cluster)
+    {
+        if (directory is not null || Directories.Endpoints is not null)
+        {
+            Console.Error.WriteLine(directory is not null
+                ? "imcd: --local serves a cluster on this machine without etcd: drop --directory (or drop --local to join a cluster across machines)"
+                : "imcd: --local serves a cluster on this machine without etcd, but IMC_DIRECTORY is set: unset it (or drop --local to join a cluster across machines)");
+            return 2;
+        }
+
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)
+            .AddFilter(l => l >= (Environment.GetEnvironmentVariable("IMCD_DEBUG") == "1" ? LogLevel.Debug : LogLevel.Information)));
+        var logger = loggers.CreateLogger("imcd");
+        try
+        {
+            var paths = ClusterPaths.Resolve(cluster: cluster);
+            using var stopped = new ManualResetEventSlim();
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
+            using (var agent = LocalAgent.Start(paths, logger))
+            {
+                Console.WriteLine($"imcd: ready local cluster={paths.Cluster} root={paths.Root} socket={AgentProtocol.SocketPath(agent.Paths)}");
+                stopped.Wait();
+            }
+
+            Console.WriteLine($"imcd: stopped serving cluster '{paths.Cluster}'");
             return 0;
         }
         catch (DriverException e)

@@ -14,20 +14,33 @@ internal sealed class AgentClient : IDisposable
     private readonly string _path;
     private readonly string _machine;
     private readonly string _cluster;
+    private readonly bool _acrossMachines;
+    private readonly string _imcd; // for messages
     private readonly Lock _connecting = new();
     private readonly HashSet<Caller> _registrations = []; // taken up again on a new connection
     private Connection _connection;
 
-    private AgentClient(string path, string machine, string cluster)
+    private AgentClient(string path, string machine, string cluster, bool acrossMachines)
     {
         _path = path;
         _machine = machine;
         _cluster = cluster;
+        _acrossMachines = acrossMachines;
+        _imcd = acrossMachines ? $"machine '{machine}''s imcd" : $"cluster '{cluster}''s imcd";
         _connection = Open();
+        Mode = _connection.Mode;
     }
 
-    /// <summary>Connects to the imcd serving <paramref name="path"/> and greets it; throws NotInitialized when none does.</summary>
-    public static AgentClient Connect(string path, string machine, string cluster) => new(path, machine, cluster);
+    /// <summary>
+    /// Connects to the imcd serving <paramref name="path"/> and greets it; throws NotInitialized when none does.
+    /// <paramref name="acrossMachines"/>: whether the process was told of a cluster across machines (<c>IMC_DIRECTORY</c>),
+    /// which its messages then name; whichever kind of imcd answers says so in <see cref="Mode"/>.
+    /// </summary>
+    public static AgentClient Connect(string path, string machine, string cluster, bool acrossMachines = true) =>
+        new(path, machine, cluster, acrossMachines);
+
+    /// <summary>Which kind of imcd answered the first hello: a machine's agent, or <c>imcd --local</c>.</summary>
+    public AgentMode Mode { get; }
 
     /// <summary>Sends <paramref name="request"/> and returns imcd's reply; a failure imcd reports is thrown as it was raised there.</summary>
     public TReply Call<TReply>(AgentRequest request) where TReply : AgentReply
@@ -37,7 +50,7 @@ internal sealed class AgentClient : IDisposable
             TReply expected => expected,
             FailedReply failed => throw new DriverException(failed.Status, failed.Message),
             var other => throw new DriverException(DriverStatus.McError,
-                $"machine '{_machine}''s imcd answered {other.GetType().Name} to {request.GetType().Name}: run the same release of both"),
+                $"{_imcd} answered {other.GetType().Name} to {request.GetType().Name}: run the same release of both"),
         };
         lock (_connecting)
         {
@@ -69,6 +82,14 @@ internal sealed class AgentClient : IDisposable
             }
 
             var fresh = Open();
+            if (fresh.Mode != Mode)
+            {
+                fresh.Dispose();
+                throw new DriverException(DriverStatus.NotInitialized,
+                    $"the imcd at {_path} was restarted as {Describe(fresh.Mode)}, where this process began with " +
+                    $"{Describe(Mode)}: open a new context");
+            }
+
             try
             {
                 foreach (var caller in _registrations.ToList())
@@ -101,26 +122,30 @@ internal sealed class AgentClient : IDisposable
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new DriverException(DriverStatus.NotInitialized,
-                $"machine '{_machine}' does not serve cluster '{_cluster}': no imcd answers at {_path} ({e.SocketErrorCode}): " +
-                $"start imcd on this machine (imcd --cluster {_cluster} --machine {_machine}), with the same IMC_ROOT, first");
+            throw new DriverException(DriverStatus.NotInitialized, _acrossMachines
+                ? $"machine '{_machine}' does not serve cluster '{_cluster}': no imcd answers at {_path} ({e.SocketErrorCode}): " +
+                    $"start imcd on this machine (imcd --cluster {_cluster} --machine {_machine}), with the same IMC_ROOT, first"
+                : $"cluster '{_cluster}' is served by imcd (its socket is {_path}), but no imcd answers there " +
+                    $"({e.SocketErrorCode}): start it again (imcd --local --cluster {_cluster}, with the same IMC_ROOT); to " +
+                    $"use the cluster without imcd, remove {_path}");
         }
 
-        var connection = new Connection(socket, _machine);
+        var connection = new Connection(socket, _imcd);
         try
         {
             switch (connection.Call(new HelloRequest(AgentProtocol.Version, _machine, _cluster)))
             {
-                case WelcomeReply { Version: AgentProtocol.Version }:
+                case WelcomeReply { Version: AgentProtocol.Version } welcome:
+                    connection.Mode = welcome.Mode;
                     return connection;
                 case WelcomeReply other:
                     throw new DriverException(DriverStatus.NotInitialized,
-                        $"machine '{_machine}''s imcd speaks protocol {other.Version}, this program {AgentProtocol.Version}: " +
+                        $"{connection.Imcd} speaks protocol {other.Version}, this program {AgentProtocol.Version}: " +
                         "run the same release of both");
                 case FailedReply failed:
                     throw new DriverException(failed.Status, failed.Message);
                 default:
-                    throw new DriverException(DriverStatus.NotInitialized, $"machine '{_machine}''s imcd did not greet this program");
+                    throw new DriverException(DriverStatus.NotInitialized, $"{connection.Imcd} did not greet this program");
             }
         }
         catch
@@ -129,6 +154,9 @@ internal sealed class AgentClient : IDisposable
             throw;
         }
     }
+
+    private static string Describe(AgentMode mode) =>
+        mode == AgentMode.Local ? "imcd --local (a cluster on one machine)" : "a machine's imcd (a cluster across machines)";
 
     public void Dispose()
     {
@@ -150,21 +178,26 @@ internal sealed class AgentClient : IDisposable
 
         private readonly Socket _socket;
         private readonly NetworkStream _stream;
-        private readonly string _machine;
         private readonly Lock _sending = new();
         private readonly ConcurrentDictionary<long, TaskCompletionSource<AgentReply>> _pending = new();
         private readonly Thread _reader;
         private long _nextId;
         private volatile string? _broken;
 
-        public Connection(Socket socket, string machine)
+        public Connection(Socket socket, string imcd)
         {
             _socket = socket;
             _stream = new NetworkStream(socket, ownsSocket: false);
-            _machine = machine;
+            Imcd = imcd;
             _reader = new Thread(ReadReplies) { IsBackground = true, Name = "imcd replies" };
             _reader.Start();
         }
+
+        /// <summary>The imcd at the other end, for messages ("machine 'm1''s imcd").</summary>
+        public string Imcd { get; }
+
+        /// <summary>Which kind of imcd greeted this connection.</summary>
+        public AgentMode Mode { get; set; }
 
         /// <summary>Why the connection is no longer usable; null while it is.</summary>
         public string? Broken => _broken;
@@ -197,7 +230,7 @@ internal sealed class AgentClient : IDisposable
                 if (!answer.Task.Wait(s_answerTimeout))
                 {
                     throw new DriverException(DriverStatus.Timeout,
-                        $"machine '{_machine}''s imcd did not answer within {s_answerTimeout.TotalSeconds:0} s: is it stopped? " +
+                        $"{Imcd} did not answer within {s_answerTimeout.TotalSeconds:0} s: is it stopped? " +
                         "(imcs shows the machines)");
                 }
 
@@ -245,7 +278,7 @@ internal sealed class AgentClient : IDisposable
         }
 
         private DriverException Gone(string why) => new(DriverStatus.NotInitialized,
-            $"machine '{_machine}''s imcd went away during this request ({why}): the next request connects again once " +
+            $"{Imcd} went away during this request ({why}): the next request connects again once " +
             "imcd runs; whether this one was made, imcs tells");
 
         public void Dispose()

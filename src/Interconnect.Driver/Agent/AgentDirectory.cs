@@ -8,36 +8,61 @@ using Interconnect.Driver.Store;
 namespace Interconnect.Driver.Agent;
 
 /// <summary>
-/// The directory of a cluster across machines as a process sees it (<c>IMC_DIRECTORY</c> set): every change is a
-/// request to this machine's imcd (<see cref="AgentClient"/>), which makes it in etcd and in the control file in the
-/// name of the process the socket says is asking, with that process's credentials; the process holds no etcd client
-/// and no credentials. What it reads on its data path it reads itself, as on one machine: hot words, error counts and
-/// lock words of its own machine in the control file (mapped here), its writes to other machines through its own UCX
-/// (<see cref="Directories.ProcessFabric"/>).
+/// The directory of a cluster served by imcd, as a process sees it: across machines (<c>IMC_DIRECTORY</c> set), or on
+/// one machine whose cluster folder holds imcd's socket (<c>imcd --local</c>). Every change is a request to this
+/// machine's imcd (<see cref="AgentClient"/>), which makes it (in etcd and the control file, or in the control file) in
+/// the name of the process the socket says is asking, with that process's credentials; the process holds no etcd
+/// client and no credentials. What it reads on its data path it reads itself, as on one machine: hot words, error
+/// counts and lock words of its own machine in the control file (mapped here), its writes to other machines through its
+/// own UCX (<see cref="Directories.ProcessFabric"/>).
 /// </summary>
 internal sealed class AgentDirectory : IDirectory
 {
     private readonly ControlFileDirectory _local;
     private readonly AgentClient _agent;
-    private readonly MachineStanding _standing;
+    private readonly MachineStanding? _standing; // null on one machine (imcd --local): no other machine to stand with
     private readonly Lazy<UcxFabric> _fabric;
 
-    private AgentDirectory(ControlFileDirectory local, AgentClient agent, string machine, Lazy<UcxFabric> fabric)
+    private AgentDirectory(ControlFileDirectory local, AgentClient agent, MachineStanding? standing, Lazy<UcxFabric> fabric)
     {
         _local = local;
         _agent = agent;
-        _standing = local.Standing(machine);
+        _standing = standing;
         _fabric = fabric;
     }
 
-    /// <summary>Opens the cluster through this machine's imcd, which must serve it (its socket in the cluster's folder).</summary>
-    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric, bool writable = true)
+    /// <summary>Whether imcd serves the cluster at <paramref name="paths"/>: its socket is in the cluster's folder.</summary>
+    public static bool IsServed(ClusterPaths paths) => File.Exists(AgentProtocol.SocketPath(paths));
+
+    /// <summary>
+    /// Opens the cluster through this machine's imcd, which must serve it (its socket in the cluster's folder).
+    /// <paramref name="acrossMachines"/>: the process was told of a cluster across machines (<c>IMC_DIRECTORY</c>), so
+    /// an <c>imcd --local</c> is refused; without it, either kind of imcd serves it, as its welcome says.
+    /// </summary>
+    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric, bool writable = true,
+        bool acrossMachines = true)
     {
-        ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
-        var agent = AgentClient.Connect(AgentProtocol.SocketPath(paths), machine, paths.Cluster);
+        if (acrossMachines)
+        {
+            ClusterPaths.ValidateName(machine, "machine name (IMC_MACHINE)");
+        }
+
+        var agent = AgentClient.Connect(AgentProtocol.SocketPath(paths), machine, paths.Cluster, acrossMachines);
         try
         {
+            if (agent.Mode == AgentMode.Local && acrossMachines)
+            {
+                throw new DriverException(DriverStatus.NotInitialized,
+                    $"IMC_DIRECTORY is set, but the imcd at {AgentProtocol.SocketPath(paths)} serves cluster '{paths.Cluster}' " +
+                    "on this machine only (imcd --local): unset IMC_DIRECTORY, or run imcd with --directory");
+            }
+
             var local = ControlFileDirectory.Open(paths, writable);
+            if (agent.Mode == AgentMode.Local)
+            {
+                return new AgentDirectory(local, agent, standing: null, fabric);
+            }
+
             if (local.MachineEpoch == 0)
             {
                 local.Dispose();
@@ -46,7 +71,7 @@ internal sealed class AgentDirectory : IDirectory
                     $"({paths.ClusterDirectory}): restart imcd");
             }
 
-            return new AgentDirectory(local, agent, machine, fabric);
+            return new AgentDirectory(local, agent, local.Standing(machine), fabric);
         }
         catch
         {
@@ -155,7 +180,7 @@ internal sealed class AgentDirectory : IDirectory
     public RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet) =>
         lockSet.Home is { } home
             ? new RemoteLockWords(() => OpenWords(home.Machine), IsLockOwnerAlive, home.First, EtcdDirectory.ClusterOwner(process),
-                _standing, _fabric)
+                AcrossMachines, _fabric)
             : null;
 
     public ClusterWriteLock? OpenWriteLock(ProcessRegistration process, RegionHandle region)
@@ -168,7 +193,7 @@ internal sealed class AgentDirectory : IDirectory
         var owner = EtcdDirectory.ClusterOwner(process);
         _agent.Call(new PublishOwnerRequest(Caller.Of(process))); // waiters must see a holder alive as long as it is
         return new ClusterWriteLock(home, owner, region.Key,
-            at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, _standing, _fabric),
+            at => new RemoteLockWords(() => OpenWords(at.Machine), IsLockOwnerAlive, at.First, owner, AcrossMachines, _fabric),
             failed => _agent.Call<HomeReply>(new RehomeWriteLockRequest(region.Key, failed)).Home);
     }
 
@@ -176,8 +201,12 @@ internal sealed class AgentDirectory : IDirectory
     private ILockWords OpenWords(string machine)
     {
         var arena = _agent.Call<ArenaReply>(new LockArenaRequest(machine));
-        return _fabric.Value.OpenWords(machine, arena.Worker, arena.Words, _standing);
+        return _fabric.Value.OpenWords(machine, arena.Worker, arena.Words, AcrossMachines);
     }
+
+    /// <summary>This process's standing across machines; only a lock set or write lock of another machine needs it.</summary>
+    private MachineStanding AcrossMachines => _standing ?? throw new DriverException(DriverStatus.NotSupported,
+        $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no lock words on other machines");
 
     // Signals, information and events.
 
@@ -190,8 +219,9 @@ internal sealed class AgentDirectory : IDirectory
     public async Task<ClusterInfoSnapshot> WatchAsync(Func<ClusterInfoSnapshot, bool> done, CancellationToken cancellationToken) =>
         WithClusterHosts(await _local.WatchAsync(done, cancellationToken).ConfigureAwait(false));
 
+    /// <summary>Every machine's hosts, from imcd; on one machine (imcd --local) the control file names them all already.</summary>
     private ClusterInfoSnapshot WithClusterHosts(ClusterInfoSnapshot local) =>
-        local with { Hosts = _agent.Call<NamesReply>(new ClusterHostsRequest()).Names };
+        _standing is null ? local : local with { Hosts = _agent.Call<NamesReply>(new ClusterHostsRequest()).Names };
 
     // Rails and faults.
 
@@ -199,9 +229,13 @@ internal sealed class AgentDirectory : IDirectory
 
     public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
 
-    /// <summary>One of this machine's armed drops (here, in the control file), then one of the cluster's budget (imcd).</summary>
-    public bool TryClaimDrop(int logicalRail, int host) =>
-        _local.TryClaimArmedDrop(logicalRail, host) && _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
+    /// <summary>
+    /// One of this machine's armed drops (here, in the control file), then one of the cluster's budget (imcd); on one
+    /// machine (imcd --local) the armed drop is the whole claim, made in the control file as without imcd.
+    /// </summary>
+    public bool TryClaimDrop(int logicalRail, int host) => _standing is null
+        ? _local.TryClaimDrop(logicalRail, host)
+        : _local.TryClaimArmedDrop(logicalRail, host) && _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
 
     public void InjectDrops(int logicalRail, int count, string? host) =>
         _agent.Call(new InjectDropsRequest(logicalRail, count, host));

@@ -129,7 +129,8 @@ internal sealed record CheckRequest(long PatienceMs) : AgentRequest;
 [JsonDerivedType(typeof(CheckReply), "check")]
 internal abstract record AgentReply;
 
-internal sealed record WelcomeReply(int Version, string Machine) : AgentReply;
+/// <summary>imcd's answer to the hello: the protocol it speaks, its machine, and which kind of imcd it is.</summary>
+internal sealed record WelcomeReply(int Version, string Machine, AgentMode Mode) : AgentReply;
 
 internal sealed record DoneReply : AgentReply;
 

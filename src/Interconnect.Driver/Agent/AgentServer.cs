@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using Interconnect.Driver.Directory.Etcd;
-using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Directory;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
@@ -9,9 +8,10 @@ namespace Interconnect.Driver.Agent;
 
 /// <summary>
 /// imcd's side of <see cref="AgentProtocol"/>: the socket its machine's processes reach it on. Each connection is
-/// served by an <see cref="AgentSession"/> with a directory of its own on imcd's one etcd store, in the name of the
-/// process the kernel says is connected (<c>SO_PEERCRED</c>). The socket is open to every user of the machine
-/// (mode 0666): what a user may do is checked per request, with that user's credentials.
+/// served by an <see cref="AgentSession"/> with a directory of its own (<see cref="IServedDirectory"/>: on imcd's one
+/// etcd store across machines, the control file with <c>imcd --local</c>), in the name of the process the kernel says
+/// is connected (<c>SO_PEERCRED</c>). The socket is open to every user of the machine (mode 0666): what a user may do
+/// is checked per request, with that user's credentials.
 /// </summary>
 internal sealed partial class AgentServer : IDisposable
 {
@@ -20,8 +20,8 @@ internal sealed partial class AgentServer : IDisposable
 
     private readonly ClusterPaths _paths;
     private readonly string _machine;
-    private readonly EtcdStore _store;
-    private readonly Lazy<UcxFabric> _fabric;
+    private readonly AgentMode _mode;
+    private readonly Func<Func<int, long, int?>, IServedDirectory> _open;
     private readonly ILogger _logger;
     private readonly Socket _listener;
     private readonly string _path;
@@ -38,13 +38,13 @@ internal sealed partial class AgentServer : IDisposable
     private readonly Thread[] _workers;
     private volatile bool _stopping;
 
-    private AgentServer(ClusterPaths paths, string machine, EtcdStore store, Lazy<UcxFabric> fabric, ILogger logger, Socket listener,
-        string path)
+    private AgentServer(ClusterPaths paths, string machine, AgentMode mode, Func<Func<int, long, int?>, IServedDirectory> open,
+        ILogger logger, Socket listener, string path)
     {
         _paths = paths;
         _machine = machine;
-        _store = store;
-        _fabric = fabric;
+        _mode = mode;
+        _open = open;
         _logger = logger;
         _listener = listener;
         _path = path;
@@ -54,9 +54,11 @@ internal sealed partial class AgentServer : IDisposable
 
     /// <summary>
     /// Listens at <c>imcd.sock</c> in the cluster's folder (which imcd owns: <see cref="ClusterPaths.ForAgent"/>), in
-    /// place of a socket an imcd that died left there.
+    /// place of a socket an imcd that died left there. Each connection is served by a directory <paramref name="open"/>
+    /// makes, given the test of whether a process registered here (only those are signalled).
     /// </summary>
-    public static AgentServer Start(ClusterPaths paths, string machine, EtcdStore store, Lazy<UcxFabric> fabric, ILogger logger)
+    public static AgentServer Start(ClusterPaths paths, string machine, AgentMode mode, Func<Func<int, long, int?>, IServedDirectory> open,
+        ILogger logger)
     {
         var path = AgentProtocol.SocketPath(paths);
         File.Delete(path); // a link is removed, not followed
@@ -73,7 +75,7 @@ internal sealed partial class AgentServer : IDisposable
             throw new DriverException(DriverStatus.OpenError, $"imcd cannot listen at {path}: {e.Message}");
         }
 
-        var server = new AgentServer(paths, machine, store, fabric, logger, listener, path);
+        var server = new AgentServer(paths, machine, mode, open, logger, listener, path);
         foreach (var worker in server._workers)
         {
             worker.Start();
@@ -117,7 +119,10 @@ internal sealed partial class AgentServer : IDisposable
 
     internal string Cluster => _paths.Cluster;
 
-    internal EtcdDirectory OpenDirectory() => EtcdDirectory.Serve(_paths, _store, _machine, _fabric, RegisteredUid);
+    /// <summary>Which kind of imcd this is, as its welcome tells each process.</summary>
+    internal AgentMode Mode => _mode;
+
+    internal IServedDirectory OpenDirectory() => _open(RegisteredUid);
 
     private void Accept()
     {

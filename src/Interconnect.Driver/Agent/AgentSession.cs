@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Text.Json;
 using Interconnect.Driver.Directory;
-using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
@@ -36,7 +35,7 @@ internal sealed partial class AgentSession : IDisposable
     private readonly Dictionary<Caller, ProcessRegistration> _registrations = [];
     private readonly CountdownEvent _serving = new(1); // 1 for the reader, 1 per request under way
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
-    private EtcdDirectory? _directory;
+    private IServedDirectory? _directory;
     private Thread? _reader;
     private int _closed;
 
@@ -123,16 +122,19 @@ internal sealed partial class AgentSession : IDisposable
 
         if (hello.Version != AgentProtocol.Version)
         {
-            Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine));
+            Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine, _server.Mode));
             return false;
         }
 
-        if (hello.Machine != _server.Machine || hello.Cluster != _server.Cluster)
+        // On one machine (imcd --local) there is no other machine to mistake this one for: the cluster must match.
+        if ((_server.Mode == AgentMode.Machine && hello.Machine != _server.Machine) || hello.Cluster != _server.Cluster)
         {
-            Answer(frame.Id, new FailedReply(DriverStatus.NotInitialized,
-                $"this socket is imcd's of machine '{_server.Machine}' in cluster '{_server.Cluster}', not machine " +
-                $"'{ClusterPaths.Printable(hello.Machine)}' in cluster '{ClusterPaths.Printable(hello.Cluster)}': check " +
-                "IMC_MACHINE and IMC_CLUSTER"));
+            Answer(frame.Id, new FailedReply(DriverStatus.NotInitialized, _server.Mode == AgentMode.Local
+                ? $"this socket is imcd --local's of cluster '{_server.Cluster}', not of cluster " +
+                    $"'{ClusterPaths.Printable(hello.Cluster)}': check IMC_CLUSTER"
+                : $"this socket is imcd's of machine '{_server.Machine}' in cluster '{_server.Cluster}', not machine " +
+                    $"'{ClusterPaths.Printable(hello.Machine)}' in cluster '{ClusterPaths.Printable(hello.Cluster)}': check " +
+                    "IMC_MACHINE and IMC_CLUSTER"));
             return false;
         }
 
@@ -146,7 +148,7 @@ internal sealed partial class AgentSession : IDisposable
             return false;
         }
 
-        Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine));
+        Answer(frame.Id, new WelcomeReply(AgentProtocol.Version, _server.Machine, _server.Mode));
         return true;
     }
 
@@ -214,7 +216,7 @@ internal sealed partial class AgentSession : IDisposable
         new(attached.Memory, attached.MappedLength);
 
     /// <summary>The routes of the caller's own transmit attach <paramref name="entry"/> of the region, as the control file has it.</summary>
-    private static RoutesReply Routes(EtcdDirectory directory, ProcessRegistration process, RegionHandle region, int entry) =>
+    private static RoutesReply Routes(IServedDirectory directory, ProcessRegistration process, RegionHandle region, int entry) =>
         new(directory.ReadRoutes(process, region, directory.TransmitAttachmentOf(process, region, entry)));
 
     private static TransmitReply Transmit(TransmitAttachment attachment) =>
@@ -226,7 +228,7 @@ internal sealed partial class AgentSession : IDisposable
     /// Registers the connected process on <paramref name="host"/>, or takes up its registration <paramref name="resumed"/>:
     /// its identity and credentials are the kernel's, read now.
     /// </summary>
-    private RegisteredReply Register(EtcdDirectory directory, string? host, Caller? resumed)
+    private RegisteredReply Register(IServedDirectory directory, string? host, Caller? resumed)
     {
         // Still the process that connected (not another that took its pid since), and its groups as of now.
         if (!ProcessIdentity.TryReadStartTime(_pid, out var start) || start != _peer.StartTime ||
@@ -262,7 +264,7 @@ internal sealed partial class AgentSession : IDisposable
             registration.LockOwner);
     }
 
-    private DoneReply Unregister(EtcdDirectory directory, Caller caller)
+    private DoneReply Unregister(IServedDirectory directory, Caller caller)
     {
         ProcessRegistration? registration;
         lock (_registrations)

@@ -5,7 +5,8 @@ using Interconnect.Driver.Store;
 namespace Interconnect.Driver.Directory;
 
 /// <summary>
-/// Chooses the cluster's directory: this machine's control file (the embedded default), or etcd when
+/// Chooses the cluster's directory: this machine's control file (the embedded default); imcd when its socket is in the
+/// cluster's folder (<c>imcd --local</c>: the mediated model on one machine); or etcd through this machine's imcd when
 /// <c>IMC_DIRECTORY</c> names its endpoints and the cluster spans machines.
 /// </summary>
 internal static class Directories
@@ -44,6 +45,13 @@ internal static class Directories
         {
             // Across machines: the machine's imcd reaches etcd, with its credentials; this process reaches imcd.
             return AgentDirectory.Open(paths, MachineName, ProcessFabric, writable);
+        }
+
+        if (AgentDirectory.IsServed(paths))
+        {
+            // imcd serves the cluster (imcd --local): the admin chose the mediated model, so this process asks imcd, and
+            // fails saying so when no imcd answers; it never changes the directory itself behind imcd's back.
+            return AgentDirectory.Open(paths, MachineName, ProcessFabric, writable, acrossMachines: false);
         }
 
         if (create)

@@ -4,14 +4,28 @@ using Interconnect.Driver.Store.Layout;
 namespace Interconnect.Driver.Store;
 
 /// <summary>
-/// What imcd needs to serve a process's request (Agent.AgentSession): the handles a request names, as this control
-/// file has them. A request's own fields (a region's key, size, coherency; an attach's target and loopback) are never
-/// believed: only the slot and id that name the entry.
+/// What imcd needs of the control file to serve a process's request (Agent.AgentSession): the handles a request names,
+/// as this control file has them (a request's own fields, such as a region's key, size and coherency or an attach's
+/// target and loopback, are never believed: only the slot and id that name the entry); and the control file as imcd
+/// serves it on one machine (<c>imcd --local</c>, Agent.LocalAgent): one directory per connected process, registering
+/// only the process the socket names, with the kernel's credentials. What only a cluster across machines has (lock
+/// arenas, moving write locks, a clusterwide drop budget) is answered as a cluster on one machine must: there is none.
 /// </summary>
 internal sealed partial class ControlFileDirectory
 {
+    /// <summary>
+    /// The directory imcd --local serves one connected process with: the cluster's control file, opened now, which
+    /// signals only the processes <paramref name="registeredUid"/> says registered through imcd's socket.
+    /// </summary>
+    internal static ControlFileDirectory Serve(ClusterPaths paths, Func<int, long, int?> registeredUid)
+    {
+        var local = Open(paths, writable: true);
+        local.RegisteredUid = registeredUid;
+        return local;
+    }
+
     /// <summary>The region <paramref name="claimed"/> names by slot and id, as its entry is now; NotAllocated when it is gone.</summary>
-    internal RegionHandle RegionAsItIs(RegionHandle claimed)
+    public RegionHandle RegionAsItIs(RegionHandle claimed)
     {
         using (_cluster.EnterDirectory())
         {
@@ -25,11 +39,23 @@ internal sealed partial class ControlFileDirectory
         }
     }
 
+    /// <summary>The lock set <paramref name="claimed"/> names by slot and id, as its entry is now.</summary>
+    public LockSetHandle LockSetAsItIs(LockSetHandle claimed)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            return (uint)claimed.Slot < ControlLayout.MaxLockSets && _cluster.IsLockSetLive(claimed.Slot, claimed.Id)
+                ? LockSetHandleOf(claimed.Slot)
+                : throw new DriverException(DriverStatus.NotAllocated,
+                    $"lock set key {claimed.Key} is not allocated in cluster '{ClusterName}' (any more)");
+        }
+    }
+
     /// <summary>
     /// The transmit attach at <paramref name="entry"/>: it must be <paramref name="process"/>'s, of
     /// <paramref name="region"/>; its target host and loopback as it was made.
     /// </summary>
-    internal TransmitAttachment TransmitAttachmentOf(ProcessRegistration process, RegionHandle region, int entry)
+    public TransmitAttachment TransmitAttachmentOf(ProcessRegistration process, RegionHandle region, int entry)
     {
         using (_cluster.EnterDirectory())
         {
@@ -49,4 +75,27 @@ internal sealed partial class ControlFileDirectory
             throw new DriverException(DriverStatus.NotAllocated, $"region key {region.Key} is not attached for transmit by this process");
         }
     }
+
+    /// <summary>Nothing to publish: on one machine a lock's owner is its process entry, which <see cref="IsLockOwnerAlive"/> reads.</summary>
+    public void PublishOwner(ProcessRegistration process)
+    {
+    }
+
+    public (byte[] Worker, int Words) LockArena(string machine) =>
+        throw new DriverException(DriverStatus.NotSupported,
+            $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no lock arena of machine " +
+            $"'{ClusterPaths.Printable(machine)}'; its lock words are in its control file");
+
+    public LockSetHome RehomeWriteLock(int key, LockSetHome failed) =>
+        throw new DriverException(DriverStatus.NotSupported,
+            $"cluster '{ClusterName}' runs on one machine (imcd --local): the write lock of coherent region key {key} is in " +
+            "its control file and never moves");
+
+    /// <summary>The up hosts, in slot order: on one machine, every host of the cluster.</summary>
+    public IReadOnlyList<string> ClusterHosts() => _cluster.ReadInfo().Hosts;
+
+    public bool ClaimBudgetedDrop(int logicalRail, int host) =>
+        throw new DriverException(DriverStatus.NotSupported,
+            $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no clusterwide drop budget; a writer " +
+            "claims its drops in the control file");
 }

@@ -9,7 +9,7 @@ namespace Interconnect.Driver.Store;
 /// made under the control file's robust directory lock, and entering it first reclaims what dead processes held, so
 /// no daemon is needed. Receive memory is made and removed through the cluster's <see cref="IFabric"/>.
 /// </summary>
-internal sealed partial class ControlFileDirectory : IDirectory
+internal sealed partial class ControlFileDirectory : IServedDirectory
 {
     private readonly Cluster _cluster;
     private bool _created;
@@ -140,7 +140,7 @@ internal sealed partial class ControlFileDirectory : IDirectory
     public ProcessRegistration Register(string hostName) => Register(hostName, ProcessIdentity.Current, Credentials.Current);
 
     /// <summary>Registers the process <paramref name="identity"/> names, with <paramref name="credentials"/> (imcd, for a process that asked it).</summary>
-    internal ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials)
+    public ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials)
     {
         ClusterPaths.ValidateName(hostName, "host name (IMC_HOST)");
         using (_cluster.EnterDirectory())
@@ -194,7 +194,7 @@ internal sealed partial class ControlFileDirectory : IDirectory
     /// The registration at <paramref name="slot"/> in its <paramref name="incarnation"/>, taken up again for the process
     /// that made it (a new imcd, for a process that reconnects): it must be that process's, by pid, start time and uid.
     /// </summary>
-    internal ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials)
+    public ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials)
     {
         using (_cluster.EnterDirectory())
         {

@@ -137,7 +137,7 @@ public sealed class MediationTests
         using (var raw = Connect(path))
         {
             raw.Send(AgentProtocol.Encode(new RequestFrame(1, new HelloRequest(AgentProtocol.Version + 1, "m1", ImcMachines.ClusterName))));
-            Assert.That(Reply(raw), Is.EqualTo(new WelcomeReply(AgentProtocol.Version, "m1")), "imcd says which version it speaks");
+            Assert.That(Reply(raw), Is.EqualTo(new WelcomeReply(AgentProtocol.Version, "m1", AgentMode.Machine)), "imcd says which version it speaks, and which kind it is");
             Assert.That(ReadsToEnd(raw), Is.True);
         }
 

@@ -46,7 +46,7 @@ internal sealed partial class EtcdDirectory
     /// be reached: there still while its machine is in the cluster (or wherever another machine moved it), else moved
     /// to a new free word in this machine's arena by a compare-and-put on the region's record.
     /// </summary>
-    internal LockSetHome RehomeWriteLock(int key, LockSetHome failed)
+    public LockSetHome RehomeWriteLock(int key, LockSetHome failed)
     {
         for (var attempt = 0; attempt < 20; attempt++)
         {

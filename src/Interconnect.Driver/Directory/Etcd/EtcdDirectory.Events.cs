@@ -56,7 +56,7 @@ internal sealed partial class EtcdDirectory
     private ClusterInfoSnapshot WithClusterHosts(ClusterInfoSnapshot local) => local with { Hosts = ClusterHosts() };
 
     /// <summary>Every up host of the cluster, on any machine, in slot order.</summary>
-    internal List<string> ClusterHosts()
+    public IReadOnlyList<string> ClusterHosts()
     {
         var (hosts, _) = _store.List("hosts/");
         return [.. hosts.Select(h => (Slot: EtcdJson.Read<HostRecord>(h).Slot, Name: EtcdKeys.Last(h.Key)))
@@ -83,7 +83,7 @@ internal sealed partial class EtcdDirectory
     /// The clusterwide half of <see cref="TryClaimDrop"/>, once one of this machine's armed drops was claimed: one of
     /// the budget, then the rail's error count raised here and everywhere.
     /// </summary>
-    internal bool ClaimBudgetedDrop(int logicalRail, int host)
+    public bool ClaimBudgetedDrop(int logicalRail, int host)
     {
         if (!TryClaimBudget(logicalRail, host))
         {

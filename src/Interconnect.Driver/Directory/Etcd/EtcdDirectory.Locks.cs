@@ -195,7 +195,7 @@ internal sealed partial class EtcdDirectory
     }
 
     /// <summary>Publishes the process as a possible lock owner (before it takes a coherent region's write lock).</summary>
-    internal void PublishOwner(ProcessRegistration process) => PublishOwner(process, ClusterOwner(process));
+    public void PublishOwner(ProcessRegistration process) => PublishOwner(process, ClusterOwner(process));
 
     /// <summary>Publishes this process as a possible lock owner, bound to its machine's lease (once per registration).</summary>
     private void PublishOwner(ProcessRegistration process, long owner)
@@ -272,7 +272,7 @@ internal sealed partial class EtcdDirectory
     }
 
     /// <summary>Where <paramref name="machine"/>'s lock arena is: its imcd's UCX address, and its word count.</summary>
-    internal (byte[] Worker, int Words) LockArena(string machine)
+    public (byte[] Worker, int Words) LockArena(string machine)
     {
         var arena = ArenaOf(machine);
         var worker = _store.Get(EtcdKeys.Machine(machine)) is { } entry

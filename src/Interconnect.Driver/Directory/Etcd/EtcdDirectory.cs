@@ -23,7 +23,7 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// <see cref="DriverStatus.NotSupported"/>.
 /// </para>
 /// </summary>
-internal sealed partial class EtcdDirectory : IDirectory
+internal sealed partial class EtcdDirectory : IServedDirectory
 {
     private static readonly TimeSpan s_applyTimeout = TimeSpan.FromSeconds(10);
     private readonly ControlFileDirectory _local;
@@ -60,7 +60,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     /// The region a request names (by slot and id), as this machine's control file has it, with its write lock's home
     /// as the directory has it: never as the request says.
     /// </summary>
-    internal RegionHandle RegionAsItIs(RegionHandle claimed)
+    public RegionHandle RegionAsItIs(RegionHandle claimed)
     {
         var handle = _local.RegionAsItIs(claimed);
         if (!handle.Coherent)
@@ -75,7 +75,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     }
 
     /// <summary>The lock set a request names (by key and id), as the directory has it.</summary>
-    internal LockSetHandle LockSetAsItIs(LockSetHandle claimed)
+    public LockSetHandle LockSetAsItIs(LockSetHandle claimed)
     {
         var record = _store.Get(EtcdKeys.LockSet(claimed.Key)) is { } entry ? EtcdJson.Read<LockSetRecord>(entry) : null;
         return record is not null && record.Id == claimed.Id
@@ -84,7 +84,7 @@ internal sealed partial class EtcdDirectory : IDirectory
     }
 
     /// <summary>The caller's transmit attach <paramref name="entry"/> of <paramref name="region"/>, as the control file has it.</summary>
-    internal TransmitAttachment TransmitAttachmentOf(ProcessRegistration process, RegionHandle region, int entry) =>
+    public TransmitAttachment TransmitAttachmentOf(ProcessRegistration process, RegionHandle region, int entry) =>
         _local.TransmitAttachmentOf(process, region, entry);
 
     public string ClusterName => _local.ClusterName;
@@ -257,11 +257,11 @@ internal sealed partial class EtcdDirectory : IDirectory
     public ProcessRegistration Register(string hostName) => _local.Register(hostName);
 
     /// <summary>Registers a process that asked imcd, as the socket names it.</summary>
-    internal ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
+    public ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
         _local.Register(hostName, identity, credentials);
 
     /// <summary>Takes up a registration again for the process that made it, which reconnected to a new imcd.</summary>
-    internal ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials) =>
+    public ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials) =>
         _local.Resume(slot, incarnation, identity, credentials);
 
     public void Unregister(ProcessRegistration process)

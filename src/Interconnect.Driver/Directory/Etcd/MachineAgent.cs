@@ -109,7 +109,8 @@ internal sealed partial class MachineAgent : IDisposable
             agent.Join();
             try
             {
-                agent._server = AgentServer.Start(paths, machine, store, Directories.ProcessFabric, logger);
+                agent._server = AgentServer.Start(paths, machine, AgentMode.Machine,
+                    registered => EtcdDirectory.Serve(paths, store, machine, Directories.ProcessFabric, registered), logger);
                 local.RegisteredUid = agent._server.RegisteredUid; // a Kill from another machine, too
             }
             catch

@@ -1,0 +1,224 @@
+using Interconnect.Driver;
+using Interconnect.Driver.Agent;
+using Interconnect.Driver.Store;
+using Interconnect.Testing;
+
+namespace Interconnect.Cluster.Tests;
+
+/// <summary>
+/// <c>imcd --local</c>: the mediated model on one machine, without etcd (API.md "Security across machines", last
+/// item). With imcd's socket in the cluster's folder, processes ask imcd, which serves each with the credentials the
+/// kernel gives for it; with the socket there and no imcd answering, a process fails saying so, never falling back to
+/// the control file behind the admin's back; imcd removes its socket when it stops. One machine: no namespaces, no etcd.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(180_000)]
+public sealed class LocalImcdTests
+{
+    private const int SigUsr1 = 10;
+    private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(60);
+    private TemporaryCluster _cluster = null!;
+    private ClusterPaths _paths = null!;
+    private ProgramProcess? _imcd;
+
+    private string Socket => AgentProtocol.SocketPath(_paths);
+
+    [SetUp]
+    public void StartImcd()
+    {
+        _cluster = TemporaryCluster.CreateEmpty();
+        _paths = ClusterPaths.Resolve(_cluster.Root, TemporaryCluster.ClusterName);
+        _imcd = StartLocalImcd();
+        // Through imcd, as imc_init would be: the cluster is imcd's from the start.
+        ClusterAdmin.InitializeHost(_paths, "alpha");
+        ClusterAdmin.InitializeHost(_paths, "beta");
+    }
+
+    [TearDown]
+    public void StopImcd()
+    {
+        try
+        {
+            _cluster.Dispose();
+        }
+        finally
+        {
+            _imcd?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Two processes share a region and a lock set through imcd --local; once imcd is gone, their next directory
+    /// request fails (NotInitialized): they asked imcd, and did not change the control file themselves.
+    /// </summary>
+    [Test]
+    public void ShouldShareARegionAndALockSetThroughImcd()
+    {
+        var writer = _cluster.StartPeer("alpha");
+        var reader = _cluster.StartPeer("beta");
+
+        writer.Send("alloc 41 4096");
+        reader.Send("alloc 41 4096");
+        reader.Send("rx 41");
+        writer.Send("tx 41");
+        writer.Send("write64 41 8 7");
+        Assert.That(reader.Send("wait64 41 8 7 10000"), Does.StartWith("7"), ImcdOutput());
+
+        writer.Send("lkalloc 42 2");
+        reader.Send("lkalloc 42 2");
+        writer.Send("acquire 42 1");
+        Assert.That(reader.Send("tryacquire 42 1"), Is.EqualTo("busy"), "one holder");
+        writer.Send("release 42 1");
+        Assert.That(reader.Send("tryacquire 42 1"), Is.EqualTo("got"));
+        reader.Send("release 42 1");
+
+        _imcd!.Kill();
+        var orphaned = writer.Ask("alloc 43 4096");
+        Assert.That((orphaned.Ok, orphaned.Status), Is.EqualTo((false, "NotInitialized")), orphaned.Text);
+    }
+
+    /// <summary>
+    /// imcd checks each request with the caller's credentials from the socket: another user (nobody) is refused an
+    /// owner-only region of root's, and a Kill of root's process (Permit, and nothing arrives); root's Kill reaches
+    /// nobody's process.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldCheckEveryRequestWithTheCallersCredentials()
+    {
+        AnotherUser.RequireRoot("a second user of a cluster that imcd --local serves");
+        var owner = _cluster.StartPeer("alpha");
+        var stranger = _cluster.StartPeer("beta", user: "nobody");
+
+        owner.Send("alloc 71 4096 600");
+        var refused = stranger.Ask("alloc 71 4096 600");
+        Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
+        Assert.That(refused.Text, Does.Contain("owner uid 0"));
+
+        owner.Send($"on-signal {SigUsr1}");
+        var denied = stranger.Ask($"kill alpha {owner.Pid} {SigUsr1}");
+        Assert.That((denied.Ok, denied.Status), Is.EqualTo((false, "Permit")), denied.Text);
+        Thread.Sleep(500); // a signal that got through would have arrived by now
+        Assert.That(owner.Send("signals"), Is.EqualTo("0"));
+
+        stranger.Send($"on-signal {SigUsr1}");
+        owner.Send($"kill beta {stranger.Pid} {SigUsr1}");
+        Assert.That(stranger.Send("wait-signals 1 10000"), Is.EqualTo("1"));
+    }
+
+    /// <summary>
+    /// A process killed with SIGKILL loses its connection, and imcd releases what it held at once, as at its exit: its
+    /// registration leaves the directory without anyone else entering it, and the lock it held is another's to take.
+    /// </summary>
+    [Test]
+    public void ShouldReleaseWhatAKilledProcessHeld()
+    {
+        var holder = _cluster.StartPeer("alpha");
+        var waiter = _cluster.StartPeer("beta");
+        holder.Send("lkalloc 51 2");
+        waiter.Send("lkalloc 51 2");
+        holder.Send("acquire 51 0");
+        Assert.That(waiter.Send("tryacquire 51 0"), Is.EqualTo("busy"));
+
+        var pid = holder.Pid;
+        holder.Kill();
+
+        // Read without entering the directory (which would reclaim a dead process itself): only imcd's release shows.
+        Poll.Until(() => ReadStatusDirectly().Processes.All(p => p.Pid != pid),
+            $"imcd to release killed process {pid}'s registration", TimeSpan.FromSeconds(30));
+        Assert.That(waiter.Send("tryacquire 51 0"), Is.EqualTo("got"));
+    }
+
+    /// <summary>
+    /// With the socket in the cluster's folder and no imcd answering (imcd killed), a process fails to open the cluster
+    /// with one line that says so (NotInitialized), and registers nothing in the control file; an imcd started again
+    /// replaces the stale socket and serves it.
+    /// </summary>
+    [Test]
+    public void ShouldFailSayingSoWhenTheSocketIsThereButNoImcdAnswers()
+    {
+        _imcd!.Kill();
+        Assert.That(File.Exists(Socket), Is.True, "a killed imcd leaves its socket");
+
+        var peer = _cluster.StartPeer("alpha", open: false);
+        var failed = peer.Ask("open");
+
+        Assert.That((failed.Ok, failed.Status), Is.EqualTo((false, "NotInitialized")), failed.Text);
+        Assert.That(failed.Text, Does.Contain($"no imcd answers there").And.Contain("imcd --local --cluster test"));
+        Assert.That(ReadStatusDirectly().Processes.Select(p => p.Pid), Has.No.Member(peer.Pid), "nothing written behind imcd's back");
+
+        _imcd.Dispose();
+        _imcd = StartLocalImcd();
+        Assert.That(peer.Send("open"), Does.EndWith(" alpha"), "a new imcd serves in place of the stale socket");
+    }
+
+    /// <summary>
+    /// imcd --local stopped (SIGTERM) exits 0 and removes its socket; the cluster then works as the embedded default,
+    /// without imcd.
+    /// </summary>
+    [Test]
+    public void ShouldRemoveItsSocketWhenStopped()
+    {
+        Signals.Send(_imcd!.Pid, Signals.SigTerm);
+        Assert.That(_imcd.WaitForExit(TimeSpan.FromSeconds(30)), Is.Zero, _imcd.Transcript);
+        Assert.That(File.Exists(Socket), Is.False, _imcd.Transcript);
+
+        var writer = _cluster.StartPeer("alpha");
+        var reader = _cluster.StartPeer("beta");
+        writer.Send("alloc 61 4096");
+        reader.Send("alloc 61 4096");
+        reader.Send("rx 61");
+        writer.Send("tx 61");
+        writer.Send("write64 61 0 3");
+        Assert.That(reader.Send("wait64 61 0 3 10000"), Does.StartWith("3"));
+    }
+
+    /// <summary>--local with a directory is refused with one line, before anything of the cluster is touched.</summary>
+    [Test]
+    public void ShouldRefuseLocalTogetherWithADirectory()
+    {
+        var root = TemporaryCluster.CreateEmpty();
+        try
+        {
+            var imcd = Command.Run("imcd", root.Root, "other", "--local", "--directory", "http://127.0.0.1:2379");
+
+            Assert.That(imcd.ExitCode, Is.EqualTo(2), imcd.Error);
+            Assert.That(imcd.Error.TrimEnd().Split('\n'), Is.EqualTo(new[]
+            {
+                "imcd: --local serves a cluster on this machine without etcd: drop --directory (or drop --local to join a " +
+                "cluster across machines)",
+            }));
+            Assert.That(Directory.Exists(Path.Combine(root.Root, "other")), Is.False, "nothing of the cluster made");
+        }
+        finally
+        {
+            root.Dispose();
+        }
+    }
+
+    private ProgramProcess StartLocalImcd()
+    {
+        var imcd = ProgramProcess.Start("imcd", _cluster.Root, TemporaryCluster.ClusterName, "-", "--local");
+        try
+        {
+            imcd.WaitForLine("imcd: ready local", s_ready);
+        }
+        catch (TimeoutException)
+        {
+            imcd.Dispose();
+            throw;
+        }
+
+        return imcd;
+    }
+
+    /// <summary>The cluster's status read from the control file by this process (read-only: it reclaims nothing).</summary>
+    private Driver.Status.ClusterStatus ReadStatusDirectly()
+    {
+        using var local = ControlFileDirectory.Open(_paths, writable: false);
+        return local.ReadStatus();
+    }
+
+    private string ImcdOutput() => _imcd?.Transcript ?? "";
+}
