@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text.Json;
 using Interconnect.Driver.Directory;
@@ -33,6 +34,7 @@ internal sealed partial class AgentSession : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _sending = new();
     private readonly Dictionary<Caller, ProcessRegistration> _registrations = [];
+    private readonly ConcurrentDictionary<(int Slot, long Id), LockSetHome> _writeLocks = new(); // as handed to the process
     private readonly CountdownEvent _serving = new(1); // 1 for the reader, 1 per request under way
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
     private IServedDirectory? _directory;
@@ -164,17 +166,17 @@ internal sealed partial class AgentSession : IDisposable
                 UnregisterRequest r => Unregister(directory, r.Process),
                 InitializeHostRequest r => new HostInitReply(directory.InitializeHost(r.Host, r.MaxAllocBytes, r.MaxRecvBytes)),
                 TakeHostDownRequest r => Done(() => directory.TakeHostDown(r.Host)),
-                AllocateRegionRequest r => new RegionReply(
+                AllocateRegionRequest r => Allocated(
                     directory.AllocateRegion(Of(r.Process), r.Key, r.Size, r.Permissions, r.Coherent, r.LogicalRail, r.Direct)),
                 // A handle is taken as the control file and the directory have it, never as the request says.
-                DeallocateRegionRequest r => Done(() => directory.DeallocateRegion(Of(r.Process), directory.RegionAsItIs(r.Region))),
+                DeallocateRegionRequest r => Done(() => directory.DeallocateRegion(Of(r.Process), Region(directory, r.Region))),
                 AttachReceiveRequest r => ReceiveMemory(
-                    directory.AttachReceive(Of(r.Process), directory.RegionAsItIs(r.Region), r.NonShared)),
+                    directory.AttachReceive(Of(r.Process), Region(directory, r.Region), r.NonShared)),
                 AttachTransmitRequest r => Transmit(
-                    directory.AttachTransmit(Of(r.Process), directory.RegionAsItIs(r.Region), r.NonShared, r.Loopback, r.TargetHost)),
+                    directory.AttachTransmit(Of(r.Process), Region(directory, r.Region), r.NonShared, r.Loopback, r.TargetHost)),
                 DetachRequest r => new FlagReply(
-                    directory.Detach(Of(r.Process), directory.RegionAsItIs(r.Region), r.Receive, r.Transmit)),
-                ReadRoutesRequest r => Routes(directory, Of(r.Process), directory.RegionAsItIs(r.Region), r.Entry),
+                    directory.Detach(Of(r.Process), Region(directory, r.Region), r.Receive, r.Transmit)),
+                ReadRoutesRequest r => Routes(directory, Of(r.Process), Region(directory, r.Region), r.Entry),
                 AllocateLockSetRequest r => new LockSetReply(
                     directory.AllocateLockSet(Of(r.Process), r.Key, r.Count, r.Permissions, r.Create)),
                 DeallocateLockSetRequest r => Done(() => directory.DeallocateLockSet(Of(r.Process), directory.LockSetAsItIs(r.LockSet))),
@@ -214,6 +216,24 @@ internal sealed partial class AgentSession : IDisposable
 
     private static ReceiveMemoryReply ReceiveMemory((Fabric.ReceiveFileName Memory, long MappedLength) attached) =>
         new(attached.Memory, attached.MappedLength);
+
+    /// <summary>A region allocated for the caller: its write lock's home is remembered, as the process was told it.</summary>
+    private RegionReply Allocated(RegionHandle region)
+    {
+        if (region.WriteLock is { } home)
+        {
+            _writeLocks[(region.Slot, region.Id)] = home;
+        }
+
+        return new RegionReply(region);
+    }
+
+    /// <summary>
+    /// The region a request names, as the directory has it, with the write lock's home this connection was given (a
+    /// process that took up its registration here after imcd restarted: the directory's).
+    /// </summary>
+    private RegionHandle Region(IServedDirectory directory, RegionHandle claimed) =>
+        directory.RegionAsItIs(claimed, _writeLocks.TryGetValue((claimed.Slot, claimed.Id), out var home) ? home : null);
 
     /// <summary>The routes of the caller's own transmit attach <paramref name="entry"/> of the region, as the control file has it.</summary>
     private static RoutesReply Routes(IServedDirectory directory, ProcessRegistration process, RegionHandle region, int entry) =>

@@ -20,8 +20,12 @@ internal interface IServedDirectory : IDirectory
     /// </summary>
     ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials);
 
-    /// <summary>The region a request names (by slot and id), as the directory has it now: never as the request says.</summary>
-    RegionHandle RegionAsItIs(RegionHandle claimed);
+    /// <summary>
+    /// The region a request names (by slot and id), as the directory has it now: never as the request says. A coherent
+    /// region's write lock is at <paramref name="writeLock"/> when given (where imcd told this connection it is), else
+    /// where the directory says.
+    /// </summary>
+    RegionHandle RegionAsItIs(RegionHandle claimed, LockSetHome? writeLock);
 
     /// <summary>The lock set a request names (by its id), as the directory has it now.</summary>
     LockSetHandle LockSetAsItIs(LockSetHandle claimed);

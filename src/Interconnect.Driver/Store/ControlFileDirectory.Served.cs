@@ -25,7 +25,7 @@ internal sealed partial class ControlFileDirectory
     }
 
     /// <summary>The region <paramref name="claimed"/> names by slot and id, as its entry is now; NotAllocated when it is gone.</summary>
-    public RegionHandle RegionAsItIs(RegionHandle claimed)
+    public RegionHandle RegionAsItIs(RegionHandle claimed, LockSetHome? writeLock = null)
     {
         using (_cluster.EnterDirectory())
         {

@@ -58,14 +58,15 @@ internal sealed partial class EtcdDirectory : IServedDirectory
 
     /// <summary>
     /// The region a request names (by slot and id), as this machine's control file has it, with its write lock's home
-    /// as the directory has it: never as the request says.
+    /// where imcd told the connection it is (<paramref name="writeLock"/>), else as the directory has it: never as the
+    /// request says.
     /// </summary>
-    public RegionHandle RegionAsItIs(RegionHandle claimed)
+    public RegionHandle RegionAsItIs(RegionHandle claimed, LockSetHome? writeLock)
     {
         var handle = _local.RegionAsItIs(claimed);
-        if (!handle.Coherent)
+        if (!handle.Coherent || writeLock is not null)
         {
-            return handle;
+            return handle with { WriteLock = writeLock };
         }
 
         var record = _store.Get(EtcdKeys.Region(handle.Key)) is { } entry
