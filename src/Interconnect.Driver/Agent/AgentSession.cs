@@ -164,8 +164,8 @@ internal sealed partial class AgentSession : IDisposable
                 RegisterRequest r => Register(directory, r.Host, null),
                 ResumeRequest r => Register(directory, null, r.Process),
                 UnregisterRequest r => Unregister(directory, r.Process),
-                InitializeHostRequest r => new HostInitReply(directory.InitializeHost(r.Host, r.MaxAllocBytes, r.MaxRecvBytes)),
-                TakeHostDownRequest r => Done(() => directory.TakeHostDown(r.Host)),
+                InitializeHostRequest r => new HostInitReply(InitializeHost(directory, r)),
+                TakeHostDownRequest r => Done(() => directory.TakeHostDown(Operator(r.Host, "take host '{0}' down"))),
                 AllocateRegionRequest r => Allocated(
                     directory.AllocateRegion(Of(r.Process), r.Key, r.Size, r.Permissions, r.Coherent, r.LogicalRail, r.Direct)),
                 // A handle is taken as the control file and the directory have it, never as the request says.
@@ -187,9 +187,10 @@ internal sealed partial class AgentSession : IDisposable
                 KillRequest r => Done(() => directory.Kill(Of(r.Process), r.Host, r.ProcessId, r.Signal)),
                 ClusterHostsRequest => new NamesReply(directory.ClusterHosts()),
                 ClaimDropRequest r => new FlagReply(directory.ClaimBudgetedDrop(r.LogicalRail, r.Host)),
-                InjectDropsRequest r => Done(() => directory.InjectDrops(r.LogicalRail, r.Count, r.Host)),
-                FailRailRequest r => new FlagReply(directory.FailRail(r.PhysicalRail)),
-                RepairRailRequest r => new FlagReply(directory.RepairRail(r.PhysicalRail)),
+                InjectDropsRequest r => Done(() => directory.InjectDrops(Operator(r.LogicalRail, "inject drops on logical rail {0}"),
+                    r.Count, r.Host)),
+                FailRailRequest r => new FlagReply(directory.FailRail(Operator(r.PhysicalRail, "fail physical rail {0}"))),
+                RepairRailRequest r => new FlagReply(directory.RepairRail(Operator(r.PhysicalRail, "repair physical rail {0}"))),
                 ReadStatusRequest => new StatusReply(directory.ReadStatus()),
                 CheckRequest r => new CheckReply(directory.Check(
                     TimeSpan.FromMilliseconds(Math.Clamp(r.PatienceMs, 0, (long)s_maxPatience.TotalMilliseconds)))),
@@ -206,6 +207,36 @@ internal sealed partial class AgentSession : IDisposable
             Faulted(_logger, request.GetType().Name, _pid, e);
             return new FailedReply(DriverStatus.McError, $"imcd failed to serve {request.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// A host up already, with its limits as they are, is anyone's to ask for (IMC_AUTO_INIT); bringing one up or
+    /// changing its limits is the operator's.
+    /// </summary>
+    private HostInitResult InitializeHost(IServedDirectory directory, InitializeHostRequest request)
+    {
+        if (request.MaxAllocBytes is not null || request.MaxRecvBytes is not null || !directory.ClusterHosts().Contains(request.Host))
+        {
+            _ = Operator(request.Host, "bring host '{0}' up or change its limits");
+        }
+
+        return directory.InitializeHost(request.Host, request.MaxAllocBytes, request.MaxRecvBytes);
+    }
+
+    /// <summary>
+    /// <paramref name="value"/>, when the caller is the operator: root, or the user imcd runs as. Otherwise Permit:
+    /// taking hosts down, arming drops and failing rails change what every user of the cluster sees.
+    /// </summary>
+    private T Operator<T>(T value, string what)
+    {
+        if (_uid != 0 && _uid != Interop.Libc.GetEuid())
+        {
+            throw new DriverException(DriverStatus.Permit,
+                $"only root or imcd's own user may {string.Format(System.Globalization.CultureInfo.InvariantCulture, what, value)}" +
+                $" (this process runs as uid {_uid}): ask the cluster's operator (imc_init, imcctl as root)");
+        }
+
+        return value;
     }
 
     private static DoneReply Done(Action action)

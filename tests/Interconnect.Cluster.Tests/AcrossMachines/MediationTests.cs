@@ -56,7 +56,7 @@ public sealed class MediationTests
     /// <summary>
     /// A region made with owner-only access on one machine is refused (Permit) to another user on another machine, and
     /// one open to others is theirs to use; a Kill follows kill(2) across machines: another user's process is refused
-    /// and receives nothing, root's Kill reaches anyone's.
+    /// and receives nothing, root's Kill reaches anyone's; bringing a host up is the operator's.
     /// </summary>
     [Test]
     [Category(DotnetProcess.AsAnotherUser)]
@@ -65,7 +65,13 @@ public sealed class MediationTests
         AnotherUser.RequireRoot("a second user on a second machine");
         using var imc = ImcMachines.Start(2);
         var owner = imc.Peer(imc[0], "own");
+        // Hosts are the operator's to bring up (imc_init as root); another user's process may then join them.
+        ImcMachines.InitHost(imc[1], "str");
+        ImcMachines.InitHost(imc[0], "stw");
         var stranger = imc.Peer(imc[1], "str", user: "nobody");
+        var newHost = stranger.Ask("open-with - - str2 1");
+        Assert.That((newHost.Ok, newHost.Status), Is.EqualTo((false, "Permit")), newHost.Text);
+        Assert.That(newHost.Text, Does.Contain("only root or imcd's own user may bring host 'str2' up"));
 
         owner.Send("alloc 71 4096 600");
         var refused = stranger.Ask("alloc 71 4096 600");
