@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Text.Json;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
@@ -9,7 +8,8 @@ namespace Interconnect.Driver.Agent;
 
 /// <summary>
 /// One process's connection to imcd. Its first request must be a <see cref="HelloRequest"/>; then each request is
-/// served on the thread pool, several at once, in the name of the connected process: the registrations it made here
+/// served on imcd's workers (<see cref="AgentServer"/>), up to four at once, in the name of the connected process,
+/// with every handle it names taken as the directory has it: the registrations it made here
 /// (its pid and start time, its uid, gid and groups as the kernel gave them), never one named by another connection.
 /// When the connection ends, whatever its registrations still hold is released, as at the process's exit.
 /// </summary>
@@ -107,8 +107,9 @@ internal sealed partial class AgentSession : IDisposable
                 });
             }
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or JsonException or NotSupportedException or ObjectDisposedException)
+        catch (Exception e)
         {
+            // Whatever a connection sends or does, it ends that connection only: imcd serves on.
             Unreadable(_logger, _pid, _uid, e.Message);
         }
     }
@@ -144,9 +145,9 @@ internal sealed partial class AgentSession : IDisposable
         {
             _directory = _server.OpenDirectory();
         }
-        catch (DriverException e)
+        catch (Exception e)
         {
-            Answer(frame.Id, new FailedReply(e.Status, e.Message));
+            Answer(frame.Id, new FailedReply(e is DriverException d ? d.Status : DriverStatus.McError, e.Message));
             return false;
         }
 
