@@ -111,7 +111,14 @@ internal sealed partial class AgentServer : IDisposable
     {
         foreach (var request in _work.GetConsumingEnumerable())
         {
-            request(); // every request answers its own failures (AgentSession.Serve)
+            try
+            {
+                request(); // every request answers its own failures (AgentSession.Serve)
+            }
+            catch (Exception e)
+            {
+                WorkFailed(_logger, e); // not even answered: that process waits for its deadline; imcd serves on
+            }
         }
     }
 
@@ -206,6 +213,9 @@ internal sealed partial class AgentServer : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the socket did not accept a connection: {Reason}")]
     private static partial void AcceptFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "a request could not be answered")]
+    private static partial void WorkFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "a connection was not served: {Reason}")]
     private static partial void ConnectionRefused(ILogger logger, string reason);
