@@ -21,13 +21,27 @@ internal sealed class AgentDirectory : IDirectory
     private readonly AgentClient _agent;
     private readonly MachineStanding _standing;
     private readonly Lazy<UcxFabric> _fabric;
+    private readonly Lock _keyLock = new();
+    private byte[]? _clusterKey;
 
     private AgentDirectory(ControlFileDirectory local, AgentClient agent, string machine, Lazy<UcxFabric> fabric)
     {
         _local = local;
         _agent = agent;
-        _standing = local.Standing(machine);
+        _standing = local.Standing(machine, ClusterKey);
         _fabric = fabric;
+    }
+
+    /// <summary>
+    /// The cluster key, asked of imcd when the process's fabric first needs it (a link to another machine's NIC), and
+    /// kept; a failure is not kept, so a later need asks again. imcd serves it only once this connection registered.
+    /// </summary>
+    private byte[] ClusterKey()
+    {
+        lock (_keyLock)
+        {
+            return _clusterKey ??= _agent.Call<ClusterKeyReply>(new ClusterKeyRequest()).Key;
+        }
     }
 
     /// <summary>Opens the cluster through this machine's imcd, which must serve it (its socket in the cluster's folder).</summary>

@@ -171,6 +171,7 @@ internal sealed partial class AgentSession : IDisposable
                 FailRailRequest r => new FlagReply(directory.FailRail(r.PhysicalRail)),
                 RepairRailRequest r => new FlagReply(directory.RepairRail(r.PhysicalRail)),
                 ReadStatusRequest => new StatusReply(directory.ReadStatus()),
+                ClusterKeyRequest => ClusterKey(directory),
                 CheckRequest r => new CheckReply(directory.Check(TimeSpan.FromMilliseconds(Math.Clamp(r.PatienceMs, 0, 60_000)))),
                 _ => new FailedReply(DriverStatus.BadParameter, $"imcd does not serve {request.GetType().Name} more than once per connection"),
             };
@@ -237,6 +238,24 @@ internal sealed partial class AgentSession : IDisposable
 
         return new RegisteredReply(registration.HostName, registration.Host, registration.Slot, registration.Incarnation,
             registration.LockOwner);
+    }
+
+    /// <summary>
+    /// The cluster key, for a connection that holds a registration only: a process that merely reached the socket
+    /// (mode 0666) has not become one of the cluster's processes, and gets no key.
+    /// </summary>
+    private ClusterKeyReply ClusterKey(EtcdDirectory directory)
+    {
+        lock (_registrations)
+        {
+            if (_registrations.Count == 0)
+            {
+                throw new DriverException(DriverStatus.NotInitialized,
+                    "imcd hands the cluster key only to a process registered through this connection: register a host first");
+            }
+        }
+
+        return new ClusterKeyReply(directory.Store.ClusterKey());
     }
 
     private DoneReply Unregister(EtcdDirectory directory, Caller caller)

@@ -39,7 +39,7 @@ internal sealed partial class EtcdDirectory : IDirectory
         _local = local;
         _store = store;
         _machine = machine;
-        _standing = local.Standing(machine);
+        _standing = local.Standing(machine, store.ClusterKey); // imcd's own links present the key too
         _fabric = fabric;
         _ownsStore = ownsStore;
     }
