@@ -128,7 +128,8 @@ internal static class Program
 
                 var nic = agent.NicCounts;
                 Console.WriteLine($"imcd: leaving cluster '{paths.Cluster}'; writes from other machines: {nic.Applied} applied, " +
-                    $"{nic.Refused} refused, {nic.Malformed} malformed; error counts raised for lost ones {nic.Raised} times");
+                    $"{nic.Refused} refused, {nic.Malformed} malformed, {nic.Unauthenticated} from connections without the " +
+                    $"cluster key; error counts raised for lost ones {nic.Raised} times");
             }
 
             return 0;

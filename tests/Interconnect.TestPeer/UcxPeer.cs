@@ -50,6 +50,8 @@ internal static unsafe class UcxPeer
         "ucx-parent-first" => UcxLifetime.ParentFirst(w[1], w[2], ulong.Parse(w[3], CultureInfo.InvariantCulture), ulong.Parse(w[4], CultureInfo.InvariantCulture)),
         // ucx-abandon worker-address-hex key-hex base rounds → handles not finalized
         "ucx-abandon" => UcxLifetime.Abandon(w[1], w[2], ulong.Parse(w[3], CultureInfo.InvariantCulture), (int)Long(w[4])),
+        // ucx-stranger none|wrong machine region-key host → answers=N bytes=N flushed=N
+        "ucx-stranger" => UcxStranger.Run(w[1], w[2], (int)Long(w[3]), w[4]),
         _ => throw new ArgumentException($"unknown command {w[0]}"),
     };
 

@@ -22,13 +22,28 @@ internal sealed class AgentDirectory : IDirectory
     private readonly AgentClient _agent;
     private readonly MachineStanding? _standing; // null on one machine (imcd --local): no other machine to stand with
     private readonly Lazy<UcxFabric> _fabric;
+    private readonly Lock _keyLock = new();
+    private byte[]? _clusterKey;
 
-    private AgentDirectory(ControlFileDirectory local, AgentClient agent, MachineStanding? standing, Lazy<UcxFabric> fabric)
+    // machine: this machine's name; null on one machine (imcd --local), where there is no standing.
+    private AgentDirectory(ControlFileDirectory local, AgentClient agent, string? machine, Lazy<UcxFabric> fabric)
     {
         _local = local;
         _agent = agent;
-        _standing = standing;
+        _standing = machine is null ? null : local.Standing(machine, ClusterKey);
         _fabric = fabric;
+    }
+
+    /// <summary>
+    /// The cluster key, asked of imcd when the process's fabric first needs it (a link to another machine's NIC), and
+    /// kept; a failure is not kept, so a later need asks again. imcd serves it only once this connection registered.
+    /// </summary>
+    private byte[] ClusterKey()
+    {
+        lock (_keyLock)
+        {
+            return _clusterKey ??= _agent.Call<ClusterKeyReply>(new ClusterKeyRequest()).Key;
+        }
     }
 
     /// <summary>Whether imcd serves the cluster at <paramref name="paths"/>: its socket is in the cluster's folder.</summary>
@@ -60,7 +75,7 @@ internal sealed class AgentDirectory : IDirectory
             var local = ControlFileDirectory.Open(paths, writable);
             if (agent.Mode == AgentMode.Local)
             {
-                return new AgentDirectory(local, agent, standing: null, fabric);
+                return new AgentDirectory(local, agent, machine: null, fabric);
             }
 
             if (local.MachineEpoch == 0)
@@ -71,7 +86,7 @@ internal sealed class AgentDirectory : IDirectory
                     $"({paths.ClusterDirectory}): restart imcd");
             }
 
-            return new AgentDirectory(local, agent, local.Standing(machine), fabric);
+            return new AgentDirectory(local, agent, machine, fabric);
         }
         catch
         {

@@ -43,6 +43,7 @@ internal readonly record struct Caller(int Slot, int Incarnation)
 [JsonDerivedType(typeof(RepairRailRequest), "repair-rail")]
 [JsonDerivedType(typeof(ReadStatusRequest), "status")]
 [JsonDerivedType(typeof(CheckRequest), "check")]
+[JsonDerivedType(typeof(ClusterKeyRequest), "cluster-key")]
 internal abstract record AgentRequest;
 
 /// <summary>The first request of a connection: the protocol version the process speaks, and the machine it expects.</summary>
@@ -109,6 +110,12 @@ internal sealed record ReadStatusRequest : AgentRequest;
 
 internal sealed record CheckRequest(long PatienceMs) : AgentRequest;
 
+/// <summary>
+/// The cluster key, which this process's connections to other machines' NICs present: served only on a connection
+/// that holds a registration (a process imcd registered through its socket).
+/// </summary>
+internal sealed record ClusterKeyRequest : AgentRequest;
+
 /// <summary>One reply.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "reply")]
 [JsonDerivedType(typeof(WelcomeReply), "welcome")]
@@ -127,6 +134,7 @@ internal sealed record CheckRequest(long PatienceMs) : AgentRequest;
 [JsonDerivedType(typeof(NamesReply), "names")]
 [JsonDerivedType(typeof(StatusReply), "status")]
 [JsonDerivedType(typeof(CheckReply), "check")]
+[JsonDerivedType(typeof(ClusterKeyReply), "cluster-key")]
 internal abstract record AgentReply;
 
 /// <summary>imcd's answer to the hello: the protocol it speaks, its machine, and which kind of imcd it is.</summary>
@@ -164,6 +172,12 @@ internal sealed record NamesReply(IReadOnlyList<string> Names) : AgentReply;
 internal sealed record StatusReply(ClusterStatus Status) : AgentReply;
 
 internal sealed record CheckReply(CheckReport Report) : AgentReply;
+
+/// <summary>The cluster key (32 bytes). Never logged, by either side.</summary>
+internal sealed record ClusterKeyReply(byte[] Key) : AgentReply
+{
+    public override string ToString() => "ClusterKeyReply { Key = (withheld) }";
+}
 
 internal sealed record RequestFrame(long Id, AgentRequest Request);
 

@@ -193,6 +193,7 @@ internal sealed partial class AgentSession : IDisposable
                 FailRailRequest r => new FlagReply(directory.FailRail(Operator(r.PhysicalRail, "fail physical rail {0}"))),
                 RepairRailRequest r => new FlagReply(directory.RepairRail(Operator(r.PhysicalRail, "repair physical rail {0}"))),
                 ReadStatusRequest => new StatusReply(directory.ReadStatus()),
+                ClusterKeyRequest => ClusterKey(directory),
                 CheckRequest r => new CheckReply(directory.Check(
                     TimeSpan.FromMilliseconds(Math.Clamp(r.PatienceMs, 0, (long)s_maxPatience.TotalMilliseconds)))),
                 _ => new FailedReply(DriverStatus.BadParameter, $"imcd does not serve {request.GetType().Name} more than once per connection"),
@@ -314,6 +315,24 @@ internal sealed partial class AgentSession : IDisposable
 
         return new RegisteredReply(registration.HostName, registration.Host, registration.Slot, registration.Incarnation,
             registration.LockOwner);
+    }
+
+    /// <summary>
+    /// The cluster key, for a connection that holds a registration only: a process that merely reached the socket
+    /// (mode 0666) has not become one of the cluster's processes, and gets no key.
+    /// </summary>
+    private ClusterKeyReply ClusterKey(IServedDirectory directory)
+    {
+        lock (_registrations)
+        {
+            if (_registrations.Count == 0)
+            {
+                throw new DriverException(DriverStatus.NotInitialized,
+                    "imcd hands the cluster key only to a process registered through this connection: register a host first");
+            }
+        }
+
+        return new ClusterKeyReply(directory.ClusterKey());
     }
 
     private DoneReply Unregister(IServedDirectory directory, Caller caller)

@@ -17,7 +17,9 @@ internal enum ProgressMode
 /// <param name="Reads">Reads answered with the bytes.</param>
 /// <param name="Words">Lock-word operations applied (compare-and-swap, read, write).</param>
 /// <param name="Malformed">Messages that were not what any sender of the protocol sends (ignored).</param>
-internal readonly record struct NicCounts(long Applied, long Refused, long Raised, long Reads, long Words, long Malformed);
+/// <param name="Unauthenticated">Messages refused because their connection had not presented the cluster key (nothing applied).</param>
+internal readonly record struct NicCounts(long Applied, long Refused, long Raised, long Reads, long Words, long Malformed,
+    long Unauthenticated);
 
 /// <summary>
 /// A machine's side of the fabric across machines, run by its agent (imcd): the emulated NIC that applies the writes

@@ -70,7 +70,8 @@ internal sealed partial class Cluster
     public void Fence() => Volatile.Write(ref Control.Header.FencedUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 
     /// <summary>The standing of a process that opens the cluster on <paramref name="machine"/> now.</summary>
-    public MachineStanding Standing(string machine) => new(this, machine, Volatile.Read(ref Control.Header.MachineEpoch));
+    public MachineStanding Standing(string machine, Func<byte[]>? clusterKey = null) =>
+        new(this, machine, Volatile.Read(ref Control.Header.MachineEpoch), clusterKey);
 
     /// <summary>Arms the next <paramref name="count"/> deliveries on a rail (to one host, or any: -1) to be dropped.</summary>
     public void InjectDrops(int rail, int count, int host)

@@ -165,6 +165,9 @@ internal sealed partial class ControlFileDirectory
     /// <summary>Across machines: whether this machine is fenced now.</summary>
     internal bool IsFenced => Volatile.Read(ref _cluster.Control.Header.FencedUnixMs) != 0;
 
-    /// <summary>Across machines: the standing of a process that opens the cluster on <paramref name="machine"/> now.</summary>
-    internal MachineStanding Standing(string machine) => _cluster.Standing(machine);
+    /// <summary>
+    /// Across machines: the standing of a process that opens the cluster on <paramref name="machine"/> now, which
+    /// presents the key <paramref name="clusterKey"/> gives (on first need) to other machines' NICs.
+    /// </summary>
+    internal MachineStanding Standing(string machine, Func<byte[]>? clusterKey = null) => _cluster.Standing(machine, clusterKey);
 }

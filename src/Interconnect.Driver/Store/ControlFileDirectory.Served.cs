@@ -94,6 +94,10 @@ internal sealed partial class ControlFileDirectory
     /// <summary>The up hosts, in slot order: on one machine, every host of the cluster.</summary>
     public IReadOnlyList<string> ClusterHosts() => _cluster.ReadInfo().Hosts;
 
+    public byte[] ClusterKey() =>
+        throw new DriverException(DriverStatus.NotSupported,
+            $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no data connections between machines, and no key for them");
+
     public bool ClaimBudgetedDrop(int logicalRail, int host) =>
         throw new DriverException(DriverStatus.NotSupported,
             $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no clusterwide drop budget; a writer " +

@@ -7,19 +7,32 @@ namespace Interconnect.Driver.Store;
 /// Once the machine is fenced, or has joined again under a new epoch, the process stands for nothing in the cluster:
 /// the cluster may have taken its machine for dead and handed its locks to others, so its lock operations fail with
 /// McError and its writes toward other machines are not sent (and are refused there: they carry the old epoch).
-/// One read of two words of the mapped control file: cheap enough for every write.
+/// One read of two words of the mapped control file: cheap enough for every write. It also carries the process's
+/// credential toward other machines: the cluster key, which its connections to their NICs present.
 /// </summary>
 internal sealed class MachineStanding
 {
     private readonly Cluster _cluster;
     private readonly string _machine;
+    private readonly Func<byte[]>? _clusterKey;
 
-    internal MachineStanding(Cluster cluster, string machine, long epoch)
+    internal MachineStanding(Cluster cluster, string machine, long epoch, Func<byte[]>? clusterKey = null)
     {
         _cluster = cluster;
         _machine = machine;
+        _clusterKey = clusterKey;
         Epoch = epoch;
     }
+
+    /// <summary>
+    /// The cluster key this process presents to other machines' NICs (from its machine's imcd, which hands it to its
+    /// registered processes only). Throws <see cref="DriverException"/> when it cannot be had.
+    /// </summary>
+    public byte[] ClusterKey() => _clusterKey is { } key
+        ? key()
+        : throw new DriverException(DriverStatus.NotInitialized,
+            $"this process has no cluster key for machine '{_machine}''s cluster: only a process registered through its " +
+            "machine's imcd reaches other machines");
 
     /// <summary>The epoch this process stands in (its machine's when it opened the cluster).</summary>
     public long Epoch { get; }

@@ -73,6 +73,41 @@ public sealed class DataPathTests
     }
 
     /// <summary>
+    /// A stranger on machine 3 (a process that never asked its imcd for anything, so it has no cluster key) reads from
+    /// etcd where machine 1's NIC is and which memory it publishes for alpha, and sends well-formed messages there with
+    /// raw UCX: a write, a read, lock-word operations, a flush; first with no hello, then with a hello of a random key.
+    /// Nothing lands in alpha's memory, no byte and no flush's answer comes back; a real process's writes from machine
+    /// 2 keep landing.
+    /// </summary>
+    [Test]
+    public void ShouldApplyNothingFromAStrangerWithoutTheClusterKey()
+    {
+        var receiver = _imc.Peer(_imc[0], "alpha");
+        var writer = _imc.Peer(_imc[1], "gamma");
+        receiver.Send("alloc 41 4096");
+        receiver.Send("rx 41");
+        writer.Send("alloc 41 4096");
+        writer.Send("tx 41");
+        writer.Send("write64 41 8 1");
+        Assert.That(receiver.Send("wait64 41 8 1 30000"), Does.StartWith("1"), "a real process's write lands");
+
+        var round = 1;
+        foreach (var hello in new[] { "none", "wrong" })
+        {
+            var stranger = _imc.Stranger(_imc[2]);
+            var answers = stranger.Send($"ucx-stranger {hello} {_imc[0].Name} 41 alpha");
+            Assert.That(answers, Does.Contain(" bytes=0 ").And.EndWith("flushed=0"),
+                $"hello {hello}: the stranger got bytes or a flush's answer back ({answers})");
+
+            round++;
+            writer.Send($"write64 41 8 {round}");
+            Assert.That(receiver.Send($"wait64 41 8 {round} 30000"), Does.StartWith(round.ToString(CultureInfo.InvariantCulture)),
+                $"hello {hello}: a real process's writes keep landing");
+            Assert.That(receiver.Send("read64 41 0"), Is.EqualTo("0"), $"hello {hello}: the stranger's write landed");
+        }
+    }
+
+    /// <summary>
     /// 100,000 messages from a host on machine 1 to hosts on machines 2 and 3, each a payload (one span write) then a
     /// flag, no barrier between: a reader that sees a flag never finds an older payload word or a torn one, and it
     /// saw many of the messages (acked flow control keeps the writer at most a few messages ahead).

@@ -177,6 +177,27 @@ public sealed class ImcMachines : IDisposable
         return peer;
     }
 
+    /// <summary>
+    /// A test peer on <paramref name="machine"/> that opens no context: it never asks imcd for anything, so it holds no
+    /// registration and no cluster key (a stranger that merely reaches the machines' network and etcd).
+    /// </summary>
+    public PeerProcess Stranger(SimulatedMachine machine)
+    {
+        var start = DotnetProcess.StartInfo(PeerProcess.PeerPath, null);
+        var variables = Environment();
+        foreach (var name in new[] { "HOME", "DOTNET_CLI_HOME" })
+        {
+            if (start.Environment.TryGetValue(name, out var value))
+            {
+                variables[name] = value;
+            }
+        }
+
+        var peer = PeerProcess.Adopt(machine.Start(start.FileName, start.ArgumentList, variables), "stranger");
+        _peers.Add(peer);
+        return peer;
+    }
+
     /// <summary>The error count of logical rail 0 as <paramref name="peer"/> reads it now: McError (-24) inside its error window.</summary>
     public static int ErrorCount(PeerProcess peer) =>
         int.Parse(peer.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture);

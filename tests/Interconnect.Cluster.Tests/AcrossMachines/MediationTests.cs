@@ -158,6 +158,11 @@ public sealed class MediationTests
             Assert.That(((FailedReply)reply).Status, Is.EqualTo(DriverStatus.NotInitialized));
             raw.Send(AgentProtocol.Encode(new RequestFrame(3, new ResumeRequest(new Caller(0, 1)))));
             Assert.That(Reply(raw), Is.InstanceOf<FailedReply>(), "another process's registration is not taken up");
+            // Reaching the socket makes no process of the cluster: the cluster key goes to registered connections only.
+            raw.Send(AgentProtocol.Encode(new RequestFrame(4, new ClusterKeyRequest())));
+            var key = Reply(raw);
+            Assert.That(key, Is.InstanceOf<FailedReply>(), "a connection with no registration got the cluster key");
+            Assert.That(((FailedReply)key).Status, Is.EqualTo(DriverStatus.NotInitialized));
         }
 
         using (var raw = Connect(path))

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Store;
@@ -17,6 +18,7 @@ namespace Interconnect.Driver.Tests.Ucx;
 public sealed unsafe class NicLockWordsTests
 {
     private const int Words = 64;
+    private static readonly byte[] s_key = RandomNumberGenerator.GetBytes(NicMessages.KeyLength);
 
     [Test]
     public void ShouldSwapReadAndWriteTheWordsOfThePublishedArena()
@@ -131,7 +133,7 @@ public sealed unsafe class NicLockWordsTests
             Directory = ControlFileDirectory.OpenOrCreate(ClusterPaths.Resolve(_cluster.Root, TemporaryCluster.ClusterName));
         }
 
-        public UcxMachineNic Nic { get; } = UcxMachineNic.Start(rails: 1, raise: _ => { }, ProgressMode.Wait);
+        public UcxMachineNic Nic { get; } = UcxMachineNic.Start(rails: 1, raise: _ => { }, ProgressMode.Wait, s_key);
 
         public ControlFileDirectory Directory { get; }
 
@@ -142,7 +144,7 @@ public sealed unsafe class NicLockWordsTests
         public void Publish() => Nic.PublishArena((nint)_arena, Words);
 
         /// <summary>The arena's words as a process of this machine's current epoch opens them, believing it <paramref name="words"/> long.</summary>
-        public ILockWords Open(int words) => _fabric.OpenWords("m", Nic.Address, words, Directory.Standing("m"));
+        public ILockWords Open(int words) => _fabric.OpenWords("m", Nic.Address, words, Directory.Standing("m", () => s_key));
 
         public void Dispose()
         {

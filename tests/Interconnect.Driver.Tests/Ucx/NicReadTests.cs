@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
@@ -18,12 +19,13 @@ namespace Interconnect.Driver.Tests.Ucx;
 public sealed unsafe class NicReadTests
 {
     private const int Size = 600_001; // three messages, the last a short one not ending on a word
+    private static readonly byte[] s_key = RandomNumberGenerator.GetBytes(NicMessages.KeyLength);
 
     [Test]
     public void ShouldReadPublishedMemoryWholeAndRefuseWithdrawnMemoryAndRangesOutsideIt()
     {
         UcxLibraries.Require();
-        using var nic = UcxMachineNic.Start(rails: 1, raise: _ => { }, ProgressMode.Wait);
+        using var nic = UcxMachineNic.Start(rails: 1, raise: _ => { }, ProgressMode.Wait, s_key);
         var memory = (byte*)NativeMemory.Alloc(Size);
         var other = (byte*)NativeMemory.Alloc(4096);
         var scratch = (byte*)NativeMemory.Alloc(Size + 8); // where the refused reads would have gone
@@ -35,7 +37,7 @@ public sealed unsafe class NicReadTests
             var otherId = nic.Publish((nint)other, 4096, 0);
             using var cluster = TemporaryCluster.Create("h");
             using var directory = ControlFileDirectory.OpenOrCreate(ClusterPaths.Resolve(cluster.Root, TemporaryCluster.ClusterName));
-            var standing = directory.Standing("m"); // epoch 0, not fenced: a process of a machine with no imcd yet
+            var standing = directory.Standing("m", () => s_key); // epoch 0, not fenced: a process of a machine with no imcd yet
             var peers = new UcxFabric();
 
             var copy = new byte[Size];
@@ -86,7 +88,7 @@ public sealed unsafe class NicReadTests
     public void ShouldRefuseAReadFromAnEpochThatEnded()
     {
         UcxLibraries.Require();
-        using var nic = UcxMachineNic.Start(rails: 1, raise: _ => { }, ProgressMode.Wait);
+        using var nic = UcxMachineNic.Start(rails: 1, raise: _ => { }, ProgressMode.Wait, s_key);
         var memory = (byte*)NativeMemory.Alloc(4096);
         try
         {
@@ -95,7 +97,7 @@ public sealed unsafe class NicReadTests
             using var cluster = TemporaryCluster.Create("h");
             using var directory = ControlFileDirectory.OpenOrCreate(ClusterPaths.Resolve(cluster.Root, TemporaryCluster.ClusterName));
             directory.JoinEpoch(41);
-            var ended = directory.Standing("m");
+            var ended = directory.Standing("m", () => s_key);
             nic.SetEndedEpochs(new HashSet<long> { 41 });
             var peers = new UcxFabric();
 
@@ -108,7 +110,7 @@ public sealed unsafe class NicReadTests
                 Assert.That(new Span<byte>(copy, 4096).ToArray(), Is.All.Zero, "nothing of the memory came with the refusal");
 
                 directory.JoinEpoch(42);
-                peers.Read(Remote(nic, id, 4096), copy, 4096, directory.Standing("m"));
+                peers.Read(Remote(nic, id, 4096), copy, 4096, directory.Standing("m", () => s_key));
                 Assert.That(new Span<byte>(copy, 4096).ToArray(), Is.All.EqualTo(9), "a reader of a live epoch reads the memory");
             }
             finally

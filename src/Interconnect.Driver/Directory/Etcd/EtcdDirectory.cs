@@ -39,7 +39,7 @@ internal sealed partial class EtcdDirectory : IServedDirectory
         _local = local;
         _store = store;
         _machine = machine;
-        _standing = local.Standing(machine);
+        _standing = local.Standing(machine, store.ClusterKey); // imcd's own links present the key too
         _fabric = fabric;
     }
 
@@ -74,6 +74,9 @@ internal sealed partial class EtcdDirectory : IServedDirectory
             : throw new DriverException(DriverStatus.NotAllocated, $"region key {handle.Key} is no longer in cluster '{ClusterName}'");
         return handle with { WriteLock = record.WriteLock };
     }
+
+    /// <summary>The cluster's key (imcd's store reads it once, or makes it with the cluster).</summary>
+    public byte[] ClusterKey() => _store.ClusterKey();
 
     /// <summary>The lock set a request names (by key and id), as the directory has it.</summary>
     public LockSetHandle LockSetAsItIs(LockSetHandle claimed)

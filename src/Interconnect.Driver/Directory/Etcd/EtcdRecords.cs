@@ -32,11 +32,16 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// locksets/{key}                 LockSetRecord   no lease; a lock set: its home machine and its words there
 /// lockusers/{key}/{owner}        machine         lease: the user's machine's; a process that allocated the set
 /// owners/{owner}                 OwnerRecord     lease: the owner's machine's; a live process that may hold locks
+/// clusterkey                     base64          no lease; the cluster key (32 random bytes) that every connection
+///                                                to a machine's NIC presents; made by the first imcd that joins
 /// </code>
 /// </summary>
 internal static class EtcdKeys
 {
     public static string Machine(string machine) => $"machines/{machine}";
+
+    /// <summary>The cluster key: made once, by the first imcd that joins (create-if-absent), read by every one.</summary>
+    public const string ClusterKey = "clusterkey";
 
     public static string Host(string host) => $"hosts/{host}";
 

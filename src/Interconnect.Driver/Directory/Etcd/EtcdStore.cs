@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using dotnet_etcd;
 using Etcdserverpb;
@@ -17,6 +18,7 @@ internal sealed class EtcdStore : IDisposable
     private readonly EtcdClient _client;
 
     private long _answeredMs = Environment.TickCount64;
+    private byte[]? _clusterKey; // read once: the key never changes while the cluster's keys exist
     private volatile bool _answered;
 
     /// <summary>
@@ -68,6 +70,34 @@ internal sealed class EtcdStore : IDisposable
     public void NoteAnswer() => Volatile.Write(ref _answeredMs, Environment.TickCount64);
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>
+    /// The cluster key (<see cref="EtcdKeys.ClusterKey"/>): 32 random bytes, made by the first caller when the cluster
+    /// has none (a create-if-absent transaction, so concurrent first callers agree on one), read by every later one,
+    /// and kept here. imcd holds it and hands it to its own registered processes only; it is never logged.
+    /// </summary>
+    public byte[] ClusterKey()
+    {
+        if (Volatile.Read(ref _clusterKey) is { } known)
+        {
+            return known;
+        }
+
+        var made = RandomNumberGenerator.GetBytes(Fabric.Ucx.NicMessages.KeyLength);
+        _ = CreateAll(0, (EtcdKeys.ClusterKey, Convert.ToBase64String(made)));
+        var entry = Get(EtcdKeys.ClusterKey) ?? throw new DriverException(DriverStatus.McError,
+            $"the cluster key {Prefix}{EtcdKeys.ClusterKey} vanished from etcd as it was made: was the cluster removed meanwhile?");
+        var key = new byte[Fabric.Ucx.NicMessages.KeyLength];
+        if (!Convert.TryFromBase64String(entry.Value, key, out var length) || length != key.Length)
+        {
+            throw new DriverException(DriverStatus.McError,
+                $"the cluster key {Prefix}{EtcdKeys.ClusterKey} in etcd is not {key.Length} bytes in base64: remove it " +
+                "while no imcd of the cluster runs, and the first to start makes a new one");
+        }
+
+        Volatile.Write(ref _clusterKey, key); // any thread; every caller reads the same value
+        return key;
+    }
 
     /// <summary>The value and modification revision of <paramref name="key"/> (relative to the prefix), or null.</summary>
     public EtcdEntry? Get(string key)

@@ -104,7 +104,9 @@ internal sealed partial class MachineAgent : IDisposable
         try
         {
             local = ControlFileDirectory.OpenOrCreate(paths);
-            nic = UcxMachineNic.Start(local.LogicalRails, local.RecordDeliveryError, progress);
+            // The NIC applies only what comes on connections that presented the cluster key: made by the first imcd to
+            // join, read from etcd by every later one.
+            nic = UcxMachineNic.Start(local.LogicalRails, local.RecordDeliveryError, progress, store.ClusterKey());
             var agent = new MachineAgent(paths, machine, address, leaseSeconds, progress, logger, local, store, nic);
             agent.Join();
             try

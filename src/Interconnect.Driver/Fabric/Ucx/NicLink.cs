@@ -13,8 +13,9 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// <para>A write never throws because the machine is away: when the connection is broken (the peer failed, a send
 /// failed or outlived the worker's deadline) the write takes its sequence number and is not sent, and the link
 /// connects again, at once and then at growing intervals up to a second. A new connection first says how far the
-/// sequences went (a flush without an answer), so the target raises its counts for whatever did not arrive before it
-/// applies anything newer. Writes while the new connection is being made are not sent either (a reconnect waits for
+/// sequences went (a <see cref="NicMessages.Hello"/>: the cluster key, then the sequences, as a flush without an
+/// answer), so the target takes the connection for the cluster's and raises its counts for whatever did not arrive
+/// before it applies anything newer. Writes while the new connection is being made are not sent either (a reconnect waits for
 /// it briefly; only the first connection waits the whole deadline, as the first put of a route always did).</para>
 /// <para>Every call takes the worker's lock, as every use of the worker does (<see cref="UcxWorker"/>); the worker is
 /// this link's alone, so a send that waits for a stalled target delays writes to that target only. A write's sends are
@@ -36,8 +37,9 @@ internal sealed unsafe class NicLink
     private readonly ulong _tokenBase;
     private readonly ulong[] _sequences = new ulong[NicMessages.Rails];
 
-    // The hello of a connection being made, and the sequences it carries: pinned, UCX reads them until it is sent.
-    private readonly NicMessages.FlushHeader[] _hello = GC.AllocateArray<NicMessages.FlushHeader>(1, pinned: true);
+    // The hello of a connection being made (the cluster key), and the sequences it carries: pinned, UCX reads them until
+    // it is sent.
+    private readonly NicMessages.HelloHeader[] _hello = GC.AllocateArray<NicMessages.HelloHeader>(1, pinned: true);
     private readonly ulong[] _helloSequences = GC.AllocateArray<ulong>(NicMessages.Rails, pinned: true);
     private nint _helloRequest;
     private long _helloDeadline;
@@ -76,13 +78,21 @@ internal sealed unsafe class NicLink
     /// <param name="peer">The target's name in messages.</param>
     /// <param name="writer">This process's writer id: the same toward every machine, unique in the cluster.</param>
     /// <param name="index">This link's number in the process: answers to its flushes carry it in their token.</param>
-    public NicLink(UcxWorker worker, byte[] address, string peer, ulong writer, int index)
+    /// <param name="clusterKey">The cluster key every connection's hello presents (<see cref="NicMessages.KeyLength"/> bytes).</param>
+    public NicLink(UcxWorker worker, byte[] address, string peer, ulong writer, int index, ReadOnlySpan<byte> clusterKey)
     {
+        if (clusterKey.Length != NicMessages.KeyLength)
+        {
+            throw new ArgumentException($"a cluster key is {NicMessages.KeyLength} bytes, not {clusterKey.Length}", nameof(clusterKey));
+        }
+
         _worker = worker;
         _address = address;
         _peer = peer;
         _writer = writer;
         _tokenBase = (ulong)index << 40;
+        _hello[0].Writer = writer;
+        clusterKey.CopyTo(new Span<byte>(Unsafe.AsPointer(ref _hello[0]), sizeof(NicMessages.HelloHeader))[sizeof(ulong)..]);
     }
 
     private enum State
@@ -279,6 +289,7 @@ internal sealed unsafe class NicLink
             var header = new NicMessages.ReadHeader
             {
                 Token = NextAskToken(),
+                Writer = _writer,
                 Memory = memory,
                 Offset = (ulong)offset,
                 Length = (ulong)length,
@@ -303,6 +314,7 @@ internal sealed unsafe class NicLink
             var header = new NicMessages.WordsHeader
             {
                 Token = NextAskToken(),
+                Writer = _writer,
                 Epoch = epoch,
                 Expected = expected,
                 Desired = desired,
@@ -381,6 +393,8 @@ internal sealed unsafe class NicLink
                 NicMessages.Refusal.StaleEpoch => "this machine's epoch has ended there (it was fenced or joined again " +
                                                   "since this process opened the cluster): open the cluster again",
                 NicMessages.Refusal.OutOfBounds => "what was asked is not inside it (the region or lock set changed meanwhile)",
+                NicMessages.Refusal.Unauthenticated => "this process's connection did not present the cluster's key (the key " +
+                                                       "its imcd gave it is not the one that machine's imcd holds)",
                 _ => "it was withdrawn meanwhile, or is not published there (its imcd restarted)",
             };
             throw new DriverException(DriverStatus.McError, $"{_peer} refused to {what} ({refusal}): {why}");
@@ -491,13 +505,13 @@ internal sealed unsafe class NicLink
         try
         {
             _endpoint = _worker.Connect(_address, _peer);
-            _hello[0] = new NicMessages.FlushHeader { Writer = _writer, Token = 0 };
             _sequences.CopyTo(_helloSequences, 0);
-            fixed (NicMessages.FlushHeader* hello = _hello)
+            fixed (NicMessages.HelloHeader* hello = _hello)
             fixed (ulong* sequences = _helloSequences)
             {
-                // Both arrays are pinned for good: UCX may read them after this returns, until the hello is sent.
-                _helloRequest = _endpoint.StartSend(NicMessages.Flush, (byte*)hello, sizeof(NicMessages.FlushHeader),
+                // Both arrays are pinned for good: UCX may read them after this returns, until the hello is sent. The
+                // hello (writer and key) is written once, in the constructor.
+                _helloRequest = _endpoint.StartSend(NicMessages.Hello, (byte*)hello, sizeof(NicMessages.HelloHeader),
                     (byte*)sequences, _helloSequences.Length * sizeof(ulong));
             }
 

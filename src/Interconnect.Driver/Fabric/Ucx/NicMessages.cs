@@ -35,6 +35,13 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// the network delivers late (the fencing token is checked where the word is, as a receiver checks a write's).
 /// No remote operation names an address in a machine's memory: nothing is registered for UCX's one-sided
 /// operations, whose software emulation over tcp would apply them at any address with no key check.</para>
+/// <para><b>The cluster key.</b> Every connection begins with a <see cref="Hello"/> that carries the cluster's key (32
+/// random bytes made with the cluster, kept in the directory, handed by each machine's agent to its own registered
+/// processes only). The target's agent takes a connection for the cluster's only once its hello presented that key,
+/// and applies nothing from any other: no write, no read's bytes, no lock-word operation, no flush's answer. The key
+/// is checked once per connection, not per message: the target knows a connection by the endpoint UCX hands its
+/// handlers as the way back (the reply endpoint) together with the writer id the hello named, which every message
+/// carries (UCX reuses the handle of a connection that ended, unannounced: <see cref="NicReceiver"/>).</para>
 /// <para>All fields are little-endian, as this machine kind is.</para>
 /// </remarks>
 internal static class NicMessages
@@ -42,7 +49,7 @@ internal static class NicMessages
     /// <summary>A write: <see cref="WriteHeader"/>, then the bytes.</summary>
     public const uint Write = 1;
 
-    /// <summary>A flush (and the first message of every connection): <see cref="FlushHeader"/>, then one ulong per rail.</summary>
+    /// <summary>A flush: <see cref="FlushHeader"/>, then one ulong per rail.</summary>
     public const uint Flush = 2;
 
     /// <summary>The target's answer to a flush: <see cref="FlushedHeader"/>.</summary>
@@ -59,6 +66,15 @@ internal static class NicMessages
 
     /// <summary>An operation on lock words: <see cref="WordsHeader"/>, then the words to write (a write only).</summary>
     public const uint Words = 7;
+
+    /// <summary>
+    /// The first message of every connection: <see cref="HelloHeader"/> (the cluster key), then one ulong per rail (how
+    /// far the sequences went, as a flush says, with no answer).
+    /// </summary>
+    public const uint Hello = 8;
+
+    /// <summary>The cluster key's length in bytes.</summary>
+    public const int KeyLength = 32;
 
     /// <summary>The most words one <see cref="Words"/> message reads or writes (a lock set's most locks).</summary>
     public const int MaxWords = Store.ControlFileDirectory.MaxLocksPerSet;
@@ -88,8 +104,18 @@ internal static class NicMessages
     {
         public ulong Writer;
 
-        /// <summary>What the answer carries back; 0 asks for no answer (the hello of a new connection).</summary>
+        /// <summary>What the answer carries back; 0 asks for no answer.</summary>
         public ulong Token;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Pack = 8)]
+    public unsafe struct HelloHeader
+    {
+        /// <summary>The sender's writer id, which every later message of the connection carries.</summary>
+        public ulong Writer;
+
+        /// <summary>The cluster key (<see cref="KeyLength"/> bytes).</summary>
+        public fixed byte Key[KeyLength];
     }
 
     [StructLayout(LayoutKind.Sequential, Pack = 8)]
@@ -111,6 +137,9 @@ internal static class NicMessages
     {
         /// <summary>What the answer carries back.</summary>
         public ulong Token;
+
+        /// <summary>The reader's writer id: the connection's, as its hello named it.</summary>
+        public ulong Writer;
         public ulong Memory;
         public ulong Offset;
 
@@ -150,6 +179,9 @@ internal static class NicMessages
         /// <summary>What the answer carries back.</summary>
         public ulong Token;
 
+        /// <summary>The asking process's writer id: the connection's, as its hello named it.</summary>
+        public ulong Writer;
+
         /// <summary>The asking process's machine's epoch, as a write's.</summary>
         public long Epoch;
         public long Expected;
@@ -177,5 +209,8 @@ internal static class NicMessages
 
         /// <summary>Its writer's machine epoch has ended (the machine was fenced, left, or joined again since).</summary>
         StaleEpoch = 5,
+
+        /// <summary>Its connection has not presented the cluster key (no hello, or a hello with another key).</summary>
+        Unauthenticated = 6,
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Native = Interconnect.Driver.Interop.Ucx;
 
 namespace Interconnect.Driver.Fabric.Ucx;
@@ -8,10 +9,26 @@ namespace Interconnect.Driver.Fabric.Ucx;
 /// The receiving half of the emulated NIC, in a machine's agent: it applies the writes other machines' processes send
 /// as active messages (<see cref="NicMessages"/>) into the receive memory the agent published, after checking that the
 /// memory is published now, that the write fits in it, and that nothing from that writer went missing before it (a
-/// gap raises the rail's error count first). Everything here runs on the thread that progresses the agent's worker:
+/// gap raises the rail's error count first), and only from a connection that presented the cluster key in its hello
+/// (<see cref="NicMessages.Hello"/>). Everything here runs on the thread that progresses the agent's worker:
 /// UCX calls the handlers from inside progress, and <see cref="Publish"/>, <see cref="Withdraw"/> and
 /// <see cref="Collect"/> are called there too, so no lock guards the tables.
 /// </summary>
+/// <remarks>
+/// <para><b>Connections.</b> A sender's messages reach a handler with the endpoint UCX made on this worker for that
+/// sender's connection (the reply endpoint: every sender of this protocol asks for it). A hello with the cluster key
+/// records that endpoint with the sender's writer id (64 random bits, in every message's header); every later message
+/// is applied only if it came on a recorded endpoint and names that writer. So the key is checked once per connection,
+/// and a message costs two compares with the last connection seen (a table lookup when the sender changes).</para>
+/// <para><b>A reused handle.</b> UCX 1.13 destroys an endpoint it made for a peer as soon as the peer fails or closes,
+/// without telling the application, even with an error handler installed (<c>ucp_ep_modify_nb</c>: an endpoint the
+/// application did not create is "not exposed to a user" and is destroyed, debug log "destroy endpoint which is not
+/// exposed to a user due to peer failure"), and its allocator hands the same address to the next connection. So the
+/// endpoint alone cannot name a connection: the writer id binds it. A message on a recorded endpoint that names
+/// another writer (a new connection on a reused handle) is refused and the record dropped, so a stranger gets one
+/// guess of 64 random bits per reuse, and the legitimate writer, had it been that connection, says hello again on its
+/// next connection anyway.</para>
+/// </remarks>
 internal sealed unsafe class NicReceiver : IDisposable
 {
     private const int TrimAbove = 4096;
@@ -24,6 +41,10 @@ internal sealed unsafe class NicReceiver : IDisposable
     private readonly Dictionary<ulong, Memory> _memories = [];
     private readonly Dictionary<(ulong Writer, int Rail), Seen> _writers = [];
     private readonly List<(nint Request, nint Buffer)> _replies = [];
+    private readonly byte[] _key;
+    private readonly Dictionary<nint, ulong> _connections = []; // reply endpoints whose hello presented the key: their writer
+    private nint _lastConnection;                              // the authenticated endpoint the last message came on
+    private ulong _lastWriter;                                 // and its writer
     private HashSet<long> _endedEpochs = []; // replaced whole by the agent's thread, read by the progress thread
     private long* _arena; // the lock arena's words, once published
     private int _arenaWords;
@@ -36,12 +57,20 @@ internal sealed unsafe class NicReceiver : IDisposable
     private long _malformed;
     private long _reads;
     private long _words;
+    private long _unauthenticated;
 
     /// <param name="worker">The agent's worker, whose progress thread calls everything here.</param>
     /// <param name="rails">The cluster's logical rails.</param>
     /// <param name="raise">Raises this machine's error count of a logical rail (a write toward it may have been lost).</param>
-    public NicReceiver(UcxWorker worker, int rails, Action<int> raise)
+    /// <param name="clusterKey">The cluster key (<see cref="NicMessages.KeyLength"/> bytes) a connection's hello must present.</param>
+    public NicReceiver(UcxWorker worker, int rails, Action<int> raise, ReadOnlySpan<byte> clusterKey)
     {
+        if (clusterKey.Length != NicMessages.KeyLength)
+        {
+            throw new ArgumentException($"a cluster key is {NicMessages.KeyLength} bytes, not {clusterKey.Length}", nameof(clusterKey));
+        }
+
+        _key = clusterKey.ToArray();
         _worker = worker;
         _rails = rails;
         _raise = raise;
@@ -51,6 +80,7 @@ internal sealed unsafe class NicReceiver : IDisposable
         worker.SetMessageHandler(NicMessages.Flush, &OnFlush, self);
         worker.SetMessageHandler(NicMessages.Read, &OnRead, self);
         worker.SetMessageHandler(NicMessages.Words, &OnWords, self);
+        worker.SetMessageHandler(NicMessages.Hello, &OnHello, self);
     }
 
     /// <summary>Writes applied.</summary>
@@ -67,6 +97,18 @@ internal sealed unsafe class NicReceiver : IDisposable
 
     /// <summary>Lock-word operations applied.</summary>
     public long Words => Volatile.Read(ref _words);
+
+    /// <summary>
+    /// Messages refused because their connection has not presented the cluster key (hellos with another key included):
+    /// nothing of them was applied or answered with data.
+    /// </summary>
+    public long Unauthenticated => Volatile.Read(ref _unauthenticated);
+
+    /// <summary>
+    /// Connections recorded as having presented the cluster key (one may have ended unseen: UCX does not say). Progress
+    /// thread (or once it stopped).
+    /// </summary>
+    public int Connections => _connections.Count;
 
     /// <summary>Messages that were not what any sender of this protocol sends (ignored).</summary>
     public long Malformed => Volatile.Read(ref _malformed);
@@ -128,6 +170,8 @@ internal sealed unsafe class NicReceiver : IDisposable
         _worker.SetMessageHandler(NicMessages.Flush, null, 0);
         _worker.SetMessageHandler(NicMessages.Read, null, 0);
         _worker.SetMessageHandler(NicMessages.Words, null, 0);
+        _worker.SetMessageHandler(NicMessages.Hello, null, 0);
+        _connections.Clear();
         _arena = null;
         _self.Free();
         // Answers still in flight stay with UCX until the worker is destroyed; their small buffers are let go with it.
@@ -149,7 +193,14 @@ internal sealed unsafe class NicReceiver : IDisposable
                 return Native.Ok;
             }
 
-            self.ApplyWrite(Unsafe.ReadUnaligned<NicMessages.WriteHeader>(header), data, (long)length, param);
+            var write = Unsafe.ReadUnaligned<NicMessages.WriteHeader>(header);
+            if (!self.IsAuthenticated(param, write.Writer))
+            {
+                self.RefuseStranger(param, write);
+                return Native.Ok;
+            }
+
+            self.ApplyWrite(write, data, (long)length, param);
         }
         catch (Exception)
         {
@@ -175,6 +226,12 @@ internal sealed unsafe class NicReceiver : IDisposable
             }
 
             var flush = Unsafe.ReadUnaligned<NicMessages.FlushHeader>(header);
+            if (!self.IsAuthenticated(param, flush.Writer))
+            {
+                self._unauthenticated++; // no answer: the flush is not confirmed
+                return Native.Ok;
+            }
+
             self.ApplyFlush(flush, new ReadOnlySpan<ulong>(data, (int)length / sizeof(ulong)));
             if (flush.Token != 0)
             {
@@ -203,7 +260,14 @@ internal sealed unsafe class NicReceiver : IDisposable
                 return Native.Ok;
             }
 
-            self.AnswerRead(Unsafe.ReadUnaligned<NicMessages.ReadHeader>(header), param);
+            var read = Unsafe.ReadUnaligned<NicMessages.ReadHeader>(header);
+            if (!self.IsAuthenticated(param, read.Writer))
+            {
+                self.RefuseStranger(param, read.Token);
+                return Native.Ok;
+            }
+
+            self.AnswerRead(read, param);
         }
         catch (Exception)
         {
@@ -227,6 +291,12 @@ internal sealed unsafe class NicReceiver : IDisposable
             }
 
             var words = Unsafe.ReadUnaligned<NicMessages.WordsHeader>(header);
+            if (!self.IsAuthenticated(param, words.Writer))
+            {
+                self.RefuseStranger(param, words.Token);
+                return Native.Ok;
+            }
+
             var written = words.Op == (int)NicMessages.WordOp.Write ? (nuint)words.Count * sizeof(long) : 0;
             if (words.Count is < 1 or > NicMessages.MaxWords || length != written)
             {
@@ -242,6 +312,120 @@ internal sealed unsafe class NicReceiver : IDisposable
         }
 
         return Native.Ok;
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static sbyte OnHello(nint argument, byte* header, nuint headerLength, byte* data, nuint length,
+        Native.AmRecvParam* param)
+    {
+        try
+        {
+            var self = (NicReceiver)GCHandle.FromIntPtr(argument).Target!;
+            if (headerLength != (nuint)sizeof(NicMessages.HelloHeader) || (param->RecvAttr & Native.AmRecvAttrFlagRndv) != 0 ||
+                length % sizeof(ulong) != 0 || length > NicMessages.Rails * sizeof(ulong))
+            {
+                Interlocked.Increment(ref self._malformed);
+                return Native.Ok;
+            }
+
+            var hello = Unsafe.ReadUnaligned<NicMessages.HelloHeader>(header);
+            if (self.Authenticate(param, hello.Writer, new ReadOnlySpan<byte>(hello.Key, NicMessages.KeyLength)))
+            {
+                // As a flush without an answer: whatever did not arrive before this connection raises the counts now.
+                self.ApplyFlush(new NicMessages.FlushHeader { Writer = hello.Writer },
+                    new ReadOnlySpan<ulong>(data, (int)length / sizeof(ulong)));
+            }
+        }
+        catch (Exception)
+        {
+            // As in OnWrite: the connection stays unauthenticated, and its sender's flushes get no answer.
+        }
+
+        return Native.Ok;
+    }
+
+    /// <summary>
+    /// Whether the message being handled came on a connection whose hello presented the cluster key, from the writer
+    /// that said that hello. Every message. A recorded endpoint that now carries another writer's messages (UCX reused
+    /// the handle for a new connection) is dropped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsAuthenticated(Native.AmRecvParam* param, ulong writer)
+    {
+        var endpoint = (param->RecvAttr & Native.AmRecvAttrReplyEp) != 0 ? param->ReplyEp : 0;
+        if (endpoint == _lastConnection && writer == _lastWriter && endpoint != 0)
+        {
+            return true; // the common case: the same connection as the last message
+        }
+
+        if (endpoint == 0 || !_connections.TryGetValue(endpoint, out var known))
+        {
+            return false;
+        }
+
+        if (known != writer)
+        {
+            Forget(endpoint);
+            return false;
+        }
+
+        _lastConnection = endpoint;
+        _lastWriter = writer;
+        return true;
+    }
+
+    /// <summary>
+    /// Checks a hello's key (in constant time) and records its connection, with its writer, as authenticated; a hello
+    /// with another key drops the record of its endpoint. False when the connection is not authenticated (counted).
+    /// </summary>
+    private bool Authenticate(Native.AmRecvParam* param, ulong writer, ReadOnlySpan<byte> key)
+    {
+        var endpoint = (param->RecvAttr & Native.AmRecvAttrReplyEp) != 0 ? param->ReplyEp : 0;
+        if (endpoint == 0 || !CryptographicOperations.FixedTimeEquals(key, _key))
+        {
+            if (endpoint != 0)
+            {
+                Forget(endpoint);
+            }
+
+            _unauthenticated++;
+            return false;
+        }
+
+        Forget(endpoint); // a reused handle's record goes with the last-seen cache
+        _connections[endpoint] = writer;
+        return true;
+    }
+
+    private void Forget(nint endpoint)
+    {
+        _connections.Remove(endpoint);
+        if (_lastConnection == endpoint)
+        {
+            _lastConnection = 0;
+        }
+    }
+
+    /// <summary>
+    /// Counts a write of a connection that has not presented the key, applies nothing of it, and refuses it, so that a
+    /// process given a wrong key fails at once and says why (counted on its own rail).
+    /// </summary>
+    private void RefuseStranger(Native.AmRecvParam* param, in NicMessages.WriteHeader write)
+    {
+        _unauthenticated++;
+        var refused = new NicMessages.RefusedHeader
+        {
+            Memory = write.Memory, Rail = write.Rail, Reason = (int)NicMessages.Refusal.Unauthenticated,
+        };
+        Reply(param, NicMessages.Refused, &refused, sizeof(NicMessages.RefusedHeader));
+    }
+
+    /// <summary>As for a write: a read or a lock-word operation gets the refusal, and no bytes.</summary>
+    private void RefuseStranger(Native.AmRecvParam* param, ulong token)
+    {
+        _unauthenticated++;
+        var refused = new NicMessages.ReadDataHeader { Token = token, Refusal = (int)NicMessages.Refusal.Unauthenticated };
+        Reply(param, NicMessages.ReadData, &refused, sizeof(NicMessages.ReadDataHeader));
     }
 
     /// <summary>

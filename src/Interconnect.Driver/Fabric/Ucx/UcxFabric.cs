@@ -23,7 +23,9 @@ internal sealed unsafe class UcxFabric
     private readonly UcxContext _context;
     private readonly Dictionary<string, NicLink> _links = [];
     private readonly List<NicLink> _linksByIndex = [];
-    private readonly ulong _writer = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+    // Unique in the cluster, and not to be guessed: with the reply endpoint it names this process's connections at the
+    // targets (NicReceiver), so it comes from the system's random source.
+    private readonly ulong _writer = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(sizeof(ulong))) | 1;
     private GCHandle _self;
     private long _refused;
     private long _unsent;
@@ -73,13 +75,17 @@ internal sealed unsafe class UcxFabric
     /// <paramref name="standing"/> says: its writes carry that epoch, and are not sent once it is not current.
     /// </summary>
     public IDeliveryTarget OpenTarget(RemoteMemory memory, Store.MachineStanding standing) =>
-        new NicTarget(this, Link(memory), memory.Id, memory.Rail, memory.Length, standing);
+        new NicTarget(this, Link(memory, standing), memory.Id, memory.Rail, memory.Length, standing);
 
     /// <summary>The link to the agent of <paramref name="memory"/>'s machine, made on first use.</summary>
-    private NicLink Link(RemoteMemory memory) => Link(memory.Worker, memory.Machine);
+    private NicLink Link(RemoteMemory memory, Store.MachineStanding standing) => Link(memory.Worker, memory.Machine, standing);
 
-    /// <summary>The link to <paramref name="machine"/>'s agent, at <paramref name="address"/>, made on first use.</summary>
-    private NicLink Link(byte[] address, string machine)
+    /// <summary>
+    /// The link to <paramref name="machine"/>'s agent, at <paramref name="address"/>, made on first use with the cluster
+    /// key of <paramref name="standing"/> (fetched from this machine's imcd then, once per process: an agent's address
+    /// names one cluster's).
+    /// </summary>
+    private NicLink Link(byte[] address, string machine, Store.MachineStanding standing)
     {
         lock (_links)
         {
@@ -87,11 +93,12 @@ internal sealed unsafe class UcxFabric
             if (!_links.TryGetValue(id, out var link))
             {
                 // A worker of its own (see the remarks above), which takes in the target's answers as it progresses.
+                var key = standing.ClusterKey(); // before the worker: a key that cannot be had leaves nothing behind
                 var worker = _context.CreateWorker();
                 worker.SetMessageHandler(NicMessages.Flushed, &OnFlushed, GCHandle.ToIntPtr(_self));
                 worker.SetMessageHandler(NicMessages.Refused, &OnRefused, GCHandle.ToIntPtr(_self));
                 worker.SetMessageHandler(NicMessages.ReadData, &OnReadData, GCHandle.ToIntPtr(_self));
-                link = new NicLink(worker, address, $"machine '{machine}'", _writer, _linksByIndex.Count);
+                link = new NicLink(worker, address, $"machine '{machine}'", _writer, _linksByIndex.Count, key);
                 _links[id] = link;
                 _linksByIndex.Add(link);
             }
@@ -113,7 +120,7 @@ internal sealed unsafe class UcxFabric
     /// operations carry that epoch, and the agent refuses them once the epoch ended.
     /// </summary>
     public ILockWords OpenWords(string machine, byte[] worker, int words, Store.MachineStanding standing) =>
-        new NicLockWords(Link(worker, machine), words, standing);
+        new NicLockWords(Link(worker, machine, standing), words, standing);
 
     /// <summary>
     /// Reads the first <paramref name="length"/> bytes of a remote receive memory into <paramref name="destination"/>,
@@ -126,7 +133,7 @@ internal sealed unsafe class UcxFabric
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, memory.Length);
         standing.ThrowIfLost("the first copy of a coherent region could not be read from another machine");
-        var link = Link(memory);
+        var link = Link(memory, standing);
         for (long done = 0; done < length; done += NicMessages.MaxPayload)
         {
             link.Read(memory.Id, standing.Epoch, done, destination + done, (int)Math.Min(NicMessages.MaxPayload, length - done));

@@ -23,12 +23,13 @@ internal sealed class UcxMachineNic : IMachineNic
     private Exception? _failure;
     private bool _arenaPublished;
 
-    private UcxMachineNic(UcxContext context, UcxWorker worker, int rails, Action<int> raise, ProgressMode mode)
+    private UcxMachineNic(UcxContext context, UcxWorker worker, int rails, Action<int> raise, ProgressMode mode,
+        ReadOnlySpan<byte> clusterKey)
     {
         _context = context;
         _worker = worker;
         _mode = mode;
-        _receiver = new NicReceiver(worker, rails, raise);
+        _receiver = new NicReceiver(worker, rails, raise, clusterKey);
         Address = worker.Address;
         _progress = new Thread(ProgressLoop) { IsBackground = true, Name = "imcd progress" };
         _progress.Start();
@@ -39,18 +40,23 @@ internal sealed class UcxMachineNic : IMachineNic
     public Exception? Failure => Volatile.Read(ref _failure);
 
     public NicCounts Counts =>
-        new(_receiver.Applied, _receiver.Refused, _receiver.Raised, _receiver.Reads, _receiver.Words, _receiver.Malformed);
+        new(_receiver.Applied, _receiver.Refused, _receiver.Raised, _receiver.Reads, _receiver.Words, _receiver.Malformed,
+            _receiver.Unauthenticated);
+
+    /// <summary>Connections that presented the cluster key and have not failed since (read on the progress thread).</summary>
+    public int Connections => Ask(() => _receiver.Connections);
 
     /// <summary>
     /// Starts a NIC for a cluster of <paramref name="rails"/> logical rails; <paramref name="raise"/> raises this
-    /// machine's error count of a rail (called on the progress thread).
+    /// machine's error count of a rail (called on the progress thread); it applies only what comes on connections that
+    /// presented <paramref name="clusterKey"/> (<see cref="NicMessages.Hello"/>).
     /// </summary>
-    public static UcxMachineNic Start(int rails, Action<int> raise, ProgressMode mode)
+    public static UcxMachineNic Start(int rails, Action<int> raise, ProgressMode mode, ReadOnlySpan<byte> clusterKey)
     {
         var context = UcxContext.Create(UcxOperations.Messages); // nothing one-sided: a peer reaches only the NIC's handlers
         try
         {
-            return new UcxMachineNic(context, context.CreateWorker(), rails, raise, mode);
+            return new UcxMachineNic(context, context.CreateWorker(), rails, raise, mode, clusterKey);
         }
         catch
         {
