@@ -2,8 +2,10 @@ namespace Interconnect.Machines;
 
 /// <summary>
 /// A certificate authority of a test's own and what it signed, made with openssl in a folder of the test's: etcd's
-/// server certificate (for one IP address, the one etcd listens on) and a client certificate, each with its key
-/// (mode 0600). What an operator makes for an etcd with <c>--client-cert-auth</c>; disposing removes the folder.
+/// server certificate (for one IP address, the one etcd listens on), the machines' client certificate (common name
+/// <see cref="ClientUser"/>) and an administrator's (<c>root</c>, for etcd's auth), each with its key (mode 0600); more
+/// clients on demand (<see cref="MakeClient"/>). What an operator makes for an etcd with <c>--client-cert-auth</c>;
+/// disposing removes the folder.
 /// </summary>
 public sealed class EtcdCertificates : IDisposable
 {
@@ -28,6 +30,17 @@ public sealed class EtcdCertificates : IDisposable
 
     /// <summary>Its key (<c>--etcd-key</c>), mode 0600.</summary>
     public string ClientKeyFile => Path.Combine(Folder, "client.key");
+
+    /// <summary>
+    /// The common name of <see cref="ClientCertFile"/>: with etcd's auth enabled, the etcd user the machines act as.
+    /// </summary>
+    public const string ClientUser = "imc-client";
+
+    /// <summary>The administrator's certificate (common name <c>root</c>: etcd's root user once auth is enabled).</summary>
+    public string RootCertFile => Path.Combine(Folder, "root.crt");
+
+    /// <summary>Its key, mode 0600.</summary>
+    public string RootKeyFile => Path.Combine(Folder, "root.key");
 
     /// <summary>The variables that give a process these client files (<c>IMC_ETCD_CA</c>, <c>IMC_ETCD_CERT</c>, <c>IMC_ETCD_KEY</c>).</summary>
     public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>
@@ -59,30 +72,48 @@ public sealed class EtcdCertificates : IDisposable
                 $"subjectAltName=IP:{serverAddress}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n");
             File.WriteAllText(Path.Combine(folder, "client.ext"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n");
             // EC keys: made at once, where RSA keys would take a while on a loaded machine.
-            var script =
+            Openssl(folder,
                 $"""
-                cd '{folder}'
                 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 2 \
                   -subj '/CN={name}' -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>&1
-                for who in server client; do
-                  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $who.key -out $who.csr -subj "/CN=imc-$who" 2>&1
-                  openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -set_serial 0x$(openssl rand -hex 8) -days 2 \
-                    -extfile $who.ext -out $who.crt 2>&1
-                done
-                chmod 600 ca.key server.key client.key
-                """;
-            var made = HostCommand.Run("sh", ["-ec", script], s_deadline);
-            if (made.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"openssl could not make the test's certificates in {folder}: {made.Stdout}{made.Stderr}");
-            }
-
+                chmod 600 ca.key
+                {Sign("server", "imc-server", "server.ext")}
+                {Sign("client", ClientUser, "client.ext")}
+                {Sign("root", "root", "client.ext")}
+                """);
             return certificates;
         }
         catch
         {
             certificates.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes another client certificate of this CA, with the common name <paramref name="user"/> (etcd's user for it
+    /// once auth is enabled), and returns its files.
+    /// </summary>
+    public (string CertFile, string KeyFile) MakeClient(string user)
+    {
+        Openssl(Folder, Sign(user, user, "client.ext"));
+        return (Path.Combine(Folder, user + ".crt"), Path.Combine(Folder, user + ".key"));
+    }
+
+    /// <summary>The commands that sign a certificate in <paramref name="file"/>.crt for <paramref name="commonName"/>, its key mode 0600.</summary>
+    private static string Sign(string file, string commonName, string extensions) =>
+        $"""
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {file}.key -out {file}.csr -subj '/CN={commonName}' 2>&1
+        openssl x509 -req -in {file}.csr -CA ca.crt -CAkey ca.key -set_serial 0x$(openssl rand -hex 8) -days 2 -extfile {extensions} -out {file}.crt 2>&1
+        chmod 600 {file}.key
+        """;
+
+    private static void Openssl(string folder, string script)
+    {
+        var made = HostCommand.Run("sh", ["-ec", $"cd '{folder}'\n{script}"], s_deadline);
+        if (made.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"openssl could not make the test's certificates in {folder}: {made.Stdout}{made.Stderr}");
         }
     }
 

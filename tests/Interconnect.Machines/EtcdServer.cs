@@ -176,6 +176,28 @@ internal sealed class EtcdServer
         _process = null;
     }
 
+    /// <summary>
+    /// Runs <c>etcdctl</c> in the hub against this etcd as its administrator (with TLS: the root certificate, which is
+    /// etcd's root user once auth is enabled); throws with what it printed when it fails.
+    /// </summary>
+    public string Administer(IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        string[] command =
+        [
+            $"--net={OwnerTag.NetnsFolder}/{_hubNamespace}", "--", "etcdctl", "--endpoints", ClientUrl,
+            "--dial-timeout=5s", "--command-timeout=10s",
+            .. Tls is null ? [] : new[] { "--cacert", Tls.CaFile, "--cert", Tls.RootCertFile, "--key", Tls.RootKeyFile },
+            .. arguments,
+        ];
+        var ran = HostCommand.Run("nsenter", command, timeout, new Dictionary<string, string?> { ["ETCDCTL_API"] = "3" });
+        if (ran.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"etcdctl {string.Join(' ', arguments)} failed ({ran.ExitCode}): {ran.Stdout}{ran.Stderr}");
+        }
+
+        return ran.Stdout;
+    }
+
     /// <summary>The last lines etcd printed.</summary>
     public string LogTail
     {

@@ -135,6 +135,14 @@ public sealed class SimulatedCluster : IDisposable
             }
 
             cluster._etcd.Start(Remaining(deadline - clock.Elapsed));
+            if (etcdTls)
+            {
+                // As API.md has an operator run it: etcd's auth on, so a certificate's common name is a user whose
+                // roles bound what it may touch (GrantCluster gives the machines' their cluster).
+                cluster._etcd.Administer(["user", "add", "root", "--no-password"], Remaining(deadline - clock.Elapsed));
+                cluster._etcd.Administer(["auth", "enable"], Remaining(deadline - clock.Elapsed));
+            }
+
             return cluster;
         }
         catch (Exception failure)
@@ -185,6 +193,32 @@ public sealed class SimulatedCluster : IDisposable
         }
 
         return swept;
+    }
+
+    /// <summary>
+    /// With TLS: gives the etcd user <paramref name="user"/> (a client certificate's common name) the role of
+    /// <paramref name="cluster"/>, made if new: read and write on <c>/imc/{cluster}/</c> and nothing else, as
+    /// docs/across-machines.md has an operator do for each machine.
+    /// </summary>
+    public void GrantCluster(string user, string cluster)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var role = $"imc-{cluster}";
+            if (!_etcd.Administer(["role", "list"], _deadline).Split('\n').Contains(role))
+            {
+                _etcd.Administer(["role", "add", role], _deadline);
+                _etcd.Administer(["role", "grant-permission", role, "--prefix=true", "readwrite", $"/imc/{cluster}/"], _deadline);
+            }
+
+            if (!_etcd.Administer(["user", "list"], _deadline).Split('\n').Contains(user))
+            {
+                _etcd.Administer(["user", "add", user, "--no-password"], _deadline);
+            }
+
+            _etcd.Administer(["user", "grant-role", user, role], _deadline);
+        }
     }
 
     /// <summary>Adds a machine (a late joiner), with the next name.</summary>

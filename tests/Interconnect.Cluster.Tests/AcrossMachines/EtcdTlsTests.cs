@@ -74,6 +74,54 @@ public sealed class EtcdTlsTests
         });
     }
 
+    /// <summary>
+    /// etcd's auth, as the operator sets it up: a certificate's common name is the etcd user, and the cluster's role
+    /// (read and write on <c>/imc/C/</c>) is granted to the machines' user alone. The cluster key and every other key of
+    /// the cluster are then the machines' own: a certificate of the same CA with another name reads none of them, nor does
+    /// the machine of another cluster on the same etcd; an imcd given such a certificate stops in one line that names its
+    /// user and what to grant, before it touches the cluster.
+    /// </summary>
+    [Test]
+    public void ShouldKeepTheClusterKeyToTheUsersItsRoleIsGrantedTo()
+    {
+        using var imc = ImcMachines.Start(1, etcdTls: true);
+        var tls = imc.Cluster.EtcdTls!;
+        var stranger = tls.MakeClient("imc-stranger");
+        var neighbour = tls.MakeClient("imc-neighbour");
+        imc.Cluster.GrantCluster("imc-neighbour", "neighbours");
+        var key = $"/imc/{ImcMachines.ClusterName}/clusterkey";
+        string[] Client((string CertFile, string KeyFile) files) => ["--cacert", tls.CaFile, "--cert", files.CertFile, "--key", files.KeyFile];
+
+        var machines = Etcdctl(imc, [.. Client((tls.ClientCertFile, tls.ClientKeyFile)), "get", key, "--print-value-only"]);
+        var strangers = Etcdctl(imc, [.. Client(stranger), "get", key]);
+        var strangersWrite = Etcdctl(imc, [.. Client(stranger), "put", $"/imc/{ImcMachines.ClusterName}/machines/m9", "{}"]);
+        var neighbours = Etcdctl(imc, [.. Client(neighbour), "get", "--prefix", $"/imc/{ImcMachines.ClusterName}/"]);
+        var neighboursOwn = Etcdctl(imc, [.. Client(neighbour), "put", "/imc/neighbours/probe", "1"]);
+        var late = imc.Cluster.AddMachine();
+        var environment = ImcMachines.Environment();
+        environment["IMC_ETCD_CERT"] = stranger.CertFile;
+        environment["IMC_ETCD_KEY"] = stranger.KeyFile;
+        var agent = late.Run("dotnet", [ImcMachines.ImcdPath, "--machine", "m9"], s_deadline, environment);
+        var listed = Etcdctl(imc, [.. Client((tls.ClientCertFile, tls.ClientKeyFile)), "get", "--prefix", "--keys-only",
+            $"/imc/{ImcMachines.ClusterName}/machines/"]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(machines.ExitCode, Is.Zero, machines.Stderr);
+            Assert.That(machines.Stdout.Trim(), Has.Length.EqualTo(44), "the machines' user reads the key: 32 bytes in base64");
+            Assert.That(strangers.ExitCode, Is.Not.Zero, $"a certificate of another name read the key: {strangers.Stdout}");
+            Assert.That(strangers.Stderr, Does.Contain("permission denied"));
+            Assert.That(strangersWrite.ExitCode, Is.Not.Zero, "a certificate of another name wrote a machine entry");
+            Assert.That(neighbours.ExitCode, Is.Not.Zero, $"another cluster's machine read this cluster: {neighbours.Stdout}");
+            Assert.That(neighbours.Stdout, Does.Not.Contain("clusterkey"));
+            Assert.That(neighboursOwn.ExitCode, Is.Zero, $"another cluster's machine writes its own prefix: {neighboursOwn.Stderr}");
+            Assert.That(agent.ExitCode, Is.EqualTo(1), agent.Stdout);
+            Assert.That(agent.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(1)
+                .And.All.Contain("permission denied to the etcd user 'imc-stranger'").And.All.Contain($"/imc/{ImcMachines.ClusterName}/"));
+            Assert.That(listed.Stdout, Does.Not.Contain("machines/m9"), "the refused imcd joined");
+        });
+    }
+
     private static (int ExitCode, string Stdout, string Stderr) Etcdctl(ImcMachines imc, string[] arguments) =>
         imc[0].Run("etcdctl", ["--endpoints", imc.Cluster.EtcdEndpoints, "--dial-timeout=5s", "--command-timeout=10s", .. arguments],
             s_deadline, new Dictionary<string, string?> { ["ETCDCTL_API"] = "3" });

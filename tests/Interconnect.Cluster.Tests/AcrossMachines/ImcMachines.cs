@@ -42,7 +42,8 @@ public sealed class ImcMachines : IDisposable
     /// <paramref name="progress"/> is imcd's <c>--progress</c>: "wait" (the tests' default: it sleeps between events)
     /// or "spin" (imcd's own default). Agents spinning on every machine would share this box's two cores with the
     /// test's peers and turn every delivery into a wait for a time slice. With <paramref name="etcdTls"/>, etcd
-    /// requires client certificates and imcd and every process get theirs through <c>IMC_ETCD_*</c>.
+    /// requires client certificates, with etcd's auth on: the machines' certificate names a user granted this cluster's
+    /// role alone, and every machine's environment gives the certificate through <c>IMC_ETCD_*</c>.
     /// </summary>
     public static ImcMachines Start(int machines, string progress = "wait", int leaseSeconds = 3, bool etcdTls = false)
     {
@@ -51,6 +52,11 @@ public sealed class ImcMachines : IDisposable
         var imc = new ImcMachines(cluster, progress);
         try
         {
+            if (cluster.EtcdTls is not null)
+            {
+                cluster.GrantCluster(EtcdCertificates.ClientUser, ClusterName);
+            }
+
             foreach (var machine in cluster.Machines)
             {
                 imc.StartAgent(machine, leaseSeconds);

@@ -58,6 +58,12 @@ internal sealed class EtcdConnection
     /// <summary>True for an <c>https://</c> directory: mutual TLS with <see cref="CaFile"/>, <see cref="CertFile"/>, <see cref="KeyFile"/>.</summary>
     public bool IsTls => _client is not null;
 
+    /// <summary>
+    /// The common name of the client certificate: with etcd's auth enabled, the etcd user this machine acts as, whose
+    /// roles say which keys it may read and write. Null without TLS.
+    /// </summary>
+    public string? User => _client?.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+
     /// <summary>The endpoints, split and trimmed.</summary>
     public IEnumerable<string> EachEndpoint => Endpoints.Split(',').Select(e => e.Trim());
 

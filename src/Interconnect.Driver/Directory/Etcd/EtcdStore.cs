@@ -396,6 +396,14 @@ internal sealed class EtcdStore : IDisposable
                 $"the directory (etcd at {Endpoints}) did not answer within {Timeout.TotalSeconds:0.#} s to {what} " +
                 $"{Prefix}{key} ({e.Message}); check that etcd runs and is reachable, then retry");
         }
+        catch (RpcException e) when (e.StatusCode is StatusCode.PermissionDenied)
+        {
+            // etcd's auth: the certificate's common name is the user, and no role of that user covers the prefix.
+            throw new DriverException(DriverStatus.Permit,
+                $"the directory (etcd at {Endpoints}) refused to {what} {Prefix}{key}: permission denied to the etcd user " +
+                $"'{Connection.User ?? "(none: no client certificate)"}' (the common name of --etcd-cert); grant it the " +
+                $"cluster's role, readwrite on the prefix {Prefix} (docs/across-machines.md, 'etcd users and roles')");
+        }
         catch (RpcException e)
         {
             throw new DriverException(DriverStatus.McError,
