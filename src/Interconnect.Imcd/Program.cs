@@ -7,6 +7,7 @@ using Interconnect.Driver.Agent;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
 namespace Interconnect.Imcd;
@@ -67,15 +68,22 @@ internal static class Program
             Description = "Serve a cluster on this machine only, without etcd: processes ask imcd over its socket, which checks " +
                 "each request with the caller's credentials (the other options are for clusters across machines).",
         };
+        var group = new Option<string?>("--group")
+        {
+            Description = "Only members of this group (and root) may use the cluster: its folder becomes 0750, its control file " +
+                "0660 and regions/ 1770, of this group (default: every local user; the folder 0755).",
+            HelpName = "GROUP",
+        };
         var root = new RootCommand("The machine's agent of an Interconnect cluster across machines (etcd directory, UCX data path), " +
             "or with --local of a cluster on this machine.")
         {
-            directory, cluster, machine, address, progress, lease, etcdCa, etcdCert, etcdKey, local,
+            directory, cluster, machine, address, progress, lease, etcdCa, etcdCert, etcdKey, local, group,
         };
         root.SetAction(parse => parse.GetValue(local)
-            ? ServeLocal(parse.GetValue(directory), parse.GetValue(cluster))
+            ? ServeLocal(parse.GetValue(directory), parse.GetValue(cluster), parse.GetValue(group))
             : Serve(
             parse.GetValue(directory) ?? Directories.Endpoints,
+            parse.GetValue(group),
             (parse.GetValue(etcdCa), parse.GetValue(etcdCert), parse.GetValue(etcdKey)),
             parse.GetValue(cluster),
             parse.GetValue(machine) ?? Directories.MachineName,
@@ -85,7 +93,7 @@ internal static class Program
         return root.Parse(args).Invoke();
     }
 
-    private static int Serve(string? endpoints, (string? Ca, string? Cert, string? Key) tls, string? cluster, string machine,
+    private static int Serve(string? endpoints, string? group, (string? Ca, string? Cert, string? Key) tls, string? cluster, string machine,
         string? address, ProgressMode progress, int lease)
     {
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true)
@@ -108,6 +116,7 @@ internal static class Program
             // The directory and its certificates first, each fault in one line: nothing of the cluster is touched before.
             var etcd = EtcdConnection.FromEnvironment(endpoints, tls.Ca, tls.Cert, tls.Key);
             var paths = ClusterPaths.Resolve(cluster: cluster);
+            ClusterFolder.Take(paths, group is null ? null : ClusterFolder.GroupId(group));
             address ??= FirstAddress();
             using var stopped = new ManualResetEventSlim();
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
@@ -142,7 +151,7 @@ internal static class Program
     }
 
     /// <summary>imcd --local: serves the cluster's control file on its socket until SIGTERM or SIGINT, then removes the socket.</summary>
-    private static int ServeLocal(string? directory, string? cluster)
+    private static int ServeLocal(string? directory, string? cluster, string? group)
     {
         if (directory is not null || Directories.Endpoints is not null)
         {
@@ -158,6 +167,7 @@ internal static class Program
         try
         {
             var paths = ClusterPaths.Resolve(cluster: cluster);
+            ClusterFolder.Take(paths, group is null ? null : ClusterFolder.GroupId(group));
             using var stopped = new ManualResetEventSlim();
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });

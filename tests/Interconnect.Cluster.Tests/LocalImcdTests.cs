@@ -1,5 +1,6 @@
 using Interconnect.Driver;
 using Interconnect.Driver.Agent;
+using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
 using Interconnect.Testing;
 
@@ -174,6 +175,73 @@ public sealed class LocalImcdTests
         Assert.That(reader.Send("wait64 61 0 3 10000"), Does.StartWith("3"));
     }
 
+    /// <summary>
+    /// <c>imcd --group G</c> keeps the cluster to G's members (API.md, "Security across machines": files): its folder
+    /// 0750, its control file 0660 and <c>regions/</c> 1770, each of group G. A member (nobody, of group nogroup)
+    /// shares a region with root's process; a user outside G (daemon) is refused in one <c>Permit</c> line naming the
+    /// group, and reaches neither the socket nor the control file nor the folder's names. Started again without
+    /// <c>--group</c>, imcd opens the cluster to every local user again.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldKeepTheClusterToTheMembersOfItsGroup()
+    {
+        AnotherUser.RequireRoot("users in and out of imcd's group");
+        RestartImcd("--group", "nogroup");
+        var nogroup = NoFollow.LinkStatus(_paths.ClusterDirectory)!.Value.Gid;
+
+        var member = _cluster.StartPeer("beta", user: "nobody");
+        var owner = _cluster.StartPeer("alpha");
+        member.Send("alloc 81 4096");
+        member.Send("rx 81");
+        owner.Send("alloc 81 4096");
+        owner.Send("tx 81");
+        owner.Send("write64 81 0 5");
+        var read = member.Send("wait64 81 0 5 10000");
+        var outsider = _cluster.StartPeer("beta", user: "daemon", open: false);
+        var refused = outsider.Ask("open");
+        // As daemon: each of these fails, so the script exits 0 only if none got through.
+        AnotherUser.Shell("daemon", $"! test -e '{Socket}' && ! cat '{_paths.ControlFile}' 2>/dev/null && ! ls '{_paths.ClusterDirectory}' 2>/dev/null");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Mode(_paths.ClusterDirectory), Is.EqualTo((0b111_101_000, nogroup)));
+            Assert.That(Mode(_paths.ControlFile), Is.EqualTo((0b110_110_000, nogroup)));
+            Assert.That(Mode(_paths.RegionsDirectory), Is.EqualTo((0b1_111_111_000, nogroup)));
+            Assert.That(read, Does.StartWith("5"), "a member of the group uses the cluster");
+            Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
+            Assert.That(refused.Text, Does.Contain("for the members of group nogroup only").And.Contain("user daemon"));
+        });
+
+        RestartImcd();
+        Assert.Multiple(() =>
+        {
+            Assert.That(Mode(_paths.ClusterDirectory).Mode, Is.EqualTo(0b111_101_101));
+            Assert.That(Mode(_paths.ControlFile).Mode, Is.EqualTo(0b110_110_110));
+            Assert.That(Mode(_paths.RegionsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
+            Assert.That(outsider.Send("open"), Does.EndWith(" beta"), "without --group every local user may use the cluster");
+        });
+    }
+
+    /// <summary>An unknown <c>--group</c> is refused with one line, before anything of the cluster is touched.</summary>
+    [Test]
+    public void ShouldRefuseAnUnknownGroup()
+    {
+        var root = TemporaryCluster.CreateEmpty();
+        try
+        {
+            var imcd = Command.Run("imcd", root.Root, "other", "--local", "--group", "no-such-group-here");
+
+            Assert.That(imcd.ExitCode, Is.EqualTo(1), imcd.Error);
+            Assert.That(imcd.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1).And.All.StartWith("imcd: there is no group 'no-such-group-here'"));
+            Assert.That(Directory.Exists(Path.Combine(root.Root, "other")), Is.False, "nothing of the cluster made");
+        }
+        finally
+        {
+            root.Dispose();
+        }
+    }
+
     /// <summary>--local with a directory is refused with one line, before anything of the cluster is touched.</summary>
     [Test]
     public void ShouldRefuseLocalTogetherWithADirectory()
@@ -197,9 +265,21 @@ public sealed class LocalImcdTests
         }
     }
 
-    private ProgramProcess StartLocalImcd()
+    /// <summary>Stops imcd as a service manager would (SIGTERM) and starts it again with <paramref name="options"/>.</summary>
+    private void RestartImcd(params string[] options)
     {
-        var imcd = ProgramProcess.Start("imcd", _cluster.Root, TemporaryCluster.ClusterName, "-", "--local");
+        Signals.Send(_imcd!.Pid, Signals.SigTerm);
+        Assert.That(_imcd.WaitForExit(TimeSpan.FromSeconds(30)), Is.Zero, _imcd.Transcript);
+        _imcd.Dispose();
+        _imcd = StartLocalImcd(options);
+    }
+
+    private static (int Mode, int Gid) Mode(string path) =>
+        NoFollow.LinkStatus(path) is { } status ? (status.Permissions, status.Gid) : throw new FileNotFoundException(path);
+
+    private ProgramProcess StartLocalImcd(params string[] options)
+    {
+        var imcd = ProgramProcess.Start("imcd", _cluster.Root, TemporaryCluster.ClusterName, "-", ["--local", .. options]);
         try
         {
             imcd.WaitForLine("imcd: ready local", s_ready);

@@ -37,6 +37,9 @@ internal sealed class EtcdServer
 
     public string ClientUrl => $"{(Tls is null ? "http" : "https")}://{_address}:2379";
 
+    /// <summary>Where etcd serves its metrics, plain HTTP whether or not clients need TLS.</summary>
+    public string MetricsUrl => $"http://{_address}:2381";
+
     /// <summary>Starts etcd and returns once it serves clients; throws with its log when it does not in time.</summary>
     public void Start(TimeSpan timeout)
     {
@@ -60,6 +63,7 @@ internal sealed class EtcdServer
             "--data-dir", _dataDirectory,
             "--listen-client-urls", ClientUrl,
             "--advertise-client-urls", ClientUrl,
+            "--listen-metrics-urls", MetricsUrl,
             "--listen-peer-urls", "http://127.0.0.1:2380",
             "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
             "--initial-cluster", "hub=http://127.0.0.1:2380",

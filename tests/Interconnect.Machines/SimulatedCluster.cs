@@ -81,6 +81,9 @@ public sealed class SimulatedCluster : IDisposable
     /// <summary>etcd's client URL on the bridge: reachable from inside the machines (and the hub) only.</summary>
     public string EtcdEndpoints => _etcd.ClientUrl;
 
+    /// <summary>etcd's metrics, over plain HTTP (also when clients need TLS).</summary>
+    public string EtcdMetricsUrl => _etcd.MetricsUrl;
+
     /// <summary>
     /// The certificates etcd serves with and requires of its clients when the cluster was made with TLS
     /// (<see cref="Create"/>), else null. Every machine's <see cref="SimulatedMachine.Environment"/> gives its client

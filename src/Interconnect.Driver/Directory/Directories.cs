@@ -41,6 +41,7 @@ internal static class Directories
     public static IDirectory Open(ClusterPaths paths, bool create, bool writable = true,
         Func<ClusterPaths, ControlFileDirectory>? configure = null)
     {
+        ClusterFolder.CheckMayEnter(paths);
         if (Endpoints is not null)
         {
             // Across machines: the machine's imcd reaches etcd, with its credentials; this process reaches imcd.

@@ -85,6 +85,12 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Link(string existingPath, string newPath);
 
+    public const int AtEAccess = 0x200;
+    public const int XOk = 1;
+
+    [LibraryImport(LibraryName, EntryPoint = "faccessat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int FAccessAt(int directoryFd, string path, int mode, int flags);
+
     [LibraryImport(LibraryName, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
@@ -136,7 +142,7 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Statx(int dirFd, string path, int flags, uint mask, byte* buffer);
 
-    private const int AtFdCwd = -100;
+    public const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const int AtEmptyPath = 0x1000;
     private const uint StatxBasicStats = 0x7ff;

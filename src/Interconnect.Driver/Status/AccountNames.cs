@@ -12,6 +12,9 @@ internal sealed class AccountNames
 
     public string Group(int gid) => _groups.TryGetValue(gid, out var name) ? name : gid.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>The number of the group named <paramref name="name"/>, or null when /etc/group has none.</summary>
+    public int? GroupId(string name) => _groups.FirstOrDefault(group => group.Value == name) is { Value: not null } found ? found.Key : null;
+
     private static Dictionary<int, string> Load(string path)
     {
         var names = new Dictionary<int, string>();

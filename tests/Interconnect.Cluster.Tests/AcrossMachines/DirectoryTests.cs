@@ -137,7 +137,7 @@ public sealed class DirectoryTests
     /// </summary>
     private static (long Requests, long KeepAlives) EtcdRequests(ImcMachines imc)
     {
-        var url = new Uri(imc.Cluster.EtcdEndpoints.Split(',')[0]);
+        var url = new Uri(imc.Cluster.EtcdMetricsUrl);
         var script = $"exec 3<>/dev/tcp/{url.Host}/{url.Port}; printf 'GET /metrics HTTP/1.0\\r\\nHost: {url.Host}\\r\\n\\r\\n' >&3; cat <&3";
         var (exitCode, metrics, error) = imc[0].Run("bash", ["-c", script], TimeSpan.FromSeconds(30));
         Assert.That(exitCode, Is.Zero, error);

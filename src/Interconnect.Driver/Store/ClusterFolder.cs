@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Interconnect.Driver.Interop;
+using Interconnect.Driver.Status;
+
+namespace Interconnect.Driver.Store;
+
+/// <summary>
+/// <c>imcd</c>'s hold on the cluster's folder (API.md, "Security across machines": files): once the cluster exists,
+/// imcd makes the folder its own (root's or imcd's user's, else it refuses, as <see cref="FileOwners"/> does) and sets
+/// who may use the cluster. Open to every local user, the folder is 0755, <c>regions/</c> 1777 and the control file
+/// 0666, as the embedded default has them. With a group (<c>imcd --group G</c>), only G's members (and root) may use
+/// the cluster: the folder is 0750, <c>regions/</c> 1770 (sticky: none removes another's receive file) and the control
+/// file 0660, each of group G, so a user outside G reaches neither the socket nor any file of the cluster.
+/// Each is opened without following a link and changed through its descriptor (<c>fchown</c>, <c>fchmod</c>), so
+/// what is changed is what was checked.
+/// </summary>
+internal static class ClusterFolder
+{
+    private const int Sticky = 0b1_000_000_000;
+
+    /// <summary>
+    /// Makes the cluster if it is not there, then sets the group and modes of its folder, <c>regions/</c> and control
+    /// file: for <paramref name="group"/> alone when given, else for every local user.
+    /// </summary>
+    public static void Take(ClusterPaths paths, int? group)
+    {
+        paths = paths.ForAgent();
+        ControlFileDirectory.OpenOrCreate(paths).Dispose(); // made if new, with the defaults
+        var shared = group is null;
+        Change(paths, paths.ClusterDirectory, "cluster folder", directory: true, group, shared ? 0b111_101_101 : 0b111_101_000);
+        Change(paths, paths.RegionsDirectory, "folder of receive files", directory: true, group,
+            Sticky | (shared ? 0b111_111_111 : 0b111_111_000));
+        Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
+    }
+
+    /// <summary>
+    /// The group <paramref name="name"/> names (a name from /etc/group, or a number); throws a one-line refusal for an
+    /// unknown one.
+    /// </summary>
+    public static int GroupId(string name)
+    {
+        if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var gid))
+        {
+            return gid;
+        }
+
+        return new AccountNames().GroupId(name) ?? throw new DriverException(DriverStatus.BadParameter,
+            $"there is no group '{name}' in /etc/group: give --group the name or number of the group whose members may " +
+            "use the cluster (groupadd makes one)");
+    }
+
+    /// <summary>
+    /// Refuses, in one line, a cluster whose folder this process may not enter: one that <c>imcd --group</c> keeps to
+    /// its group's members. Nothing to refuse when there is no folder yet.
+    /// </summary>
+    public static void CheckMayEnter(ClusterPaths paths)
+    {
+        if (NoFollow.LinkStatus(paths.ClusterDirectory) is { IsDirectory: true } status &&
+            Libc.FAccessAt(Libc.AtFdCwd, paths.ClusterDirectory, Libc.XOk, Libc.AtEAccess) != 0 &&
+            Marshal.GetLastPInvokeError() == Libc.EAccess)
+        {
+            var names = new AccountNames();
+            throw new DriverException(DriverStatus.Permit,
+                $"cluster '{paths.Cluster}' under {paths.Root} is for the members of group {names.Group(status.Gid)} only (its " +
+                $"folder is mode {Convert.ToString(status.Permissions, 8)}, imcd --group): this process (user " +
+                $"{names.User(Libc.GetEuid())}) is not one; ask the cluster's operator to add the user to {names.Group(status.Gid)}");
+        }
+    }
+
+    private static void Change(ClusterPaths paths, string path, string what, bool directory, int? group, int mode)
+    {
+        var flags = Libc.ONoFollow | Libc.OCloExec | (directory ? Libc.ORdOnly | Libc.ODirectory : Libc.ORdOnly | Libc.ONonBlock);
+        var fd = Libc.Open(path, flags, 0);
+        if (fd < 0)
+        {
+            throw NoFollow.Failure(Marshal.GetLastPInvokeError(), path, what);
+        }
+
+        try
+        {
+            var status = NoFollow.StatusOf(fd, path, what);
+            if (status.IsDirectory != directory || (!directory && !status.IsRegularFile))
+            {
+                throw new DriverException(DriverStatus.OpenError,
+                    $"{what} {path} is {status.Kind}: remove it (imcd makes the cluster's files itself)");
+            }
+
+            paths.Owners.Check(path, what, status);
+            if (group is { } gid && status.Gid != gid && Libc.FChown(fd, -1, gid) != 0)
+            {
+                throw new DriverException(DriverStatus.OpenError,
+                    $"cannot give {what} {path} to group {gid} (errno {Marshal.GetLastPInvokeError()}): imcd must run as root, " +
+                    "or as a member of that group");
+            }
+
+            if (status.Permissions != mode && Libc.FChmod(fd, mode) != 0)
+            {
+                throw new DriverException(DriverStatus.OpenError,
+                    $"cannot set the mode of {what} {path} (errno {Marshal.GetLastPInvokeError()}): imcd must own it");
+            }
+        }
+        finally
+        {
+            _ = Libc.Close(fd);
+        }
+    }
+}
