@@ -2,6 +2,7 @@ using Interconnect.Driver;
 using Interconnect.Driver.Agent;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
+using Interconnect.Driver.Store.Layout;
 using Interconnect.Testing;
 
 namespace Interconnect.Cluster.Tests;
@@ -221,6 +222,66 @@ public sealed class LocalImcdTests
             Assert.That(Mode(_paths.RegionsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
             Assert.That(outsider.Send("open"), Does.EndWith(" beta"), "without --group every local user may use the cluster");
         });
+    }
+
+    /// <summary>
+    /// The user report of issue 23, on one machine: another user (nobody) writes into the control file (mode 0666,
+    /// which the data path needs) a process entry of their own uid naming root's <c>sleep</c>, with its true start time,
+    /// on host alpha. The entry lands, and a <c>Kill</c> of it, from nobody's process or from root's, is refused as no
+    /// such process: imcd signals only pids that registered through its socket. The sleep lives.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldSignalNoProcessWhoseEntryWasWrittenByHand()
+    {
+        AnotherUser.RequireRoot("another user forging a process entry");
+        var owner = _cluster.StartPeer("alpha");
+        var forger = _cluster.StartPeer("beta", user: "nobody");
+        using var victim = System.Diagnostics.Process.Start("sleep", "600");
+        Assert.That(ProcessIdentity.TryReadStartTime(victim.Id, out var startTime), Is.True);
+
+        // The forged entry: alpha's real one (its host), naming the sleep and nobody, written by nobody into a free slot.
+        var entry = default(ProcessEntry);
+        var freeSlot = -1;
+        using (var control = ControlFile.Open(_paths.ControlFile, writable: false, FileOwners.Anyone))
+        {
+            for (var slot = 0; slot < ControlLayout.MaxProcesses; slot++)
+            {
+                ref var process = ref control.Process(slot);
+                if (process.State == ProcessEntry.StateLive && process.Pid == owner.Pid)
+                {
+                    entry = process;
+                }
+                else if (process.State == ProcessEntry.StateFree && freeSlot < 0)
+                {
+                    freeSlot = slot;
+                }
+            }
+        }
+
+        entry.Pid = victim.Id;
+        entry.StartTime = startTime;
+        entry.Uid = 65534;
+        entry.Gid = 65534;
+        var forged = Path.Combine(_cluster.Root, "forged-entry");
+        File.WriteAllBytes(forged, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { entry }.AsSpan()).ToArray());
+        File.SetUnixFileMode(forged, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var offset = ControlLayout.ProcessesOffset + (freeSlot * ProcessEntry.Size);
+        AnotherUser.Shell("nobody", $"dd if='{forged}' of='{_paths.ControlFile}' bs=1 seek={offset} conv=notrunc status=none");
+        var landed = ReadStatusDirectly().Processes.Any(p => p.Pid == victim.Id);
+
+        var byForger = forger.Ask($"kill alpha {victim.Id} 15");
+        var byOwner = owner.Ask($"kill alpha {victim.Id} 15");
+        Thread.Sleep(500); // a signal that got through would have ended the sleep by now
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(landed, Is.True, "the forged entry is in the control file");
+            Assert.That((byForger.Ok, byForger.Status), Is.EqualTo((false, "NoSuchProcess")), byForger.Text);
+            Assert.That((byOwner.Ok, byOwner.Status), Is.EqualTo((false, "NoSuchProcess")), byOwner.Text);
+            Assert.That(victim.HasExited, Is.False, "root's sleep was signalled");
+        });
+        victim.Kill();
     }
 
     /// <summary>An unknown <c>--group</c> is refused with one line, before anything of the cluster is touched.</summary>
