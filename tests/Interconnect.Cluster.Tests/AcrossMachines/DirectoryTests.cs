@@ -132,6 +132,46 @@ public sealed class DirectoryTests
     }
 
     /// <summary>
+    /// A receive attach waits for every machine's acknowledgement on imcd's watch, not by asking etcd again and again:
+    /// while the other machine's imcd is stopped (SIGSTOP, within its lease) the attach waits, making a few requests of
+    /// etcd (a look when a change comes, and one every quarter second at most without one), where asking every few
+    /// milliseconds made hundreds in the same time; once that imcd runs again, the attach completes.
+    /// </summary>
+    [Test]
+    public void ShouldWaitForTheOtherMachinesOnTheWatchNotByAskingAgain()
+    {
+        using var imc = ImcMachines.Start(2);
+        var attacher = imc.Peer(imc[0], "wa");
+        var other = imc.Peer(imc[1], "wb");
+        attacher.Send("alloc 94 4096");
+        other.Send("alloc 94 4096");
+
+        (long Requests, long KeepAlives) before;
+        (long Requests, long KeepAlives) during;
+        Task<PeerReply> attach;
+        imc.SignalAgent(imc[1], Signals.Stop);
+        try
+        {
+            before = EtcdRequests(imc);
+            attach = Task.Run(() => attacher.Ask("rx 94"));
+            Thread.Sleep(TimeSpan.FromSeconds(1.5)); // under the 3 s lease: the machine stays in the cluster
+            during = EtcdRequests(imc);
+        }
+        finally
+        {
+            imc.SignalAgent(imc[1], Signals.Continue);
+        }
+
+        TestContext.Out.WriteLine($"while the other imcd was stopped: {during.Requests - before.Requests} requests");
+        Assert.That(attach.Wait(TimeSpan.FromSeconds(30)), Is.True, "the attach completes once the other imcd runs");
+        Assert.Multiple(() =>
+        {
+            Assert.That(attach.Result.Ok, Is.True, attach.Result.Text);
+            Assert.That(during.Requests - before.Requests, Is.LessThan(60), "the attach waited on the watch, not by asking again and again");
+        });
+    }
+
+    /// <summary>
     /// etcd's own counts, from its metrics (read from a machine, over HTTP with bash alone): unary requests of every
     /// kind handled so far, and keep-alive messages received.
     /// </summary>

@@ -53,6 +53,7 @@ internal sealed partial class EtcdDirectory : IServedDirectory
     {
         var local = ControlFileDirectory.Open(paths, writable: true);
         local.RegisteredUid = registeredUid;
+        _ = store.Changes; // the watch its waits wake on, made before the first connection's first request
         return new EtcdDirectory(local, store, machine, fabric);
     }
 
@@ -239,22 +240,23 @@ internal sealed partial class EtcdDirectory : IServedDirectory
 
     /// <summary>
     /// Asks <paramref name="missing"/> what is still missing (null: nothing) until nothing is or the apply timeout has
-    /// passed, with short pauses that grow to 5 ms; returns what was missing last (null: done).
+    /// passed, asking again when something changed in etcd (<see cref="EtcdStore.Changes"/>: the watch, not a poll);
+    /// returns what was missing last (null: done).
     /// </summary>
-    private static string? AwaitNothingMissing(Func<string?> missing)
+    private string? AwaitNothingMissing(Func<string?> missing)
     {
         var clock = Stopwatch.StartNew();
-        var pause = 1;
+        var changes = _store.Changes;
         while (true)
         {
+            var rings = changes.Rings; // before the look: a change after it rings past this count
             var left = missing();
             if (left is null || clock.Elapsed >= s_applyTimeout)
             {
                 return left;
             }
 
-            Thread.Sleep(pause);
-            pause = Math.Min(pause * 2, 5);
+            changes.WaitPast(rings, s_applyTimeout - clock.Elapsed);
         }
     }
 

@@ -19,6 +19,7 @@ internal sealed class EtcdStore : IDisposable
 
     private long _answeredMs = Environment.TickCount64;
     private byte[]? _clusterKey; // read once: the key never changes while the cluster's keys exist
+    private EtcdChangeBell? _changes;
     private volatile bool _answered;
 
     /// <summary>
@@ -69,7 +70,35 @@ internal sealed class EtcdStore : IDisposable
     /// <summary>Notes an answer of etcd that came other than through a call here (a stream's: <see cref="EtcdStreams"/>).</summary>
     public void NoteAnswer() => Volatile.Write(ref _answeredMs, Environment.TickCount64);
 
-    public void Dispose() => _client.Dispose();
+    /// <summary>
+    /// Rings at each change under the cluster's prefix: one watch, made at the first use, shared by every wait on this
+    /// store (in imcd, every process's requests).
+    /// </summary>
+    public EtcdChangeBell Changes
+    {
+        get
+        {
+            if (Volatile.Read(ref _changes) is { } bell)
+            {
+                return bell;
+            }
+
+            var made = new EtcdChangeBell(this);
+            if (Interlocked.CompareExchange(ref _changes, made, null) is { } first)
+            {
+                made.Dispose();
+                return first;
+            }
+
+            return made;
+        }
+    }
+
+    public void Dispose()
+    {
+        Interlocked.Exchange(ref _changes, null)?.Dispose();
+        _client.Dispose();
+    }
 
     /// <summary>
     /// The cluster key (<see cref="EtcdKeys.ClusterKey"/>): 32 random bytes, made by the first caller when the cluster
