@@ -284,6 +284,36 @@ public sealed class LocalImcdTests
         victim.Kill();
     }
 
+    /// <summary>
+    /// imcd bounds what one user may hold of its socket: a user other than root holds at most 128 connections at once
+    /// (the rest are closed as they come), so another of that user's processes is refused until some close, while
+    /// root's processes are served throughout.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldBoundTheConnectionsOneUserHolds()
+    {
+        AnotherUser.RequireRoot("a second user holding connections");
+        var holder = _cluster.StartPeer("beta", user: "nobody", open: false);
+        var held = holder.Send($"socket-hold {Socket} {AgentServer.MaxConnectionsPerUser + 8}");
+        var latecomer = _cluster.StartPeer("beta", user: "nobody", open: false);
+        var refused = latecomer.Ask("open");
+        var root = _cluster.StartPeer("alpha");
+        var served = root.Ask("alloc 97 4096");
+        holder.Send("socket-release");
+        var after = Poll.Until(() => latecomer.Ask("open"), reply => reply.Ok, "imcd to serve nobody again once the held connections closed",
+            TimeSpan.FromSeconds(30));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(held, Is.EqualTo(AgentServer.MaxConnectionsPerUser.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                "connections beyond the user's bound are closed");
+            Assert.That(refused.Ok, Is.False, $"a process of a user at the bound was served: {refused.Text}");
+            Assert.That(served.Ok, Is.True, $"root's process meanwhile: {served.Text}");
+            Assert.That(after.Text, Does.EndWith(" beta"));
+        });
+    }
+
     /// <summary>An unknown <c>--group</c> is refused with one line, before anything of the cluster is touched.</summary>
     [Test]
     public void ShouldRefuseAnUnknownGroup()

@@ -9,6 +9,37 @@ internal static class Hardening
     private const int RegionSize = 1 << 20;
     private static long s_disposedReads;
 
+    private static readonly List<System.Net.Sockets.Socket> s_held = [];
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections to the Unix socket at <paramref name="path"/> (imcd's), sends nothing,
+    /// and holds them; after a second, answers how many the other end has not closed. <c>socket-release</c> closes them.
+    /// </summary>
+    public static string HoldConnections(string path, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+                System.Net.Sockets.ProtocolType.Unspecified);
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            s_held.Add(socket);
+        }
+
+        Thread.Sleep(1000);
+        // Readable with nothing to read: the other end closed it.
+        var open = s_held.Count(socket => !(socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && socket.Available == 0));
+        return open.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Closes what <see cref="HoldConnections"/> holds.</summary>
+    public static string ReleaseConnections()
+    {
+        var count = s_held.Count;
+        s_held.ForEach(socket => socket.Dispose());
+        s_held.Clear();
+        return count.ToString(CultureInfo.InvariantCulture);
+    }
+
     /// <summary>
     /// <paramref name="rounds"/> times: attach a region for receive, start readers in tight loops (word reads, 1 MiB
     /// copies, and a span over the whole memory held across the dispose), dispose the window from this thread while

@@ -249,6 +249,10 @@ internal static class Program
                 return Faults.BackgroundWrites();
             case "bg-stop":
                 return Faults.StopBackgroundWrites();
+            case "socket-hold":
+                return Hardening.HoldConnections(w[1], Int(w[2]));
+            case "socket-release":
+                return Hardening.ReleaseConnections();
             case "count-for":
                 return Faults.CountFor(s_locks[Int(w[1])], s_transmit[Int(w[2])], s_receive[Int(w[2])], Int(w[3]));
             default:

@@ -129,6 +129,15 @@ public sealed class MediationTests
 
         using (var raw = Connect(path))
         {
+            // Greeted, then a well-formed request above 64 KiB (under the 4 MiB bound of a frame), which would be
+            // answered (a host name refused) were it read: refused by its length alone, with no answer.
+            Hello(raw);
+            raw.Send(AgentProtocol.Encode(new RequestFrame(3, new RegisterRequest(new string('h', 64 << 10)))));
+            Assert.That(EndsWithoutReply(raw), Is.True, "a request beyond 64 KiB ends the connection unread");
+        }
+
+        using (var raw = Connect(path))
+        {
             raw.Send(Frame(Encoding.UTF8.GetBytes("{not json")));
             Assert.That(ReadsToEnd(raw), Is.True, "bytes that are not a request end the connection");
         }
@@ -237,6 +246,20 @@ public sealed class MediationTests
         using var stream = new NetworkStream(socket, ownsSocket: false);
         var json = AgentProtocol.ReadFrame(stream) ?? throw new AssertionException("imcd closed the connection without a reply");
         return AgentProtocol.ReadReply(json).Reply;
+    }
+
+    /// <summary>Whether imcd ends the connection before it sends anything more.</summary>
+    private static bool EndsWithoutReply(Socket socket)
+    {
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        try
+        {
+            return AgentProtocol.ReadFrame(stream) is null;
+        }
+        catch (IOException)
+        {
+            return true; // reset: ended
+        }
     }
 
     /// <summary>Whether imcd ends the connection (within the socket's receive timeout), discarding what it sends first.</summary>
