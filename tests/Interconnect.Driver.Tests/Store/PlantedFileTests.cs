@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Agent.Machine;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;

@@ -1,13 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Interconnect.Driver.Agent;
+using Interconnect.Driver.Directory;
+using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
-namespace Interconnect.Driver.Directory.Etcd;
+namespace Interconnect.Driver.Agent.Machine;
 
 /// <summary>
 /// One machine's agent (<c>imcd</c>): it owns the machine's receive memory as the network sees it (maps each receive

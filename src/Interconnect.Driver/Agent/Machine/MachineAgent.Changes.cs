@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
+using Interconnect.Driver.Directory.Etcd;
 
-namespace Interconnect.Driver.Directory.Etcd;
+namespace Interconnect.Driver.Agent.Machine;
 
 /// <summary>
 /// The watches' changes, each routed to only the work it needs: a receiver or a memory is applied alone, from the change

@@ -1,6 +1,7 @@
 using System.Globalization;
+using Interconnect.Driver.Directory.Etcd;
 
-namespace Interconnect.Driver.Directory.Etcd;
+namespace Interconnect.Driver.Agent.Machine;
 
 /// <summary>Hosts joining and leaving anywhere, and signals toward this machine's processes.</summary>
 internal sealed partial class MachineAgent

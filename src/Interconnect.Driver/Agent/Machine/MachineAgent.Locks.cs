@@ -1,9 +1,10 @@
+using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Fabric.Ucx;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
-namespace Interconnect.Driver.Directory.Etcd;
+namespace Interconnect.Driver.Agent.Machine;
 
 /// <summary>
 /// Lock sets across machines, this machine's part: the lock arena (a file of <see cref="ArenaWords"/> 8-byte words in
