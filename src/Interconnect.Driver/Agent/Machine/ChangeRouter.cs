@@ -47,7 +47,8 @@ internal sealed class ChangeRouter
         ("signaled/", Work.None),
         // A host's number changes with its hosts/ key. A region's record changes as processes allocate and withdraw,
         // which never needs this agent at once: it only takes out machines that left (a machines/ change) and this
-        // machine where the region went (the deallocating process does so itself; LocalWork sees it if it could not).
+        // machine where the region went (the deallocating process does so itself; PassLoop.LocalWork sees it if it
+        // could not).
         ("slots/", Work.None),
         ("regions/", Work.None),
     ];
