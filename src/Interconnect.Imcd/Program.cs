@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Interconnect.Driver;
 using Interconnect.Driver.Agent;
+using Interconnect.Driver.Agent.Machine;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Directory.Etcd;
 using Interconnect.Driver.Fabric;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Agent.Machine;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
@@ -92,7 +92,7 @@ public sealed class PlantedFileTests
         Plant(plant.Replace("{victim}", _victim, StringComparison.Ordinal).Replace("{path}", path, StringComparison.Ordinal));
         var planted = NoFollowStatus(path);
 
-        Refused(() => MachineAgent.OpenArenaFile(Paths.ForAgent()).Dispose(), path, refusal);
+        Refused(() => MachineLocks.OpenArenaFile(Paths.ForAgent()).Dispose(), path, refusal);
 
         AssertVictimUnchanged();
         Assert.That(NoFollowStatus(path), Is.EqualTo(planted), "the planted file was left as it was");
@@ -105,7 +105,7 @@ public sealed class PlantedFileTests
         var path = Path.Combine(OpenRootOwnedFolder(), "machine-instance");
         Plant(plant.Replace("{victim}", _victim, StringComparison.Ordinal).Replace("{path}", path, StringComparison.Ordinal));
 
-        Refused(() => MachineAgent.ReadInstance(Paths.ForAgent()), path, refusal);
+        Refused(() => Membership.ReadInstance(Paths.ForAgent()), path, refusal);
 
         AssertVictimUnchanged();
     }
@@ -115,14 +115,14 @@ public sealed class PlantedFileTests
     {
         OpenRootOwnedFolder();
 
-        using (var arena = MachineAgent.OpenArenaFile(Paths.ForAgent()))
+        using (var arena = MachineLocks.OpenArenaFile(Paths.ForAgent()))
         {
-            Assert.That(arena.Length, Is.EqualTo(MachineAgent.ArenaWords * sizeof(long)));
+            Assert.That(arena.Length, Is.EqualTo(MachineLocks.ArenaWords * sizeof(long)));
         }
 
         var made = NoFollowStatus(Path.Combine(Paths.ClusterDirectory, "locks"))!.Value;
         Assert.That((made.IsRegularFile, made.Uid, made.Permissions), Is.EqualTo((true, 0, 0b110_000_000)), "a regular file of root's, mode 0600");
-        using var again = MachineAgent.OpenArenaFile(Paths.ForAgent());
+        using var again = MachineLocks.OpenArenaFile(Paths.ForAgent());
     }
 
     [TestCase("ln -s {victim} {path}")]

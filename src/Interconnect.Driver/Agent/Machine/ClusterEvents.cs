@@ -1,10 +1,22 @@
 using System.Globalization;
+using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Store;
 
-namespace Interconnect.Driver.Directory.Etcd;
+namespace Interconnect.Driver.Agent.Machine;
 
-/// <summary>Hosts joining and leaving anywhere, and signals toward this machine's processes.</summary>
-internal sealed partial class MachineAgent
+/// <summary>
+/// Hosts joining and leaving anywhere, rails failed and repaired, errors injected and raised, and signals toward this
+/// machine's processes: mirrored into this machine's control file, each then acknowledged in etcd, which the party
+/// that made the change waits for. Each kind is re-read whole and applied by its difference from what was last applied.
+/// </summary>
+internal sealed class ClusterEvents
 {
+    private readonly string _machine;
+    private readonly EtcdStore _store;
+    private readonly ControlFileDirectory _local;
+    private readonly LeaseKeeper _lease;
+    private readonly PassReading _reading;
+
     // The hosts as last applied here, each as its name and the revision of its key (a host that left and came back is
     // a new key): all of them, and those on other machines. Null before the first pass.
     private HashSet<(string Host, long Revision)>? _hosts;
@@ -21,7 +33,17 @@ internal sealed partial class MachineAgent
     private readonly Dictionary<int, long> _drops = [];
     private bool _dropsAckDue;
 
-    partial void PassEvents()
+    public ClusterEvents(string machine, EtcdStore store, ControlFileDirectory local, LeaseKeeper lease, PassReading reading)
+    {
+        _machine = machine;
+        _store = store;
+        _local = local;
+        _lease = lease;
+        _reading = reading;
+    }
+
+    /// <summary>A pass's part: every kind, as the pass read them.</summary>
+    public void Pass()
     {
         ApplyHosts();
         ApplyRails();
@@ -30,14 +52,22 @@ internal sealed partial class MachineAgent
         DeliverSignals();
     }
 
+    /// <summary>Forgets the hosts and rails applied here (a rejoin): the next pass applies and acknowledges them again.</summary>
+    public void ForgetHostsAndRails()
+    {
+        _hosts = null;
+        _remoteHosts = null;
+        _failedRails = null;
+    }
+
     /// <summary>
     /// Raises this machine's error counts for every error another machine raised (a drop toward any receiver), then
     /// acknowledges (this machine's own drops too), which the dropping writer waits for. On its first pass the agent takes what was raised before it
     /// started as the baseline.
     /// </summary>
-    private void ApplyRaises()
+    public void ApplyRaises()
     {
-        var (raises, _) = ReadList("raises/");
+        var (raises, _) = _reading.List("raises/");
         var present = new HashSet<(int, string)>();
         foreach (var entry in raises)
         {
@@ -65,7 +95,7 @@ internal sealed partial class MachineAgent
             if (!_raises.TryGetValue(id, out var acked) || acked != count)
             {
                 _raises[id] = count;
-                _store.Set(EtcdKeys.RaiseAck(rail, parts[2], _machine), count.ToString(CultureInfo.InvariantCulture), _lease);
+                _store.Set(EtcdKeys.RaiseAck(rail, parts[2], _machine), count.ToString(CultureInfo.InvariantCulture), _lease.Id);
             }
         }
 
@@ -84,9 +114,9 @@ internal sealed partial class MachineAgent
     /// its event waiters wake (a change on this machine was recorded here by the change itself). Then the agent
     /// acknowledges the hosts as of its reading, which a join or leave anywhere waits for.
     /// </summary>
-    private void ApplyHosts()
+    public void ApplyHosts()
     {
-        var (hosts, revision) = ReadList("hosts/");
+        var (hosts, revision) = _reading.List("hosts/");
         var all = hosts.Select(h => (EtcdKeys.Last(h.Key), h.ModRevision)).ToHashSet();
         if (_hosts is not null && all.SetEquals(_hosts))
         {
@@ -102,16 +132,16 @@ internal sealed partial class MachineAgent
 
         _hosts = all;
         _remoteHosts = remote;
-        _store.Set(EtcdKeys.HostAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
+        _store.Set(EtcdKeys.HostAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease.Id);
     }
 
     /// <summary>
     /// Fails and repairs this machine's physical rails as etcd says (each change raises the error counts and fires a
     /// RailChange here), then acknowledges, which imcctl fail-rail and repair-rail wait for.
     /// </summary>
-    private void ApplyRails()
+    public void ApplyRails()
     {
-        var (rails, revision) = ReadList("rails/");
+        var (rails, revision) = _reading.List("rails/");
         var failed = rails.Select(r => int.Parse(EtcdKeys.Last(r.Key), CultureInfo.InvariantCulture)).ToHashSet();
         if (_failedRails is not null && failed.SetEquals(_failedRails))
         {
@@ -130,16 +160,16 @@ internal sealed partial class MachineAgent
         }
 
         _failedRails = failed;
-        _store.Set(EtcdKeys.RailAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
+        _store.Set(EtcdKeys.RailAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease.Id);
     }
 
     /// <summary>
     /// Arms this machine's writers with the drops injected anywhere (what is left of each rail's clusterwide budget;
     /// a writer claims each drop from the budget too), then acknowledges, which imcctl inject-error waits for.
     /// </summary>
-    private void ApplyDrops()
+    public void ApplyDrops()
     {
-        var (drops, revision) = ReadList("drops/");
+        var (drops, revision) = _reading.List("drops/");
         var armed = new Dictionary<int, (long Revision, DropsRecord Record)>();
         foreach (var entry in drops)
         {
@@ -167,20 +197,20 @@ internal sealed partial class MachineAgent
         _dropsAckDue |= changed;
         if (_dropsAckDue || _store.Get(EtcdKeys.DropAck(_machine)) is null)
         {
-            _store.Set(EtcdKeys.DropAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease);
+            _store.Set(EtcdKeys.DropAck(_machine), revision.ToString(CultureInfo.InvariantCulture), _lease.Id);
             _dropsAckDue = false; // only once it is written: a pass that failed before acknowledges at the next
         }
     }
 
     /// <summary>Delivers each Kill sent to this machine's processes, and answers with its outcome.</summary>
-    private void DeliverSignals()
+    public void DeliverSignals()
     {
-        var (signals, _) = ReadList(EtcdKeys.SignalsTo(_machine));
+        var (signals, _) = _reading.List(EtcdKeys.SignalsTo(_machine));
         foreach (var entry in signals)
         {
             var request = EtcdJson.Read<SignalRecord>(entry);
             var status = _local.DeliverSignal(request.Host, request.Pid, request.Signal, request.Uid, out var message);
-            _store.Set(EtcdKeys.Signaled(EtcdKeys.Last(entry.Key)), EtcdJson.Write(new SignalResult((int)status, message)), _lease);
+            _store.Set(EtcdKeys.Signaled(EtcdKeys.Last(entry.Key)), EtcdJson.Write(new SignalResult((int)status, message)), _lease.Id);
             _store.Delete(entry.Key);
         }
     }

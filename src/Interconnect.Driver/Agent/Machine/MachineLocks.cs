@@ -1,9 +1,10 @@
-using Interconnect.Driver.Fabric.Ucx;
+using Interconnect.Driver.Directory.Etcd;
+using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
 using Microsoft.Extensions.Logging;
 
-namespace Interconnect.Driver.Directory.Etcd;
+namespace Interconnect.Driver.Agent.Machine;
 
 /// <summary>
 /// Lock sets across machines, this machine's part: the lock arena (a file of <see cref="ArenaWords"/> 8-byte words in
@@ -12,17 +13,44 @@ namespace Interconnect.Driver.Directory.Etcd;
 /// withdrawn, so waiters anywhere take their locks over); and sets homed here that no one uses any more, or words that
 /// a creator reserved and never used.
 /// </summary>
-internal sealed partial class MachineAgent
+internal sealed partial class MachineLocks : IDisposable
 {
     /// <summary>Lock words in one machine's arena: as many as a control file has.</summary>
     public const int ArenaWords = Store.Layout.ControlLayout.MaxLocks;
 
     private static readonly TimeSpan s_orphanAfter = TimeSpan.FromSeconds(30);
+    private readonly ClusterPaths _paths;
+    private readonly string _machine;
+    private readonly EtcdStore _store;
+    private readonly ControlFileDirectory _local;
+    private readonly IMachineNic _nic;
+    private readonly LeaseKeeper _lease;
+    private readonly PassReading _reading;
+    private readonly ILogger _logger;
     private readonly Dictionary<string, long> _homesGoneSince = []; // machines whose arena map outlived them, since when (Unix ms)
     private MappedFile? _arenaFile;
     private ArenaRecord? _arena;
 
-    partial void PassLocks()
+    // What the local look (NeedsPass) compares with: this machine's lock owners, as last acted on; when the next lock
+    // collection is due (unused reserved words, sets of a machine gone; 0: none).
+    private List<long> _localOwners = [];
+    private long _lockCollectionDueMs;
+
+    public MachineLocks(ClusterPaths paths, string machine, EtcdStore store, ControlFileDirectory local, IMachineNic nic,
+        LeaseKeeper lease, PassReading reading, ILogger logger)
+    {
+        _paths = paths;
+        _machine = machine;
+        _store = store;
+        _local = local;
+        _nic = nic;
+        _lease = lease;
+        _reading = reading;
+        _logger = logger;
+    }
+
+    /// <summary>A pass's part: the arena published, dead owners withdrawn, sets and words no one uses freed.</summary>
+    public void Pass()
     {
         PublishArena();
         WithdrawDeadOwners();
@@ -31,10 +59,18 @@ internal sealed partial class MachineAgent
     }
 
     /// <summary>
+    /// True when a lock owner here died (seen in the control file alone, with no request of etcd), or a collection is
+    /// due (<see cref="CollectLockSets"/>, <see cref="CollectHomesGone"/>): time for <see cref="Pass"/>.
+    /// </summary>
+    public bool NeedsPass() =>
+        _localOwners.Any(owner => !_local.IsLockOwnerAlive(owner)) ||
+        (_lockCollectionDueMs != 0 && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() >= _lockCollectionDueMs);
+
+    /// <summary>
     /// How long the lock sets homed on a machine that left outlive it: long enough for a machine that restarts, or is
     /// cut off and joins again, to find its sets as they were (its arena file is kept across restarts).
     /// </summary>
-    private TimeSpan HomeGoneAfter => TimeSpan.FromSeconds(Math.Max(30, 10 * _leaseSeconds));
+    private TimeSpan HomeGoneAfter => TimeSpan.FromSeconds(Math.Max(30, 10 * _lease.Seconds));
 
     /// <summary>
     /// The keys a machine that left for good would leave behind: once its arena map (<c>arenamap/</c>) has outlived
@@ -45,7 +81,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void CollectHomesGone()
     {
-        var live = ReadList("machines/").Entries.Select(e => EtcdKeys.Last(e.Key)).ToHashSet();
+        var live = _reading.List("machines/").Entries.Select(e => EtcdKeys.Last(e.Key)).ToHashSet();
         var maps = _store.List("arenamap/").Entries.Where(m => !live.Contains(EtcdKeys.Last(m.Key))).ToList();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         foreach (var gone in _homesGoneSince.Keys.Where(m => !maps.Any(e => EtcdKeys.Last(e.Key) == m)).ToList())
@@ -60,7 +96,7 @@ internal sealed partial class MachineAgent
             var since = _homesGoneSince.TryGetValue(machine, out var seen) ? seen : _homesGoneSince[machine] = now;
             if (now - since < after)
             {
-                var due = since + after + 1; // looked at again then (LocalWork)
+                var due = since + after + 1; // looked at again then (NeedsPass)
                 _lockCollectionDueMs = _lockCollectionDueMs == 0 ? due : Math.Min(_lockCollectionDueMs, due);
                 continue;
             }
@@ -103,7 +139,8 @@ internal sealed partial class MachineAgent
             : _store.CompareAndPut(map.Key, EtcdJson.Write(new ArenaMapRecord(kept)), map.ModRevision);
     }
 
-    partial void DisposeLocks()
+    /// <summary>Unmaps the arena: only once the NIC is gone (its progress thread stopped).</summary>
+    public void Dispose()
     {
         _arenaFile?.Dispose(); // the NIC is gone: nothing reaches the arena any more
         _arenaFile = null;
@@ -147,10 +184,10 @@ internal sealed partial class MachineAgent
             }
         }
 
-        var published = ReadKey(EtcdKeys.Arena(_machine));
-        if (published is null || published.Lease != _lease || EtcdJson.Read<ArenaRecord>(published) != _arena)
+        var published = _reading.Get(EtcdKeys.Arena(_machine));
+        if (published is null || published.Lease != _lease.Id || EtcdJson.Read<ArenaRecord>(published) != _arena)
         {
-            _store.Set(EtcdKeys.Arena(_machine), EtcdJson.Write(_arena), _lease);
+            _store.Set(EtcdKeys.Arena(_machine), EtcdJson.Write(_arena), _lease.Id);
             ArenaPublished(_logger, ArenaWords);
         }
     }
@@ -158,7 +195,7 @@ internal sealed partial class MachineAgent
     /// <summary>Withdraws the owners of this machine whose process is gone, and binds the others to this agent's lease.</summary>
     private void WithdrawDeadOwners()
     {
-        var (owners, _) = ReadList("owners/");
+        var (owners, _) = _reading.List("owners/");
         var alive = new List<long>();
         foreach (var entry in owners)
         {
@@ -179,13 +216,13 @@ internal sealed partial class MachineAgent
             }
 
             alive.Add(local);
-            if (entry.Lease != _lease)
+            if (entry.Lease != _lease.Id)
             {
-                _store.Set(entry.Key, entry.Value, _lease); // published under an earlier agent's lease
+                _store.Set(entry.Key, entry.Value, _lease.Id); // published under an earlier agent's lease
             }
         }
 
-        _localOwners = alive; // watched by LocalWork: one that dies brings this back
+        _localOwners = alive; // watched by NeedsPass: one that dies brings this back
     }
 
     /// <summary>
@@ -194,7 +231,7 @@ internal sealed partial class MachineAgent
     /// </summary>
     private void CollectLockSets()
     {
-        var (sets, _) = ReadList("locksets/");
+        var (sets, _) = _reading.List("locksets/");
         var used = new HashSet<(int Key, int First)>();
         foreach (var entry in sets)
         {
@@ -209,7 +246,7 @@ internal sealed partial class MachineAgent
             EtcdDirectory.CollectLockSet(_store, key, record.Id);
         }
 
-        var (regions, _) = ReadList("regions/");
+        var (regions, _) = _reading.List("regions/");
         foreach (var entry in regions)
         {
             if (EtcdJson.Read<RegionRecord>(entry).WriteLock is { } writeLock && writeLock.Machine == _machine &&
@@ -220,7 +257,7 @@ internal sealed partial class MachineAgent
         }
 
         _lockCollectionDueMs = 0;
-        if (ReadKey(EtcdKeys.ArenaMap(_machine)) is not { } map)
+        if (_reading.Get(EtcdKeys.ArenaMap(_machine)) is not { } map)
         {
             return;
         }
@@ -235,7 +272,7 @@ internal sealed partial class MachineAgent
             }
             else
             {
-                // Unused for now (its creator may be about to name it): looked at again when it would be due (LocalWork).
+                // Unused for now (its creator may be about to name it): looked at again when it would be due (NeedsPass).
                 var due = range.AtUnixMs + after + 1;
                 _lockCollectionDueMs = _lockCollectionDueMs == 0 ? due : Math.Min(_lockCollectionDueMs, due);
             }
