@@ -133,6 +133,28 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
+    /// A process that only waits for signals, asking imcd nothing, is signalled again after imcd was killed and started
+    /// anew: it connects again on its own once imcd is back and takes up its registration, so the new imcd knows it as
+    /// registered through its socket (it signals no other pid).
+    /// </summary>
+    [Test]
+    public void ShouldSignalAProcessThatOnlyWaitsAfterImcdRestarted()
+    {
+        var waiter = _cluster.StartPeer("alpha");
+        waiter.Send($"on-signal {SigUsr1}");
+
+        _imcd!.Kill();
+        _imcd.Dispose();
+        _imcd = StartLocalImcd();
+        var sender = _cluster.StartPeer("beta");
+        var sent = Poll.Until(() => sender.Ask($"kill alpha {waiter.Pid} {SigUsr1}"), reply => reply.Ok,
+            "the waiting process to be known to the new imcd", TimeSpan.FromSeconds(30));
+
+        Assert.That(sent.Ok, Is.True, sent.Text);
+        Assert.That(waiter.Send("wait-signals 1 10000"), Is.EqualTo("1"));
+    }
+
+    /// <summary>
     /// With the socket in the cluster's folder and no imcd answering (imcd killed), a process fails to open the cluster
     /// with one line that says so (NotInitialized), and registers nothing in the control file; an imcd started again
     /// replaces the stale socket and serves it.

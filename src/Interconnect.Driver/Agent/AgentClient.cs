@@ -6,8 +6,10 @@ namespace Interconnect.Driver.Agent;
 /// <summary>
 /// A process's connection to its machine's imcd (<see cref="AgentProtocol"/>): <see cref="Call{TReply}"/> sends a
 /// request and waits for its reply, from any thread, several at once. When imcd goes (killed, or restarted within its
-/// lease), the calls under way fail with <see cref="DriverStatus.NotInitialized"/>, and the next call connects again
-/// and takes up the process's registrations with the new imcd, which grants each only if its entry names this process.
+/// lease), the calls under way fail with <see cref="DriverStatus.NotInitialized"/>, and the process connects again and
+/// takes up its registrations with the new imcd, which grants each only if its entry names this process: at its next
+/// call, or on its own as soon as imcd answers again (<see cref="Reconnect"/>), so a process that asks nothing (one that
+/// only waits for signals) is known to the new imcd too.
 /// </summary>
 internal sealed class AgentClient : IDisposable
 {
@@ -17,8 +19,12 @@ internal sealed class AgentClient : IDisposable
     private readonly bool _acrossMachines;
     private readonly string _imcd; // for messages
     private readonly Lock _connecting = new();
+    /// <summary>How often, and for how long, a process whose imcd went tries to reach a new one on its own.</summary>
+    private static readonly TimeSpan s_reconnectEvery = TimeSpan.FromMilliseconds(200), s_reconnectFor = TimeSpan.FromSeconds(60);
+
     private readonly HashSet<Caller> _registrations = []; // taken up again on a new connection
     private Connection _connection;
+    private volatile bool _disposed;
 
     private AgentClient(string path, string machine, string cluster, bool acrossMachines)
     {
@@ -130,7 +136,7 @@ internal sealed class AgentClient : IDisposable
                     $"use the cluster without imcd, remove {_path}");
         }
 
-        var connection = new Connection(socket, _imcd);
+        var connection = new Connection(socket, _imcd, Reconnect);
         try
         {
             switch (connection.Call(new HelloRequest(AgentProtocol.Version, _machine, _cluster)))
@@ -155,6 +161,48 @@ internal sealed class AgentClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Called when imcd ended a connection: unless this process closed it, tries every
+    /// <see cref="s_reconnectEvery"/> for <see cref="s_reconnectFor"/> to connect again and take up its registrations,
+    /// on a thread of its own, and stops at the first success (or when a call made it meanwhile).
+    /// </summary>
+    private void Reconnect()
+    {
+        // Called on the broken connection's reader thread, which a call making the connection again may be joining
+        // while it holds _connecting: so nothing here waits for that lock; the thread below does.
+        if (_disposed)
+        {
+            return;
+        }
+
+        new Thread(() =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!_disposed && clock.Elapsed < s_reconnectFor)
+            {
+                Thread.Sleep(s_reconnectEvery);
+                try
+                {
+                    lock (_connecting)
+                    {
+                        if (_disposed || _registrations.Count == 0)
+                        {
+                            return; // nothing to take up: the next call connects
+                        }
+
+                        _ = Current(); // the connection, made again and registrations taken up if it is still broken
+                        return;
+                    }
+                }
+                catch (DriverException)
+                {
+                    // No imcd yet, or one that refused: try again, or leave it to the next call.
+                }
+            }
+        })
+        { IsBackground = true, Name = "imcd reconnect" }.Start();
+    }
+
     private static string Describe(AgentMode mode) =>
         mode == AgentMode.Local ? "imcd --local (a cluster on one machine)" : "a machine's imcd (a cluster across machines)";
 
@@ -162,6 +210,7 @@ internal sealed class AgentClient : IDisposable
     {
         lock (_connecting)
         {
+            _disposed = true;
             _connection.Dispose();
         }
     }
@@ -181,14 +230,17 @@ internal sealed class AgentClient : IDisposable
         private readonly Lock _sending = new();
         private readonly ConcurrentDictionary<long, TaskCompletionSource<AgentReply>> _pending = new();
         private readonly Thread _reader;
+        private readonly Action _ended;
         private long _nextId;
         private volatile string? _broken;
 
-        public Connection(Socket socket, string imcd)
+        /// <summary>A connection on <paramref name="socket"/>; <paramref name="ended"/> is called when imcd ends it (not when this side does).</summary>
+        public Connection(Socket socket, string imcd, Action ended)
         {
             _socket = socket;
             _stream = new NetworkStream(socket, ownsSocket: false);
             Imcd = imcd;
+            _ended = ended;
             _reader = new Thread(ReadReplies) { IsBackground = true, Name = "imcd replies" };
             _reader.Start();
         }
@@ -266,6 +318,11 @@ internal sealed class AgentClient : IDisposable
             {
                 Break($"the connection broke ({e.Message})");
             }
+
+            if (_broken != Closed)
+            {
+                _ended();
+            }
         }
 
         private void Break(string why)
@@ -277,13 +334,15 @@ internal sealed class AgentClient : IDisposable
             }
         }
 
+        private const string Closed = "this process closed it";
+
         private DriverException Gone(string why) => new(DriverStatus.NotInitialized,
             $"{Imcd} went away during this request ({why}): the next request connects again once " +
             "imcd runs; whether this one was made, imcs tells");
 
         public void Dispose()
         {
-            _broken ??= "this process closed it";
+            _broken ??= Closed;
             try
             {
                 _socket.Shutdown(SocketShutdown.Both);
