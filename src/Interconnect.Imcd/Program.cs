@@ -117,6 +117,7 @@ internal static class Program
             // The directory and its certificates first, each fault in one line: nothing of the cluster is touched before.
             var etcd = EtcdConnection.FromEnvironment(endpoints, tls.Ca, tls.Cert, tls.Key);
             var paths = ClusterPaths.Resolve(cluster: cluster);
+            _ = AgentProtocol.EndPoint(AgentProtocol.SocketPath(paths)); // a socket path too long: refused before anything is made
             ClusterFolder.Take(paths, group is null ? null : ClusterFolder.GroupId(group));
             address ??= FirstAddress();
             using var stopped = new ManualResetEventSlim();
@@ -168,6 +169,7 @@ internal static class Program
         try
         {
             var paths = ClusterPaths.Resolve(cluster: cluster);
+            _ = AgentProtocol.EndPoint(AgentProtocol.SocketPath(paths)); // a socket path too long: refused before anything is made
             ClusterFolder.Take(paths, group is null ? null : ClusterFolder.GroupId(group));
             using var stopped = new ManualResetEventSlim();
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });

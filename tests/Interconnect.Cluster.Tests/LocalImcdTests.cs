@@ -336,6 +336,30 @@ public sealed class LocalImcdTests
         });
     }
 
+    /// <summary>
+    /// An IMC_ROOT so long that the socket's path would not fit a Unix socket's (108 bytes) is refused with one line
+    /// that says so, before anything of the cluster is made (it once ended imcd with an unhandled exception).
+    /// </summary>
+    [Test]
+    public void ShouldRefuseARootTooLongForItsSocket()
+    {
+        var root = TemporaryCluster.CreateEmpty();
+        try
+        {
+            var deep = Path.Combine(root.Root, new string('r', 120));
+            Directory.CreateDirectory(deep);
+            var imcd = Command.Run("imcd", deep, "other", "--local");
+
+            Assert.That(imcd.ExitCode, Is.EqualTo(1), imcd.Error);
+            Assert.That(imcd.Error.TrimEnd().Split('\n'), Has.Length.EqualTo(1).And.All.Contain("more than a Unix socket's path may be"));
+            Assert.That(Directory.Exists(Path.Combine(deep, "other")), Is.False, "nothing of the cluster made");
+        }
+        finally
+        {
+            root.Dispose();
+        }
+    }
+
     /// <summary>An unknown <c>--group</c> is refused with one line, before anything of the cluster is touched.</summary>
     [Test]
     public void ShouldRefuseAnUnknownGroup()

@@ -120,10 +120,11 @@ internal sealed class AgentClient : IDisposable
 
     private Connection Open()
     {
+        var endPoint = AgentProtocol.EndPoint(_path);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            socket.Connect(new UnixDomainSocketEndPoint(_path));
+            socket.Connect(endPoint);
         }
         catch (SocketException e)
         {

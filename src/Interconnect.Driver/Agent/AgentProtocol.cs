@@ -25,6 +25,24 @@ internal static class AgentProtocol
 
     public static string SocketPath(ClusterPaths paths) => Path.Combine(paths.ClusterDirectory, "imcd.sock");
 
+    /// <summary>
+    /// The socket's address; a path longer than a Unix socket's (108 bytes on Linux, <c>sun_path</c>) is refused in one
+    /// line that says what to shorten.
+    /// </summary>
+    public static UnixDomainSocketEndPoint EndPoint(string path)
+    {
+        try
+        {
+            return new UnixDomainSocketEndPoint(path);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw new DriverException(DriverStatus.BadParameter,
+                $"imcd's socket {path} is {System.Text.Encoding.UTF8.GetByteCount(path)} bytes long, more than a Unix " +
+                "socket's path may be (108 on Linux): use a shorter IMC_ROOT or cluster name");
+        }
+    }
+
     public static byte[] Encode(RequestFrame frame) => Encode(JsonSerializer.SerializeToUtf8Bytes(frame, AgentJson.Default.RequestFrame));
 
     public static byte[] Encode(ReplyFrame frame) => Encode(JsonSerializer.SerializeToUtf8Bytes(frame, AgentJson.Default.ReplyFrame));

@@ -61,11 +61,12 @@ internal sealed partial class AgentServer : IDisposable
         ILogger logger)
     {
         var path = AgentProtocol.SocketPath(paths);
+        var endPoint = AgentProtocol.EndPoint(path);
         File.Delete(path); // a link is removed, not followed
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Bind(endPoint);
             File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
             listener.Listen(128);
         }
