@@ -90,12 +90,13 @@ public sealed class ImcMachines : IDisposable
     }
 
     /// <summary>
-    /// Starts imcd on <paramref name="machine"/> with this cluster's progress mode and waits for its "imcd: ready" line.
+    /// Starts imcd on <paramref name="machine"/> with this cluster's progress mode (and <paramref name="options"/>) and
+    /// waits for its "imcd: ready" line.
     /// </summary>
-    public void StartAgent(SimulatedMachine machine, int leaseSeconds = 3)
+    public void StartAgent(SimulatedMachine machine, int leaseSeconds = 3, params string[] options)
     {
         var process = machine.Start("dotnet",
-            [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--progress", _progress],
+            [ImcdPath, "--lease", leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--progress", _progress, .. options],
             Environment());
         var agent = new Agent(process);
         _agents[machine.Name] = agent;
@@ -157,9 +158,10 @@ public sealed class ImcMachines : IDisposable
     /// <summary>
     /// A test peer on host <paramref name="host"/> of <paramref name="machine"/>, its context open; as
     /// <paramref name="user"/> when given (setpriv: the test needs [Category(DotnetProcess.AsAnotherUser)]), with
-    /// <paramref name="environment"/> on top of the machine's.
+    /// <paramref name="environment"/> on top of the machine's; not opened when <paramref name="open"/> is false.
     /// </summary>
-    public PeerProcess Peer(SimulatedMachine machine, string host, string? user = null, IDictionary<string, string?>? environment = null)
+    public PeerProcess Peer(SimulatedMachine machine, string host, string? user = null, IDictionary<string, string?>? environment = null,
+        bool open = true)
     {
         var start = DotnetProcess.StartInfo(PeerProcess.PeerPath, user);
         var variables = Environment(host);
@@ -179,7 +181,11 @@ public sealed class ImcMachines : IDisposable
         var process = machine.Start(start.FileName, start.ArgumentList, variables);
         var peer = PeerProcess.Adopt(process, host);
         _peers.Add(peer);
-        peer.Send("open");
+        if (open)
+        {
+            peer.Send("open");
+        }
+
         return peer;
     }
 

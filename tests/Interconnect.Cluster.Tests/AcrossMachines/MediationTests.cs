@@ -107,6 +107,41 @@ public sealed class MediationTests
     }
 
     /// <summary>
+    /// <c>imcd --group</c> on a machine keeps the cluster there to the group's members: the cluster's folder is 0750 of
+    /// the group; a member (nobody, of nogroup) receives what root's process writes on the other machine, and a user
+    /// outside the group (daemon) is refused in one line that names it.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldKeepTheClusterToItsGroupOnAMachineWhoseImcdHasOne()
+    {
+        AnotherUser.RequireRoot("users in and out of imcd's group");
+        using var imc = ImcMachines.Start(2);
+        imc.StopAgent(imc[1]);
+        imc.StartAgent(imc[1], 3, "--group", "nogroup");
+        ImcMachines.InitHost(imc[1], "grp");
+        var folder = imc[1].Run("stat", ["-c", "%a %G", $"/dev/shm/imc/{ImcMachines.ClusterName}"], TimeSpan.FromSeconds(30));
+        var owner = imc.Peer(imc[0], "own");
+        var member = imc.Peer(imc[1], "grp", user: "nobody");
+        member.Send("alloc 74 4096 666");
+        member.Send("rx 74");
+        owner.Send("alloc 74 4096 666");
+        owner.Send("tx 74");
+        owner.Send("write64 74 0 8");
+        var read = member.Send("wait64 74 0 8 10000");
+        var outsider = imc.Peer(imc[1], "grp", user: "daemon", open: false);
+        var refused = outsider.Ask("open");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(folder.Stdout.Trim(), Is.EqualTo("750 nogroup"), folder.Stderr);
+            Assert.That(read, Does.StartWith("8"), imc.AgentOutput());
+            Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
+            Assert.That(refused.Text, Does.Contain("for the members of group nogroup only"));
+        });
+    }
+
+    /// <summary>
     /// What anyone on the machine may send to imcd's socket: a length beyond the limit, bytes that are not JSON, a
     /// request before the hello, another protocol version, a registration this connection did not make. Each is
     /// refused or ends that connection only; imcd serves on.
