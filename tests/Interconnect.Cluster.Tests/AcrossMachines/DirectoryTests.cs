@@ -134,8 +134,8 @@ public sealed class DirectoryTests
     /// <summary>
     /// A receive attach waits for every machine's acknowledgement on imcd's watch, not by asking etcd again and again:
     /// while the other machine's imcd is stopped (SIGSTOP, within its lease) the attach waits, making a few requests of
-    /// etcd (a look when a change comes, and one every quarter second at most without one), where asking every few
-    /// milliseconds made hundreds in the same time; once that imcd runs again, the attach completes.
+    /// etcd (a look when a change comes, and without one after pauses that double up to a quarter second), where asking
+    /// every few milliseconds made hundreds in the same time; once that imcd runs again, the attach completes.
     /// </summary>
     [Test]
     public void ShouldWaitForTheOtherMachinesOnTheWatchNotByAskingAgain()

@@ -240,13 +240,16 @@ internal sealed partial class EtcdDirectory : IServedDirectory
 
     /// <summary>
     /// Asks <paramref name="missing"/> what is still missing (null: nothing) until nothing is or the apply timeout has
-    /// passed, asking again when something changed in etcd (<see cref="EtcdStore.Changes"/>: the watch, not a poll);
-    /// returns what was missing last (null: done).
+    /// passed, asking again as soon as something changed in etcd (<see cref="EtcdStore.Changes"/>, its watch), and
+    /// otherwise after pauses that double from 1 ms to <see cref="EtcdChangeBell.Fallback"/>: what other machines answer
+    /// within a few milliseconds is seen as soon as by a poll, and a wait for a machine that is slow costs etcd a few
+    /// requests a second, not hundreds. Returns what was missing last (null: done).
     /// </summary>
     private string? AwaitNothingMissing(Func<string?> missing)
     {
         var clock = Stopwatch.StartNew();
         var changes = _store.Changes;
+        var pause = TimeSpan.FromMilliseconds(1);
         while (true)
         {
             var rings = changes.Rings; // before the look: a change after it rings past this count
@@ -256,7 +259,8 @@ internal sealed partial class EtcdDirectory : IServedDirectory
                 return left;
             }
 
-            changes.WaitPast(rings, s_applyTimeout - clock.Elapsed);
+            changes.WaitPast(rings, pause < s_applyTimeout - clock.Elapsed ? pause : s_applyTimeout - clock.Elapsed);
+            pause = pause < EtcdChangeBell.Fallback ? pause * 2 : EtcdChangeBell.Fallback;
         }
     }
 
