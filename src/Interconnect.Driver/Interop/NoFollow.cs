@@ -87,12 +87,7 @@ internal static class NoFollow
             throw Failure(Marshal.GetLastPInvokeError(), path, what);
         }
 
-        var fd = Libc.Open(path, Libc.ORdOnly | Libc.ODirectory | Libc.ONoFollow | Libc.OCloExec, 0);
-        if (fd < 0)
-        {
-            throw Failure(Marshal.GetLastPInvokeError(), path, what);
-        }
-
+        var fd = OpenDirectory(path, what);
         try
         {
             var status = StatusOf(fd, path, what);
@@ -112,6 +107,16 @@ internal static class NoFollow
         {
             _ = Libc.Close(fd);
         }
+    }
+
+    /// <summary>
+    /// Opens the existing folder <paramref name="path"/> itself (never through a link: a link, or anything but a folder,
+    /// fails); the descriptor is the caller's to close, and what <see cref="StatusOf"/> says of it is that folder's.
+    /// </summary>
+    public static int OpenDirectory(string path, string what)
+    {
+        var fd = Libc.Open(path, Libc.ORdOnly | Libc.ODirectory | Libc.ONoFollow | Libc.OCloExec, 0);
+        return fd >= 0 ? fd : throw Failure(Marshal.GetLastPInvokeError(), path, what);
     }
 
     /// <summary>Reads the whole of a small regular file, opened as <see cref="OpenFile"/> does.</summary>

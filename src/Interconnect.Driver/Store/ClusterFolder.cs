@@ -70,22 +70,11 @@ internal static class ClusterFolder
 
     private static void Change(ClusterPaths paths, string path, string what, bool directory, int? group, int mode)
     {
-        var flags = Libc.ONoFollow | Libc.OCloExec | (directory ? Libc.ORdOnly | Libc.ODirectory : Libc.ORdOnly | Libc.ONonBlock);
-        var fd = Libc.Open(path, flags, 0);
-        if (fd < 0)
-        {
-            throw NoFollow.Failure(Marshal.GetLastPInvokeError(), path, what);
-        }
-
+        // Opened without following a link, and checked on the descriptor: a folder, or a regular file, of a trusted owner.
+        var fd = directory ? NoFollow.OpenDirectory(path, what) : NoFollow.OpenFile(path, writable: false, what, check: null);
         try
         {
             var status = NoFollow.StatusOf(fd, path, what);
-            if (status.IsDirectory != directory || (!directory && !status.IsRegularFile))
-            {
-                throw new DriverException(DriverStatus.OpenError,
-                    $"{what} {path} is {status.Kind}: remove it (imcd makes the cluster's files itself)");
-            }
-
             paths.Owners.Check(path, what, status);
             if (group is { } gid && status.Gid != gid && Libc.FChown(fd, -1, gid) != 0)
             {
