@@ -81,10 +81,7 @@ internal sealed unsafe class NicLink
     /// <param name="clusterKey">The cluster key every connection's hello presents (<see cref="NicMessages.KeyLength"/> bytes).</param>
     public NicLink(UcxWorker worker, byte[] address, string peer, ulong writer, int index, ReadOnlySpan<byte> clusterKey)
     {
-        if (clusterKey.Length != NicMessages.KeyLength)
-        {
-            throw new ArgumentException($"a cluster key is {NicMessages.KeyLength} bytes, not {clusterKey.Length}", nameof(clusterKey));
-        }
+        NicMessages.CheckKey(clusterKey, nameof(clusterKey));
 
         _worker = worker;
         _address = address;

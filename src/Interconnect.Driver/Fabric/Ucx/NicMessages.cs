@@ -76,6 +76,15 @@ internal static class NicMessages
     /// <summary>The cluster key's length in bytes.</summary>
     public const int KeyLength = 32;
 
+    /// <summary>Refuses a cluster key of another length than <see cref="KeyLength"/> (a caller's mistake, not a peer's).</summary>
+    public static void CheckKey(ReadOnlySpan<byte> key, string name)
+    {
+        if (key.Length != KeyLength)
+        {
+            throw new ArgumentException($"a cluster key is {KeyLength} bytes, not {key.Length}", name);
+        }
+    }
+
     /// <summary>The most words one <see cref="Words"/> message reads or writes (a lock set's most locks).</summary>
     public const int MaxWords = Store.ControlFileDirectory.MaxLocksPerSet;
 

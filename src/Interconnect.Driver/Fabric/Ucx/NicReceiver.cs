@@ -65,10 +65,7 @@ internal sealed unsafe class NicReceiver : IDisposable
     /// <param name="clusterKey">The cluster key (<see cref="NicMessages.KeyLength"/> bytes) a connection's hello must present.</param>
     public NicReceiver(UcxWorker worker, int rails, Action<int> raise, ReadOnlySpan<byte> clusterKey)
     {
-        if (clusterKey.Length != NicMessages.KeyLength)
-        {
-            throw new ArgumentException($"a cluster key is {NicMessages.KeyLength} bytes, not {clusterKey.Length}", nameof(clusterKey));
-        }
+        NicMessages.CheckKey(clusterKey, nameof(clusterKey));
 
         _key = clusterKey.ToArray();
         _worker = worker;
@@ -352,7 +349,7 @@ internal sealed unsafe class NicReceiver : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsAuthenticated(Native.AmRecvParam* param, ulong writer)
     {
-        var endpoint = (param->RecvAttr & Native.AmRecvAttrReplyEp) != 0 ? param->ReplyEp : 0;
+        var endpoint = ReplyEndpoint(param);
         if (endpoint == _lastConnection && writer == _lastWriter && endpoint != 0)
         {
             return true; // the common case: the same connection as the last message
@@ -374,13 +371,18 @@ internal sealed unsafe class NicReceiver : IDisposable
         return true;
     }
 
+    /// <summary>The endpoint UCX gave the handler as the way back to the sender: its connection here (0: none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint ReplyEndpoint(Native.AmRecvParam* param) =>
+        (param->RecvAttr & Native.AmRecvAttrReplyEp) != 0 ? param->ReplyEp : 0;
+
     /// <summary>
     /// Checks a hello's key (in constant time) and records its connection, with its writer, as authenticated; a hello
     /// with another key drops the record of its endpoint. False when the connection is not authenticated (counted).
     /// </summary>
     private bool Authenticate(Native.AmRecvParam* param, ulong writer, ReadOnlySpan<byte> key)
     {
-        var endpoint = (param->RecvAttr & Native.AmRecvAttrReplyEp) != 0 ? param->ReplyEp : 0;
+        var endpoint = ReplyEndpoint(param);
         if (endpoint == 0 || !CryptographicOperations.FixedTimeEquals(key, _key))
         {
             if (endpoint != 0)
@@ -608,7 +610,7 @@ internal sealed unsafe class NicReceiver : IDisposable
     /// </summary>
     private void Reply(Native.AmRecvParam* param, uint id, void* header, int length, byte* data = null, int dataLength = 0)
     {
-        if ((param->RecvAttr & Native.AmRecvAttrReplyEp) == 0 || param->ReplyEp == 0)
+        if (ReplyEndpoint(param) == 0)
         {
             return;
         }
