@@ -94,6 +94,11 @@ public sealed class MediationTests
         strangerWriter.Send("tx 73");
         strangerWriter.Send("write64 73 0 6");
         Assert.That(stranger.Send("wait64 73 0 6 10000"), Does.StartWith("6"), imc.AgentOutput());
+        // The receive files on machine 2 carry their regions' owner and mode (API.md: "so the operating system enforces
+        // them too"): nobody's 0600 region, root's 0666 one.
+        var files = imc[1].Run("sh", ["-c", $"stat -c '%a %U' /dev/shm/imc/{ImcMachines.ClusterName}/regions/*"], TimeSpan.FromSeconds(30));
+        Assert.That(files.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EquivalentTo(new[] { "600 nobody", "666 root" }),
+            files.Stderr);
 
         owner.Send($"on-signal {SigUsr1}");
         var denied = stranger.Ask($"kill own {owner.Pid} {SigUsr1}");
