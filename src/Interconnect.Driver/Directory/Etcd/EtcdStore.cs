@@ -19,7 +19,7 @@ internal sealed class EtcdStore : IDisposable
 
     private long _answeredMs = Environment.TickCount64;
     private byte[]? _clusterKey; // read once: the key never changes while the cluster's keys exist
-    private EtcdChangeBell? _changes;
+    private readonly Lazy<EtcdChangeBell> _changes;
     private volatile bool _answered;
 
     /// <summary>
@@ -36,6 +36,7 @@ internal sealed class EtcdStore : IDisposable
     {
         Connection = connection;
         Prefix = $"/imc/{cluster}/";
+        _changes = new(() => new EtcdChangeBell(this));
         Timeout = timeout ?? TimeSpan.FromSeconds(5);
         // After etcd was away, gRPC reconnects with a backoff that grows to two minutes by default, failing calls fast
         // meanwhile: capped at a second, a directory operation soon after etcd is back reaches it (Call retries within
@@ -74,29 +75,15 @@ internal sealed class EtcdStore : IDisposable
     /// Rings at each change under the cluster's prefix: one watch, made at the first use, shared by every wait on this
     /// store (in imcd, every process's requests).
     /// </summary>
-    public EtcdChangeBell Changes
-    {
-        get
-        {
-            if (Volatile.Read(ref _changes) is { } bell)
-            {
-                return bell;
-            }
-
-            var made = new EtcdChangeBell(this);
-            if (Interlocked.CompareExchange(ref _changes, made, null) is { } first)
-            {
-                made.Dispose();
-                return first;
-            }
-
-            return made;
-        }
-    }
+    public EtcdChangeBell Changes => _changes.Value;
 
     public void Dispose()
     {
-        Interlocked.Exchange(ref _changes, null)?.Dispose();
+        if (_changes.IsValueCreated)
+        {
+            _changes.Value.Dispose();
+        }
+
         _client.Dispose();
     }
 
