@@ -4,7 +4,7 @@ using Interconnect.Driver.Store;
 namespace Interconnect.Driver;
 
 /// <summary>
-/// Where a cluster lives: <c>IMC_ROOT/IMC_CLUSTER</c>, with its control file and its folder of receive files.
+/// Where a cluster lives: <c>IMC_ROOT/IMC_CLUSTER</c>, with its control file, its words file and its folder of receive files.
 /// Names are checked here, once, so that no name can lead outside <c>IMC_ROOT</c>.
 /// </summary>
 internal sealed partial class ClusterPaths
@@ -20,6 +20,7 @@ internal sealed partial class ClusterPaths
         Owners = owners;
         ClusterDirectory = Path.Combine(root, cluster);
         ControlFile = Path.Combine(ClusterDirectory, "control");
+        WordsFile = Path.Combine(ClusterDirectory, "words");
         RegionsDirectory = Path.Combine(ClusterDirectory, "regions");
     }
 
@@ -30,6 +31,9 @@ internal sealed partial class ClusterPaths
     public string ClusterDirectory { get; }
 
     public string ControlFile { get; }
+
+    /// <summary>The words the cluster's processes write themselves, beside the control file (<see cref="Store.Layout.WordsLayout"/>).</summary>
+    public string WordsFile { get; }
 
     public string RegionsDirectory { get; }
 

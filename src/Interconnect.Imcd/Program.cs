@@ -170,7 +170,8 @@ internal static class Program
         {
             var paths = ClusterPaths.Resolve(cluster: cluster);
             _ = AgentProtocol.EndPoint(AgentProtocol.SocketPath(paths)); // a socket path too long: refused before anything is made
-            ClusterFolder.Take(paths, group is null ? null : ClusterFolder.GroupId(group));
+            var gid = group is null ? (int?)null : ClusterFolder.GroupId(group);
+            ClusterFolder.Take(paths, gid);
             using var stopped = new ManualResetEventSlim();
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
@@ -179,6 +180,8 @@ internal static class Program
                 Console.WriteLine($"imcd: ready local cluster={paths.Cluster} root={paths.Root} socket={AgentProtocol.SocketPath(agent.Paths)}");
                 stopped.Wait();
             }
+
+            ClusterFolder.HandBack(paths, gid); // the socket is gone: the embedded default's processes change the directory
 
             Console.WriteLine($"imcd: stopped serving cluster '{paths.Cluster}'");
             return 0;

@@ -229,7 +229,8 @@ public sealed class LocalImcdTests
         Assert.Multiple(() =>
         {
             Assert.That(Mode(_paths.ClusterDirectory), Is.EqualTo((0b111_101_000, nogroup)));
-            Assert.That(Mode(_paths.ControlFile), Is.EqualTo((0b110_110_000, nogroup)));
+            Assert.That(Mode(_paths.ControlFile), Is.EqualTo((0b110_100_000, nogroup)));
+            Assert.That(Mode(_paths.WordsFile), Is.EqualTo((0b110_110_000, nogroup)));
             Assert.That(Mode(_paths.RegionsDirectory), Is.EqualTo((0b1_111_111_000, nogroup)));
             Assert.That(read, Does.StartWith("5"), "a member of the group uses the cluster");
             Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
@@ -240,17 +241,20 @@ public sealed class LocalImcdTests
         Assert.Multiple(() =>
         {
             Assert.That(Mode(_paths.ClusterDirectory).Mode, Is.EqualTo(0b111_101_101));
-            Assert.That(Mode(_paths.ControlFile).Mode, Is.EqualTo(0b110_110_110));
+            Assert.That(Mode(_paths.ControlFile).Mode, Is.EqualTo(0b110_100_100));
+            Assert.That(Mode(_paths.WordsFile).Mode, Is.EqualTo(0b110_110_110));
             Assert.That(Mode(_paths.RegionsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
             Assert.That(outsider.Send("open"), Does.EndWith(" beta"), "without --group every local user may use the cluster");
         });
     }
 
     /// <summary>
-    /// The user report of issue 23, on one machine: another user (nobody) writes into the control file (mode 0666,
-    /// which the data path needs) a process entry of their own uid naming root's <c>sleep</c>, with its true start time,
-    /// on host alpha. The entry lands, and a <c>Kill</c> of it, from nobody's process or from root's, is refused as no
-    /// such process: imcd signals only pids that registered through its socket. The sleep lives.
+    /// The user report of issue 23, on one machine: another user (nobody, who uses the cluster) writes into the control
+    /// file a process entry of their own uid naming root's <c>sleep</c>, with its true start time, on host alpha. The
+    /// write is refused (imcd alone writes the control file: 0644), so no entry lands. And an entry that does land
+    /// (written here by root, who stands for whoever may write the file) is signalled by nobody: a <c>Kill</c> of it,
+    /// from nobody's process or from root's, is refused as no such process, since imcd signals only pids that
+    /// registered through its socket. The sleep lives.
     /// </summary>
     [Test]
     [Category(DotnetProcess.AsAnotherUser)]
@@ -265,7 +269,7 @@ public sealed class LocalImcdTests
         // The forged entry: alpha's real one (its host), naming the sleep and nobody, written by nobody into a free slot.
         var entry = default(ProcessEntry);
         var freeSlot = -1;
-        using (var control = ControlFile.Open(_paths.ControlFile, writable: false, FileOwners.Anyone))
+        using (var control = ControlFile.Open(_paths, ControlAccess.Read))
         {
             for (var slot = 0; slot < ControlLayout.MaxProcesses; slot++)
             {
@@ -289,7 +293,11 @@ public sealed class LocalImcdTests
         File.WriteAllBytes(forged, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { entry }.AsSpan()).ToArray());
         File.SetUnixFileMode(forged, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var offset = ControlLayout.ProcessesOffset + (freeSlot * ProcessEntry.Size);
-        AnotherUser.Shell("nobody", $"dd if='{forged}' of='{_paths.ControlFile}' bs=1 seek={offset} conv=notrunc status=none");
+        var write = $"dd if='{forged}' of='{_paths.ControlFile}' bs=1 seek={offset} conv=notrunc status=none";
+        // As nobody: the script exits 0 only if dd failed, for want of permission.
+        AnotherUser.Shell("nobody", $"out=$({write} 2>&1); test $? -ne 0 && echo \"$out\" | grep -q 'Permission denied'");
+        var landedFromNobody = ReadStatusDirectly().Processes.Any(p => p.Pid == victim.Id);
+        AnotherUser.Shell("root", write);
         var landed = ReadStatusDirectly().Processes.Any(p => p.Pid == victim.Id);
 
         var byForger = forger.Ask($"kill alpha {victim.Id} 15");
@@ -298,6 +306,7 @@ public sealed class LocalImcdTests
 
         Assert.Multiple(() =>
         {
+            Assert.That(landedFromNobody, Is.False, "nobody's write reached the control file");
             Assert.That(landed, Is.True, "the forged entry is in the control file");
             Assert.That((byForger.Ok, byForger.Status), Is.EqualTo((false, "NoSuchProcess")), byForger.Text);
             Assert.That((byOwner.Ok, byOwner.Status), Is.EqualTo((false, "NoSuchProcess")), byOwner.Text);
@@ -433,7 +442,7 @@ public sealed class LocalImcdTests
     /// <summary>The cluster's status read from the control file by this process (read-only: it reclaims nothing).</summary>
     private Driver.Status.ClusterStatus ReadStatusDirectly()
     {
-        using var local = ControlFileDirectory.Open(_paths, writable: false);
+        using var local = ControlFileDirectory.Open(_paths, ControlAccess.Read);
         return local.ReadStatus();
     }
 

@@ -43,7 +43,7 @@ public sealed class CrashTests
         var peers = new List<PeerProcess>();
         var reports = new ChurnReports();
         // The directory lock's recoveries: one exactly when a process took the lock over from a dead holder.
-        using var directory = Cluster.Open(_cluster.Paths, writable: false);
+        using var directory = Cluster.Open(_cluster.Paths, ControlAccess.Read);
         int Recoveries() => Volatile.Read(ref directory.Control.Header.Recoveries);
         var killedInside = 0;
         var hostList = string.Join(',', s_hosts);

@@ -61,7 +61,7 @@ public sealed class ReclamationTests
         var victim = _cluster.StartPeer("beta");
         victim.Send("alloc 23 8192");
         victim.Send("hold-directory");
-        using var directory = Cluster.Open(_cluster.Paths, writable: false);
+        using var directory = Cluster.Open(_cluster.Paths, ControlAccess.Read);
         var recoveries = directory.Control.Header.Recoveries;
 
         victim.Kill();

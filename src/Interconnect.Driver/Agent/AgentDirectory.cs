@@ -72,7 +72,8 @@ internal sealed class AgentDirectory : IDirectory
                     "on this machine only (imcd --local): unset IMC_DIRECTORY, or run imcd with --directory");
             }
 
-            var local = ControlFileDirectory.Open(paths, writable);
+            // The control file read-only: imcd alone changes the directory (and may keep the file to itself).
+            var local = ControlFileDirectory.Open(paths, writable ? ControlAccess.Words : ControlAccess.Read);
             if (agent.Mode == AgentMode.Local)
             {
                 return new AgentDirectory(local, agent, machine: null, fabric);

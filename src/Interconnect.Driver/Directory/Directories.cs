@@ -60,6 +60,6 @@ internal static class Directories
             return configure is null ? ControlFileDirectory.OpenOrCreate(paths) : configure(paths);
         }
 
-        return ControlFileDirectory.Open(paths, writable);
+        return ControlFileDirectory.Open(paths, writable ? ControlAccess.All : ControlAccess.Read);
     }
 }

@@ -98,11 +98,7 @@ internal sealed partial class Cluster
         a.ShareMode = shareMode;
         a.Flags = flags;
         a.TargetHost = targetHost;
-        a.Writes = 0;
-        a.Bytes = 0;
-        a.Drops = 0;
-        a.SharedWrites = 0;
-        a.SharedBytes = 0;
+        Control.Window(slot) = default;
         Volatile.Write(ref a.State, AttachmentEntry.StateLive); // release: the fields above are complete before the entry counts
         return slot;
     }
@@ -118,10 +114,11 @@ internal sealed partial class Cluster
             if ((uint)rail < ControlLayout.MaxLogicalRails)
             {
                 ref var r = ref Control.Rail(rail);
+                ref var counters = ref Control.Window(slot);
                 // Interlocked: writers never touch these totals, but imcs may read them while we add.
-                Interlocked.Add(ref r.RetiredWrites, a.TotalWrites);
-                Interlocked.Add(ref r.RetiredBytes, a.TotalBytes);
-                Interlocked.Add(ref r.RetiredDrops, Volatile.Read(ref a.Drops));
+                Interlocked.Add(ref r.RetiredWrites, counters.TotalWrites);
+                Interlocked.Add(ref r.RetiredBytes, counters.TotalBytes);
+                Interlocked.Add(ref r.RetiredDrops, Volatile.Read(ref counters.Drops));
             }
         }
 
@@ -266,29 +263,39 @@ internal sealed partial class Cluster
             RaiseError(r);
         }
 
-        Interlocked.Increment(ref header.HostSequence);
-        Interlocked.Increment(ref header.EventSequence); // event waiters sleep on this word
-        ClusterEventWatcher.WakeAll(ref header.EventSequence);
+        ref var words = ref Control.Words;
+        Interlocked.Increment(ref words.HostSequence);
+        Interlocked.Increment(ref words.EventSequence); // event waiters sleep on this word
+        ClusterEventWatcher.WakeAll(ref words.EventSequence);
     }
 
-    /// <summary>The up hosts, the logical rail count and the mask of active logical rails (enters the directory).</summary>
+    /// <summary>
+    /// The up hosts, the logical rail count and the mask of active logical rails: in the directory, or, for a process
+    /// that may not change it (imcd serves the cluster), entry by entry as <c>imcs</c> reads it; a host is up only once
+    /// its name is whole, and a change seen half is seen whole at the next event, which its sequence announces.
+    /// </summary>
     public ClusterInfoSnapshot ReadInfo()
     {
+        if (!Control.CanWriteDirectory)
+        {
+            return ReadInfoHeld();
+        }
+
         using (EnterDirectory())
         {
             return ReadInfoHeld();
         }
     }
 
-    /// <summary><see cref="ReadInfo"/> for a caller that already holds the directory.</summary>
+    /// <summary><see cref="ReadInfo"/> for a caller that already holds the directory (or reads it without).</summary>
     public ClusterInfoSnapshot ReadInfoHeld()
     {
         ref var header = ref Control.Header;
         // The sequences first: rails change without the directory lock, so a change between the two reads must leave
         // a snapshot that is older than it (its waiter wakes for it), never one whose sequence already counts a change
         // its mask does not show (a waiter would miss that change for good).
-        var hostSequence = Volatile.Read(ref header.HostSequence);
-        var railSequence = Volatile.Read(ref header.RailSequence);
+        var hostSequence = Volatile.Read(ref Control.Words.HostSequence);
+        var railSequence = Volatile.Read(ref Control.Words.RailSequence);
         uint mask = 0;
         for (var r = 0; r < header.LogicalRails; r++)
         {

@@ -235,9 +235,10 @@ internal sealed partial class Cluster
             var rail = Control.Region(a.Target).LogicalRail;
             if ((uint)rail < (uint)header.LogicalRails)
             {
-                writes[rail] += a.TotalWrites;
-                bytes[rail] += a.TotalBytes;
-                drops[rail] += Volatile.Read(ref a.Drops);
+                ref var counters = ref Control.Window(i);
+                writes[rail] += counters.TotalWrites;
+                bytes[rail] += counters.TotalBytes;
+                drops[rail] += Volatile.Read(ref counters.Drops);
             }
         }
 
@@ -267,7 +268,7 @@ internal sealed partial class Cluster
 
     private void RecordRailChange()
     {
-        ref var header = ref Control.Header;
+        ref var header = ref Control.Words;
         Interlocked.Increment(ref header.RailSequence);
         Interlocked.Increment(ref header.EventSequence); // event waiters sleep on this word
         ClusterEventWatcher.WakeAll(ref header.EventSequence);

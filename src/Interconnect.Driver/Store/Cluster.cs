@@ -39,7 +39,7 @@ internal sealed partial class Cluster : IDisposable
     public MappedFile MapReceiveFile(ReceiveFileName name, long length, bool writable) => _memory.Map(name, length, writable);
 
     /// <summary>Opens an existing cluster; <see cref="DriverStatus.NotInitialized"/> when there is none.</summary>
-    public static Cluster Open(ClusterPaths paths, bool writable = true)
+    public static Cluster Open(ClusterPaths paths, ControlAccess access = ControlAccess.All)
     {
         CheckRoot(paths);
         CheckOwners(paths);
@@ -49,7 +49,7 @@ internal sealed partial class Cluster : IDisposable
                 $"no cluster '{paths.Cluster}' under {paths.Root}: run imc_init (or set IMC_AUTO_INIT=1)");
         }
 
-        return new Cluster(paths, ControlFile.Open(paths.ControlFile, writable, paths.Owners));
+        return new Cluster(paths, ControlFile.Open(paths, access));
     }
 
     /// <summary>
@@ -67,7 +67,7 @@ internal sealed partial class Cluster : IDisposable
             CheckOwners(paths); // another process may have made it first
         }
 
-        return new Cluster(paths, ControlFile.Open(paths.ControlFile, writable: true, paths.Owners));
+        return new Cluster(paths, ControlFile.Open(paths, ControlAccess.All));
     }
 
     /// <summary>Removes the cluster's folder and everything in it.</summary>
@@ -164,9 +164,7 @@ internal sealed partial class Cluster : IDisposable
             {
                 // Sticky and open to all, as /tmp: any user of the cluster creates receive files, none removes another's.
                 NoFollow.CreateDirectory(Path.Combine(staging, "regions"), 0b1_111_111_111, "folder of receive files");
-                using (ControlFile.Create(Path.Combine(staging, "control"), configuration))
-                {
-                }
+                ControlFile.Create(staging, configuration);
 
                 try
                 {

@@ -47,7 +47,7 @@ internal sealed unsafe class ClusterEventWatcher(Cluster cluster)
         }
 
         // The event may have happened between the first look and the registration: the thread looks again first.
-        WakeAll(ref cluster.Control.Header.EventSequence);
+        WakeAll(ref cluster.Control.Words.EventSequence);
         return waiter.Completion.Task;
     }
 
@@ -62,7 +62,7 @@ internal sealed unsafe class ClusterEventWatcher(Cluster cluster)
 
     private void Run()
     {
-        ref var sequence = ref cluster.Control.Header.EventSequence;
+        ref var sequence = ref cluster.Control.Words.EventSequence;
         while (true)
         {
             var seen = Volatile.Read(ref sequence); // read before looking, so a change after the look wakes us

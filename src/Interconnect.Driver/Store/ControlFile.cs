@@ -5,26 +5,38 @@ using Interconnect.Driver.Store.Layout;
 namespace Interconnect.Driver.Store;
 
 /// <summary>
-/// The mapped control file: typed references to its header and tables (<see cref="ControlLayout"/>).
+/// The mapped control file and its words file: typed references to their headers and tables (<see cref="ControlLayout"/>,
+/// <see cref="WordsLayout"/>). The tables of the words file are reached here as they were when they were the control
+/// file's, so what reads a rail or a lock word does not care where it lives.
 /// </summary>
 internal sealed unsafe class ControlFile : IDisposable
 {
     private const string What = "control file";
+    private const string WordsWhat = "words file";
     private readonly MappedFile _file;
+    private readonly MappedFile _words;
 
-    private ControlFile(MappedFile file) => _file = file;
+    private ControlFile(MappedFile file, MappedFile words)
+    {
+        _file = file;
+        _words = words;
+    }
 
     public string Path => _file.Path;
 
+    /// <summary>Whether this process may change the directory (the control file is mapped writable).</summary>
+    public bool CanWriteDirectory => _file.Writable;
+
     public ref ControlHeader Header => ref Unsafe.AsRef<ControlHeader>(_file.Pointer);
 
-    public byte* Base => _file.Pointer;
+    /// <summary>The words file's header: its event words.</summary>
+    public ref WordsHeader Words => ref Unsafe.AsRef<WordsHeader>(_words.Pointer);
 
     public ref LogicalRailEntry Rail(int index) =>
-        ref Unsafe.AsRef<LogicalRailEntry>(At(ControlLayout.RailsOffset, index, LogicalRailEntry.Size, ControlLayout.MaxLogicalRails));
+        ref Unsafe.AsRef<LogicalRailEntry>(WordsAt(WordsLayout.RailsOffset, index, LogicalRailEntry.Size, ControlLayout.MaxLogicalRails));
 
     public ref PhysicalRailEntry PhysicalRail(int index) =>
-        ref Unsafe.AsRef<PhysicalRailEntry>(At(ControlLayout.PhysicalRailsOffset, index, PhysicalRailEntry.Size, ControlLayout.MaxPhysicalRails));
+        ref Unsafe.AsRef<PhysicalRailEntry>(WordsAt(WordsLayout.PhysicalRailsOffset, index, PhysicalRailEntry.Size, ControlLayout.MaxPhysicalRails));
 
     public ref HostEntry Host(int index) =>
         ref Unsafe.AsRef<HostEntry>(At(ControlLayout.HostsOffset, index, HostEntry.Size, ControlLayout.MaxHosts));
@@ -35,29 +47,39 @@ internal sealed unsafe class ControlFile : IDisposable
     public ref RegionEntry Region(int index) =>
         ref Unsafe.AsRef<RegionEntry>(At(ControlLayout.RegionsOffset, index, RegionEntry.Size, ControlLayout.MaxRegions));
 
+    /// <summary>The words of the region in slot <paramref name="index"/> that its writers change (its write lock).</summary>
+    public ref RegionWords RegionWords(int index) =>
+        ref Unsafe.AsRef<RegionWords>(WordsAt(WordsLayout.RegionWordsOffset, index, Layout.RegionWords.Size, ControlLayout.MaxRegions));
+
     public ref AttachmentEntry Attachment(int index) =>
         ref Unsafe.AsRef<AttachmentEntry>(At(ControlLayout.AttachmentsOffset, index, AttachmentEntry.Size, ControlLayout.MaxAttachments));
+
+    /// <summary>The counters of transmit attachment <paramref name="index"/>.</summary>
+    public ref WindowCounters Window(int index) =>
+        ref Unsafe.AsRef<WindowCounters>(WordsAt(WordsLayout.WindowsOffset, index, WindowCounters.Size, ControlLayout.MaxAttachments));
 
     public ref LockSetEntry LockSet(int index) =>
         ref Unsafe.AsRef<LockSetEntry>(At(ControlLayout.LockSetsOffset, index, LockSetEntry.Size, ControlLayout.MaxLockSets));
 
     public ref LockWord Lock(int index) =>
-        ref Unsafe.AsRef<LockWord>(At(ControlLayout.LockWordsOffset, index, LockWord.Size, ControlLayout.MaxLocks));
+        ref Unsafe.AsRef<LockWord>(WordsAt(WordsLayout.LockWordsOffset, index, LockWord.Size, ControlLayout.MaxLocks));
 
     /// <summary>
-    /// Opens and checks an existing control file; a damaged one is refused with a message that names it and says
-    /// what to do. The header is read and checked before anything is mapped, so a file of another layout or a
-    /// truncated one is never read past its end. It is never opened through a link, and only when
-    /// <paramref name="owners"/> trust its owner.
+    /// Opens and checks an existing control file and its words file (<paramref name="paths"/>), each mapped writable as
+    /// <paramref name="access"/> says; a damaged one is refused with a message that names it and says what to do. A
+    /// header is read and checked before anything is mapped, so a file of another layout or a truncated one is never
+    /// read past its end. Neither is opened through a link, and only when <see cref="ClusterPaths.Owners"/> trust its
+    /// owner.
     /// </summary>
-    public static ControlFile Open(string path, bool writable, FileOwners owners)
+    public static ControlFile Open(ClusterPaths paths, ControlAccess access)
     {
-        void Check(FileStatus status) => owners.Check(path, What, status);
-        VerifyHeader(path, Check);
-        var file = MappedFile.Open(path, ControlLayout.FileSize, writable, What, Check);
+        var file = OpenChecked(paths.ControlFile, What, ControlLayout.Magic, ControlLayout.Version, ControlLayout.FileSize,
+            access == ControlAccess.All, paths.Owners);
         try
         {
-            var control = new ControlFile(file);
+            var words = OpenChecked(paths.WordsFile, WordsWhat, WordsLayout.Magic, WordsLayout.Version, WordsLayout.FileSize,
+                access != ControlAccess.Read, paths.Owners);
+            var control = new ControlFile(file, words);
             control.Verify();
             return control;
         }
@@ -68,15 +90,23 @@ internal sealed unsafe class ControlFile : IDisposable
         }
     }
 
-    private static void VerifyHeader(string path, Action<FileStatus> check)
+    private static MappedFile OpenChecked(string path, string what, ulong magic, int version, int size, bool writable,
+        FileOwners owners)
     {
-        var fd = NoFollow.OpenFile(path, writable: false, What, check);
+        void Check(FileStatus status) => owners.Check(path, what, status);
+        VerifyHeader(path, what, magic, version, size, Check);
+        return MappedFile.Open(path, size, writable, what, Check);
+    }
+
+    private static void VerifyHeader(string path, string what, ulong magic, int version, int size, Action<FileStatus> check)
+    {
+        var fd = NoFollow.OpenFile(path, writable: false, what, check);
         Span<byte> bytes = stackalloc byte[64];
         int read;
         long length;
         try
         {
-            length = NoFollow.StatusOf(fd, path, What).Size;
+            length = NoFollow.StatusOf(fd, path, what).Size;
             fixed (byte* buffer = bytes)
             {
                 read = (int)Math.Max(Libc.PRead(fd, buffer, (nuint)bytes.Length, 0), 0);
@@ -88,32 +118,42 @@ internal sealed unsafe class ControlFile : IDisposable
         }
 
         var recreate = "remove the cluster (imcctl destroy) and run imc_init";
-        if (read < bytes.Length || BitConverter.ToUInt64(bytes) != ControlLayout.Magic)
+        if (read < bytes.Length || BitConverter.ToUInt64(bytes) != magic)
         {
             throw new DriverException(DriverStatus.BadMap,
-                $"{path} is not an Interconnect control file ({(read < bytes.Length ? "too short" : "wrong magic number")}): {recreate}");
+                $"{path} is not an Interconnect {what} ({(read < bytes.Length ? "too short" : "wrong magic number")}): {recreate}");
         }
 
-        var version = BitConverter.ToInt32(bytes[8..]);
-        if (version != ControlLayout.Version)
+        var found = BitConverter.ToInt32(bytes[8..]);
+        if (found != version)
         {
             throw new DriverException(DriverStatus.BadMap,
-                $"{path} has control file layout version {version}, this library reads version {ControlLayout.Version}: " +
+                $"{path} has {what} layout version {found}, this library reads version {version}: " +
                 $"use the same Interconnect version for every program of the cluster, or {recreate}");
         }
 
-        if (length != ControlLayout.FileSize || BitConverter.ToInt64(bytes[16..]) != ControlLayout.FileSize)
+        if (length != size || BitConverter.ToInt64(bytes[16..]) != size)
         {
             throw new DriverException(DriverStatus.BadMap,
-                $"control file {path} is {length} bytes, expected {ControlLayout.FileSize}: it was truncated or resized; {recreate}");
+                $"{what} {path} is {length} bytes, expected {size}: it was truncated or resized; {recreate}");
         }
     }
 
-    /// <summary>Creates a new control file at <paramref name="path"/> (a temporary name: the caller publishes it).</summary>
-    public static ControlFile Create(string path, ClusterConfiguration configuration)
+    /// <summary>
+    /// Creates a new control file and its words file in <paramref name="folder"/> (a temporary one: the caller
+    /// publishes it), each 0666: every user of the cluster writes both until <c>imcd</c> takes the folder.
+    /// </summary>
+    public static void Create(string folder, ClusterConfiguration configuration)
     {
-        var file = MappedFile.Create(path, ControlLayout.FileSize, 0b110_110_110, owner: (-1, -1), What);
-        var control = new ControlFile(file);
+        using var words = MappedFile.Create(System.IO.Path.Combine(folder, "words"), WordsLayout.FileSize, 0b110_110_110,
+            owner: (-1, -1), WordsWhat);
+        using var file = MappedFile.Create(System.IO.Path.Combine(folder, "control"), ControlLayout.FileSize, 0b110_110_110,
+            owner: (-1, -1), What);
+        var control = new ControlFile(file, words);
+        ref var w = ref control.Words;
+        w.Magic = WordsLayout.Magic;
+        w.Version = WordsLayout.Version;
+        w.FileSize = WordsLayout.FileSize;
         ref var h = ref control.Header;
         h.Version = ControlLayout.Version;
         h.HeaderSize = ControlLayout.HeaderSize;
@@ -140,12 +180,15 @@ internal sealed unsafe class ControlFile : IDisposable
             rail.ActivePhysical = configuration.RailStyle == ClusterConfiguration.FailoverPair ? 2 * r : r;
         }
 
-        // The magic goes last: a reader that sees it sees a complete header.
+        // The magic goes last: a reader that sees it sees a complete header (the words file's is whole before).
         Volatile.Write(ref h.Magic, ControlLayout.Magic);
-        return control;
     }
 
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        _file.Dispose();
+        _words.Dispose();
+    }
 
     private void Verify()
     {
@@ -185,6 +228,16 @@ internal sealed unsafe class ControlFile : IDisposable
         }
 
         return _file.Pointer + offset + ((long)index * size);
+    }
+
+    private byte* WordsAt(int offset, int index, int size, int count)
+    {
+        if ((uint)index >= (uint)count)
+        {
+            ThrowIndex(index, count);
+        }
+
+        return _words.Pointer + offset + ((long)index * size);
     }
 
     private static void ThrowIndex(int index, int count) =>

@@ -134,16 +134,19 @@ internal sealed partial class ControlFileDirectory
         return new TransmitAttachment(attachment, target, Loopback: false, WordsOf(handle, attachment));
     }
 
-    /// <summary>The hot words of a transmit attach: its region's and rail's words and its own counters, in the control file.</summary>
+    /// <summary>
+    /// The hot words of a transmit attach: its region's generation (in the control file: the data path only reads it),
+    /// its region's write lock, its rail's fault word and its own counters (in the words file: the data path writes them).
+    /// </summary>
     internal unsafe WindowWords WordsOf(RegionHandle handle, int attachment)
     {
         var control = _cluster.Control;
         ref var region = ref control.Region(handle.Slot);
-        ref var entry = ref control.Attachment(attachment);
+        ref var entry = ref control.Window(attachment);
         return new WindowWords
         {
             Generation = (int*)Unsafe.AsPointer(ref region.Generation),
-            WriteLock = (long*)Unsafe.AsPointer(ref region.WriteOwner),
+            WriteLock = (long*)Unsafe.AsPointer(ref control.RegionWords(handle.Slot).WriteOwner),
             Fault = (int*)Unsafe.AsPointer(ref control.Rail(handle.LogicalRail).FaultWord),
             Writes = (long*)Unsafe.AsPointer(ref entry.Writes),
             Bytes = (long*)Unsafe.AsPointer(ref entry.Bytes),
@@ -336,14 +339,15 @@ internal sealed partial class ControlFileDirectory
         }
 
         var me = ProcessIdentity.Current.LockValue;
-        _ = RobustLock.Enter(ref region.WriteOwner, me, s_writeLockTimeout, $"the write lock of region key {handle.Key}");
+        ref var writeLock = ref _cluster.Control.RegionWords(handle.Slot).WriteOwner;
+        _ = RobustLock.Enter(ref writeLock, me, s_writeLockTimeout, $"the write lock of region key {handle.Key}");
         try
         {
             CreateReceiveFile(handle.Slot, process.Host, source);
         }
         finally
         {
-            RobustLock.Exit(ref region.WriteOwner, me);
+            RobustLock.Exit(ref writeLock, me);
         }
     }
 }

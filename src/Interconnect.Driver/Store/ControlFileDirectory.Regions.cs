@@ -103,7 +103,7 @@ internal sealed partial class ControlFileDirectory
         region.OwnerGid = owner?.Gid ?? process.Credentials.Gid;
         region.ReceiveFileMask = 0;
         region.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        region.WriteOwner = 0;
+        _cluster.Control.RegionWords(slot) = default;
         if (direct)
         {
             CreateDirectMemory(slot);

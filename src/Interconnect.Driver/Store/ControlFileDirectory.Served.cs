@@ -19,7 +19,7 @@ internal sealed partial class ControlFileDirectory
     /// </summary>
     internal static ControlFileDirectory Serve(ClusterPaths paths, Func<int, long, int?> registeredUid)
     {
-        var local = Open(paths, writable: true);
+        var local = Open(paths, ControlAccess.All);
         local.RegisteredUid = registeredUid;
         return local;
     }

@@ -119,6 +119,11 @@ internal sealed partial class ControlFileDirectory
 
     public ClusterInfoSnapshot ReadInfo(ProcessRegistration process)
     {
+        if (!_cluster.Control.CanWriteDirectory)
+        {
+            return _cluster.ReadInfo(); // imcd serves the cluster: it holds the directory, and answers for registrations
+        }
+
         using var scope = EnterRegistered(process);
         return _cluster.ReadInfoHeld();
     }

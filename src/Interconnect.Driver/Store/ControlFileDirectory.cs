@@ -26,7 +26,8 @@ internal sealed partial class ControlFileDirectory : IServedDirectory
     internal Cluster Cluster => _cluster;
 
     /// <summary>Opens an existing cluster; <see cref="DriverStatus.NotInitialized"/> when there is none.</summary>
-    public static ControlFileDirectory Open(ClusterPaths paths, bool writable = true) => new(Cluster.Open(paths, writable));
+    public static ControlFileDirectory Open(ClusterPaths paths, ControlAccess access = ControlAccess.All) =>
+        new(Cluster.Open(paths, access));
 
     /// <summary>
     /// Opens the cluster, creating it first if it does not exist, with the rails and error window given (the defaults

@@ -5,8 +5,8 @@ using Interconnect.Driver.Store.Layout;
 namespace Interconnect.Driver.Tests.Store;
 
 /// <summary>
-/// The control file layout is a contract between processes (and versions): every struct's size and every field's
-/// offset is pinned here, as documented beside the structs.
+/// The layouts of the control file and the words file are a contract between processes (and versions): every struct's
+/// size and every field's offset is pinned here, as documented beside the structs.
 /// </summary>
 public sealed class ControlLayoutTests
 {
@@ -15,9 +15,12 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(PhysicalRailEntry), 128)]
     [TestCase(typeof(HostEntry), 128)]
     [TestCase(typeof(ProcessEntry), 64)]
-    [TestCase(typeof(RegionEntry), 256)]
-    [TestCase(typeof(AttachmentEntry), 128)]
+    [TestCase(typeof(RegionEntry), 192)]
+    [TestCase(typeof(AttachmentEntry), 64)]
     [TestCase(typeof(LockSetEntry), 64)]
+    [TestCase(typeof(WordsHeader), 128)]
+    [TestCase(typeof(WindowCounters), 128)]
+    [TestCase(typeof(RegionWords), 64)]
     [TestCase(typeof(LockWord), 64)]
     public void ShouldHaveTheDocumentedSize(Type type, int size)
     {
@@ -33,7 +36,11 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(ControlHeader), nameof(ControlHeader.DirectoryOwner), 64)]
     [TestCase(typeof(ControlHeader), nameof(ControlHeader.MaxAllocBytes), 128)]
     [TestCase(typeof(ControlHeader), nameof(ControlHeader.LogicalRails), 144)]
-    [TestCase(typeof(ControlHeader), nameof(ControlHeader.EventSequence), 192)]
+    [TestCase(typeof(ControlHeader), nameof(ControlHeader.MachineEpoch), 192)]
+    [TestCase(typeof(WordsHeader), nameof(WordsHeader.Version), 8)]
+    [TestCase(typeof(WordsHeader), nameof(WordsHeader.FileSize), 16)]
+    [TestCase(typeof(WordsHeader), nameof(WordsHeader.EventSequence), 64)]
+    [TestCase(typeof(WordsHeader), nameof(WordsHeader.RailSequence), 72)]
     [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.FaultWord), 0)]
     [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.ErrorCount), 4)]
     [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.RetiredWrites), 64)]
@@ -43,12 +50,12 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(RegionEntry), nameof(RegionEntry.RegionSize), 16)]
     [TestCase(typeof(RegionEntry), nameof(RegionEntry.Generation), 44)]
     [TestCase(typeof(RegionEntry), nameof(RegionEntry.ReceiveFileMask), 48)]
-    [TestCase(typeof(RegionEntry), nameof(RegionEntry.WriteOwner), 64)]
+    [TestCase(typeof(RegionEntry), nameof(RegionEntry.FileEpoch), 64)]
     [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.TargetId), 16)]
-    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Writes), 40)]
-    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.Drops), 56)]
-    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.SharedWrites), 64)]
-    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.SharedBytes), 72)]
+    [TestCase(typeof(AttachmentEntry), nameof(AttachmentEntry.TargetHost), 32)]
+    [TestCase(typeof(WindowCounters), nameof(WindowCounters.Drops), 16)]
+    [TestCase(typeof(WindowCounters), nameof(WindowCounters.SharedWrites), 64)]
+    [TestCase(typeof(WindowCounters), nameof(WindowCounters.SharedBytes), 72)]
     [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorCursor), 16)]
     [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorTimesMs), 24)]
     [TestCase(typeof(LockWord), nameof(LockWord.Waiters), 8)]
@@ -63,15 +70,18 @@ public sealed class ControlLayoutTests
     [Test]
     public void ShouldLayTablesOutAsTheDiagramSays()
     {
-        Assert.That(ControlLayout.RailsOffset, Is.EqualTo(4096));
-        Assert.That(ControlLayout.PhysicalRailsOffset, Is.EqualTo(4608));
-        Assert.That(ControlLayout.HostsOffset, Is.EqualTo(5632));
-        Assert.That(ControlLayout.ProcessesOffset, Is.EqualTo(9728));
-        Assert.That(ControlLayout.RegionsOffset, Is.EqualTo(26112));
-        Assert.That(ControlLayout.AttachmentsOffset, Is.EqualTo(157184));
-        Assert.That(ControlLayout.LockSetsOffset, Is.EqualTo(681472));
-        Assert.That(ControlLayout.LockWordsOffset, Is.EqualTo(697856));
-        Assert.That(ControlLayout.FileSize, Is.EqualTo(960000));
+        Assert.That(ControlLayout.HostsOffset, Is.EqualTo(4096));
+        Assert.That(ControlLayout.ProcessesOffset, Is.EqualTo(8192));
+        Assert.That(ControlLayout.RegionsOffset, Is.EqualTo(24576));
+        Assert.That(ControlLayout.AttachmentsOffset, Is.EqualTo(122880));
+        Assert.That(ControlLayout.LockSetsOffset, Is.EqualTo(385024));
+        Assert.That(ControlLayout.FileSize, Is.EqualTo(401408));
+        Assert.That(WordsLayout.RailsOffset, Is.EqualTo(128));
+        Assert.That(WordsLayout.PhysicalRailsOffset, Is.EqualTo(640));
+        Assert.That(WordsLayout.WindowsOffset, Is.EqualTo(1664));
+        Assert.That(WordsLayout.RegionWordsOffset, Is.EqualTo(525952));
+        Assert.That(WordsLayout.LockWordsOffset, Is.EqualTo(558720));
+        Assert.That(WordsLayout.FileSize, Is.EqualTo(820864));
     }
 
     [Test]
@@ -79,9 +89,10 @@ public sealed class ControlLayoutTests
     {
         int[] offsets =
         [
-            ControlLayout.RailsOffset, ControlLayout.PhysicalRailsOffset, ControlLayout.HostsOffset,
-            ControlLayout.ProcessesOffset, ControlLayout.RegionsOffset, ControlLayout.AttachmentsOffset,
-            ControlLayout.LockSetsOffset, ControlLayout.LockWordsOffset,
+            ControlLayout.HostsOffset, ControlLayout.ProcessesOffset, ControlLayout.RegionsOffset,
+            ControlLayout.AttachmentsOffset, ControlLayout.LockSetsOffset, WordsLayout.RailsOffset,
+            WordsLayout.PhysicalRailsOffset, WordsLayout.WindowsOffset, WordsLayout.RegionWordsOffset,
+            WordsLayout.LockWordsOffset,
         ];
 
         Assert.That(offsets.Select(o => o % 64), Is.All.EqualTo(0));
@@ -91,5 +102,6 @@ public sealed class ControlLayoutTests
     public void ShouldSpellTheMagicAsText()
     {
         Assert.That(BitConverter.GetBytes(ControlLayout.Magic), Is.EqualTo("IMCCTRL1"u8.ToArray()));
+        Assert.That(BitConverter.GetBytes(WordsLayout.Magic), Is.EqualTo("IMCWORD1"u8.ToArray()));
     }
 }

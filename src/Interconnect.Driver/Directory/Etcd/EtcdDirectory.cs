@@ -51,7 +51,7 @@ internal sealed partial class EtcdDirectory : IServedDirectory
     internal static EtcdDirectory Serve(ClusterPaths paths, EtcdStore store, string machine, Lazy<UcxFabric> fabric,
         Func<int, long, int?> registeredUid)
     {
-        var local = ControlFileDirectory.Open(paths, writable: true);
+        var local = ControlFileDirectory.Open(paths, ControlAccess.All);
         local.RegisteredUid = registeredUid;
         _ = store.Changes; // the watch its waits wake on, made before the first connection's first request
         return new EtcdDirectory(local, store, machine, fabric);

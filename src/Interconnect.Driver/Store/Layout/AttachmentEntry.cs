@@ -5,21 +5,16 @@ namespace Interconnect.Driver.Store.Layout;
 /// <summary>
 /// What one process holds of one region or lock set: its allocation, a receive attach or a transmit attach.
 /// <code>
-///  0       4      8         12       16         24          28      32           36    40       48      56
-///  | State | Kind | Process | Target | TargetId | ShareMode | Flags | TargetHost | -   | Writes | Bytes | Drops |
-///  64             72             80                                                                          128
-///  | SharedWrites | SharedBytes  | -                                                                          |
+///  0       4      8         12       16         24          28      32           36
+///  | State | Kind | Process | Target | TargetId | ShareMode | Flags | TargetHost | -   |
 /// </code>
-/// A transmit attachment's counters are written by that window's data path only. <see cref="Writes"/> and
-/// <see cref="Bytes"/> (line 0) belong to the one thread that wrote through the window first, which adds to them
-/// without atomics; every other thread adds to <see cref="SharedWrites"/> and <see cref="SharedBytes"/> (line 1)
-/// atomically, so the sums are exact however many threads write. <see cref="Drops"/> is only ever added to
-/// atomically. When the window detaches, the sums move to its rail's retired totals.
+/// A transmit attachment's counters are in the words file (<see cref="WindowCounters"/>, by this entry's index), since
+/// its process writes them on every write and only the directory's holder writes here.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal struct AttachmentEntry
 {
-    public const int Size = 128;
+    public const int Size = 64;
 
     public const int StateFree = 0;
     public const int StateLive = 1;
@@ -46,15 +41,4 @@ internal struct AttachmentEntry
     [FieldOffset(24)] public int ShareMode;
     [FieldOffset(28)] public int Flags;
     [FieldOffset(32)] public int TargetHost;
-    [FieldOffset(40)] public long Writes;
-    [FieldOffset(48)] public long Bytes;
-    [FieldOffset(56)] public long Drops;
-    [FieldOffset(64)] public long SharedWrites;
-    [FieldOffset(72)] public long SharedBytes;
-
-    /// <summary>Every write through the window, by any thread.</summary>
-    public readonly long TotalWrites => Volatile.Read(in Writes) + Volatile.Read(in SharedWrites);
-
-    /// <summary>Every byte written through the window, by any thread.</summary>
-    public readonly long TotalBytes => Volatile.Read(in Bytes) + Volatile.Read(in SharedBytes);
 }

@@ -14,8 +14,7 @@ namespace Interconnect.Driver.Store.Layout;
 ///  64: DirectoryOwner (pid &lt;&lt; 32 | start time) | DirectoryChanges | Recoveries      line 1: the directory lock
 ///  128: MaxAllocBytes | PhysicalRails | RailStyle | LogicalRails | ErrorWindowMs
 ///       | NextRegionId | NextLockSetId                                     line 2: configuration
-///  192: EventSequence | HostSequence | RailSequence                       line 3: cluster events (futex words)
-///  256: MachineEpoch | FencedUnixMs                                        line 4: this machine across machines (imcd)
+///  192: MachineEpoch | FencedUnixMs                                        line 3: this machine across machines (imcd)
 /// </code>
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = ControlLayout.HeaderSize)]
@@ -49,17 +48,13 @@ internal struct ControlHeader
     [FieldOffset(152)] public long NextRegionId;
     [FieldOffset(160)] public long NextLockSetId;
 
-    /// <summary>Bumped on every host or rail change; event waiters sleep on it.</summary>
-    [FieldOffset(192)] public int EventSequence;
-    [FieldOffset(196)] public int HostSequence;
-    [FieldOffset(200)] public int RailSequence;
 
     /// <summary>
     /// Across machines: the epoch this machine is in (its imcd's lease when the machine joined; a restart within the
     /// lease keeps it, a fence ends it). 0 on one machine, and before imcd first joined.
     /// </summary>
-    [FieldOffset(256)] public long MachineEpoch;
+    [FieldOffset(192)] public long MachineEpoch;
 
     /// <summary>Across machines: when this machine fenced itself (its imcd lost etcd); 0 while it is not fenced.</summary>
-    [FieldOffset(264)] public long FencedUnixMs;
+    [FieldOffset(200)] public long FencedUnixMs;
 }

@@ -7,8 +7,7 @@ namespace Interconnect.Driver.Store.Layout;
 /// <code>
 ///  0       4     8    16     24            28      32           36         40         44           48                  56
 ///  | State | Key | Id | RegionSize | LogicalRail | Flags | Permissions | OwnerUid | OwnerGid | Generation | ReceiveFileMask | CreatedUnixMs |  line 0
-///  64: WriteOwner (coherent regions: the write lock)                                                                               line 1
-///  128: FileEpoch[32] (per host: the serial of its current receive file)                                                          lines 2-3
+///  64: FileEpoch[32] (per host: the serial of its current receive file)                                                           lines 1-2
 /// </code>
 /// <see cref="Generation"/> is read by every write and changes only when the set of receive files changes.
 /// <see cref="State"/> is written last when an entry is made and first when it is freed.
@@ -16,7 +15,7 @@ namespace Interconnect.Driver.Store.Layout;
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal unsafe struct RegionEntry
 {
-    public const int Size = 256;
+    public const int Size = 192;
 
     public const int StateFree = 0;
     public const int StateLive = 1;
@@ -39,7 +38,6 @@ internal unsafe struct RegionEntry
     [FieldOffset(48)] public uint ReceiveFileMask;
     [FieldOffset(56)] public long CreatedUnixMs;
 
-    [FieldOffset(64)] public long WriteOwner;
 
-    [FieldOffset(128)] public fixed int FileEpoch[ControlLayout.MaxHosts];
+    [FieldOffset(64)] public fixed int FileEpoch[ControlLayout.MaxHosts];
 }
