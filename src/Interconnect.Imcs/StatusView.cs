@@ -144,7 +144,7 @@ internal static class StatusView
         Row(table, "regions allocated", Str(status.Regions.Count));
         Row(table, "lock sets allocated", Str(status.LockSets.Count));
         Row(table, "address space", $"{Units.Bytes(status.AllocatedBytes)} of {Units.Bytes(status.MaxAllocBytes)} (maxalloc)");
-        Row(table, "API overhead", $"{Units.Bytes(status.OverheadBytes)} ({status.OverheadBytes} bytes, the control file)");
+        Row(table, "API overhead", $"{Units.Bytes(status.OverheadBytes)} ({status.OverheadBytes} bytes, the control and words files)");
         return table;
     }
 

@@ -100,7 +100,7 @@ internal sealed partial class Cluster
 
         return new ClusterStatus(Paths.Cluster, Paths.ClusterDirectory, header.Version,
             DateTimeOffset.FromUnixTimeMilliseconds(header.CreatedUnixMs), header.MaxAllocBytes, TotalAllocated(),
-            ControlLayout.FileSize, header.PhysicalRails, header.RailStyle, header.LogicalRails, header.ErrorWindowMs,
+            ControlLayout.FileSize + WordsLayout.FileSize, header.PhysicalRails, header.RailStyle, header.LogicalRails, header.ErrorWindowMs,
             hosts, [.. processes.Values.Select(p => new ProcessStatus(p.Pid, HostOf(p.Host), p.Uid, p.Alive))],
             regions, lockSets, ReadRails());
     }
