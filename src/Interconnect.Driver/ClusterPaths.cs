@@ -22,6 +22,7 @@ internal sealed partial class ClusterPaths
         ControlFile = Path.Combine(ClusterDirectory, "control");
         WordsFile = Path.Combine(ClusterDirectory, "words");
         RegionsDirectory = Path.Combine(ClusterDirectory, "regions");
+        LockSetsDirectory = Path.Combine(ClusterDirectory, "locksets");
     }
 
     public string Root { get; }
@@ -36,6 +37,9 @@ internal sealed partial class ClusterPaths
     public string WordsFile { get; }
 
     public string RegionsDirectory { get; }
+
+    /// <summary>The folder of lock sets' words, one file per set (<see cref="LockSetFile"/>).</summary>
+    public string LockSetsDirectory { get; }
 
     /// <summary>Whose folders and files of the cluster this process uses (all users', or root's alone: <see cref="FileOwners"/>).</summary>
     public FileOwners Owners { get; }

@@ -8,7 +8,8 @@ using Interconnect.Driver.Store.Layout;
 namespace Interconnect.Driver;
 
 /// <summary>
-/// The locks of an allocated lock set: words in the control file, taken with one compare-and-swap when free. A
+/// The locks of an allocated lock set: words in the set's own file (<see cref="LockSetFile"/>), mapped by the port with
+/// the process's own rights, taken with one compare-and-swap when free. A
 /// waiter spins briefly, then sleeps on the word's futex; a release wakes one sleeper only when one sleeps. A lock
 /// whose holder died is taken over by the next acquirer.
 /// <para>
@@ -23,6 +24,9 @@ internal sealed unsafe class LockSetPort : IDisposable
     private static readonly TimeSpan s_sleepSlice = TimeSpan.FromMilliseconds(50);
     private readonly DriverSession _session;
     private readonly LockWord* _words;
+    // The mapping of _words. Never unmapped by Dispose: a thread may still be waiting on a word when another disposes
+    // the port (imc_lkdealloc), so the mapping goes with the port, when nothing reaches either (its finalizer).
+    private readonly MappedFile? _file;
     private readonly RemoteLockWords? _remote;
     private readonly long _me;
     private int _disposed;
@@ -36,7 +40,8 @@ internal sealed unsafe class LockSetPort : IDisposable
         _session = session;
         Handle = handle;
         _remote = session.Directory.OpenRemoteLocks(session.Registration, handle);
-        _words = _remote is null ? session.Directory.LockWords(handle) : null;
+        _file = _remote is null ? session.Directory.MapLockWords(handle) : null;
+        _words = _file is null ? null : (LockWord*)_file.Pointer;
         _me = _remote?.Owner ?? session.Registration.LockOwner;
         session.Track(this);
     }

@@ -316,6 +316,51 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
+    /// A lock set's words are a file of its own that imcd makes with the set's owner and permissions, so the operating
+    /// system keeps them to the users the set admits: root's user-only set is root's 0600 file, which another user
+    /// (nobody) can neither allocate through imcd (Permit) nor write by hand (permission denied); root's set for others
+    /// too is 0606, and nobody's process maps it with its own rights and holds one of its locks against root's; a set
+    /// nobody makes is nobody's file. When the last user frees a set, its file goes.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldKeepALockSetsWordsToTheUsersItAdmits()
+    {
+        AnotherUser.RequireRoot("a second user of a cluster's lock sets");
+        var owner = _cluster.StartPeer("alpha");
+        var stranger = _cluster.StartPeer("beta", user: "nobody");
+
+        owner.Send("lkalloc 61 2 4"); // User only
+        var own = LockSetFileMade();
+        var refused = stranger.Ask("lkalloc 61 2 4");
+        AnotherUser.Shell("nobody", $"out=$(dd if=/dev/zero of='{own}' bs=8 count=1 conv=notrunc status=none 2>&1); " +
+            "test $? -ne 0 && echo \"$out\" | grep -q 'Permission denied'");
+
+        owner.Send("lkalloc 62 1 5"); // User and Other
+        var shared = LockSetFileMade(own);
+        stranger.Send("lkalloc 62 1 5");
+        stranger.Send("acquire 62 0");
+        var whileHeld = owner.Send("tryacquire 62 0");
+
+        stranger.Send("lkalloc 63 1 4");
+        var strangers = LockSetFileMade(own, shared);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Owned(own), Is.EqualTo((0b110_000_000, 0)), "root's user-only set");
+            Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
+            Assert.That(Owned(shared), Is.EqualTo((0b110_000_110, 0)), "root's set for others too");
+            Assert.That(whileHeld, Is.EqualTo("busy"), "nobody's process holds the lock through its own mapping");
+            Assert.That(Owned(strangers), Is.EqualTo((0b110_000_000, 65534)), "nobody's set is nobody's file");
+        });
+
+        stranger.Send("release 62 0");
+        stranger.Send("lkdealloc 62");
+        owner.Send("lkdealloc 62");
+        Assert.That(File.Exists(shared), Is.False, "the freed set's file is gone");
+    }
+
+    /// <summary>
     /// imcd bounds what one user may hold of its socket: a user other than root holds at most 128 connections at once
     /// (the rest are closed as they come), so another of that user's processes is refused until some close, while
     /// root's processes are served throughout.
@@ -419,6 +464,13 @@ public sealed class LocalImcdTests
         _imcd.Dispose();
         _imcd = StartLocalImcd(options);
     }
+
+    private static (int Mode, int Uid) Owned(string path) =>
+        NoFollow.LinkStatus(path) is { } status ? (status.Permissions, status.Uid) : throw new FileNotFoundException(path);
+
+    /// <summary>The one lock set file of the cluster that is not among <paramref name="known"/>.</summary>
+    private string LockSetFileMade(params string[] known) =>
+        Directory.GetFiles(_paths.LockSetsDirectory).Except(known).Single();
 
     private static (int Mode, int Gid) Mode(string path) =>
         NoFollow.LinkStatus(path) is { } status ? (status.Permissions, status.Gid) : throw new FileNotFoundException(path);

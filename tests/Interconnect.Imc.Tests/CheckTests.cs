@@ -67,7 +67,7 @@ public sealed class CheckTests
     {
         Damage(c =>
         {
-            ref var owner = ref c.Control.Lock(c.Control.LockSet(LockSetSlot(c)).FirstLock + 1).Owner;
+            ref var owner = ref c.LockWord(LockSetSlot(c), 1).Owner;
             Assert.That(owner, Is.Not.Zero, "the peer holds lock 1");
             owner = (owner & ~0xffff_ffffL) | (uint)(FreeProcessEntry(c) + 1); // the same incarnation, an empty process entry
         });
@@ -80,7 +80,7 @@ public sealed class CheckTests
     {
         Damage(c =>
         {
-            ref var owner = ref c.Control.Lock(c.Control.LockSet(LockSetSlot(c)).FirstLock + 1).Owner;
+            ref var owner = ref c.LockWord(LockSetSlot(c), 1).Owner;
             owner += 1L << 32; // the holder's entry, another incarnation: a process that reused the entry
         });
 

@@ -177,8 +177,9 @@ internal sealed class AgentDirectory : IDirectory
     public void DeallocateLockSet(ProcessRegistration process, LockSetHandle lockSet) =>
         _agent.Call(new DeallocateLockSetRequest(Caller.Of(process), lockSet));
 
-    public unsafe Store.Layout.LockWord* LockWords(LockSetHandle lockSet) =>
-        lockSet.Home is null ? _local.LockWords(lockSet) : null;
+    /// <summary>The words of a set on one machine (imcd --local), mapped with this process's own rights, as imcd made them.</summary>
+    public Interop.MappedFile? MapLockWords(LockSetHandle lockSet) =>
+        lockSet.Home is null ? _local.MapLockWords(lockSet) : null;
 
     /// <summary>Whether <paramref name="owner"/> is still published: while imcd or etcd does not answer, it counts as alive.</summary>
     public bool IsLockOwnerAlive(long owner)

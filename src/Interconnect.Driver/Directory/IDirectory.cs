@@ -93,15 +93,18 @@ internal interface IDirectory : IDisposable
     /// <summary>Deallocates strictly: <see cref="DriverStatus.LockActive"/> while the process holds one of its locks.</summary>
     void DeallocateLockSet(ProcessRegistration process, LockSetHandle lockSet);
 
-    /// <summary>The lock words of an allocated set, which lock ports change with atomic operations.</summary>
-    unsafe Store.Layout.LockWord* LockWords(LockSetHandle lockSet);
+    /// <summary>
+    /// Maps the lock words of an allocated set on this machine (its file: <see cref="Store.LockSetFile"/>), which its
+    /// lock port changes with atomic operations and keeps mapped while it lives; null for a set across machines.
+    /// </summary>
+    Interop.MappedFile? MapLockWords(LockSetHandle lockSet);
 
     /// <summary>Whether the registration that a lock word names as owner is alive.</summary>
     bool IsLockOwnerAlive(long owner);
 
     /// <summary>
     /// The words of a lock set whose words are not in this machine's control file (a set across machines), reached
-    /// through UCX atomics; null for a set with local words (<see cref="LockWords"/>).
+    /// through UCX atomics; null for a set with local words (<see cref="MapLockWords"/>).
     /// </summary>
     RemoteLockWords? OpenRemoteLocks(ProcessRegistration process, LockSetHandle lockSet);
 

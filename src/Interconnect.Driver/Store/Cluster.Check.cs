@@ -226,9 +226,9 @@ internal sealed partial class Cluster
         }
     }
 
-    private void CheckLockSets(List<string> violations, List<string> awaiting)
+    private unsafe void CheckLockSets(List<string> violations, List<string> awaiting)
     {
-        var used = new int[ControlLayout.MaxLocks];
+        var locks = 0L;
         var keys = new HashSet<int>();
         for (var slot = 0; slot < ControlLayout.MaxLockSets; slot++)
         {
@@ -239,9 +239,9 @@ internal sealed partial class Cluster
             }
 
             var name = $"lock set key {set.Key} (id {set.Id})";
-            if (set.State != LockSetEntry.StateLive || set.Count < 1 || set.FirstLock < 0 || set.FirstLock + set.Count > ControlLayout.MaxLocks)
+            if (set.State != LockSetEntry.StateLive || set.Count is < 1 or > ControlFileDirectory.MaxLocksPerSet)
             {
-                violations.Add($"{name}: state {set.State}, locks {set.FirstLock}..{set.FirstLock + set.Count - 1} out of range");
+                violations.Add($"{name}: state {set.State}, {set.Count} locks");
                 continue;
             }
 
@@ -258,14 +258,16 @@ internal sealed partial class Cluster
                 violations.Add($"{name} is allocated by no process");
             }
 
-            for (var i = 0; i < set.Count; i++)
+            locks += set.Count;
+            var words = LockWordsOf(slot, out var unreachable);
+            if (unreachable is { Status: not DriverStatus.Permit })
             {
-                if (++used[set.FirstLock + i] > 1)
-                {
-                    violations.Add($"{name}: lock word {set.FirstLock + i} is shared with another lock set");
-                }
+                violations.Add($"{name}: its words cannot be mapped: {unreachable.Message}");
+            }
 
-                var holder = Volatile.Read(ref Control.Lock(set.FirstLock + i).Owner);
+            for (var i = 0; words is not null && i < set.Count; i++)
+            {
+                var holder = Volatile.Read(ref words[i].Owner);
                 if (holder == 0)
                 {
                     continue;
@@ -282,6 +284,11 @@ internal sealed partial class Cluster
                     awaiting.Add($"{name}: lock {i} is held by process {Control.Process(process).Pid}, which died");
                 }
             }
+        }
+
+        if (locks > ControlLayout.MaxLocks)
+        {
+            violations.Add($"lock sets hold {locks} locks, over the cluster's {ControlLayout.MaxLocks}");
         }
     }
 

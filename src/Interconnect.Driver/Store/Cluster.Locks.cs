@@ -1,3 +1,4 @@
+using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver.Store;
@@ -5,6 +6,12 @@ namespace Interconnect.Driver.Store;
 /// <summary>Lock sets in the directory, and lock ownership. Directory methods here run with the directory lock held.</summary>
 internal sealed partial class Cluster
 {
+    // The lock set files this process mapped for the directory's own work (making a set, reclaiming, freeing, imcs,
+    // checks), by set id; a lock port maps its set's file apart (ControlFileDirectory.MapLockWords), so freeing a set
+    // here never unmaps words a port still uses.
+    private readonly Dictionary<long, MappedFile> _lockSetFiles = [];
+    private readonly Lock _lockSetFilesLock = new();
+
     /// <summary>The owner value a registration writes into a lock word.</summary>
     public static long LockOwner(int processSlot, int incarnation) => ((long)incarnation << 32) | (uint)(processSlot + 1);
 
@@ -43,35 +50,108 @@ internal sealed partial class Cluster
         return set.State == LockSetEntry.StateLive && set.Id == id;
     }
 
-    /// <summary>The first of <paramref name="count"/> consecutive lock words no live lock set uses; -1 when none.</summary>
-    public int FindFreeLocks(int count)
+    /// <summary>Whether <paramref name="count"/> more locks fit in the cluster's budget of <see cref="ControlLayout.MaxLocks"/>.</summary>
+    public bool HasRoomForLocks(int count)
     {
-        var used = new bool[ControlLayout.MaxLocks];
+        var used = 0L;
         for (var i = 0; i < ControlLayout.MaxLockSets; i++)
         {
             ref var set = ref Control.LockSet(i);
             if (set.State == LockSetEntry.StateLive)
             {
-                used.AsSpan(Math.Clamp(set.FirstLock, 0, ControlLayout.MaxLocks),
-                    Math.Clamp(set.Count, 0, ControlLayout.MaxLocks - Math.Clamp(set.FirstLock, 0, ControlLayout.MaxLocks))).Fill(true);
+                used += Math.Max(set.Count, 0);
             }
         }
 
-        var run = 0;
-        for (var i = 0; i < ControlLayout.MaxLocks; i++)
-        {
-            run = used[i] ? 0 : run + 1;
-            if (run == count)
-            {
-                return i - count + 1;
-            }
-        }
-
-        return -1;
+        return used + count <= ControlLayout.MaxLocks;
     }
 
-    /// <summary>Frees a lock set no process uses any more.</summary>
-    public void FreeLockSet(int slot)
+    /// <summary>
+    /// Makes the words of a new lock set (<see cref="LockSetFile"/>), zeroed but for lock 0, which
+    /// <paramref name="holder"/> holds when not 0, before the set exists for anyone else.
+    /// </summary>
+    public unsafe void CreateLockSetFile(in LockSetEntry set, (int Uid, int Gid) owner, long holder)
+    {
+        var file = LockSetFile.Create(Paths, set.Id, set.Count, set.Permissions, owner);
+        ((LockWord*)file.Pointer)->Owner = holder;
+        lock (_lockSetFilesLock)
+        {
+            _lockSetFiles[set.Id] = file;
+        }
+    }
+
+    /// <summary>
+    /// The words of the live lock set in <paramref name="slot"/>, mapped once by this process; null when this process
+    /// cannot map its file: a set whose permissions do not admit its user (its locks are not this process's to
+    /// release, and whoever next takes one whose holder died takes it over), or a file that is gone or damaged
+    /// (<see cref="Check"/> says which), which never stops a directory change.
+    /// </summary>
+    public unsafe LockWord* LockWordsOf(int slot) => LockWordsOf(slot, out _);
+
+    private unsafe LockWord* LockWordsOf(int slot, out DriverException? unreachable)
+    {
+        ref var set = ref Control.LockSet(slot);
+        unreachable = null;
+        lock (_lockSetFilesLock)
+        {
+            if (_lockSetFiles.TryGetValue(set.Id, out var mapped))
+            {
+                return (LockWord*)mapped.Pointer;
+            }
+
+            try
+            {
+                var file = LockSetFile.Open(Paths, set, Control.CanWriteWords);
+                _lockSetFiles[set.Id] = file;
+                return (LockWord*)file.Pointer;
+            }
+            catch (DriverException e)
+            {
+                unreachable = e;
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Lock <paramref name="index"/> of the live lock set in <paramref name="slot"/>, for checks and tests.</summary>
+    public unsafe ref LockWord LockWord(int slot, int index)
+    {
+        var words = LockWordsOf(slot);
+        if (words is null || (uint)index >= (uint)Control.LockSet(slot).Count)
+        {
+            throw new DriverException(DriverStatus.BadLock,
+                $"lock {index} of the lock set in slot {slot} is not one this process can reach");
+        }
+
+        return ref words[index];
+    }
+
+    private void ForgetLockSetFile(long id)
+    {
+        lock (_lockSetFilesLock)
+        {
+            if (_lockSetFiles.Remove(id, out var file))
+            {
+                file.Dispose();
+            }
+        }
+    }
+
+    private void DisposeLockSetFiles()
+    {
+        lock (_lockSetFilesLock)
+        {
+            foreach (var file in _lockSetFiles.Values)
+            {
+                file.Dispose();
+            }
+
+            _lockSetFiles.Clear();
+        }
+    }
+
+    /// <summary>Frees a lock set no process uses any more, and its file.</summary>
+    public unsafe void FreeLockSet(int slot)
     {
         ref var set = ref Control.LockSet(slot);
         var id = set.Id;
@@ -85,14 +165,19 @@ internal sealed partial class Cluster
             }
         }
 
-        for (var i = 0; i < set.Count; i++)
+        // Its words are released for a port that still maps them, then its file goes (they live while mapped).
+        var words = LockWordsOf(slot);
+        for (var i = 0; words is not null && i < set.Count; i++)
         {
-            ReleaseLockWord(ref Control.Lock(set.FirstLock + i));
+            ReleaseLockWord(ref words[i]);
         }
+
+        ForgetLockSetFile(id);
+        LockSetFile.Delete(Paths, id);
     }
 
     /// <summary>Releases every lock held by a registration (it died, or its host went down).</summary>
-    public void ReleaseLocksOf(long owner)
+    public unsafe void ReleaseLocksOf(long owner)
     {
         for (var s = 0; s < ControlLayout.MaxLockSets; s++)
         {
@@ -102,9 +187,10 @@ internal sealed partial class Cluster
                 continue;
             }
 
-            for (var i = 0; i < set.Count; i++)
+            var words = LockWordsOf(s);
+            for (var i = 0; words is not null && i < set.Count; i++)
             {
-                ref var word = ref Control.Lock(set.FirstLock + i);
+                ref var word = ref words[i];
                 if (Volatile.Read(ref word.Owner) == owner)
                 {
                     // Interlocked: only if it is still theirs; a waiter may have taken it over already.

@@ -9,7 +9,7 @@ namespace Interconnect.Driver.Store;
 /// </summary>
 internal sealed partial class Cluster
 {
-    public ClusterStatus ReadStatus()
+    public unsafe ClusterStatus ReadStatus()
     {
         ref var header = ref Control.Header;
         var names = new AccountNames();
@@ -70,9 +70,10 @@ internal sealed partial class Cluster
             }
 
             var held = new List<HeldLock>();
-            for (var i = 0; i < set.Count && set.FirstLock + i < ControlLayout.MaxLocks; i++)
+            var words = LockWordsOf(slot); // null when this user may not map the set's words: no holders shown
+            for (var i = 0; words is not null && i < set.Count; i++)
             {
-                var owner = Volatile.Read(ref Control.Lock(set.FirstLock + i).Owner);
+                var owner = Volatile.Read(ref words[i].Owner);
                 if (owner != 0)
                 {
                     var process = processes.TryGetValue((int)(owner & 0xffff_ffff) - 1, out var p) ? p : (Pid: 0, Host: -1, Alive: false, Uid: -1);

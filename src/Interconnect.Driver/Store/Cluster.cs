@@ -87,7 +87,11 @@ internal sealed partial class Cluster : IDisposable
 
     public DirectoryScope EnterDirectory() => new(this);
 
-    public void Dispose() => Control.Dispose();
+    public void Dispose()
+    {
+        Control.Dispose();
+        DisposeLockSetFiles();
+    }
 
     private static void CheckRoot(ClusterPaths paths)
     {
@@ -106,12 +110,16 @@ internal sealed partial class Cluster : IDisposable
 
     /// <summary>
     /// As root or as the machine's agent (<see cref="FileOwners.Strict"/>): refuses a cluster whose folders another
-    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>), saying
+    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>, <c>locksets/</c>), saying
     /// which and what to do. An ordinary process trusts every user of the cluster and checks nothing here.
     /// </summary>
-    private static void CheckOwners(ClusterPaths paths) =>
+    private static void CheckOwners(ClusterPaths paths)
+    {
         paths.Owners.CheckFolders(paths.RegionsDirectory,
             (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.RegionsDirectory, "folder of receive files"));
+        paths.Owners.CheckFolders(paths.LockSetsDirectory,
+            (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.LockSetsDirectory, "folder of lock set files"));
+    }
 
     /// <summary>
     /// A receive file of <c>regions/</c> (open to every user) that a strict process may use: one that root or its
@@ -164,6 +172,7 @@ internal sealed partial class Cluster : IDisposable
             {
                 // Sticky and open to all, as /tmp: any user of the cluster creates receive files, none removes another's.
                 NoFollow.CreateDirectory(Path.Combine(staging, "regions"), 0b1_111_111_111, "folder of receive files");
+                NoFollow.CreateDirectory(Path.Combine(staging, "locksets"), 0b1_111_111_111, "folder of lock set files");
                 ControlFile.Create(staging, configuration);
 
                 try

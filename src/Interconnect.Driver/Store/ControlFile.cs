@@ -27,6 +27,9 @@ internal sealed unsafe class ControlFile : IDisposable
     /// <summary>Whether this process may change the directory (the control file is mapped writable).</summary>
     public bool CanWriteDirectory => _file.Writable;
 
+    /// <summary>Whether this process may change the words (the words file is mapped writable).</summary>
+    public bool CanWriteWords => _words.Writable;
+
     public ref ControlHeader Header => ref Unsafe.AsRef<ControlHeader>(_file.Pointer);
 
     /// <summary>The words file's header: its event words.</summary>
@@ -60,9 +63,6 @@ internal sealed unsafe class ControlFile : IDisposable
 
     public ref LockSetEntry LockSet(int index) =>
         ref Unsafe.AsRef<LockSetEntry>(At(ControlLayout.LockSetsOffset, index, LockSetEntry.Size, ControlLayout.MaxLockSets));
-
-    public ref LockWord Lock(int index) =>
-        ref Unsafe.AsRef<LockWord>(WordsAt(WordsLayout.LockWordsOffset, index, LockWord.Size, ControlLayout.MaxLocks));
 
     /// <summary>
     /// Opens and checks an existing control file and its words file (<paramref name="paths"/>), each mapped writable as

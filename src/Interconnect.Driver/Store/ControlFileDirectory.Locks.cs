@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using Interconnect.Driver.Directory;
+using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver.Store;
@@ -55,8 +55,7 @@ internal sealed partial class ControlFileDirectory
             }
         }
 
-        var first = slot < 0 ? -1 : _cluster.FindFreeLocks(count);
-        if (slot < 0 || first < 0)
+        if (slot < 0 || !_cluster.HasRoomForLocks(count))
         {
             throw new DriverException(DriverStatus.NoResources,
                 $"lock set key {key} with {count} locks does not fit: the cluster has room for {ControlLayout.MaxLockSets} " +
@@ -68,24 +67,12 @@ internal sealed partial class ControlFileDirectory
         entry.Key = key;
         entry.Id = _cluster.Control.Header.NextLockSetId++;
         entry.Count = count;
-        entry.FirstLock = first;
         entry.Permissions = permissions;
         entry.OwnerUid = process.Credentials.Uid;
         entry.OwnerGid = process.Credentials.Gid;
         entry.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        for (var i = 0; i < count; i++)
-        {
-            ref var word = ref _cluster.Control.Lock(first + i);
-            word.Owner = 0;
-            word.Waiters = 0;
-        }
-
-        if (create)
-        {
-            // The creator holds lock 0 before the set exists for anyone else.
-            _cluster.Control.Lock(first).Owner = process.LockOwner;
-        }
-
+        // Its words, the creator's (lock 0 held by the creator, with create, before the set exists for anyone else).
+        _cluster.CreateLockSetFile(entry, (process.Credentials.Uid, process.Credentials.Gid), create ? process.LockOwner : 0);
         Volatile.Write(ref entry.State, LockSetEntry.StateLive); // release: the set is complete before it counts
         _cluster.AddAttachment(process.Slot, AttachmentEntry.KindLockSet, slot, entry.Id);
         return LockSetHandleOf(slot);
@@ -119,7 +106,7 @@ internal sealed partial class ControlFileDirectory
             $"may not be used by uid {process.Credentials.Uid}");
 
     /// <summary>Deallocates strictly: <see cref="DriverStatus.LockActive"/> while this process holds one of its locks.</summary>
-    public void DeallocateLockSet(ProcessRegistration process, LockSetHandle handle)
+    public unsafe void DeallocateLockSet(ProcessRegistration process, LockSetHandle handle)
     {
         using var scope = EnterRegistered(process);
         var allocation = _cluster.FindAttachment(process.Slot, AttachmentEntry.KindLockSet, handle.Slot, handle.Id);
@@ -129,9 +116,10 @@ internal sealed partial class ControlFileDirectory
         }
 
         ref var set = ref _cluster.Control.LockSet(handle.Slot);
-        for (var i = 0; i < set.Count; i++)
+        var words = _cluster.LockWordsOf(handle.Slot);
+        for (var i = 0; words is not null && i < set.Count; i++)
         {
-            if (Volatile.Read(ref _cluster.Control.Lock(set.FirstLock + i).Owner) == process.LockOwner)
+            if (Volatile.Read(ref words[i].Owner) == process.LockOwner)
             {
                 throw new DriverException(DriverStatus.LockActive,
                     $"lock {i} of lock set key {handle.Key} is held by this process: release it before deallocating");
@@ -142,8 +130,20 @@ internal sealed partial class ControlFileDirectory
         _cluster.CollectLockSets();
     }
 
-    public unsafe LockWord* LockWords(LockSetHandle lockSet) =>
-        (LockWord*)Unsafe.AsPointer(ref _cluster.Control.Lock(_cluster.Control.LockSet(lockSet.Slot).FirstLock));
+    /// <summary>
+    /// Maps the words of an allocated set for its lock port, with this process's own rights (its file's mode admits the
+    /// users the set admits); a mapping of its own, which lives as long as the port that holds it.
+    /// </summary>
+    public MappedFile MapLockWords(LockSetHandle lockSet)
+    {
+        ref var set = ref _cluster.Control.LockSet(lockSet.Slot);
+        if (Volatile.Read(ref set.State) != LockSetEntry.StateLive || set.Id != lockSet.Id)
+        {
+            throw new DriverException(DriverStatus.NotAllocated, $"lock set key {lockSet.Key} is no longer allocated");
+        }
+
+        return LockSetFile.Open(_cluster.Paths, set, writable: true);
+    }
 
     public bool IsLockOwnerAlive(long owner) => _cluster.IsLockOwnerAlive(owner);
 

@@ -60,7 +60,7 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(PhysicalRailEntry), nameof(PhysicalRailEntry.ErrorTimesMs), 24)]
     [TestCase(typeof(LockWord), nameof(LockWord.Waiters), 8)]
     [TestCase(typeof(LockWord), nameof(LockWord.Sequence), 12)]
-    [TestCase(typeof(LockSetEntry), nameof(LockSetEntry.FirstLock), 20)]
+    [TestCase(typeof(LockSetEntry), nameof(LockSetEntry.Permissions), 24)]
     [TestCase(typeof(LockSetEntry), nameof(LockSetEntry.CreatedUnixMs), 40)]
     public void ShouldPlaceFieldsAtTheDocumentedOffsets(Type type, string field, int offset)
     {
@@ -80,8 +80,7 @@ public sealed class ControlLayoutTests
         Assert.That(WordsLayout.PhysicalRailsOffset, Is.EqualTo(640));
         Assert.That(WordsLayout.WindowsOffset, Is.EqualTo(1664));
         Assert.That(WordsLayout.RegionWordsOffset, Is.EqualTo(525952));
-        Assert.That(WordsLayout.LockWordsOffset, Is.EqualTo(558720));
-        Assert.That(WordsLayout.FileSize, Is.EqualTo(820864));
+        Assert.That(WordsLayout.FileSize, Is.EqualTo(558720));
     }
 
     [Test]
@@ -92,7 +91,6 @@ public sealed class ControlLayoutTests
             ControlLayout.HostsOffset, ControlLayout.ProcessesOffset, ControlLayout.RegionsOffset,
             ControlLayout.AttachmentsOffset, ControlLayout.LockSetsOffset, WordsLayout.RailsOffset,
             WordsLayout.PhysicalRailsOffset, WordsLayout.WindowsOffset, WordsLayout.RegionWordsOffset,
-            WordsLayout.LockWordsOffset,
         ];
 
         Assert.That(offsets.Select(o => o % 64), Is.All.EqualTo(0));

@@ -135,8 +135,8 @@ internal sealed partial class EtcdDirectory
         CollectLockSet(_store, lockSet.Key, lockSet.Id);
     }
 
-    public unsafe Store.Layout.LockWord* LockWords(LockSetHandle lockSet) =>
-        lockSet.Home is null ? _local.LockWords(lockSet) : null;
+    public Interop.MappedFile? MapLockWords(LockSetHandle lockSet) =>
+        lockSet.Home is null ? _local.MapLockWords(lockSet) : null;
 
     /// <summary>Whether <paramref name="owner"/> is still published: while etcd does not answer, it counts as alive.</summary>
     public bool IsLockOwnerAlive(long owner)

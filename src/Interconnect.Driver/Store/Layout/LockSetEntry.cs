@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 namespace Interconnect.Driver.Store.Layout;
 
 /// <summary>
-/// One lock set; its locks are <see cref="Count"/> consecutive <see cref="LockWord"/>s from <see cref="FirstLock"/>.
+/// One lock set; its locks are the <see cref="Count"/> <see cref="LockWord"/>s of its own file (<see cref="LockSetFile"/>).
 /// <code>
-///  0       4     8    16      20          24            28         32         36
-///  | State | Key | Id | Count | FirstLock | Permissions | OwnerUid | OwnerGid | CreatedUnixMs (40) |
+///  0       4     8    16      20  24            28         32         36
+///  | State | Key | Id | Count | - | Permissions | OwnerUid | OwnerGid | CreatedUnixMs (40) |
 /// </code>
 /// <see cref="Permissions"/> holds IMC_LKU/LKG/LKO as the bits 0100, 0010, 0001 (user, group, other may use it).
 /// </summary>
@@ -22,7 +22,6 @@ internal struct LockSetEntry
     [FieldOffset(4)] public int Key;
     [FieldOffset(8)] public long Id;
     [FieldOffset(16)] public int Count;
-    [FieldOffset(20)] public int FirstLock;
     [FieldOffset(24)] public int Permissions;
     [FieldOffset(28)] public int OwnerUid;
     [FieldOffset(32)] public int OwnerGid;

@@ -11,11 +11,11 @@ namespace Interconnect.Driver.Store.Layout;
 ///  PhysicalRailsOffset   (640)     8 x 128                    PhysicalRailEntry[MaxPhysicalRails]
 ///  WindowsOffset         (1664)    4096 x 128                 WindowCounters[MaxAttachments] (by attachment)
 ///  RegionWordsOffset     (525952)  512 x 64                   RegionWords[MaxRegions] (by region slot)
-///  LockWordsOffset       (558720)  4096 x 64                  LockWord[MaxLocks]
-///  FileSize              (820864)
+///  FileSize              (558720)
 /// </code>
-/// Every entry starts on a 64-byte line. What a process writes here it may write: the rails are every user's of the
-/// cluster (any writer's lost delivery raises their count); the rest is indexed by the directory's entries.
+/// Every entry starts on a 64-byte line. The rails are every user's of the cluster (any writer's lost delivery raises
+/// their count); the rest is indexed by the directory's entries. A lock set's words are in a file of their own, with
+/// the set's owner and permissions (<see cref="LockSetFile"/>).
 /// </summary>
 internal static class WordsLayout
 {
@@ -28,6 +28,5 @@ internal static class WordsLayout
     public const int PhysicalRailsOffset = RailsOffset + (ControlLayout.MaxLogicalRails * LogicalRailEntry.Size);
     public const int WindowsOffset = PhysicalRailsOffset + (ControlLayout.MaxPhysicalRails * PhysicalRailEntry.Size);
     public const int RegionWordsOffset = WindowsOffset + (ControlLayout.MaxAttachments * WindowCounters.Size);
-    public const int LockWordsOffset = RegionWordsOffset + (ControlLayout.MaxRegions * RegionWords.Size);
-    public const int FileSize = LockWordsOffset + (ControlLayout.MaxLocks * LockWord.Size);
+    public const int FileSize = RegionWordsOffset + (ControlLayout.MaxRegions * RegionWords.Size);
 }
