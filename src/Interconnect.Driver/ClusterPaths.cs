@@ -23,6 +23,7 @@ internal sealed partial class ClusterPaths
         WordsFile = Path.Combine(ClusterDirectory, "words");
         RegionsDirectory = Path.Combine(ClusterDirectory, "regions");
         LockSetsDirectory = Path.Combine(ClusterDirectory, "locksets");
+        WindowsDirectory = Path.Combine(ClusterDirectory, "windows");
     }
 
     public string Root { get; }
@@ -40,6 +41,9 @@ internal sealed partial class ClusterPaths
 
     /// <summary>The folder of lock sets' words, one file per set (<see cref="LockSetFile"/>).</summary>
     public string LockSetsDirectory { get; }
+
+    /// <summary>The folder of regions' window words, one file per region (<see cref="RegionWindowsFile"/>).</summary>
+    public string WindowsDirectory { get; }
 
     /// <summary>Whose folders and files of the cluster this process uses (all users', or root's alone: <see cref="FileOwners"/>).</summary>
     public FileOwners Owners { get; }

@@ -361,6 +361,42 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
+    /// A region's window words (its write lock, its transmit windows' counters) are a file of its own that imcd makes
+    /// with the region's owner, read and write for each class that may use the region: root's owner-only region is
+    /// root's 0600 file, which another user (nobody) cannot write by hand (permission denied); nobody's own region is
+    /// nobody's, and nobody's window writes through its own mapping of it.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldKeepARegionsWindowWordsToTheUsersItAdmits()
+    {
+        AnotherUser.RequireRoot("a second user of a cluster's regions");
+        var owner = _cluster.StartPeer("alpha");
+        var stranger = _cluster.StartPeer("beta", user: "nobody");
+
+        owner.Send("alloc 75 4096 600");
+        owner.Send("tx 75");
+        owner.Send("write64 75 0 1");
+        var roots = WindowsFileMade();
+        AnotherUser.Shell("nobody", $"out=$(dd if=/dev/zero of='{roots}' bs=8 count=1 conv=notrunc status=none 2>&1); " +
+            "test $? -ne 0 && echo \"$out\" | grep -q 'Permission denied'");
+
+        stranger.Send("alloc 76 4096 600");
+        var nobodys = WindowsFileMade(roots);
+        stranger.Send("rx 76");
+        stranger.Send("tx 76 1"); // with loopback: its own host receives
+        stranger.Send("write64 76 8 9");
+        var read = stranger.Send("wait64 76 8 9 10000");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Owned(roots), Is.EqualTo((0b110_000_000, 0)), "root's owner-only region");
+            Assert.That(Owned(nobodys), Is.EqualTo((0b110_000_000, 65534)), "nobody's region is nobody's file");
+            Assert.That(read, Does.StartWith("9"), "nobody's window writes");
+        });
+    }
+
+    /// <summary>
     /// imcd bounds what one user may hold of its socket: a user other than root holds at most 128 connections at once
     /// (the rest are closed as they come), so another of that user's processes is refused until some close, while
     /// root's processes are served throughout.
@@ -467,6 +503,10 @@ public sealed class LocalImcdTests
 
     private static (int Mode, int Uid) Owned(string path) =>
         NoFollow.LinkStatus(path) is { } status ? (status.Permissions, status.Uid) : throw new FileNotFoundException(path);
+
+    /// <summary>The one region windows file of the cluster that is not among <paramref name="known"/>.</summary>
+    private string WindowsFileMade(params string[] known) =>
+        Directory.GetFiles(_paths.WindowsDirectory).Except(known).Single();
 
     /// <summary>The one lock set file of the cluster that is not among <paramref name="known"/>.</summary>
     private string LockSetFileMade(params string[] known) =>

@@ -8,6 +8,12 @@ namespace Interconnect.Driver.Directory;
 /// </summary>
 internal readonly unsafe struct WindowWords
 {
+    /// <summary>
+    /// The mapping the write lock and counters are in, when it was made for this window alone: held here so it lives
+    /// as long as the window (unmapped by its finalizer once nothing reaches either), never while a thread writes.
+    /// </summary>
+    public Interop.MappedFile? Mapping { get; init; }
+
     public required int* Generation { get; init; }
 
     public required long* WriteLock { get; init; }

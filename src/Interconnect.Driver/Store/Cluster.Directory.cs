@@ -87,7 +87,7 @@ internal sealed partial class Cluster
     }
 
     /// <summary>Makes a live attachment entry; the state is written last, so a crash leaves no half-made entry.</summary>
-    public int AddAttachment(int process, int kind, int target, long targetId, int shareMode = 0, int flags = 0, int targetHost = -1)
+    public unsafe int AddAttachment(int process, int kind, int target, long targetId, int shareMode = 0, int flags = 0, int targetHost = -1)
     {
         var slot = FreeAttachmentSlot();
         ref var a = ref Control.Attachment(slot);
@@ -98,23 +98,28 @@ internal sealed partial class Cluster
         a.ShareMode = shareMode;
         a.Flags = flags;
         a.TargetHost = targetHost;
-        Control.Window(slot) = default;
+        if (a.Kind is AttachmentEntry.KindTransmit or AttachmentEntry.KindTransmitPointToPoint && (uint)target < ControlLayout.MaxRegions &&
+            WindowsOf(target) is var windows && windows is not null)
+        {
+            RegionWindowsFile.Window(windows, slot) = default;
+        }
         Volatile.Write(ref a.State, AttachmentEntry.StateLive); // release: the fields above are complete before the entry counts
         return slot;
     }
 
     /// <summary>Frees an attachment entry; a transmit entry's counters move to its rail's retired totals.</summary>
-    public void RemoveAttachment(int slot)
+    public unsafe void RemoveAttachment(int slot)
     {
         ref var a = ref Control.Attachment(slot);
         if (a.Kind is AttachmentEntry.KindTransmit or AttachmentEntry.KindTransmitPointToPoint &&
             (uint)a.Target < ControlLayout.MaxRegions)
         {
             var rail = Control.Region(a.Target).LogicalRail;
-            if ((uint)rail < ControlLayout.MaxLogicalRails)
+            var windows = WindowsOf(a.Target); // null when this process may not map them: the counts stay uncounted
+            if ((uint)rail < ControlLayout.MaxLogicalRails && windows is not null)
             {
                 ref var r = ref Control.Rail(rail);
-                ref var counters = ref Control.Window(slot);
+                ref var counters = ref RegionWindowsFile.Window(windows, slot);
                 // Interlocked: writers never touch these totals, but imcs may read them while we add.
                 Interlocked.Add(ref r.RetiredWrites, counters.TotalWrites);
                 Interlocked.Add(ref r.RetiredBytes, counters.TotalBytes);
@@ -236,6 +241,7 @@ internal sealed partial class Cluster
         }
 
         region.ReceiveFileMask = 0;
+        RemoveEntryFile(RegionWindowsFile.PathOf(Paths, id)); // after the windows' counters were retired
     }
 
     /// <summary>Drops everything a process held and frees its slot.</summary>

@@ -6,11 +6,6 @@ namespace Interconnect.Driver.Store;
 /// <summary>Lock sets in the directory, and lock ownership. Directory methods here run with the directory lock held.</summary>
 internal sealed partial class Cluster
 {
-    // The lock set files this process mapped for the directory's own work (making a set, reclaiming, freeing, imcs,
-    // checks), by set id; a lock port maps its set's file apart (ControlFileDirectory.MapLockWords), so freeing a set
-    // here never unmaps words a port still uses.
-    private readonly Dictionary<long, MappedFile> _lockSetFiles = [];
-    private readonly Lock _lockSetFilesLock = new();
 
     /// <summary>The owner value a registration writes into a lock word.</summary>
     public static long LockOwner(int processSlot, int incarnation) => ((long)incarnation << 32) | (uint)(processSlot + 1);
@@ -74,10 +69,7 @@ internal sealed partial class Cluster
     {
         var file = LockSetFile.Create(Paths, set.Id, set.Count, set.Permissions, owner);
         ((LockWord*)file.Pointer)->Owner = holder;
-        lock (_lockSetFilesLock)
-        {
-            _lockSetFiles[set.Id] = file;
-        }
+        KeepEntryFile(LockSetFile.PathOf(Paths, set.Id), file);
     }
 
     /// <summary>
@@ -91,26 +83,9 @@ internal sealed partial class Cluster
     private unsafe LockWord* LockWordsOf(int slot, out DriverException? unreachable)
     {
         ref var set = ref Control.LockSet(slot);
-        unreachable = null;
-        lock (_lockSetFilesLock)
-        {
-            if (_lockSetFiles.TryGetValue(set.Id, out var mapped))
-            {
-                return (LockWord*)mapped.Pointer;
-            }
-
-            try
-            {
-                var file = LockSetFile.Open(Paths, set, Control.CanWriteWords);
-                _lockSetFiles[set.Id] = file;
-                return (LockWord*)file.Pointer;
-            }
-            catch (DriverException e)
-            {
-                unreachable = e;
-                return null;
-            }
-        }
+        var entry = set;
+        return (LockWord*)EntryFile(LockSetFile.PathOf(Paths, entry.Id), () => LockSetFile.Open(Paths, entry, Control.CanWriteWords),
+            out unreachable);
     }
 
     /// <summary>Lock <paramref name="index"/> of the live lock set in <paramref name="slot"/>, for checks and tests.</summary>
@@ -124,30 +99,6 @@ internal sealed partial class Cluster
         }
 
         return ref words[index];
-    }
-
-    private void ForgetLockSetFile(long id)
-    {
-        lock (_lockSetFilesLock)
-        {
-            if (_lockSetFiles.Remove(id, out var file))
-            {
-                file.Dispose();
-            }
-        }
-    }
-
-    private void DisposeLockSetFiles()
-    {
-        lock (_lockSetFilesLock)
-        {
-            foreach (var file in _lockSetFiles.Values)
-            {
-                file.Dispose();
-            }
-
-            _lockSetFiles.Clear();
-        }
     }
 
     /// <summary>Frees a lock set no process uses any more, and its file.</summary>
@@ -172,8 +123,7 @@ internal sealed partial class Cluster
             ReleaseLockWord(ref words[i]);
         }
 
-        ForgetLockSetFile(id);
-        LockSetFile.Delete(Paths, id);
+        RemoveEntryFile(LockSetFile.PathOf(Paths, id));
     }
 
     /// <summary>Releases every lock held by a registration (it died, or its host went down).</summary>

@@ -216,7 +216,7 @@ internal sealed partial class Cluster
     public bool IsRailDown(int rail) => (Volatile.Read(ref Control.Rail(rail).FaultWord) & LogicalRailEntry.FaultRailDown) != 0;
 
     /// <summary>Every rail's state and counters, read without the directory lock (counters are live).</summary>
-    public RailStatus ReadRails()
+    public unsafe RailStatus ReadRails()
     {
         ref var header = ref Control.Header;
         var writes = new long[header.LogicalRails];
@@ -235,7 +235,13 @@ internal sealed partial class Cluster
             var rail = Control.Region(a.Target).LogicalRail;
             if ((uint)rail < (uint)header.LogicalRails)
             {
-                ref var counters = ref Control.Window(i);
+                var windows = WindowsOf(a.Target); // null for a region this user has no right to: not counted here
+                if (windows is null)
+                {
+                    continue;
+                }
+
+                ref var counters = ref RegionWindowsFile.Window(windows, i);
                 writes[rail] += counters.TotalWrites;
                 bytes[rail] += counters.TotalBytes;
                 drops[rail] += Volatile.Read(ref counters.Drops);

@@ -90,7 +90,7 @@ internal sealed partial class Cluster : IDisposable
     public void Dispose()
     {
         Control.Dispose();
-        DisposeLockSetFiles();
+        DisposeEntryFiles();
     }
 
     private static void CheckRoot(ClusterPaths paths)
@@ -110,7 +110,7 @@ internal sealed partial class Cluster : IDisposable
 
     /// <summary>
     /// As root or as the machine's agent (<see cref="FileOwners.Strict"/>): refuses a cluster whose folders another
-    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>, <c>locksets/</c>), saying
+    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>, <c>locksets/</c>, <c>windows/</c>), saying
     /// which and what to do. An ordinary process trusts every user of the cluster and checks nothing here.
     /// </summary>
     private static void CheckOwners(ClusterPaths paths)
@@ -119,6 +119,8 @@ internal sealed partial class Cluster : IDisposable
             (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.RegionsDirectory, "folder of receive files"));
         paths.Owners.CheckFolders(paths.LockSetsDirectory,
             (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.LockSetsDirectory, "folder of lock set files"));
+        paths.Owners.CheckFolders(paths.WindowsDirectory,
+            (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.WindowsDirectory, "folder of region windows files"));
     }
 
     /// <summary>
@@ -173,6 +175,7 @@ internal sealed partial class Cluster : IDisposable
                 // Sticky and open to all, as /tmp: any user of the cluster creates receive files, none removes another's.
                 NoFollow.CreateDirectory(Path.Combine(staging, "regions"), 0b1_111_111_111, "folder of receive files");
                 NoFollow.CreateDirectory(Path.Combine(staging, "locksets"), 0b1_111_111_111, "folder of lock set files");
+                NoFollow.CreateDirectory(Path.Combine(staging, "windows"), 0b1_111_111_111, "folder of region windows files");
                 ControlFile.Create(staging, configuration);
 
                 try

@@ -9,12 +9,12 @@ namespace Interconnect.Driver.Store;
 /// <c>imcd</c>'s hold on the cluster's folder (API.md, "Security across machines": files): once the cluster exists,
 /// imcd makes the folder its own (root's or imcd's user's, else it refuses, as <see cref="FileOwners"/> does) and sets
 /// who may use the cluster. The control file (the directory, which imcd alone changes) is then writable by imcd's
-/// user only, 0644, and so is <c>locksets/</c>, 0755, where imcd alone makes each lock set's file (with the set's owner
-/// and permissions). Open to every local user, the folder is 0755, <c>regions/</c> 1777 and the words file (the words
-/// processes write themselves: rails, window counters, write locks) 0666. With a group (<c>imcd --group G</c>), only
-/// G's members (and root) may use the cluster: the folder is 0750, <c>regions/</c> 1770 (sticky: none removes
-/// another's receive file), <c>locksets/</c> 0750, the control file 0640 and the words file 0660, each of group G, so
-/// a user outside G reaches neither the socket nor any file of the cluster.
+/// user only, 0644, and so are <c>locksets/</c> and <c>windows/</c>, 0755, where imcd alone makes each lock set's and
+/// each region's file (with that entry's owner and permissions). Open to every local user, the folder is 0755,
+/// <c>regions/</c> 1777 and the words file (rails and event words, which every process writes) 0666. With a group
+/// (<c>imcd --group G</c>), only G's members (and root) may use the cluster: the folder is 0750, <c>regions/</c> 1770
+/// (sticky: none removes another's receive file), <c>locksets/</c> and <c>windows/</c> 0750, the control file 0640 and
+/// the words file 0660, each of group G, so a user outside G reaches neither the socket nor any file of the cluster.
 /// Each is opened without following a link and changed through its descriptor (<c>fchown</c>, <c>fchmod</c>), so
 /// what is changed is what was checked.
 /// </summary>
@@ -34,23 +34,29 @@ internal static class ClusterFolder
         Change(paths, paths.ClusterDirectory, "cluster folder", directory: true, group, shared ? 0b111_101_101 : 0b111_101_000);
         Change(paths, paths.RegionsDirectory, "folder of receive files", directory: true, group,
             Sticky | (shared ? 0b111_111_111 : 0b111_111_000));
-        Change(paths, paths.LockSetsDirectory, "folder of lock set files", directory: true, group,
-            shared ? 0b111_101_101 : 0b111_101_000);
+        foreach (var (folder, what) in EntryFolders(paths))
+        {
+            Change(paths, folder, what, directory: true, group, shared ? 0b111_101_101 : 0b111_101_000);
+        }
+
         Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_100_100 : 0b110_100_000);
     }
 
     /// <summary>
-    /// When <c>imcd --local</c> stops serving the cluster: its control file and <c>locksets/</c> are writable again by
-    /// those who may use the cluster (0666 and 1777, or 0660 and 1770 of <paramref name="group"/>), as the embedded
-    /// default, in which every process changes the directory itself, needs.
+    /// When <c>imcd --local</c> stops serving the cluster: its control file, <c>locksets/</c> and <c>windows/</c> are
+    /// writable again by those who may use the cluster (0666 and 1777, or 0660 and 1770 of <paramref name="group"/>), as
+    /// the embedded default, in which every process changes the directory itself, needs.
     /// </summary>
     public static void HandBack(ClusterPaths paths, int? group)
     {
         paths = paths.ForAgent();
         var shared = group is null;
-        Change(paths, paths.LockSetsDirectory, "folder of lock set files", directory: true, group,
-            Sticky | (shared ? 0b111_111_111 : 0b111_111_000));
+        foreach (var (folder, what) in EntryFolders(paths))
+        {
+            Change(paths, folder, what, directory: true, group, Sticky | (shared ? 0b111_111_111 : 0b111_111_000));
+        }
+
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
     }
 
@@ -87,6 +93,10 @@ internal static class ClusterFolder
                 $"{names.User(Libc.GetEuid())}) is not one; ask the cluster's operator to add the user to {names.Group(status.Gid)}");
         }
     }
+
+    /// <summary>The folders of the files each lock set and region has of its own, which the directory's holder makes.</summary>
+    private static (string Folder, string What)[] EntryFolders(ClusterPaths paths) =>
+        [(paths.LockSetsDirectory, "folder of lock set files"), (paths.WindowsDirectory, "folder of region windows files")];
 
     private static void Change(ClusterPaths paths, string path, string what, bool directory, int? group, int mode)
     {

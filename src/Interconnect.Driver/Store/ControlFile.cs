@@ -50,16 +50,8 @@ internal sealed unsafe class ControlFile : IDisposable
     public ref RegionEntry Region(int index) =>
         ref Unsafe.AsRef<RegionEntry>(At(ControlLayout.RegionsOffset, index, RegionEntry.Size, ControlLayout.MaxRegions));
 
-    /// <summary>The words of the region in slot <paramref name="index"/> that its writers change (its write lock).</summary>
-    public ref RegionWords RegionWords(int index) =>
-        ref Unsafe.AsRef<RegionWords>(WordsAt(WordsLayout.RegionWordsOffset, index, Layout.RegionWords.Size, ControlLayout.MaxRegions));
-
     public ref AttachmentEntry Attachment(int index) =>
         ref Unsafe.AsRef<AttachmentEntry>(At(ControlLayout.AttachmentsOffset, index, AttachmentEntry.Size, ControlLayout.MaxAttachments));
-
-    /// <summary>The counters of transmit attachment <paramref name="index"/>.</summary>
-    public ref WindowCounters Window(int index) =>
-        ref Unsafe.AsRef<WindowCounters>(WordsAt(WordsLayout.WindowsOffset, index, WindowCounters.Size, ControlLayout.MaxAttachments));
 
     public ref LockSetEntry LockSet(int index) =>
         ref Unsafe.AsRef<LockSetEntry>(At(ControlLayout.LockSetsOffset, index, LockSetEntry.Size, ControlLayout.MaxLockSets));

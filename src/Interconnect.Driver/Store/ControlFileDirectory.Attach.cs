@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Interconnect.Driver.Directory;
 using Interconnect.Driver.Fabric;
+using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver.Store;
@@ -135,18 +136,43 @@ internal sealed partial class ControlFileDirectory
     }
 
     /// <summary>
-    /// The hot words of a transmit attach: its region's generation (in the control file: the data path only reads it),
-    /// its region's write lock, its rail's fault word and its own counters (in the words file: the data path writes them).
+    /// The hot words of a transmit attach, for the window that writes through it: its region's generation (in the
+    /// control file: the data path only reads it), its rail's fault word (in the words file), its region's write lock and
+    /// its own counters (in the region's windows file, which this maps for the window alone, so nothing the directory
+    /// frees unmaps what a window still writes; the mapping lives as long as the words).
     /// </summary>
     internal unsafe WindowWords WordsOf(RegionHandle handle, int attachment)
     {
+        var file = RegionWindowsFile.Open(_cluster.Paths, _cluster.Control.Region(handle.Slot), writable: true);
+        return WordsOf(handle, attachment, file.Pointer, file);
+    }
+
+    /// <summary>
+    /// The same words through the directory's own mapping of the region's windows: for the directory's holder answering
+    /// for a window it does not write (imcd), which maps nothing more per request.
+    /// </summary>
+    internal unsafe WindowWords HeldWordsOf(RegionHandle handle, int attachment)
+    {
+        var windows = _cluster.WindowsOf(handle.Slot);
+        if (windows is null)
+        {
+            throw new DriverException(DriverStatus.OpenError,
+                $"the window words of region key {handle.Key} cannot be mapped: run imcctl check");
+        }
+
+        return WordsOf(handle, attachment, windows, mapping: null);
+    }
+
+    private unsafe WindowWords WordsOf(RegionHandle handle, int attachment, byte* windows, MappedFile? mapping)
+    {
         var control = _cluster.Control;
         ref var region = ref control.Region(handle.Slot);
-        ref var entry = ref control.Window(attachment);
+        ref var entry = ref RegionWindowsFile.Window(windows, attachment);
         return new WindowWords
         {
+            Mapping = mapping,
             Generation = (int*)Unsafe.AsPointer(ref region.Generation),
-            WriteLock = (long*)Unsafe.AsPointer(ref control.RegionWords(handle.Slot).WriteOwner),
+            WriteLock = (long*)Unsafe.AsPointer(ref RegionWindowsFile.Region(windows).WriteOwner),
             Fault = (int*)Unsafe.AsPointer(ref control.Rail(handle.LogicalRail).FaultWord),
             Writes = (long*)Unsafe.AsPointer(ref entry.Writes),
             Bytes = (long*)Unsafe.AsPointer(ref entry.Bytes),
@@ -326,7 +352,7 @@ internal sealed partial class ControlFileDirectory
     /// A host's first receive attach of a coherent region: its copy is made from another host's while no writer
     /// writes (the region's write lock), so it holds exactly the current contents and then every later write.
     /// </summary>
-    private void JoinCoherent(ProcessRegistration process, RegionHandle handle)
+    private unsafe void JoinCoherent(ProcessRegistration process, RegionHandle handle)
     {
         ref var region = ref _cluster.Control.Region(handle.Slot);
         var source = -1;
@@ -339,7 +365,14 @@ internal sealed partial class ControlFileDirectory
         }
 
         var me = ProcessIdentity.Current.LockValue;
-        ref var writeLock = ref _cluster.Control.RegionWords(handle.Slot).WriteOwner;
+        var windows = _cluster.WindowsOf(handle.Slot);
+        if (windows is null)
+        {
+            throw new DriverException(DriverStatus.OpenError,
+                $"the write lock of coherent region key {handle.Key} cannot be mapped: run imcctl check");
+        }
+
+        ref var writeLock = ref RegionWindowsFile.Region(windows).WriteOwner;
         _ = RobustLock.Enter(ref writeLock, me, s_writeLockTimeout, $"the write lock of region key {handle.Key}");
         try
         {

@@ -33,7 +33,7 @@ internal sealed partial class ControlFileDirectory
         CheckTransmit(process, handle, nonShared);
         var attachment = _cluster.AddAttachment(process.Slot, AttachmentEntry.KindTransmitPointToPoint, handle.Slot, handle.Id,
             shareMode: nonShared ? 1 : 0, targetHost: remoteHost);
-        return new TransmitAttachment(attachment, remoteHost, Loopback: false, WordsOf(handle, attachment));
+        return new TransmitAttachment(attachment, remoteHost, Loopback: false, HeldWordsOf(handle, attachment));
     }
 
     /// <summary>

@@ -103,7 +103,7 @@ internal sealed partial class ControlFileDirectory
         region.OwnerGid = owner?.Gid ?? process.Credentials.Gid;
         region.ReceiveFileMask = 0;
         region.CreatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        _cluster.Control.RegionWords(slot) = default;
+        _cluster.CreateWindowsFile(region);
         if (direct)
         {
             CreateDirectMemory(slot);

@@ -68,7 +68,7 @@ internal sealed partial class ControlFileDirectory
                 {
                     var target = attachment.Kind == AttachmentEntry.KindTransmitPointToPoint ? attachment.TargetHost : -1;
                     var loopback = (attachment.Flags & AttachmentEntry.FlagLoopback) != 0;
-                    return new TransmitAttachment(entry, target, loopback, WordsOf(region, entry));
+                    return new TransmitAttachment(entry, target, loopback, HeldWordsOf(region, entry));
                 }
             }
 

@@ -45,19 +45,4 @@ internal static class LockSetFile
             }
         });
     }
-
-    /// <summary>Removes a freed set's file; one this process may not remove (another user's, in the sticky folder) stays.</summary>
-    public static void Delete(ClusterPaths paths, long id)
-    {
-        try
-        {
-            File.Delete(PathOf(paths, id));
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
 }

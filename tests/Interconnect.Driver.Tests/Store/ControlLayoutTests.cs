@@ -78,9 +78,9 @@ public sealed class ControlLayoutTests
         Assert.That(ControlLayout.FileSize, Is.EqualTo(401408));
         Assert.That(WordsLayout.RailsOffset, Is.EqualTo(128));
         Assert.That(WordsLayout.PhysicalRailsOffset, Is.EqualTo(640));
-        Assert.That(WordsLayout.WindowsOffset, Is.EqualTo(1664));
-        Assert.That(WordsLayout.RegionWordsOffset, Is.EqualTo(525952));
-        Assert.That(WordsLayout.FileSize, Is.EqualTo(558720));
+        Assert.That(WordsLayout.FileSize, Is.EqualTo(1664));
+        Assert.That(WindowsLayout.CountersOffset, Is.EqualTo(64));
+        Assert.That(WindowsLayout.FileSize, Is.EqualTo(524352));
     }
 
     [Test]
@@ -90,7 +90,7 @@ public sealed class ControlLayoutTests
         [
             ControlLayout.HostsOffset, ControlLayout.ProcessesOffset, ControlLayout.RegionsOffset,
             ControlLayout.AttachmentsOffset, ControlLayout.LockSetsOffset, WordsLayout.RailsOffset,
-            WordsLayout.PhysicalRailsOffset, WordsLayout.WindowsOffset, WordsLayout.RegionWordsOffset,
+            WordsLayout.PhysicalRailsOffset, WindowsLayout.CountersOffset,
         ];
 
         Assert.That(offsets.Select(o => o % 64), Is.All.EqualTo(0));

@@ -13,9 +13,9 @@ namespace Interconnect.Driver.Store.Layout;
 ///  FileSize              (401408)
 /// </code>
 /// Every entry starts on a 64-byte line, so the words the data path reads (a region's generation) never share a line
-/// with words another process writes often. The words processes write themselves (rails, window counters, write locks,
-/// the event words) are in the words file beside it (<see cref="WordsLayout"/>), lock words in a file per lock set
-/// (<see cref="LockSetFile"/>): the control file is
+/// with words another process writes often. The words processes write themselves are beside it: rails and event words
+/// in the words file (<see cref="WordsLayout"/>), lock words in a file per lock set (<see cref="LockSetFile"/>), a
+/// region's write lock and window counters in a file per region (<see cref="RegionWindowsFile"/>): the control file is
 /// written only by whoever holds the directory, so <c>imcd</c>, when it serves the cluster, keeps it to itself.
 /// </summary>
 internal static class ControlLayout

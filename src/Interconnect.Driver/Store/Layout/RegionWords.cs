@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Interconnect.Driver.Store.Layout;
 
 /// <summary>
-/// The words of one region that its writers change (by region slot), alone on a cache line.
+/// The words of one region that its writers change, alone on the first line of its windows file (<see cref="WindowsLayout"/>).
 /// <code>
 ///  0            8
 ///  | WriteOwner | - |

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace Interconnect.Driver.Store.Layout;
 
 /// <summary>
-/// The counters of one transmit window (a transmit attachment, by its index in the control file).
+/// The counters of one transmit window (a transmit attachment, by its index in the control file), in its region's
+/// windows file (<see cref="WindowsLayout"/>).
 /// <code>
 ///  0        8       16                                                  64             72            80
 ///  | Writes | Bytes | Drops | -                                         | SharedWrites | SharedBytes | - |
