@@ -397,6 +397,49 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
+    /// While no imcd serves the cluster, <c>locksets/</c> and <c>windows/</c> are open to its users (1777, for the
+    /// embedded default), so another user (nobody) may leave files there: here under the names the next region's and
+    /// lock set's words will have, and a link under the one after, to a file outside the cluster. imcd removes them
+    /// when it starts (links unfollowed): the link's target is untouched, and the next region and lock set are made.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldSweepWhatWasLeftForItsEntriesBeforeItStarted()
+    {
+        AnotherUser.RequireRoot("another user leaving files in a cluster's folders");
+        Signals.Send(_imcd!.Pid, Signals.SigTerm);
+        Assert.That(_imcd.WaitForExit(TimeSpan.FromSeconds(30)), Is.Zero, _imcd.Transcript);
+        _imcd.Dispose();
+        _imcd = null;
+        long nextRegion, nextSet;
+        using (var control = ControlFile.Open(_paths, ControlAccess.Read))
+        {
+            nextRegion = control.Header.NextRegionId;
+            nextSet = control.Header.NextLockSetId;
+        }
+
+        var outside = Path.Combine(_cluster.Root, "outside");
+        File.WriteAllText(outside, "keep");
+        File.SetUnixFileMode(outside, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        AnotherUser.Shell("nobody", $"echo x > '{_paths.WindowsDirectory}/r{nextRegion}' && echo x > '{_paths.LockSetsDirectory}/s{nextSet}' " +
+            $"&& ln -s '{outside}' '{_paths.WindowsDirectory}/r{nextRegion + 1}'");
+
+        _imcd = StartLocalImcd();
+        var peer = _cluster.StartPeer("alpha");
+        peer.Send("alloc 81 4096");
+        peer.Send("alloc 82 4096");
+        peer.Send("lkalloc 83 1");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllText(outside), Is.EqualTo("keep"));
+            Assert.That(Directory.GetFiles(_paths.WindowsDirectory).Select(Owned), Is.EqualTo(new[] { (0b110_000_000, 0), (0b110_000_000, 0) }),
+                "the two regions' own files, root's");
+            Assert.That(Directory.GetFiles(_paths.LockSetsDirectory).Select(Owned), Is.EqualTo(new[] { (0b110_000_000, 0) }));
+        });
+    }
+
+    /// <summary>
     /// imcd bounds what one user may hold of its socket: a user other than root holds at most 128 connections at once
     /// (the rest are closed as they come), so another of that user's processes is refused until some close, while
     /// root's processes are served throughout.

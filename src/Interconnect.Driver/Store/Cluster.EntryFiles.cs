@@ -90,6 +90,46 @@ internal sealed partial class Cluster
     public void CreateWindowsFile(in RegionEntry region) =>
         KeepEntryFile(RegionWindowsFile.PathOf(Paths, region.Id), RegionWindowsFile.Create(Paths, region));
 
+    /// <summary>
+    /// Removes every file of <c>locksets/</c> and <c>windows/</c> that names no live lock set or region (left by a process
+    /// that could not remove another user's, or put there by someone): none would ever be used, and one under the name
+    /// of a coming entry would stop that entry being made. Links are removed, never followed. With the directory held.
+    /// </summary>
+    public int SweepEntryFiles()
+    {
+        var live = new HashSet<string>();
+        for (var slot = 0; slot < ControlLayout.MaxLockSets; slot++)
+        {
+            if (Control.LockSet(slot).State == LockSetEntry.StateLive)
+            {
+                live.Add(LockSetFile.PathOf(Paths, Control.LockSet(slot).Id));
+            }
+        }
+
+        for (var slot = 0; slot < ControlLayout.MaxRegions; slot++)
+        {
+            if (Control.Region(slot).State == RegionEntry.StateLive)
+            {
+                live.Add(RegionWindowsFile.PathOf(Paths, Control.Region(slot).Id));
+            }
+        }
+
+        var removed = 0;
+        foreach (var folder in new[] { Paths.LockSetsDirectory, Paths.WindowsDirectory })
+        {
+            foreach (var path in System.IO.Directory.Exists(folder) ? System.IO.Directory.GetFileSystemEntries(folder) : [])
+            {
+                if (!live.Contains(path) && NoFollow.LinkStatus(path) is { IsDirectory: false })
+                {
+                    RemoveEntryFile(path);
+                    removed += NoFollow.LinkStatus(path) is null ? 1 : 0;
+                }
+            }
+        }
+
+        return removed;
+    }
+
     private void DisposeEntryFiles()
     {
         lock (_entryFilesLock)

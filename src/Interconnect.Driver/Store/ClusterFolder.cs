@@ -23,8 +23,9 @@ internal static class ClusterFolder
     private const int Sticky = 0b1_000_000_000;
 
     /// <summary>
-    /// Makes the cluster if it is not there, then sets the group and modes of its folder, <c>regions/</c>, control file
-    /// and words file: for <paramref name="group"/> alone when given, else for every local user.
+    /// Makes the cluster if it is not there, then sets the group and modes of its folder, <c>regions/</c>,
+    /// <c>locksets/</c>, <c>windows/</c>, control file and words file: for <paramref name="group"/> alone when given, else
+    /// for every local user; then removes what names no live entry from <c>locksets/</c> and <c>windows/</c>.
     /// </summary>
     public static void Take(ClusterPaths paths, int? group)
     {
@@ -41,6 +42,11 @@ internal static class ClusterFolder
 
         Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_100_100 : 0b110_100_000);
+
+        // locksets/ and windows/ are imcd's from here on: what someone left there before would only be in the way.
+        using var local = ControlFileDirectory.Open(paths);
+        using var scope = local.Cluster.EnterDirectory();
+        local.Cluster.SweepEntryFiles();
     }
 
     /// <summary>
