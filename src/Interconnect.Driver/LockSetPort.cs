@@ -25,7 +25,8 @@ internal sealed unsafe class LockSetPort : IDisposable
     private readonly DriverSession _session;
     private readonly LockWord* _words;
     // The mapping of _words. Never unmapped by Dispose: a thread may still be waiting on a word when another disposes
-    // the port (imc_lkdealloc), so the mapping goes with the port, when nothing reaches either (its finalizer).
+    // the port (imc_lkdealloc), so the mapping goes with the port, by its finalizer, once nothing reaches the port (the
+    // session holds it until it is disposed).
     private readonly MappedFile? _file;
     private readonly RemoteLockWords? _remote;
     private readonly long _me;

@@ -9,8 +9,9 @@ namespace Interconnect.Driver.Directory;
 internal readonly unsafe struct WindowWords
 {
     /// <summary>
-    /// The mapping the write lock and counters are in, when it was made for this window alone: held here so it lives
-    /// as long as the window (unmapped by its finalizer once nothing reaches either), never while a thread writes.
+    /// The mapping the write lock and counters are in, when it was made for this window alone: held here so it lives as
+    /// long as the window does. Its session holds the window until it is disposed, and the mapping goes only with its
+    /// finalizer, once nothing reaches the window: a thread still writing when another disposes it writes mapped memory.
     /// </summary>
     public Interop.MappedFile? Mapping { get; init; }
 

@@ -1,4 +1,3 @@
-using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
 namespace Interconnect.Driver.Store;
@@ -6,7 +5,6 @@ namespace Interconnect.Driver.Store;
 /// <summary>Lock sets in the directory, and lock ownership. Directory methods here run with the directory lock held.</summary>
 internal sealed partial class Cluster
 {
-
     /// <summary>The owner value a registration writes into a lock word.</summary>
     public static long LockOwner(int processSlot, int incarnation) => ((long)incarnation << 32) | (uint)(processSlot + 1);
 
