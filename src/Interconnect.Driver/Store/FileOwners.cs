@@ -52,6 +52,18 @@ internal sealed class FileOwners
         }
     }
 
+    /// <summary>
+    /// Refuses, as <see cref="Check"/> does, a file whose owner is neither trusted nor <paramref name="entryOwner"/>: the
+    /// owner of the lock set or region the file belongs to (<paramref name="whose"/>), who made it without imcd.
+    /// </summary>
+    public void CheckOwnedBy(string path, string what, FileStatus status, int entryOwner, string whose)
+    {
+        if (!Trusts(status.Uid) && status.Uid != entryOwner)
+        {
+            throw Untrusted(path, what, status.Uid, $" (not the owner of {whose}, whose file it names)");
+        }
+    }
+
     /// <summary>The refusal of <paramref name="path"/>, owned by <paramref name="uid"/>.</summary>
     public DriverException Untrusted(string path, string what, int uid, string? why = null) =>
         new(DriverStatus.OpenError,

@@ -35,14 +35,8 @@ internal static class LockSetFile
     public static MappedFile Open(ClusterPaths paths, in LockSetEntry set, bool writable)
     {
         var path = PathOf(paths, set.Id);
-        var ownerUid = set.OwnerUid;
-        var key = set.Key;
-        return MappedFile.Open(path, Length(set.Count), writable, What, status =>
-        {
-            if (!paths.Owners.Trusts(status.Uid) && status.Uid != ownerUid)
-            {
-                throw paths.Owners.Untrusted(path, What, status.Uid, $" (not the owner of lock set key {key}, whose file it names)");
-            }
-        });
+        var (owner, whose) = (set.OwnerUid, $"lock set key {set.Key}");
+        return MappedFile.Open(path, Length(set.Count), writable, What,
+            status => paths.Owners.CheckOwnedBy(path, What, status, owner, whose));
     }
 }

@@ -42,15 +42,9 @@ internal static unsafe class RegionWindowsFile
     public static MappedFile Open(ClusterPaths paths, in RegionEntry region, bool writable)
     {
         var path = PathOf(paths, region.Id);
-        var ownerUid = region.OwnerUid;
-        var key = region.Key;
-        return MappedFile.Open(path, WindowsLayout.FileSize, writable, What, status =>
-        {
-            if (!paths.Owners.Trusts(status.Uid) && status.Uid != ownerUid)
-            {
-                throw paths.Owners.Untrusted(path, What, status.Uid, $" (not the owner of region key {key}, whose file it names)");
-            }
-        });
+        var (owner, whose) = (region.OwnerUid, $"region key {region.Key}");
+        return MappedFile.Open(path, WindowsLayout.FileSize, writable, What,
+            status => paths.Owners.CheckOwnedBy(path, What, status, owner, whose));
     }
 
     public static ref RegionWords Region(byte* file) => ref *(RegionWords*)file;
