@@ -54,7 +54,7 @@ internal sealed class AgentDirectory : IDirectory
     /// <paramref name="acrossMachines"/>: the process was told of a cluster across machines (<c>IMC_DIRECTORY</c>), so
     /// an <c>imcd --local</c> is refused; without it, either kind of imcd serves it, as its welcome says.
     /// </summary>
-    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric,
+    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric, bool writable = true,
         bool acrossMachines = true)
     {
         if (acrossMachines)
