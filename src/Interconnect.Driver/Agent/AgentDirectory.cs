@@ -72,9 +72,8 @@ internal sealed class AgentDirectory : IDirectory
                     "on this machine only (imcd --local): unset IMC_DIRECTORY, or run imcd with --directory");
             }
 
-            // Read-only: imcd alone changes the directory and the rails (and keeps their files to itself); what this
-            // process writes on its own, its lock sets' and windows' words, it maps from their own files.
-            var local = ControlFileDirectory.Open(paths, ControlAccess.Read);
+            // The control file read-only: imcd alone changes the directory (and may keep the file to itself).
+            var local = ControlFileDirectory.Open(paths, writable ? ControlAccess.Words : ControlAccess.Read);
             if (agent.Mode == AgentMode.Local)
             {
                 return new AgentDirectory(local, agent, machine: null, fabric);
@@ -168,8 +167,7 @@ internal sealed class AgentDirectory : IDirectory
         _agent.Call<RoutesReply>(new ReadRoutesRequest(Caller.Of(process), region, attachment.Entry, attachment.TargetHost,
             attachment.Loopback)).Routes;
 
-    /// <summary>A lost delivery: imcd raises the rail's count (its words are imcd's), before this process delivers anything else.</summary>
-    public void RecordDeliveryError(int logicalRail) => _agent.Call(new RecordErrorRequest(logicalRail));
+    public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
 
     // Lock sets.
 
@@ -249,11 +247,12 @@ internal sealed class AgentDirectory : IDirectory
     public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
 
     /// <summary>
-    /// Asked only while drops are armed on the rail (its fault word, read here, says so): imcd claims one of this
-    /// machine's armed drops, then, across machines, one of the cluster's budget, and raises the rail's count.
+    /// One of this machine's armed drops (here, in the control file), then one of the cluster's budget (imcd); on one
+    /// machine (imcd --local) the armed drop is the whole claim, made in the control file as without imcd.
     /// </summary>
-    public bool TryClaimDrop(int logicalRail, int host) =>
-        _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
+    public bool TryClaimDrop(int logicalRail, int host) => _standing is null
+        ? _local.TryClaimDrop(logicalRail, host)
+        : _local.TryClaimArmedDrop(logicalRail, host) && _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
 
     public void InjectDrops(int logicalRail, int count, string? host) =>
         _agent.Call(new InjectDropsRequest(logicalRail, count, host));

@@ -38,7 +38,6 @@ internal readonly record struct Caller(int Slot, int Incarnation)
 [JsonDerivedType(typeof(KillRequest), "kill")]
 [JsonDerivedType(typeof(ClusterHostsRequest), "hosts")]
 [JsonDerivedType(typeof(ClaimDropRequest), "claim-drop")]
-[JsonDerivedType(typeof(RecordErrorRequest), "record-error")]
 [JsonDerivedType(typeof(InjectDropsRequest), "inject-drops")]
 [JsonDerivedType(typeof(FailRailRequest), "fail-rail")]
 [JsonDerivedType(typeof(RepairRailRequest), "repair-rail")]
@@ -98,14 +97,8 @@ internal sealed record KillRequest(Caller Process, string Host, int ProcessId, i
 /// <summary>Every up host of the cluster, in slot order.</summary>
 internal sealed record ClusterHostsRequest : AgentRequest;
 
-/// <summary>
-/// Claims a drop for one of the caller's deliveries toward host number <paramref name="Host"/>: one of this machine's
-/// armed drops, then (across machines) one of the rail's clusterwide budget; the rail's error count rises with it.
-/// </summary>
+/// <summary>Claims one drop of the rail's clusterwide budget, once the caller claimed one of this machine's armed drops.</summary>
 internal sealed record ClaimDropRequest(int LogicalRail, int Host) : AgentRequest;
-
-/// <summary>A delivery of the caller's on the rail was lost: the rail's error count on this machine rises.</summary>
-internal sealed record RecordErrorRequest(int LogicalRail) : AgentRequest;
 
 internal sealed record InjectDropsRequest(int LogicalRail, int Count, string? Host) : AgentRequest;
 

@@ -18,7 +18,7 @@ internal static class AgentProtocol
     /// The protocol's version: a change that an older peer would misread takes a new one (2: the cluster key request,
     /// with the NIC's hello that carries the key).
     /// </summary>
-    public const int Version = 3;
+    public const int Version = 2;
 
     /// <summary>The longest frame either side accepts (a whole cluster's status fits many times over).</summary>
     public const int MaxFrame = 4 << 20;

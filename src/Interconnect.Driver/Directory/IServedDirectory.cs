@@ -47,4 +47,7 @@ internal interface IServedDirectory : IDirectory
 
     /// <summary>The cluster's key, which data connections between machines present (handed to registered processes only).</summary>
     byte[] ClusterKey();
+
+    /// <summary>The clusterwide half of a drop, once the caller claimed one of its machine's armed drops.</summary>
+    bool ClaimBudgetedDrop(int logicalRail, int host);
 }

@@ -8,13 +8,13 @@ namespace Interconnect.Driver.Store;
 /// <summary>
 /// <c>imcd</c>'s hold on the cluster's folder (API.md, "Security across machines": files): once the cluster exists,
 /// imcd makes the folder its own (root's or imcd's user's, else it refuses, as <see cref="FileOwners"/> does) and sets
-/// who may use the cluster. The control file (the directory) and the words file (the rails), which imcd alone changes
-/// (processes ask it), are then writable by imcd's user only, 0644, and so are <c>locksets/</c> and <c>windows/</c>,
-/// 0755, where imcd alone makes each lock set's and each region's file (with that entry's owner and permissions): what
-/// a process writes on its own is in those. Open to every local user, the folder is 0755 and <c>regions/</c> 1777. With
-/// a group (<c>imcd --group G</c>), only G's members (and root) may use the cluster: the folder is 0750, <c>regions/</c>
-/// 1770 (sticky: none removes another's receive file), <c>locksets/</c> and <c>windows/</c> 0750, the control and
-/// words files 0640, each of group G, so a user outside G reaches neither the socket nor any file of the cluster.
+/// who may use the cluster. The control file (the directory, which imcd alone changes) is then writable by imcd's
+/// user only, 0644, and so are <c>locksets/</c> and <c>windows/</c>, 0755, where imcd alone makes each lock set's and
+/// each region's file (with that entry's owner and permissions). Open to every local user, the folder is 0755,
+/// <c>regions/</c> 1777 and the words file (rails and event words, which every process writes) 0666. With a group
+/// (<c>imcd --group G</c>), only G's members (and root) may use the cluster: the folder is 0750, <c>regions/</c> 1770
+/// (sticky: none removes another's receive file), <c>locksets/</c> and <c>windows/</c> 0750, the control file 0640 and
+/// the words file 0660, each of group G, so a user outside G reaches neither the socket nor any file of the cluster.
 /// Each is opened without following a link and changed through its descriptor (<c>fchown</c>, <c>fchmod</c>), so
 /// what is changed is what was checked.
 /// </summary>
@@ -40,7 +40,7 @@ internal static class ClusterFolder
             Change(paths, folder, what, directory: true, group, shared ? 0b111_101_101 : 0b111_101_000);
         }
 
-        Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_100_100 : 0b110_100_000);
+        Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_100_100 : 0b110_100_000);
 
         // locksets/ and windows/ are imcd's from here on: what someone left there before would only be in the way.
@@ -50,9 +50,9 @@ internal static class ClusterFolder
     }
 
     /// <summary>
-    /// When <c>imcd --local</c> stops serving the cluster: its control and words files, <c>locksets/</c> and
-    /// <c>windows/</c> are writable again by those who may use the cluster (0666 and 1777, or 0660 and 1770 of
-    /// <paramref name="group"/>), as the embedded default, in which every process changes the directory itself, needs.
+    /// When <c>imcd --local</c> stops serving the cluster: its control file, <c>locksets/</c> and <c>windows/</c> are
+    /// writable again by those who may use the cluster (0666 and 1777, or 0660 and 1770 of <paramref name="group"/>), as
+    /// the embedded default, in which every process changes the directory itself, needs.
     /// </summary>
     public static void HandBack(ClusterPaths paths, int? group)
     {
@@ -63,7 +63,6 @@ internal static class ClusterFolder
             Change(paths, folder, what, directory: true, group, Sticky | (shared ? 0b111_111_111 : 0b111_111_000));
         }
 
-        Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
     }
 

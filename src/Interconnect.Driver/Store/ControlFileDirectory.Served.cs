@@ -97,4 +97,9 @@ internal sealed partial class ControlFileDirectory
     public byte[] ClusterKey() =>
         throw new DriverException(DriverStatus.NotSupported,
             $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no data connections between machines, and no key for them");
+
+    public bool ClaimBudgetedDrop(int logicalRail, int host) =>
+        throw new DriverException(DriverStatus.NotSupported,
+            $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no clusterwide drop budget; a writer " +
+            "claims its drops in the control file");
 }
