@@ -440,6 +440,41 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
+    /// Drops the operator arms through imcd reach another user's (nobody's) writer, which claims them itself on the
+    /// rails (the words file, which every writer of the cluster writes, so that it never waits on imcd to count a loss):
+    /// of three writes, the first two are lost and counted (the reader sees the count up by two), the third arrives.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldCountTheDropsOfAnotherUsersWriter()
+    {
+        AnotherUser.RequireRoot("another user's writer on a cluster that imcd serves");
+        var reader = _cluster.StartPeer("alpha");
+        var writer = _cluster.StartPeer("beta", user: "nobody");
+        writer.Send("alloc 91 4096 666");
+        reader.Send("alloc 91 4096 666");
+        reader.Send("rx 91");
+        writer.Send("tx 91");
+        var before = int.Parse(reader.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture);
+
+        ClusterAdmin.InjectErrors(_paths, logicalRail: 0, count: 2);
+        writer.Send("write64 91 0 1");
+        writer.Send("write64 91 0 2");
+        writer.Send("write64 91 0 3");
+
+        var arrived = reader.Send("wait64 91 0 3 10000");
+        var after = -1;
+        // While the rail processes the error (its error window), the count reads negative (McError), as the manual's does.
+        Poll.Until(() => (after = int.Parse(reader.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture)) >= 0,
+            "the rail's error processing to end", TimeSpan.FromSeconds(30));
+        Assert.Multiple(() =>
+        {
+            Assert.That(arrived, Does.StartWith("3"), "the third write arrives");
+            Assert.That(after - before, Is.EqualTo(2), "two drops, counted");
+        });
+    }
+
+    /// <summary>
     /// imcd bounds what one user may hold of its socket: a user other than root holds at most 128 connections at once
     /// (the rest are closed as they come), so another of that user's processes is refused until some close, while
     /// root's processes are served throughout.
