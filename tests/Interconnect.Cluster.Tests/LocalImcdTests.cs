@@ -187,6 +187,13 @@ public sealed class LocalImcdTests
         Signals.Send(_imcd!.Pid, Signals.SigTerm);
         Assert.That(_imcd.WaitForExit(TimeSpan.FromSeconds(30)), Is.Zero, _imcd.Transcript);
         Assert.That(File.Exists(Socket), Is.False, _imcd.Transcript);
+        // Handed back for the embedded default, where every process changes the directory and makes entries' files.
+        Assert.Multiple(() =>
+        {
+            Assert.That(Mode(_paths.ControlFile).Mode, Is.EqualTo(0b110_110_110));
+            Assert.That(Mode(_paths.LockSetsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
+            Assert.That(Mode(_paths.WindowsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
+        });
 
         var writer = _cluster.StartPeer("alpha");
         var reader = _cluster.StartPeer("beta");
@@ -200,7 +207,7 @@ public sealed class LocalImcdTests
 
     /// <summary>
     /// <c>imcd --group G</c> keeps the cluster to G's members (API.md, "Security across machines": files): its folder
-    /// 0750, its control file 0660 and <c>regions/</c> 1770, each of group G. A member (nobody, of group nogroup)
+    /// 0750, its control file 0640, its words file 0660 and <c>regions/</c> 1770, each of group G. A member (nobody, of group nogroup)
     /// shares a region with root's process; a user outside G (daemon) is refused in one <c>Permit</c> line naming the
     /// group, and reaches neither the socket nor the control file nor the folder's names. Started again without
     /// <c>--group</c>, imcd opens the cluster to every local user again.
