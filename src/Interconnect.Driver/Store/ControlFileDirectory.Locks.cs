@@ -177,11 +177,14 @@ internal sealed partial class ControlFileDirectory
     public static bool MayUseLockSet(ProcessRegistration process, int ownerUid, int ownerGid, int permissions)
     {
         // Lock permissions are one bit per class; expressed as rw bits they reuse the UNIX class choice.
-        var asMode = ((permissions & LockUser) != 0 ? 0b110_000_000 : 0) |
-            ((permissions & LockGroup) != 0 ? 0b000_110_000 : 0) |
-            ((permissions & LockOther) != 0 ? 0b000_000_110 : 0);
-        return process.Credentials.MayAccess(ownerUid, ownerGid, asMode, Credentials.Read | Credentials.Write);
+        return process.Credentials.MayAccess(ownerUid, ownerGid, LockAccessMode(permissions), Credentials.Read | Credentials.Write);
     }
+
+    /// <summary>Lock permissions (one bit per class) as UNIX rw bits: read and write for each class they admit.</summary>
+    public static int LockAccessMode(int permissions) =>
+        ((permissions & LockUser) != 0 ? 0b110_000_000 : 0) |
+        ((permissions & LockGroup) != 0 ? 0b000_110_000 : 0) |
+        ((permissions & LockOther) != 0 ? 0b000_000_110 : 0);
 
     private LockSetHandle LockSetHandleOf(int slot)
     {

@@ -20,9 +20,7 @@ internal static class LockSetFile
     public static long Length(int count) => (long)count * LockWord.Size;
 
     /// <summary>The file's mode: read and write for its owner always (who made it), and for each class the set admits.</summary>
-    public static int Mode(int permissions) => 0b110_000_000 |
-        ((permissions & ControlFileDirectory.LockGroup) != 0 ? 0b000_110_000 : 0) |
-        ((permissions & ControlFileDirectory.LockOther) != 0 ? 0b000_000_110 : 0);
+    public static int Mode(int permissions) => 0b110_000_000 | ControlFileDirectory.LockAccessMode(permissions);
 
     /// <summary>Makes the zeroed words of a new set, for <paramref name="owner"/>, and maps them.</summary>
     public static MappedFile Create(ClusterPaths paths, long id, int count, int permissions, (int Uid, int Gid) owner) =>
