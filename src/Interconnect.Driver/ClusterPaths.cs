@@ -24,6 +24,7 @@ internal sealed partial class ClusterPaths
         RegionsDirectory = Path.Combine(ClusterDirectory, "regions");
         LockSetsDirectory = Path.Combine(ClusterDirectory, "locksets");
         WindowsDirectory = Path.Combine(ClusterDirectory, "windows");
+        TalliesDirectory = Path.Combine(ClusterDirectory, "tallies");
     }
 
     public string Root { get; }
@@ -44,6 +45,9 @@ internal sealed partial class ClusterPaths
 
     /// <summary>The folder of regions' window words, one file per region (<see cref="RegionWindowsFile"/>).</summary>
     public string WindowsDirectory { get; }
+
+    /// <summary>The folder of users' loss tallies, one file per user, which only imcd makes (<see cref="TallyFile"/>).</summary>
+    public string TalliesDirectory { get; }
 
     /// <summary>Whose folders and files of the cluster this process uses (all users', or root's alone: <see cref="FileOwners"/>).</summary>
     public FileOwners Owners { get; }

@@ -237,7 +237,8 @@ public sealed class LocalImcdTests
         {
             Assert.That(Mode(_paths.ClusterDirectory), Is.EqualTo((0b111_101_000, nogroup)));
             Assert.That(Mode(_paths.ControlFile), Is.EqualTo((0b110_100_000, nogroup)));
-            Assert.That(Mode(_paths.WordsFile), Is.EqualTo((0b110_110_000, nogroup)));
+            Assert.That(Mode(_paths.WordsFile), Is.EqualTo((0b110_100_000, nogroup)));
+            Assert.That(Mode(_paths.TalliesDirectory), Is.EqualTo((0b111_101_000, nogroup)));
             Assert.That(Mode(_paths.RegionsDirectory), Is.EqualTo((0b1_111_111_000, nogroup)));
             Assert.That(read, Does.StartWith("5"), "a member of the group uses the cluster");
             Assert.That((refused.Ok, refused.Status), Is.EqualTo((false, "Permit")), refused.Text);
@@ -249,7 +250,8 @@ public sealed class LocalImcdTests
         {
             Assert.That(Mode(_paths.ClusterDirectory).Mode, Is.EqualTo(0b111_101_101));
             Assert.That(Mode(_paths.ControlFile).Mode, Is.EqualTo(0b110_100_100));
-            Assert.That(Mode(_paths.WordsFile).Mode, Is.EqualTo(0b110_110_110));
+            Assert.That(Mode(_paths.WordsFile).Mode, Is.EqualTo(0b110_100_100));
+            Assert.That(Mode(_paths.TalliesDirectory).Mode, Is.EqualTo(0b111_101_101));
             Assert.That(Mode(_paths.RegionsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
             Assert.That(outsider.Send("open"), Does.EndWith(" beta"), "without --group every local user may use the cluster");
         });
@@ -447,9 +449,9 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
-    /// Drops the operator arms through imcd reach another user's (nobody's) writer, which claims them itself on the
-    /// rails (the words file, which every writer of the cluster writes, so that it never waits on imcd to count a loss):
-    /// of three writes, the first two are lost and counted (the reader sees the count up by two), the third arrives.
+    /// Drops the operator arms through imcd reach another user's (nobody's) writer, which claims them of imcd (the
+    /// rails' words are imcd's): of three writes, the first two are lost and counted (the reader sees the count up by
+    /// two), the third arrives.
     /// </summary>
     [Test]
     [Category(DotnetProcess.AsAnotherUser)]
@@ -478,6 +480,52 @@ public sealed class LocalImcdTests
         {
             Assert.That(arrived, Does.StartWith("3"), "the third write arrives");
             Assert.That(after - before, Is.EqualTo(2), "two drops, counted");
+        });
+    }
+
+    /// <summary>
+    /// The rails' words are imcd's (the words file 0644), so another user (nobody) can lower no error count by hand;
+    /// nobody's writer, whose delivery is lost (the reader's receive memory was removed behind the library's back),
+    /// counts the loss in its own user's tally, nobody's 0644 file, and root's reader sees the rail's count rise;
+    /// imcd, told of it, records the error on the active physical rail. nobody cannot write root's tally either.
+    /// </summary>
+    [Test]
+    [Category(DotnetProcess.AsAnotherUser)]
+    public void ShouldCountAnotherUsersLostDeliveryInItsOwnTally()
+    {
+        AnotherUser.RequireRoot("another user's writer on rails that imcd keeps");
+        var reader = _cluster.StartPeer("alpha");
+        var writer = _cluster.StartPeer("beta", user: "nobody");
+        writer.Send("alloc 92 4096 666");
+        reader.Send("alloc 92 4096 666");
+        reader.Send("rx 92");
+        var before = int.Parse(reader.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture);
+        var physicalBefore = ClusterAdmin.ReadRails(_paths).Physical[0].Errors;
+        foreach (var memory in System.IO.Directory.GetFiles(_paths.RegionsDirectory))
+        {
+            File.Delete(memory); // the reader's receive memory, gone behind the library's back
+        }
+
+        writer.Send("tx 92");
+        writer.Send("write64 92 0 1");
+        var after = -1;
+        // While the rail processes the error (its error window), the count reads negative (McError), as the manual's does.
+        Poll.Until(() => (after = int.Parse(reader.Send("error-count 0"), System.Globalization.CultureInfo.InvariantCulture)) >= 0,
+            "the rail's error processing to end", TimeSpan.FromSeconds(30));
+        Poll.Until(() => ClusterAdmin.ReadRails(_paths).Physical[0].Errors > physicalBefore,
+            "imcd to record the loss on the physical rail", TimeSpan.FromSeconds(30));
+        var nobodys = TallyFile.PathOf(_paths, AnotherUser.Uid("nobody"));
+        // As nobody: the script exits 0 only if both writes failed, for want of permission.
+        AnotherUser.Shell("nobody", string.Join(" && ", new[] { _paths.WordsFile, TallyFile.PathOf(_paths, 0) }.Select(path =>
+            $"out=$(dd if=/dev/zero of='{path}' bs=8 count=1 conv=notrunc status=none 2>&1); test $? -ne 0 && " +
+            "echo \"$out\" | grep -q 'Permission denied'")));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(after - before, Is.EqualTo(1), "the lost delivery, counted");
+            Assert.That(NoFollow.LinkStatus(nobodys) is { } status ? (status.Uid, status.Permissions) : default,
+                Is.EqualTo((AnotherUser.Uid("nobody"), 0b110_100_100)), "nobody's tally is nobody's, 0644");
+            Assert.That(Mode(_paths.WordsFile).Mode, Is.EqualTo(0b110_100_100));
         });
     }
 

@@ -15,6 +15,12 @@ public static class AnotherUser
         }
     }
 
+    /// <summary>The uid of <paramref name="user"/>, as /etc/passwd has it.</summary>
+    public static int Uid(string user) =>
+        File.ReadLines("/etc/passwd").Select(line => line.Split(':')).FirstOrDefault(fields => fields[0] == user) is { Length: > 2 } found
+            ? int.Parse(found[2], System.Globalization.CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"no user '{user}' in /etc/passwd");
+
     /// <summary>
     /// Runs <paramref name="command"/> with /bin/sh as <paramref name="user"/> ("user" or "user:group"), with no
     /// supplementary groups, within 30 s; fails the test with what it printed when it exits other than 0.

@@ -24,6 +24,9 @@ internal sealed class AgentDirectory : IDirectory
     private readonly Lazy<UcxFabric> _fabric;
     private readonly Lock _keyLock = new();
     private byte[]? _clusterKey;
+    private readonly LossNotice _lossNotice;
+    private readonly Lock _tallyLock = new();
+    private Interop.MappedFile? _tally; // this user's loss tally, mapped once the process registered
 
     // machine: this machine's name; null on one machine (imcd --local), where there is no standing.
     private AgentDirectory(ControlFileDirectory local, AgentClient agent, string? machine, Lazy<UcxFabric> fabric)
@@ -32,6 +35,7 @@ internal sealed class AgentDirectory : IDirectory
         _agent = agent;
         _standing = machine is null ? null : local.Standing(machine, ClusterKey);
         _fabric = fabric;
+        _lossNotice = new LossNotice(agent);
     }
 
     /// <summary>
@@ -54,8 +58,7 @@ internal sealed class AgentDirectory : IDirectory
     /// <paramref name="acrossMachines"/>: the process was told of a cluster across machines (<c>IMC_DIRECTORY</c>), so
     /// an <c>imcd --local</c> is refused; without it, either kind of imcd serves it, as its welcome says.
     /// </summary>
-    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric, bool writable = true,
-        bool acrossMachines = true)
+    public static AgentDirectory Open(ClusterPaths paths, string machine, Lazy<UcxFabric> fabric, bool acrossMachines = true)
     {
         if (acrossMachines)
         {
@@ -72,8 +75,9 @@ internal sealed class AgentDirectory : IDirectory
                     "on this machine only (imcd --local): unset IMC_DIRECTORY, or run imcd with --directory");
             }
 
-            // The control file read-only: imcd alone changes the directory (and may keep the file to itself).
-            var local = ControlFileDirectory.Open(paths, writable ? ControlAccess.Words : ControlAccess.Read);
+            // Read-only: imcd alone changes the directory and the rails (and keeps their files to itself); what this
+            // process writes on its own (its lock sets', its windows' words, its user's losses) is in files of their own.
+            var local = ControlFileDirectory.Open(paths, ControlAccess.Read);
             if (agent.Mode == AgentMode.Local)
             {
                 return new AgentDirectory(local, agent, machine: null, fabric);
@@ -119,6 +123,7 @@ internal sealed class AgentDirectory : IDirectory
 
         _agent.Dispose();
         _local.Dispose();
+        _tally?.Dispose();
     }
 
     // Membership.
@@ -131,6 +136,11 @@ internal sealed class AgentDirectory : IDirectory
     public ProcessRegistration Register(string hostName)
     {
         var made = _agent.Call<RegisteredReply>(new RegisterRequest(hostName));
+        lock (_tallyLock)
+        {
+            _tally ??= _local.OpenOwnTally(); // imcd made it before it registered the process
+        }
+
         return new ProcessRegistration(made.HostName, made.Host, made.Slot, made.Incarnation, Environment.ProcessId,
             Credentials.Current, made.LockOwner);
     }
@@ -167,7 +177,17 @@ internal sealed class AgentDirectory : IDirectory
         _agent.Call<RoutesReply>(new ReadRoutesRequest(Caller.Of(process), region, attachment.Entry, attachment.TargetHost,
             attachment.Loopback)).Routes;
 
-    public void RecordDeliveryError(int logicalRail) => _local.RecordDeliveryError(logicalRail);
+    /// <summary>
+    /// A lost delivery: counted at once in this user's tally (the rails' words are imcd's, and the data path never waits
+    /// for imcd, which may be stopped), then imcd is told, without waiting, so that it counts the physical rail's error.
+    /// </summary>
+    public void RecordDeliveryError(int logicalRail)
+    {
+        var tally = Volatile.Read(ref _tally) ?? throw new DriverException(DriverStatus.NotInitialized,
+            $"this process lost a delivery in cluster '{ClusterName}' before it registered: register it first");
+        _local.RecordTalliedError(tally, logicalRail);
+        _lossNotice.Send();
+    }
 
     // Lock sets.
 
@@ -247,12 +267,11 @@ internal sealed class AgentDirectory : IDirectory
     public DriverStatus CheckErrorCount(ref int errorCount, int logicalRail) => _local.CheckErrorCount(ref errorCount, logicalRail);
 
     /// <summary>
-    /// One of this machine's armed drops (here, in the control file), then one of the cluster's budget (imcd); on one
-    /// machine (imcd --local) the armed drop is the whole claim, made in the control file as without imcd.
+    /// Asked only while drops are armed on the rail (its fault word, read by the writer, says so): imcd claims one of
+    /// this machine's armed drops, then, across machines, one of the cluster's budget, and raises the rail's count.
     /// </summary>
-    public bool TryClaimDrop(int logicalRail, int host) => _standing is null
-        ? _local.TryClaimDrop(logicalRail, host)
-        : _local.TryClaimArmedDrop(logicalRail, host) && _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
+    public bool TryClaimDrop(int logicalRail, int host) =>
+        _agent.Call<FlagReply>(new ClaimDropRequest(logicalRail, host)).Value;
 
     public void InjectDrops(int logicalRail, int count, string? host) =>
         _agent.Call(new InjectDropsRequest(logicalRail, count, host));
@@ -268,4 +287,45 @@ internal sealed class AgentDirectory : IDirectory
     public CheckReport Check(TimeSpan patience) => _agent.Call<CheckReply>(new CheckRequest((long)patience.TotalMilliseconds)).Report;
 
     public RailStatus ReadRails() => _local.ReadRails();
+
+    /// <summary>
+    /// Tells imcd that losses were tallied, off the caller's thread and at most once at a time: a storm of losses (a
+    /// receiver's memory withdrawn) sends a few notices, not one each, and a stopped imcd holds up one pool thread at
+    /// most. Queuing it allocates nothing (this is the work item).
+    /// </summary>
+    private sealed class LossNotice(AgentClient agent) : IThreadPoolWorkItem
+    {
+        private int _unsent; // 1: losses were tallied since the last notice began
+        private int _sending; // 1: a notice is queued or under way
+
+        public void Send()
+        {
+            Volatile.Write(ref _unsent, 1);
+            if (Interlocked.Exchange(ref _sending, 1) == 0)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+        }
+
+        public void Execute()
+        {
+            do
+            {
+                while (Interlocked.Exchange(ref _unsent, 0) == 1)
+                {
+                    try
+                    {
+                        agent.Call(new LossesTalliedRequest());
+                    }
+                    catch (Exception e) when (e is DriverException or IOException or ObjectDisposedException)
+                    {
+                        // imcd gone, or the process closing: the counts rose already; only the physical rail's lags.
+                    }
+                }
+
+                Volatile.Write(ref _sending, 0);
+            }
+            while (Volatile.Read(ref _unsent) == 1 && Interlocked.Exchange(ref _sending, 1) == 0);
+        }
+    }
 }

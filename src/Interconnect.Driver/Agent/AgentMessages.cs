@@ -38,6 +38,7 @@ internal readonly record struct Caller(int Slot, int Incarnation)
 [JsonDerivedType(typeof(KillRequest), "kill")]
 [JsonDerivedType(typeof(ClusterHostsRequest), "hosts")]
 [JsonDerivedType(typeof(ClaimDropRequest), "claim-drop")]
+[JsonDerivedType(typeof(LossesTalliedRequest), "losses-tallied")]
 [JsonDerivedType(typeof(InjectDropsRequest), "inject-drops")]
 [JsonDerivedType(typeof(FailRailRequest), "fail-rail")]
 [JsonDerivedType(typeof(RepairRailRequest), "repair-rail")]
@@ -97,8 +98,18 @@ internal sealed record KillRequest(Caller Process, string Host, int ProcessId, i
 /// <summary>Every up host of the cluster, in slot order.</summary>
 internal sealed record ClusterHostsRequest : AgentRequest;
 
-/// <summary>Claims one drop of the rail's clusterwide budget, once the caller claimed one of this machine's armed drops.</summary>
+/// <summary>
+/// Claims a drop for one of the caller's deliveries toward host number <paramref name="Host"/>, asked only while drops
+/// are armed on the rail: one of this machine's armed drops, then (across machines) one of the rail's clusterwide
+/// budget; the rail's error count rises with it before the reply.
+/// </summary>
 internal sealed record ClaimDropRequest(int LogicalRail, int Host) : AgentRequest;
+
+/// <summary>
+/// The caller counted lost deliveries in its user's tally: imcd records them as errors of the rails' active physical
+/// rails. A notice: the counts rose before it was sent, and it may come late, or (imcd gone) never.
+/// </summary>
+internal sealed record LossesTalliedRequest : AgentRequest;
 
 internal sealed record InjectDropsRequest(int LogicalRail, int Count, string? Host) : AgentRequest;
 

@@ -187,7 +187,8 @@ internal sealed partial class AgentSession : IDisposable
                 RehomeWriteLockRequest r => new HomeReply(directory.RehomeWriteLock(r.Key, r.Failed)),
                 KillRequest r => Done(() => directory.Kill(Of(r.Process), r.Host, r.ProcessId, r.Signal)),
                 ClusterHostsRequest => new NamesReply(directory.ClusterHosts()),
-                ClaimDropRequest r => new FlagReply(directory.ClaimBudgetedDrop(r.LogicalRail, r.Host)),
+                ClaimDropRequest r => new FlagReply(directory.TryClaimDrop(Rail(directory, r.LogicalRail), r.Host)),
+                LossesTalliedRequest => Done(directory.RecordTalliedLosses),
                 InjectDropsRequest r => Done(() => directory.InjectDrops(Operator(r.LogicalRail, "inject drops on logical rail {0}"),
                     r.Count, r.Host)),
                 FailRailRequest r => new FlagReply(directory.FailRail(Operator(r.PhysicalRail, "fail physical rail {0}"))),
@@ -224,6 +225,11 @@ internal sealed partial class AgentSession : IDisposable
 
         return directory.InitializeHost(request.Host, request.MaxAllocBytes, request.MaxRecvBytes);
     }
+
+    /// <summary><paramref name="logicalRail"/>, when the cluster has it; BadParameter otherwise.</summary>
+    private static int Rail(IServedDirectory directory, int logicalRail) =>
+        (uint)logicalRail < (uint)directory.LogicalRails ? logicalRail : throw new DriverException(DriverStatus.BadParameter,
+            $"logical rail {logicalRail}: cluster '{directory.ClusterName}' has logical rails 0 to {directory.LogicalRails - 1}");
 
     /// <summary>
     /// <paramref name="value"/>, when the caller is the operator: root, or the user imcd runs as. Otherwise Permit:
@@ -295,6 +301,7 @@ internal sealed partial class AgentSession : IDisposable
         ProcessRegistration registration;
         try
         {
+            directory.KeepTally(_uid); // where the process counts its lost deliveries, there before it can lose one
             registration = resumed is { } caller
                 ? directory.Resume(caller.Slot, caller.Incarnation, identity, credentials)
                 : directory.Register(host!, identity, credentials);

@@ -45,14 +45,14 @@ internal static class Directories
         if (Endpoints is not null)
         {
             // Across machines: the machine's imcd reaches etcd, with its credentials; this process reaches imcd.
-            return AgentDirectory.Open(paths, MachineName, ProcessFabric, writable);
+            return AgentDirectory.Open(paths, MachineName, ProcessFabric);
         }
 
         if (AgentDirectory.IsServed(paths))
         {
             // imcd serves the cluster (imcd --local): the admin chose the mediated model, so this process asks imcd, and
             // fails saying so when no imcd answers; it never changes the directory itself behind imcd's back.
-            return AgentDirectory.Open(paths, MachineName, ProcessFabric, writable, acrossMachines: false);
+            return AgentDirectory.Open(paths, MachineName, ProcessFabric, acrossMachines: false);
         }
 
         if (create)

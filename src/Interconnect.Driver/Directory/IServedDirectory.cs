@@ -48,6 +48,12 @@ internal interface IServedDirectory : IDirectory
     /// <summary>The cluster's key, which data connections between machines present (handed to registered processes only).</summary>
     byte[] ClusterKey();
 
-    /// <summary>The clusterwide half of a drop, once the caller claimed one of its machine's armed drops.</summary>
-    bool ClaimBudgetedDrop(int logicalRail, int host);
+    /// <summary>
+    /// Makes the loss tally of <paramref name="uid"/> when it has none: where that user's processes count the
+    /// deliveries they lose (the rails' words are imcd's), before the first of them is registered.
+    /// </summary>
+    void KeepTally(int uid);
+
+    /// <summary>A process says it lost deliveries: those counted in tallies since the last look become physical-rail errors.</summary>
+    void RecordTalliedLosses();
 }

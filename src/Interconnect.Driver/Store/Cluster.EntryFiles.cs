@@ -91,9 +91,10 @@ internal sealed partial class Cluster
         KeepEntryFile(RegionWindowsFile.PathOf(Paths, region.Id), RegionWindowsFile.Create(Paths, region));
 
     /// <summary>
-    /// Removes every file of <c>locksets/</c> and <c>windows/</c> that names no live lock set or region (left by a process
-    /// that could not remove another user's, or put there by someone): none would ever be used, and one under the name
-    /// of a coming entry would stop that entry being made. Links are removed, never followed. With the directory held.
+    /// Removes every file of <c>locksets/</c>, <c>windows/</c> and <c>tallies/</c> that names no live lock set or region
+    /// and no listed tally (left by a process that could not remove another user's, or put there by someone): none would
+    /// ever be used, and one under the name of a coming entry would stop that entry being made. Links are removed, never
+    /// followed. With the directory held.
     /// </summary>
     public int SweepEntryFiles()
     {
@@ -114,8 +115,9 @@ internal sealed partial class Cluster
             }
         }
 
+        live.UnionWith(ListedTallies());
         var removed = 0;
-        foreach (var folder in new[] { Paths.LockSetsDirectory, Paths.WindowsDirectory })
+        foreach (var folder in new[] { Paths.LockSetsDirectory, Paths.WindowsDirectory, Paths.TalliesDirectory })
         {
             foreach (var path in System.IO.Directory.Exists(folder) ? System.IO.Directory.GetFileSystemEntries(folder) : [])
             {

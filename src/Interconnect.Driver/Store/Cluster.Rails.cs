@@ -3,9 +3,10 @@ using Interconnect.Driver.Store.Layout;
 namespace Interconnect.Driver.Store;
 
 /// <summary>
-/// Rails, error counts and faults. Every change here is an atomic operation on the control file, without the
+/// Rails, error counts and faults. Every change here is an atomic operation on the words file, without the
 /// directory lock, because the data path makes some of them (a dropped delivery raises the count) and must never
-/// wait for the directory.
+/// wait for the directory. Under imcd only imcd makes them; a process counts its own losses in its user's tally
+/// (<see cref="RaiseTalliedError"/>), which every read of a count adds in.
 /// </summary>
 internal sealed partial class Cluster
 {
@@ -15,14 +16,20 @@ internal sealed partial class Cluster
 
     public int LogicalRailOf(int physical) => IsFailoverPair ? physical / 2 : physical;
 
-    /// <summary>The clusterwide error count of a logical rail, or a negative value while it processes an error.</summary>
+    /// <summary>
+    /// The clusterwide error count of a logical rail (its own, plus what users' loss tallies count), or a negative value
+    /// while it processes an error.
+    /// </summary>
     public int ReadErrorCount(int rail)
     {
         // The manual's receiver reads a message, then the count: the message's reads must not move after this one.
         Volatile.ReadBarrier();
         ref var entry = ref Control.Rail(rail);
         var count = Volatile.Read(ref entry.ErrorCount); // acquire: what was delivered before the count rose is visible
-        return NowMs() < Volatile.Read(ref entry.ProcessingUntilMs) ? (int)DriverStatus.McError : count;
+        var now = NowMs();
+        var processing = now < Volatile.Read(ref entry.ProcessingUntilMs);
+        count += TalliedErrors(rail, now, ref processing);
+        return processing ? (int)DriverStatus.McError : count;
     }
 
     /// <summary>
@@ -35,8 +42,10 @@ internal sealed partial class Cluster
         Interlocked.MemoryBarrier();
         ref var entry = ref Control.Rail(rail);
         var current = Volatile.Read(ref entry.ErrorCount);
+        var now = NowMs();
         var outstanding = (Volatile.Read(ref entry.FaultWord) & LogicalRailEntry.FaultRailDown) != 0 ||
-            NowMs() < Volatile.Read(ref entry.ProcessingUntilMs);
+            now < Volatile.Read(ref entry.ProcessingUntilMs);
+        current += TalliedErrors(rail, now, ref outstanding);
         var moved = current != count;
         count = current;
         return outstanding || moved ? DriverStatus.McError : DriverStatus.Success;
@@ -253,10 +262,11 @@ internal sealed partial class Cluster
         for (var r = 0; r < header.LogicalRails; r++)
         {
             ref var rail = ref Control.Rail(r);
-            logical.Add(new LogicalRailStatus(r, Volatile.Read(ref rail.ErrorCount), now < Volatile.Read(ref rail.ProcessingUntilMs),
-                IsRailDown(r), Volatile.Read(ref rail.ActivePhysical), Volatile.Read(ref rail.PendingDrops),
-                writes[r] + Volatile.Read(ref rail.RetiredWrites), bytes[r] + Volatile.Read(ref rail.RetiredBytes),
-                drops[r] + Volatile.Read(ref rail.RetiredDrops)));
+            var processing = now < Volatile.Read(ref rail.ProcessingUntilMs);
+            var errors = Volatile.Read(ref rail.ErrorCount) + TalliedErrors(r, now, ref processing);
+            logical.Add(new LogicalRailStatus(r, errors, processing, IsRailDown(r), Volatile.Read(ref rail.ActivePhysical),
+                Volatile.Read(ref rail.PendingDrops), writes[r] + Volatile.Read(ref rail.RetiredWrites),
+                bytes[r] + Volatile.Read(ref rail.RetiredBytes), drops[r] + Volatile.Read(ref rail.RetiredDrops)));
         }
 
         var physical = new List<PhysicalRailStatus>();

@@ -91,6 +91,7 @@ internal sealed partial class Cluster : IDisposable
     {
         Control.Dispose();
         DisposeEntryFiles();
+        DisposeTallies();
     }
 
     private static void CheckRoot(ClusterPaths paths)
@@ -110,7 +111,8 @@ internal sealed partial class Cluster : IDisposable
 
     /// <summary>
     /// As root or as the machine's agent (<see cref="FileOwners.Strict"/>): refuses a cluster whose folders another
-    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>, <c>locksets/</c>, <c>windows/</c>), saying
+    /// user owns or could replace (IMC_ROOT and every folder above it, the cluster's folder, <c>regions/</c>, <c>locksets/</c>,
+    /// <c>windows/</c>, <c>tallies/</c>), saying
     /// which and what to do. An ordinary process trusts every user of the cluster and checks nothing here.
     /// </summary>
     private static void CheckOwners(ClusterPaths paths)
@@ -121,6 +123,8 @@ internal sealed partial class Cluster : IDisposable
             (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.LockSetsDirectory, "folder of lock set files"));
         paths.Owners.CheckFolders(paths.WindowsDirectory,
             (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.WindowsDirectory, "folder of region windows files"));
+        paths.Owners.CheckFolders(paths.TalliesDirectory,
+            (paths.Root, "IMC_ROOT"), (paths.ClusterDirectory, "cluster folder"), (paths.TalliesDirectory, "folder of loss tallies"));
     }
 
     /// <summary>
@@ -176,6 +180,8 @@ internal sealed partial class Cluster : IDisposable
                 NoFollow.CreateDirectory(Path.Combine(staging, "regions"), 0b1_111_111_111, "folder of receive files");
                 NoFollow.CreateDirectory(Path.Combine(staging, "locksets"), 0b1_111_111_111, "folder of lock set files");
                 NoFollow.CreateDirectory(Path.Combine(staging, "windows"), 0b1_111_111_111, "folder of region windows files");
+                // Only imcd makes a loss tally (one per user it registers), so the folder is closed from the start.
+                NoFollow.CreateDirectory(Path.Combine(staging, "tallies"), 0b111_101_101, "folder of loss tallies");
                 ControlFile.Create(staging, configuration);
 
                 try

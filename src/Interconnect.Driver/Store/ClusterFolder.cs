@@ -8,13 +8,14 @@ namespace Interconnect.Driver.Store;
 /// <summary>
 /// <c>imcd</c>'s hold on the cluster's folder (API.md, "Security across machines": files): once the cluster exists,
 /// imcd makes the folder its own (root's or imcd's user's, else it refuses, as <see cref="FileOwners"/> does) and sets
-/// who may use the cluster. The control file (the directory, which imcd alone changes) is then writable by imcd's
-/// user only, 0644, and so are <c>locksets/</c> and <c>windows/</c>, 0755, where imcd alone makes each lock set's and
-/// each region's file (with that entry's owner and permissions). Open to every local user, the folder is 0755,
-/// <c>regions/</c> 1777 and the words file (rails and event words, which every process writes) 0666. With a group
-/// (<c>imcd --group G</c>), only G's members (and root) may use the cluster: the folder is 0750, <c>regions/</c> 1770
-/// (sticky: none removes another's receive file), <c>locksets/</c> and <c>windows/</c> 0750, the control file 0640 and
-/// the words file 0660, each of group G, so a user outside G reaches neither the socket nor any file of the cluster.
+/// who may use the cluster. The control file (the directory) and the words file (the rails and event words), which
+/// imcd alone changes, are then writable by imcd's user only, 0644, and so are <c>locksets/</c>, <c>windows/</c> and
+/// <c>tallies/</c>, 0755, where imcd alone makes each lock set's and each region's file (with that entry's owner and
+/// permissions) and each user's loss tally (that user's). Open to every local user, the folder is 0755 and
+/// <c>regions/</c> 1777. With a group (<c>imcd --group G</c>), only G's members (and root) may use the cluster: the
+/// folder is 0750, <c>regions/</c> 1770 (sticky: none removes another's receive file), <c>locksets/</c>,
+/// <c>windows/</c> and <c>tallies/</c> 0750, the control and words files 0640, each of group G, so a user outside G
+/// reaches neither the socket nor any file of the cluster.
 /// Each is opened without following a link and changed through its descriptor (<c>fchown</c>, <c>fchmod</c>), so
 /// what is changed is what was checked.
 /// </summary>
@@ -24,8 +25,8 @@ internal static class ClusterFolder
 
     /// <summary>
     /// Makes the cluster if it is not there, then sets the group and modes of its folder, <c>regions/</c>,
-    /// <c>locksets/</c>, <c>windows/</c>, control file and words file: for <paramref name="group"/> alone when given, else
-    /// for every local user; then removes what names no live entry from <c>locksets/</c> and <c>windows/</c>.
+    /// <c>locksets/</c>, <c>windows/</c>, <c>tallies/</c>, control file and words file: for <paramref name="group"/> alone
+    /// when given, else for every local user; then removes what names no live entry or listed tally from those three.
     /// </summary>
     public static void Take(ClusterPaths paths, int? group)
     {
@@ -40,19 +41,21 @@ internal static class ClusterFolder
             Change(paths, folder, what, directory: true, group, shared ? 0b111_101_101 : 0b111_101_000);
         }
 
-        Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
+        Change(paths, paths.TalliesDirectory, "folder of loss tallies", directory: true, group, shared ? 0b111_101_101 : 0b111_101_000);
+        Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_100_100 : 0b110_100_000);
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_100_100 : 0b110_100_000);
 
-        // locksets/ and windows/ are imcd's from here on: what someone left there before would only be in the way.
+        // locksets/, windows/ and tallies/ are imcd's from here on: what someone left there before would only be in the way.
         using var local = ControlFileDirectory.Open(paths);
         using var scope = local.Cluster.EnterDirectory();
         local.Cluster.SweepEntryFiles();
     }
 
     /// <summary>
-    /// When <c>imcd --local</c> stops serving the cluster: its control file, <c>locksets/</c> and <c>windows/</c> are
-    /// writable again by those who may use the cluster (0666 and 1777, or 0660 and 1770 of <paramref name="group"/>), as
-    /// the embedded default, in which every process changes the directory itself, needs.
+    /// When <c>imcd --local</c> stops serving the cluster: its control and words files, <c>locksets/</c> and
+    /// <c>windows/</c> are writable again by those who may use the cluster (0666 and 1777, or 0660 and 1770 of
+    /// <paramref name="group"/>), as the embedded default, in which every process changes the directory and the rails
+    /// itself, needs. The loss tallies stay, imcd's and listed: every reader still adds up what they counted.
     /// </summary>
     public static void HandBack(ClusterPaths paths, int? group)
     {
@@ -63,6 +66,7 @@ internal static class ClusterFolder
             Change(paths, folder, what, directory: true, group, Sticky | (shared ? 0b111_111_111 : 0b111_111_000));
         }
 
+        Change(paths, paths.WordsFile, "words file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
         Change(paths, paths.ControlFile, "control file", directory: false, group, shared ? 0b110_110_110 : 0b110_110_000);
     }
 

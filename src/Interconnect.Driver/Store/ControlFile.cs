@@ -41,6 +41,10 @@ internal sealed unsafe class ControlFile : IDisposable
     public ref PhysicalRailEntry PhysicalRail(int index) =>
         ref Unsafe.AsRef<PhysicalRailEntry>(WordsAt(WordsLayout.PhysicalRailsOffset, index, PhysicalRailEntry.Size, ControlLayout.MaxPhysicalRails));
 
+    /// <summary>The uid whose loss tally is at <paramref name="slot"/> (below <see cref="WordsHeader.TallyCount"/>).</summary>
+    public ref int TallyUid(int slot) =>
+        ref Unsafe.AsRef<int>(WordsAt(WordsLayout.TalliesOffset, slot, sizeof(int), WordsLayout.MaxTallies));
+
     public ref HostEntry Host(int index) =>
         ref Unsafe.AsRef<HostEntry>(At(ControlLayout.HostsOffset, index, HostEntry.Size, ControlLayout.MaxHosts));
 

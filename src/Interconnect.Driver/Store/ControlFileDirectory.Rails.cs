@@ -2,7 +2,7 @@ using Interconnect.Driver.Status;
 
 namespace Interconnect.Driver.Store;
 
-/// <summary>Error counts, faults and rails: atomic operations on the control file, outside the directory lock.</summary>
+/// <summary>Error counts, faults and rails: atomic operations on the words file and tallies, outside the directory lock.</summary>
 internal sealed partial class ControlFileDirectory
 {
     // The error-count reads are made on every message: the caller (the API) has validated the rail once already.
@@ -46,6 +46,12 @@ internal sealed partial class ControlFileDirectory
 
     /// <summary>Claims one of the drops armed on this machine, without raising the error count (the caller decides).</summary>
     internal bool TryClaimArmedDrop(int logicalRail, int host) => _cluster.TryClaimDrop(logicalRail, host);
+
+    /// <summary>Maps the loss tally of this process's user, which imcd made when it registered the process, to write.</summary>
+    internal Interop.MappedFile OpenOwnTally() => _cluster.OpenOwnTally(Interop.Libc.GetEuid());
+
+    /// <summary>A delivery of this process's on <paramref name="logicalRail"/> was lost: counted in its user's tally.</summary>
+    internal void RecordTalliedError(Interop.MappedFile tally, int logicalRail) => _cluster.RaiseTalliedError(tally, logicalRail);
 
     public void InjectDrops(int logicalRail, int count, string? host)
     {

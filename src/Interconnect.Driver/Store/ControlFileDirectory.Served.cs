@@ -9,7 +9,7 @@ namespace Interconnect.Driver.Store;
 /// target and loopback, are never believed: only the slot and id that name the entry); and the control file as imcd
 /// serves it on one machine (<c>imcd --local</c>, Agent.LocalAgent): one directory per connected process, registering
 /// only the process the socket names, with the kernel's credentials. What only a cluster across machines has (lock
-/// arenas, moving write locks, a clusterwide drop budget) is answered as a cluster on one machine must: there is none.
+/// arenas, moving write locks, a cluster key) is answered as a cluster on one machine must: there is none.
 /// </summary>
 internal sealed partial class ControlFileDirectory
 {
@@ -98,8 +98,15 @@ internal sealed partial class ControlFileDirectory
         throw new DriverException(DriverStatus.NotSupported,
             $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no data connections between machines, and no key for them");
 
-    public bool ClaimBudgetedDrop(int logicalRail, int host) =>
-        throw new DriverException(DriverStatus.NotSupported,
-            $"cluster '{ClusterName}' runs on one machine (imcd --local): it has no clusterwide drop budget; a writer " +
-            "claims its drops in the control file");
+    /// <summary>Makes the loss tally of <paramref name="uid"/> (a user whose process imcd registers) when it has none.</summary>
+    public void KeepTally(int uid)
+    {
+        using (_cluster.EnterDirectory())
+        {
+            _cluster.KeepTally(uid);
+        }
+    }
+
+    /// <summary>Records the losses counted in tallies since the last look as errors of physical rails.</summary>
+    public void RecordTalliedLosses() => _cluster.RecordTalliedLosses();
 }

@@ -83,7 +83,7 @@ internal sealed partial class EtcdDirectory
     /// The clusterwide half of <see cref="TryClaimDrop"/>, once one of this machine's armed drops was claimed: one of
     /// the budget, then the rail's error count raised here and everywhere.
     /// </summary>
-    public bool ClaimBudgetedDrop(int logicalRail, int host)
+    private bool ClaimBudgetedDrop(int logicalRail, int host)
     {
         if (!TryClaimBudget(logicalRail, host))
         {

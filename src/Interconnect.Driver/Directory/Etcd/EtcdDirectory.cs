@@ -270,6 +270,10 @@ internal sealed partial class EtcdDirectory : IServedDirectory
     public ProcessRegistration Register(string hostName, ProcessIdentity identity, Credentials credentials) =>
         _local.Register(hostName, identity, credentials);
 
+    public void KeepTally(int uid) => _local.KeepTally(uid);
+
+    public void RecordTalliedLosses() => _local.RecordTalliedLosses();
+
     /// <summary>Takes up a registration again for the process that made it, which reconnected to a new imcd.</summary>
     public ProcessRegistration Resume(int slot, int incarnation, ProcessIdentity identity, Credentials credentials) =>
         _local.Resume(slot, incarnation, identity, credentials);

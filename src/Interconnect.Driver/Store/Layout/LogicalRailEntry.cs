@@ -6,12 +6,13 @@ namespace Interconnect.Driver.Store.Layout;
 /// One logical rail.
 /// <code>
 ///  0          4            8                    16            20         24               28
-///  | FaultWord | ErrorCount | ProcessingUntilMs  | PendingDrops | DropHost | ActivePhysical | (reserved) |   line 0
+///  | FaultWord | ErrorCount | ProcessingUntilMs  | PendingDrops | DropHost | ActivePhysical | TalliedErrors |   line 0
 ///  64: RetiredWrites | RetiredBytes | RetiredDrops                                                    line 1
 /// </code>
 /// <see cref="FaultWord"/> is read by every write: zero means "no fault to act on", so the data path pays one load.
 /// The counters of line 1 hold what detached transmit windows wrote; live windows count in their own attachment
-/// entries, and the rail's totals are the sum of both.
+/// entries, and the rail's totals are the sum of both. The rail's error count is <see cref="ErrorCount"/> plus what
+/// users' loss tallies count (<see cref="TallyEntry"/>).
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal struct LogicalRailEntry
@@ -27,6 +28,9 @@ internal struct LogicalRailEntry
     [FieldOffset(16)] public int PendingDrops;
     [FieldOffset(20)] public int DropHost;
     [FieldOffset(24)] public int ActivePhysical;
+
+    /// <summary>imcd's: how many of the tallies' errors it has recorded on physical rails (the rest are news).</summary>
+    [FieldOffset(28)] public int TalliedErrors;
 
     [FieldOffset(64)] public long RetiredWrites;
     [FieldOffset(72)] public long RetiredBytes;

@@ -7,7 +7,7 @@ namespace Interconnect.Driver.Store.Layout;
 /// <code>
 ///  0                   8           12          16
 ///  | Magic "IMCWORD1"  | Version   | -         | FileSize |                   line 0: identity, written once
-///  64: EventSequence | HostSequence | RailSequence                           line 1: cluster events (futex words)
+///  64: EventSequence | HostSequence | RailSequence | TallyCount              line 1: cluster events (futex words)
 /// </code>
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
@@ -23,4 +23,10 @@ internal struct WordsHeader
     [FieldOffset(64)] public int EventSequence;
     [FieldOffset(68)] public int HostSequence;
     [FieldOffset(72)] public int RailSequence;
+
+    /// <summary>
+    /// How many of <see cref="WordsLayout.TalliesOffset"/>'s slots name a loss tally (<see cref="TallyFile"/>): raised
+    /// by imcd, with a release, after the tally's file is made; never lowered while the cluster exists.
+    /// </summary>
+    [FieldOffset(76)] public int TallyCount;
 }
