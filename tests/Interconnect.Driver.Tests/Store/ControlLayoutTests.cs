@@ -19,6 +19,7 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(AttachmentEntry), 64)]
     [TestCase(typeof(LockSetEntry), 64)]
     [TestCase(typeof(WordsHeader), 128)]
+    [TestCase(typeof(TallyEntry), 64)]
     [TestCase(typeof(WindowCounters), 128)]
     [TestCase(typeof(RegionWords), 64)]
     [TestCase(typeof(LockWord), 64)]
@@ -41,6 +42,10 @@ public sealed class ControlLayoutTests
     [TestCase(typeof(WordsHeader), nameof(WordsHeader.FileSize), 16)]
     [TestCase(typeof(WordsHeader), nameof(WordsHeader.EventSequence), 64)]
     [TestCase(typeof(WordsHeader), nameof(WordsHeader.RailSequence), 72)]
+    [TestCase(typeof(WordsHeader), nameof(WordsHeader.TallyCount), 76)]
+    [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.TalliedErrors), 28)]
+    [TestCase(typeof(TallyEntry), nameof(TallyEntry.ErrorCount), 0)]
+    [TestCase(typeof(TallyEntry), nameof(TallyEntry.ProcessingUntilMs), 8)]
     [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.FaultWord), 0)]
     [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.ErrorCount), 4)]
     [TestCase(typeof(LogicalRailEntry), nameof(LogicalRailEntry.RetiredWrites), 64)]
@@ -78,7 +83,9 @@ public sealed class ControlLayoutTests
         Assert.That(ControlLayout.FileSize, Is.EqualTo(401408));
         Assert.That(WordsLayout.RailsOffset, Is.EqualTo(128));
         Assert.That(WordsLayout.PhysicalRailsOffset, Is.EqualTo(640));
-        Assert.That(WordsLayout.FileSize, Is.EqualTo(1664));
+        Assert.That(WordsLayout.TalliesOffset, Is.EqualTo(1664));
+        Assert.That(WordsLayout.FileSize, Is.EqualTo(1920));
+        Assert.That(Interconnect.Driver.Store.TallyFile.Length, Is.EqualTo(256));
         Assert.That(WindowsLayout.CountersOffset, Is.EqualTo(64));
         Assert.That(WindowsLayout.FileSize, Is.EqualTo(524352));
     }
@@ -90,7 +97,7 @@ public sealed class ControlLayoutTests
         [
             ControlLayout.HostsOffset, ControlLayout.ProcessesOffset, ControlLayout.RegionsOffset,
             ControlLayout.AttachmentsOffset, ControlLayout.LockSetsOffset, WordsLayout.RailsOffset,
-            WordsLayout.PhysicalRailsOffset, WindowsLayout.CountersOffset,
+            WordsLayout.PhysicalRailsOffset, WordsLayout.TalliesOffset, WindowsLayout.CountersOffset,
         ];
 
         Assert.That(offsets.Select(o => o % 64), Is.All.EqualTo(0));
