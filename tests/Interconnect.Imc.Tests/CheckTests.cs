@@ -75,6 +75,15 @@ public sealed class CheckTests
         ExpectViolation($"lock set key {LockKey}", "lock 1 is held by", "which is no registered process");
     }
 
+    /// <summary>A live lock set whose words file was removed behind the directory's back: its locks cannot be checked or used.</summary>
+    [Test]
+    public void ShouldReportALockSetWhoseWordsFileIsGone()
+    {
+        Damage(c => File.Delete(LockSetFile.PathOf(c.Paths, c.Control.LockSet(LockSetSlot(c)).Id)));
+
+        ExpectViolation($"lock set key {LockKey}", "its words cannot be mapped");
+    }
+
     [Test]
     public void ShouldReportALockHeldByAStaleIncarnationOfALiveProcessEntry()
     {

@@ -3,6 +3,7 @@ using Interconnect.Driver.Agent.Machine;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store;
+using Interconnect.Driver.Store.Layout;
 using Interconnect.Imc;
 using Interconnect.Testing;
 
@@ -209,6 +210,45 @@ public sealed class PlantedFileTests
             "may not read region key 5");
         Refused(() => cluster.MapReceiveFile(new ReceiveFileName(ids[0], 2, 1), 8192, writable: true).Dispose(), "is a symbolic link");
         using var allowed = cluster.MapReceiveFile(openName, 8192, writable: true); // anyone may read region 6
+
+        AssertVictimUnchanged();
+    }
+
+    /// <summary>
+    /// A root process uses a lock set's, a region's or a user's own file (lock words, window words, loss tally) only when
+    /// root or the entry's owner owns it: files nobody put under their names, in place of root's, are refused, and a
+    /// link is not followed.
+    /// </summary>
+    [Test]
+    public void ShouldUseAnEntrysOwnFileOnlyWhenRootOrTheEntrysOwnerOwnsIt()
+    {
+        using var cluster = TemporaryClusterAt("alpha");
+        using var context = ImcContext.Open(_root.Options("alpha", "c"));
+        using var locks = context.AllocateLockSet(7, 2);
+        using var region = context.AllocateRegion(8, 8192, ImcPermissions.UserReadWrite);
+        var set = cluster.Control.LockSet(Enumerable.Range(0, ControlLayout.MaxLockSets)
+            .Single(i => cluster.Control.LockSet(i).State == LockSetEntry.StateLive));
+        var entry = cluster.Control.Region(Enumerable.Range(0, ControlLayout.MaxRegions)
+            .Single(i => cluster.Control.Region(i).State == RegionEntry.StateLive));
+        var lockWords = LockSetFile.PathOf(Paths, set.Id);
+        var windows = RegionWindowsFile.PathOf(Paths, entry.Id);
+        var tally = TallyFile.PathOf(Paths, 0);
+        // Each folder opened to nobody for the plant, as a folder of the embedded default is (1777).
+        foreach (var folder in new[] { Paths.LockSetsDirectory, Paths.WindowsDirectory, Paths.TalliesDirectory })
+        {
+            File.SetUnixFileMode(folder, (UnixFileMode)0b1_111_111_111);
+        }
+
+        File.Delete(lockWords);
+        File.Delete(windows);
+        Plant($"head -c {LockSetFile.Length(set.Count)} /dev/zero > {lockWords} && ln -s {_victim} {windows} && " +
+            $"head -c {TallyFile.Length} /dev/zero > {tally}");
+
+        Refused(() => LockSetFile.Open(Paths, set, writable: true).Dispose(),
+            $"lock set file {lockWords} is owned by nobody (uid 65534)", "not the owner of lock set key 7");
+        Refused(() => RegionWindowsFile.Open(Paths, entry, writable: true).Dispose(), "is a symbolic link");
+        Refused(() => TallyFile.Open(Paths, 0, writable: false).Dispose(),
+            $"loss tally {tally} is owned by nobody (uid 65534)", "not the owner of user 0's losses");
 
         AssertVictimUnchanged();
     }
