@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Interconnect.Driver.Interop;
 using Interconnect.Driver.Store.Layout;
 
@@ -13,6 +14,7 @@ internal sealed unsafe partial class Cluster
     private readonly Lock _talliesLock = new();
     private readonly Dictionary<int, MappedFile> _tallyFiles = []; // by uid, under _talliesLock; unmapped at Dispose
     private Tallies _tallies = new(0, []);
+    private readonly int* _tallyCount; // the words file's TallyCount, read on every error-count read
 
     /// <summary>The tallies mapped for <see cref="Count"/> listed ones (a tally that could not be mapped counts nothing).</summary>
     private sealed record Tallies(int Count, nint[] Files);
@@ -20,19 +22,25 @@ internal sealed unsafe partial class Cluster
     /// <summary>
     /// What users' tallies count on <paramref name="rail"/>; <paramref name="processing"/> is set when one of them
     /// processes an error. A tally's error window reaching further than the cluster's is not believed (a user cannot
-    /// hold a rail in processing). One load and a compare when there are no tallies (the embedded default).
+    /// hold a rail in processing). Two loads and a compare when there are no tallies (the embedded default).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int TalliedErrors(int rail, long now, ref bool processing)
     {
         var tallies = Volatile.Read(ref _tallies);
-        if (tallies.Count != Volatile.Read(ref Control.Words.TallyCount))
+        if (tallies.Count != Volatile.Read(ref *_tallyCount))
         {
             tallies = MapTallies();
         }
 
+        return tallies.Files.Length == 0 ? 0 : SumTallies(tallies.Files, rail, now, ref processing);
+    }
+
+    private int SumTallies(nint[] files, int rail, long now, ref bool processing)
+    {
         var sum = 0;
         var window = Control.Header.ErrorWindowMs;
-        foreach (var file in tallies.Files)
+        foreach (var file in files)
         {
             ref var entry = ref TallyFile.Rail((byte*)file, rail);
             sum += Volatile.Read(ref entry.ErrorCount); // acquire, as the rail's own count
@@ -48,7 +56,7 @@ internal sealed unsafe partial class Cluster
     {
         lock (_talliesLock)
         {
-            var count = Volatile.Read(ref Control.Words.TallyCount); // acquire: each listed tally's file is made
+            var count = Volatile.Read(ref *_tallyCount); // acquire: each listed tally's file is made
             var files = new List<nint>();
             for (var slot = 0; slot < Math.Clamp(count, 0, WordsLayout.MaxTallies); slot++)
             {

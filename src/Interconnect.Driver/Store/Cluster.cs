@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Interconnect.Driver.Fabric;
 using Interconnect.Driver.Fabric.MemoryMapped;
 using Interconnect.Driver.Interop;
@@ -8,7 +9,7 @@ namespace Interconnect.Driver.Store;
 /// <summary>
 /// One process's view of one cluster: the mapped control file, the fabric, and the way into the directory.
 /// </summary>
-internal sealed partial class Cluster : IDisposable
+internal sealed unsafe partial class Cluster : IDisposable
 {
     private static readonly TimeSpan s_directoryTimeout = TimeSpan.FromSeconds(30);
 
@@ -20,6 +21,7 @@ internal sealed partial class Cluster : IDisposable
     {
         Paths = paths;
         Control = control;
+        _tallyCount = (int*)Unsafe.AsPointer(ref control.Words.TallyCount);
         _memory = new MemoryMappedFabric(paths.RegionsDirectory, CheckReceiveFile);
         Events = new ClusterEventWatcher(this);
     }
