@@ -530,6 +530,26 @@ public sealed class LocalImcdTests
     }
 
     /// <summary>
+    /// imcd answers a transmit attach without mapping the region's windows file for it (the process maps its own):
+    /// five attaches and detaches of one region leave imcd with one mapping of that file, held for its connection.
+    /// </summary>
+    [Test]
+    public void ShouldMapARegionsWindowsOnceForTheAttachesItServes()
+    {
+        var writer = _cluster.StartPeer("alpha");
+        writer.Send("alloc 93 4096");
+        for (var i = 0; i < 5; i++)
+        {
+            writer.Send("tx 93");
+            writer.Send("detach 93");
+        }
+
+        var mappings = File.ReadLines($"/proc/{_imcd!.Pid}/maps").Count(line => line.Contains(_paths.WindowsDirectory, StringComparison.Ordinal));
+
+        Assert.That(mappings, Is.EqualTo(1));
+    }
+
+    /// <summary>
     /// imcd bounds what one user may hold of its socket: a user other than root holds at most 128 connections at once
     /// (the rest are closed as they come), so another of that user's processes is refused until some close, while
     /// root's processes are served throughout.

@@ -98,7 +98,7 @@ internal sealed partial class ControlFileDirectory
 
         var attachment = _cluster.AddAttachment(process.Slot, AttachmentEntry.KindTransmit, handle.Slot, handle.Id,
             shareMode: nonShared ? 1 : 0, flags: effectiveLoopback ? AttachmentEntry.FlagLoopback : 0);
-        return new TransmitAttachment(attachment, TargetHost: -1, effectiveLoopback, WordsOf(handle, attachment));
+        return new TransmitAttachment(attachment, TargetHost: -1, effectiveLoopback, NewWindowWords(handle, attachment));
     }
 
     private TransmitAttachment AttachPointToPoint(ProcessRegistration process, RegionHandle handle, string hostName, bool nonShared)
@@ -132,8 +132,16 @@ internal sealed partial class ControlFileDirectory
         CheckTransmit(process, handle, nonShared);
         var attachment = _cluster.AddAttachment(process.Slot, AttachmentEntry.KindTransmitPointToPoint, handle.Slot, handle.Id,
             shareMode: nonShared ? 1 : 0, targetHost: target);
-        return new TransmitAttachment(attachment, target, Loopback: false, WordsOf(handle, attachment));
+        return new TransmitAttachment(attachment, target, Loopback: false, NewWindowWords(handle, attachment));
     }
+
+    /// <summary>
+    /// The words a new transmit attach answers with: a mapping of the window's own for a process that writes through
+    /// them; imcd's held mapping when imcd answers for a process (<see cref="RegisteredUid"/> set), which writes nothing
+    /// through them and so maps no file per attach it serves.
+    /// </summary>
+    private WindowWords NewWindowWords(RegionHandle handle, int attachment) =>
+        RegisteredUid is null ? WordsOf(handle, attachment) : HeldWordsOf(handle, attachment);
 
     /// <summary>
     /// The hot words of a transmit attach, for the window that writes through it: its region's generation (in the
