@@ -58,12 +58,18 @@ internal sealed partial class Cluster
     public void RaiseError(int rail)
     {
         ref var entry = ref Control.Rail(rail);
-        Volatile.Write(ref entry.ProcessingUntilMs, NowMs() + Control.Header.ErrorWindowMs);
-        Interlocked.Increment(ref entry.ErrorCount); // full fence: the count is visible before our next delivery
+        RaiseError(ref entry.ProcessingUntilMs, ref entry.ErrorCount);
+    }
+
+    /// <summary>An error on a count (a rail's, or a user's tally of it): processing for the error window, and one more.</summary>
+    private void RaiseError(ref long processingUntilMs, ref int errorCount)
+    {
+        Volatile.Write(ref processingUntilMs, NowMs() + Control.Header.ErrorWindowMs);
+        Interlocked.Increment(ref errorCount); // full fence: the count is visible before the writer's next delivery
     }
 
     /// <summary>
-    /// Holds a logical rail in error processing until <see cref="RaiseError"/> next runs on it: its count reads negative
+    /// Holds a logical rail in error processing until <see cref="RaiseError(int)"/> next runs on it: its count reads negative
     /// (McError) meanwhile. A machine that fenced itself (it lost the cluster) does this to every rail.
     /// </summary>
     public void HoldErrorProcessing(int rail) => Volatile.Write(ref Control.Rail(rail).ProcessingUntilMs, long.MaxValue);

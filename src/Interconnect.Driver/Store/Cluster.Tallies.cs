@@ -58,9 +58,8 @@ internal sealed unsafe partial class Cluster
         {
             var count = Volatile.Read(ref *_tallyCount); // acquire: each listed tally's file is made
             var files = new List<nint>();
-            for (var slot = 0; slot < Math.Clamp(count, 0, WordsLayout.MaxTallies); slot++)
+            foreach (var uid in TalliedUids())
             {
-                var uid = Volatile.Read(ref Control.TallyUid(slot));
                 if (!_tallyFiles.TryGetValue(uid, out var file))
                 {
                     try
@@ -91,16 +90,13 @@ internal sealed unsafe partial class Cluster
     /// </summary>
     public void KeepTally(int uid)
     {
-        ref var words = ref Control.Words;
-        var count = Math.Clamp(Volatile.Read(ref words.TallyCount), 0, WordsLayout.MaxTallies);
-        for (var slot = 0; slot < count; slot++)
+        var listed = TalliedUids().ToList();
+        if (listed.Contains(uid))
         {
-            if (Control.TallyUid(slot) == uid)
-            {
-                return;
-            }
+            return;
         }
 
+        var count = listed.Count;
         if (count == WordsLayout.MaxTallies)
         {
             throw new DriverException(DriverStatus.NoResources,
@@ -116,7 +112,7 @@ internal sealed unsafe partial class Cluster
 
         TallyFile.Create(Paths, uid).Dispose();
         Control.TallyUid(count) = uid;
-        Volatile.Write(ref words.TallyCount, count + 1);
+        Volatile.Write(ref *_tallyCount, count + 1);
     }
 
     /// <summary>
@@ -149,39 +145,31 @@ internal sealed unsafe partial class Cluster
     /// Maps <paramref name="uid"/>'s tally for one of its processes to write; NotInitialized when imcd has not made it
     /// (the process registered through an imcd that does not tally).
     /// </summary>
-    public MappedFile OpenOwnTally(int uid)
-    {
-        var count = Math.Clamp(Volatile.Read(ref Control.Words.TallyCount), 0, WordsLayout.MaxTallies);
-        for (var slot = 0; slot < count; slot++)
-        {
-            if (Volatile.Read(ref Control.TallyUid(slot)) == uid)
-            {
-                return TallyFile.Open(Paths, uid, writable: true);
-            }
-        }
-
-        throw new DriverException(DriverStatus.NotInitialized,
+    public MappedFile OpenOwnTally(int uid) =>
+        TalliedUids().Contains(uid) ? TallyFile.Open(Paths, uid, writable: true) : throw new DriverException(DriverStatus.NotInitialized,
             $"cluster '{Paths.Cluster}' has no loss tally for user {uid}, whose process imcd registered: run the same " +
             "release of imcd and of this program");
-    }
 
-    /// <summary>A lost delivery on <paramref name="rail"/>, counted in a process's own tally (as <see cref="RaiseError"/> in the rail's).</summary>
+    /// <summary>A lost delivery on <paramref name="rail"/>, counted in a process's own tally (as <see cref="RaiseError(int)"/> in the rail's).</summary>
     public void RaiseTalliedError(MappedFile tally, int rail)
     {
         ref var entry = ref TallyFile.Rail(tally.Pointer, rail);
-        Volatile.Write(ref entry.ProcessingUntilMs, NowMs() + Control.Header.ErrorWindowMs);
-        Interlocked.Increment(ref entry.ErrorCount); // full fence: the count is visible before the process's next delivery
+        RaiseError(ref entry.ProcessingUntilMs, ref entry.ErrorCount);
+    }
+
+    /// <summary>The uids whose tallies the words file lists, in slot order (a count out of bounds is bounded).</summary>
+    private IEnumerable<int> TalliedUids() => TalliedUids(Math.Clamp(Volatile.Read(ref *_tallyCount), 0, WordsLayout.MaxTallies));
+
+    private IEnumerable<int> TalliedUids(int count)
+    {
+        for (var slot = 0; slot < count; slot++)
+        {
+            yield return Volatile.Read(ref Control.TallyUid(slot));
+        }
     }
 
     /// <summary>The tally files the words file lists (the sweep of imcd's start keeps them).</summary>
-    private IEnumerable<string> ListedTallies()
-    {
-        var count = Math.Clamp(Volatile.Read(ref Control.Words.TallyCount), 0, WordsLayout.MaxTallies);
-        for (var slot = 0; slot < count; slot++)
-        {
-            yield return TallyFile.PathOf(Paths, Control.TallyUid(slot));
-        }
-    }
+    private IEnumerable<string> ListedTallies() => TalliedUids().Select(uid => TallyFile.PathOf(Paths, uid));
 
     private void DisposeTallies()
     {
