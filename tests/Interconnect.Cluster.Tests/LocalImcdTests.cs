@@ -191,6 +191,7 @@ public sealed class LocalImcdTests
         Assert.Multiple(() =>
         {
             Assert.That(Mode(_paths.ControlFile).Mode, Is.EqualTo(0b110_110_110));
+            Assert.That(Mode(_paths.WordsFile).Mode, Is.EqualTo(0b110_110_110));
             Assert.That(Mode(_paths.LockSetsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
             Assert.That(Mode(_paths.WindowsDirectory).Mode, Is.EqualTo(0b1_111_111_111));
         });
