@@ -187,7 +187,7 @@ internal sealed partial class AgentSession : IDisposable
                 RehomeWriteLockRequest r => new HomeReply(directory.RehomeWriteLock(r.Key, r.Failed)),
                 KillRequest r => Done(() => directory.Kill(Of(r.Process), r.Host, r.ProcessId, r.Signal)),
                 ClusterHostsRequest => new NamesReply(directory.ClusterHosts()),
-                ClaimDropRequest r => new FlagReply(directory.TryClaimDrop(Rail(directory, r.LogicalRail), r.Host)),
+                ClaimDropRequest r => new FlagReply(directory.TryClaimDrop(r.LogicalRail, r.Host)),
                 LossesTalliedRequest => Done(directory.RecordTalliedLosses),
                 InjectDropsRequest r => Done(() => directory.InjectDrops(Operator(r.LogicalRail, "inject drops on logical rail {0}"),
                     r.Count, r.Host)),
@@ -225,11 +225,6 @@ internal sealed partial class AgentSession : IDisposable
 
         return directory.InitializeHost(request.Host, request.MaxAllocBytes, request.MaxRecvBytes);
     }
-
-    /// <summary><paramref name="logicalRail"/>, when the cluster has it; BadParameter otherwise.</summary>
-    private static int Rail(IServedDirectory directory, int logicalRail) =>
-        (uint)logicalRail < (uint)directory.LogicalRails ? logicalRail : throw new DriverException(DriverStatus.BadParameter,
-            $"logical rail {logicalRail}: cluster '{directory.ClusterName}' has logical rails 0 to {directory.LogicalRails - 1}");
 
     /// <summary>
     /// <paramref name="value"/>, when the caller is the operator: root, or the user imcd runs as. Otherwise Permit:

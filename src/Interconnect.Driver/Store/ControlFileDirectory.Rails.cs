@@ -12,7 +12,7 @@ internal sealed partial class ControlFileDirectory
 
     public bool TryClaimDrop(int logicalRail, int host)
     {
-        if (!_cluster.TryClaimDrop(logicalRail, host))
+        if (!TryClaimArmedDrop(logicalRail, host))
         {
             return false;
         }
@@ -44,8 +44,15 @@ internal sealed partial class ControlFileDirectory
         _cluster.InjectDrops(logicalRail, Math.Max(count, 0), host);
     }
 
-    /// <summary>Claims one of the drops armed on this machine, without raising the error count (the caller decides).</summary>
-    internal bool TryClaimArmedDrop(int logicalRail, int host) => _cluster.TryClaimDrop(logicalRail, host);
+    /// <summary>
+    /// Claims one of the drops armed on this machine, without raising the error count (the caller decides). Asked only
+    /// while drops are armed, and by imcd for a process's request: the rail is checked here (BadRail).
+    /// </summary>
+    internal bool TryClaimArmedDrop(int logicalRail, int host)
+    {
+        CheckLogicalRail(logicalRail);
+        return _cluster.TryClaimDrop(logicalRail, host);
+    }
 
     /// <summary>Maps the loss tally of this process's user, which imcd made when it registered the process, to write.</summary>
     internal Interop.MappedFile OpenOwnTally() => _cluster.OpenOwnTally(Interop.Libc.GetEuid());

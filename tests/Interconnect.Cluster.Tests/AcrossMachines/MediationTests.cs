@@ -148,8 +148,8 @@ public sealed class MediationTests
 
     /// <summary>
     /// What anyone on the machine may send to imcd's socket: a length beyond the limit, bytes that are not JSON, a
-    /// request before the hello, another protocol version, a registration this connection did not make. Each is
-    /// refused or ends that connection only; imcd serves on.
+    /// request before the hello, another protocol version, a registration this connection did not make, a drop claimed on
+    /// a rail the cluster does not have. Each is refused or ends that connection only; imcd serves on.
     /// </summary>
     [Test]
     public void ShouldRefuseWhatItCannotServeOnItsSocketAndServeOn()
@@ -174,6 +174,20 @@ public sealed class MediationTests
             Hello(raw);
             raw.Send(AgentProtocol.Encode(new RequestFrame(3, new RegisterRequest(new string('h', 64 << 10)))));
             Assert.That(EndsWithoutReply(raw), Is.True, "a request beyond 64 KiB ends the connection unread");
+        }
+
+        using (var raw = Connect(path))
+        {
+            // A drop claimed on a rail the cluster does not have, as a raw sender may ask: refused, as from the API.
+            Hello(raw);
+            foreach (var rail in new[] { 7, -1 })
+            {
+                raw.Send(AgentProtocol.Encode(new RequestFrame(3, new ClaimDropRequest(rail, -1))));
+                Assert.That(Reply(raw), Is.InstanceOf<FailedReply>().With.Property(nameof(FailedReply.Status)).EqualTo(DriverStatus.BadRail),
+                    $"a drop claimed on logical rail {rail}");
+            }
+
+            Assert.That(Ask<AgentReply>(raw, 4, new LossesTalliedRequest()), Is.InstanceOf<DoneReply>(), "a notice with nothing tallied");
         }
 
         using (var raw = Connect(path))
