@@ -410,7 +410,8 @@ public sealed class LocalImcdTests
     /// While no imcd serves the cluster, <c>locksets/</c> and <c>windows/</c> are open to its users (1777, for the
     /// embedded default), so another user (nobody) may leave files there: here under the names the next region's and
     /// lock set's words will have, and a link under the one after, to a file outside the cluster. imcd removes them
-    /// when it starts (links unfollowed): the link's target is untouched, and the next region and lock set are made.
+    /// when it starts (links unfollowed): the link's target is untouched, and the next region and lock set are made; so
+    /// for a loss tally no one lists.
     /// </summary>
     [Test]
     [Category(DotnetProcess.AsAnotherUser)]
@@ -433,6 +434,8 @@ public sealed class LocalImcdTests
         File.SetUnixFileMode(outside, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         AnotherUser.Shell("nobody", $"echo x > '{_paths.WindowsDirectory}/r{nextRegion}' && echo x > '{_paths.LockSetsDirectory}/s{nextSet}' " +
             $"&& ln -s '{outside}' '{_paths.WindowsDirectory}/r{nextRegion + 1}'");
+        // tallies/ is closed to others from the start; root stands for whoever left a tally no one lists there.
+        File.WriteAllText(TallyFile.PathOf(_paths, 4242), "x");
 
         _imcd = StartLocalImcd();
         var peer = _cluster.StartPeer("alpha");
@@ -446,6 +449,8 @@ public sealed class LocalImcdTests
             Assert.That(Directory.GetFiles(_paths.WindowsDirectory).Select(Owned), Is.EqualTo(new[] { (0b110_000_000, 0), (0b110_000_000, 0) }),
                 "the two regions' own files, root's");
             Assert.That(Directory.GetFiles(_paths.LockSetsDirectory).Select(Owned), Is.EqualTo(new[] { (0b110_000_000, 0) }));
+            Assert.That(Directory.GetFiles(_paths.TalliesDirectory), Is.EqualTo(new[] { TallyFile.PathOf(_paths, 0) }),
+                "the unlisted tally swept; root's, made when its process registered");
         });
     }
 
